@@ -1,0 +1,157 @@
+"""Start to first paint: ircmd with 200 incidents and a 10,000-event incident open,
+against a bare Textual app with a Header and a Footer, in the same run.
+
+Both run as real processes in a pseudo-terminal (120x40); "first paint" is the
+moment the terminal receives a string that only a painted screen contains: the
+last timeline entry of the open incident for ircmd, the header title for the
+bare app. Runs alternate to share any noise; the medians are compared.
+Target: ircmd <= 2x the bare app.
+
+    python -m bench.startup [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+from bench.seed import build
+
+COLS, ROWS = 120, 40
+TARGET_RATIO = 2.0
+BARE_TITLE = "bare-textual-app"
+
+
+class Terminal:
+    """A process on a fresh pty of COLS x ROWS, read as it writes."""
+
+    def __init__(self, argv: list[str], home: Path, cols: int = COLS, rows: int = ROWS) -> None:
+        master, slave = os.openpty()
+        import fcntl
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
+        env |= {"TERM": "xterm-256color", "HOME": str(home), "XDG_DATA_HOME": str(home / "d")}
+        env.pop("NO_COLOR", None)
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
+        os.close(slave)
+        self.fd = master
+        self.output = b""
+
+    def read_until(self, marker: bytes, timeout: float = 30.0) -> float:
+        """Seconds from `since` (default: process start) until `marker` was written."""
+        deadline = time.perf_counter() + timeout
+        while marker not in self.output:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"{marker!r} not painted in {timeout} s")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    self.output += os.read(self.fd, 1 << 16)
+                except OSError:
+                    raise TimeoutError("the process closed its terminal") from None
+        return time.perf_counter()
+
+    def write(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def drain(self, quiet: float = 0.05, timeout: float = 2.0) -> None:
+        """Read until nothing arrives for `quiet` seconds."""
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            ready, _, _ = select.select([self.fd], [], [], quiet)
+            if not ready:
+                return
+            try:
+                self.output += os.read(self.fd, 1 << 16)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        """Ctrl+Q, then make sure the process is gone."""
+        try:
+            self.write(b"\x11")
+            self.drain(timeout=1.0)
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        os.close(self.fd)
+
+
+def ircmd_argv(db: Path) -> list[str]:
+    script = Path(sys.executable).with_name("ircmd")
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "ircmd"]
+    return [*base, "--db", str(db), "--as", "alice"]
+
+
+def first_paint(argv: list[str], marker: bytes, home: Path) -> float:
+    term = Terminal(argv, home)
+    try:
+        return term.read_until(marker) - term.started
+    finally:
+        term.close()
+
+
+def bare_app() -> None:
+    """The baseline: Textual with a Header and a Footer, nothing else."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Footer, Header
+
+    class Bare(App[None]):
+        TITLE = BARE_TITLE
+        BINDINGS = [("ctrl+q", "quit", "Quit")]
+
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield Footer()
+
+    Bare().run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.startup")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--bare-app", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_app:
+        bare_app()
+        return
+    with tempfile.TemporaryDirectory(prefix="ircmd-bench-") as tmp:
+        root = Path(tmp)
+        db = root / "startup.db"
+        build(db, incidents=200, big_events=10_000)
+        home = root / "home"
+        home.mkdir()
+        bare_argv = [sys.executable, "-m", "bench.startup", "--bare-app"]
+        ircmd_times: list[float] = []
+        bare_times: list[float] = []
+        for _ in range(args.runs):
+            bare_times.append(first_paint(bare_argv, BARE_TITLE.encode(), home))
+            ircmd_times.append(first_paint(ircmd_argv(db), b"9999: ", home))
+    ours, base = statistics.median(ircmd_times), statistics.median(bare_times)
+    ratio = ours / base
+    verdict = "ok" if ratio <= TARGET_RATIO else "MISSED"
+    print(
+        f"startup (200 incidents, 10k-event incident) | {ours * 1000:.0f} ms first paint"
+        f" | bare Textual {base * 1000:.0f} ms | {ratio:.2f}x | <= {TARGET_RATIO:g}x {verdict}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

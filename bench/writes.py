@@ -1,0 +1,168 @@
+"""20 processes x 500 entries through the Store against the same inserts in plain sqlite3.
+
+Both runs use the same pragmas (WAL, synchronous=FULL; the raw side a longer
+busy_timeout so that it finishes at all) and one
+BEGIN IMMEDIATE ... COMMIT per entry, in fresh databases in the same directory,
+in the same run. The raw baseline writes the same event rows, hash chain included
+(read the chain head, sha256, INSERT), with no rule checks, no projections, no
+asyncio; the Store also checks the incident exists, builds the Event, updates the
+incidents projection, and hops to aiosqlite's thread for each statement.
+
+Row: writes | Store rate | raw rate | Store/raw | >= 0.5, 0 lost.
+Usage: python -m bench.writes [--procs N] [--entries N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ircmd.store import Store
+from ircmd.store.record import EVENT_COLUMNS, row_hash
+
+TARGET = 0.5
+
+STORE_WORKER = r"""
+import asyncio, os, sys
+from ircmd.store import Store
+from ircmd.store.record import EVENT_COLUMNS, row_hash
+
+async def main(db, name, count, go):
+    store = await Store.open(db)
+    try:
+        while not os.path.exists(go):
+            await asyncio.sleep(0.002)
+        for i in range(count):
+            await store.log("INC-1", f"{name} entry {i}", actor=name)
+    finally:
+        await store.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+"""
+
+RAW_WORKER = r"""
+import hashlib, json, os, sqlite3, sys, time
+from datetime import UTC, datetime
+db, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+# 60 s, not 5: SQLite's own busy handler backs off to 100 ms sleeps and starves
+# some of 20 writers past 5 s; a longer wait changes whether it fails, not its rate.
+conn = sqlite3.connect(db, isolation_level=None, timeout=60.0)
+conn.execute("PRAGMA busy_timeout = 60000")
+conn.execute("PRAGMA journal_mode = WAL")
+conn.execute("PRAGMA synchronous = FULL")
+while not os.path.exists(go):
+    time.sleep(0.002)
+for i in range(count):
+    text = f"{name} entry {i}"
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    conn.execute("BEGIN IMMEDIATE")
+    last, prev = conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    body = json.dumps([last + 1, 1, now, now, name, "note", text, "{}"],
+                      ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256((prev + "\n" + body).encode()).hexdigest()
+    conn.execute(
+        "INSERT INTO events (id, incident_id, occurred_at, recorded_at, actor, kind, text,"
+        " data, prev_hash, hash) VALUES (?, 1, ?, ?, ?, 'note', ?, '{}', ?, ?)",
+        (last + 1, now, now, name, text, prev, digest),
+    )
+    conn.execute("COMMIT")
+conn.close()
+"""
+
+
+async def _prepare(db: Path) -> None:
+    async with await Store.open(db) as store:
+        await store.declare("bench", actor="bench")
+
+
+def _run(worker: str, db: Path, procs: int, entries: int) -> float:
+    go = db.with_suffix(".go")
+    env = dict(os.environ)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", worker, str(db), f"w{k:02d}", str(entries), str(go)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(procs)
+    ]
+    time.sleep(1.0)  # every interpreter up and connected before the start signal
+    start = time.perf_counter()
+    go.touch()
+    errors = [c.communicate()[1] for c in children]
+    elapsed = time.perf_counter() - start
+    bad = [e for c, e in zip(children, errors, strict=True) if c.returncode or e]
+    if bad:
+        which = "raw sqlite3" if worker is RAW_WORKER else "Store"
+        last = bad[0].strip().splitlines()[-1:]
+        raise SystemExit(f"writes: {len(bad)} {which} worker(s) failed: {last}")
+    return elapsed
+
+
+def _chain_ok(db: Path) -> bool:
+    """The raw run wrote real chained rows too (its projections are not maintained)."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id").fetchall()
+    return all(row_hash(r) == r[9] for r in rows) and all(
+        b[8] == a[9] for a, b in itertools.pairwise(rows)
+    )
+
+
+def _count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM events WHERE kind = 'note'").fetchone()[0])
+
+
+async def _verify(db: Path) -> bool:
+    async with await Store.open(db, read_only=True) as store:
+        return (await store.verify()).ok
+
+
+def measure(procs: int, entries: int, where: Path) -> dict[str, float]:
+    store_db, raw_db = where / "store.db", where / "raw.db"
+    asyncio.run(_prepare(store_db))
+    asyncio.run(_prepare(raw_db))
+    raw_s = _run(RAW_WORKER, raw_db, procs, entries)
+    store_s = _run(STORE_WORKER, store_db, procs, entries)
+    total = procs * entries
+    return {
+        "store_s": store_s,
+        "raw_s": raw_s,
+        "store_rate": total / store_s,
+        "raw_rate": total / raw_s,
+        "lost": total - _count(store_db),
+        "raw_lost": total - _count(raw_db),
+        "verified": float(asyncio.run(_verify(store_db)) and _chain_ok(raw_db)),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.writes")
+    p.add_argument("--procs", type=int, default=20)
+    p.add_argument("--entries", type=int, default=500)
+    p.add_argument("--dir", help="where to put the databases (default: a temp dir)")
+    a = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
+        m = measure(a.procs, a.entries, Path(tmp))
+    ratio = m["store_rate"] / m["raw_rate"]
+    lost = int(m["lost"])
+    ok = "verified" if m["verified"] else "VERIFY FAILED"
+    print(
+        f"writes {a.procs}x{a.entries} | Store {m['store_rate']:.0f}/s ({m['store_s']:.1f} s,"
+        f" {lost} lost, {ok}) | raw sqlite3 {m['raw_rate']:.0f}/s ({m['raw_s']:.1f} s)"
+        f" | {ratio:.2f} | >= {TARGET}, 0 lost",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

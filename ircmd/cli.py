@@ -1,0 +1,881 @@
+"""The command line (click). Only `ircmd` with no subcommand and `ircmd demo` import
+Textual, so one-shot commands like `ircmd log` start fast.
+
+Every error reaches the user as one line, `ircmd: error: ...`, with exit status 1
+(2 for usage errors) and no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from . import __version__, display, rules
+from .config import Config, resolve
+from .escalation import load_escalation
+from .hashing import sha256_of
+from .models import (
+    REVIEW_FIELDS,
+    ActionStatus,
+    ActionType,
+    IrcmdError,
+    Kind,
+    Phase,
+    Status,
+    action_key,
+    parse_action_ref,
+)
+from .playbooks import find_playbook, load_playbooks
+from .store import Store
+
+T = TypeVar("T")
+
+
+# ------------------------------------------------------------------ plumbing
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"ircmd: error: {display.printable(message)}", err=True)
+    sys.exit(code)
+
+
+def cfg_of(ctx: click.Context) -> Config:
+    cfg = ctx.find_object(Config)
+    assert cfg is not None
+    return cfg
+
+
+def run(ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]]) -> T:
+    """Open the store, run one body against it, close it (an open aiosqlite
+    connection would keep the process alive)."""
+    cfg = cfg_of(ctx)
+
+    async def go() -> T:
+        store = await Store.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout)
+        try:
+            return await body(store, cfg)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def at_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--at", "at", metavar="TIME", help="When it happened: ISO-8601 or HH:MM (UTC)."
+    )(f)
+
+
+def when(value: str | None) -> datetime | None:
+    return rules.parse_at(value, rules_now()) if value else None
+
+
+def rules_now() -> datetime:
+    from .store import utc_now
+
+    return utc_now()
+
+
+def out(text: str) -> None:
+    click.echo(display.printable(text, keep_newlines=True))
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------------- root
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="PATH", help="Database file (env IRCMD_DB).")
+@click.option("--as", "user", metavar="NAME", help="Act as this person (env IRCMD_USER).")
+@click.option("--read-only", is_flag=True, default=None, help="Open the record read-only.")
+@click.option("--playbooks", metavar="DIR", help="Extra playbook directory (env IRCMD_PLAYBOOKS).")
+@click.option(
+    "--timeout",
+    type=float,
+    metavar="SECONDS",
+    help="How long to wait for another writer's lock (env IRCMD_TIMEOUT, default 5).",
+)
+@click.version_option(__version__, prog_name="ircmd")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db: str | None,
+    user: str | None,
+    read_only: bool | None,
+    playbooks: str | None,
+    timeout: float | None,
+) -> None:
+    """Run a live incident from one terminal screen, on a tamper-evident record.
+
+    With no command, opens the command screen on the database.
+    """
+    ctx.obj = resolve(db=db, user=user, read_only=read_only, playbooks=playbooks, timeout=timeout)
+    if ctx.invoked_subcommand is None:
+        from .app import run_app
+
+        run_app(ctx.obj)
+
+
+@cli.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Open the screen on a temporary database holding a sample incident."""
+    from .app import run_demo
+
+    run_demo(cfg_of(ctx))
+
+
+# ------------------------------------------------------------ the record
+
+
+@cli.command()
+@click.argument("title")
+@click.option(
+    "--severity",
+    "-s",
+    metavar="SEVn",
+    help="SEV1..SEV4; suggested from impact x urgency if omitted.",
+)
+@click.option(
+    "--type", "type_", metavar="TYPE", default="", help="Incident type, e.g. outage, security."
+)
+@click.option("--impact", metavar="LEVEL", help="high, medium or low.")
+@click.option("--urgency", metavar="LEVEL", help="high, medium or low.")
+@click.option("--summary", default="", help="What is known so far.")
+@click.option("--playbook", metavar="NAME", help="Apply this playbook's steps at once.")
+@click.option("--detected-at", metavar="TIME", help="When it was detected (for metrics).")
+@click.option("--started-at", metavar="TIME", help="When impact began (for metrics).")
+@at_option
+@click.pass_context
+def declare(
+    ctx: click.Context,
+    title: str,
+    severity: str | None,
+    type_: str,
+    impact: str | None,
+    urgency: str | None,
+    summary: str,
+    playbook: str | None,
+    detected_at: str | None,
+    started_at: str | None,
+    at: str | None,
+) -> None:
+    """Declare an incident; prints its id (INC-n)."""
+    cfg = cfg_of(ctx)
+    sev = rules.parse_severity(severity) if severity else None
+    imp = rules.parse_level(impact, "impact") if impact else None
+    urg = rules.parse_level(urgency, "urgency") if urgency else None
+    book = find_playbook(playbook, cfg.playbook_dirs) if playbook else None
+
+    async def body(store: Store, cfg: Config) -> None:
+        inc = await store.declare(
+            title,
+            actor=cfg.user,
+            severity=sev,
+            type=type_,
+            impact=imp,
+            urgency=urg,
+            summary=summary,
+            at=when(at),
+            detected_at=when(detected_at),
+            started_at=when(started_at),
+            playbook=book,
+        )
+        click.echo(inc.key)
+        if sev is None:
+            click.echo(f"severity {inc.severity} ({inc.severity.meaning})", err=True)
+
+    run(ctx, body)
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("text", required=False)
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in (Kind.NOTE, Kind.DECISION)]),
+    default="note",
+    show_default=True,
+)
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="One entry per input line, each committed as it arrives.",
+)
+@at_option
+@click.pass_context
+def log(
+    ctx: click.Context, incident: str, text: str | None, kind: str, from_stdin: bool, at: str | None
+) -> None:
+    """Append an entry to an incident's timeline."""
+    if from_stdin == (text is not None):
+        fail("give TEXT or --stdin (not both)", 2)
+
+    async def body(store: Store, cfg: Config) -> int:
+        if text is not None:
+            ev = await store.log(incident, text, actor=cfg.user, kind=Kind(kind), at=when(at))
+            click.echo(f"#{ev.id}")
+            return 0
+        failures = 0
+        await store.incident(incident)  # fail before reading input for a bad id
+        for number, line in enumerate(sys.stdin, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            try:
+                await store.log(incident, line, actor=cfg.user, kind=Kind(kind), at=when(at))
+            except IrcmdError as e:
+                failures += 1
+                click.echo(f"ircmd: error: line {number}: {display.printable(str(e))}", err=True)
+        return failures
+
+    if run(ctx, body):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("entry", type=int)
+@click.argument("text")
+@at_option
+@click.pass_context
+def amend(ctx: click.Context, incident: str, entry: int, text: str, at: str | None) -> None:
+    """Correct timeline entry #ENTRY; the original stays on the record."""
+
+    async def body(store: Store, cfg: Config) -> None:
+        ev = await store.amend(incident, entry, text, actor=cfg.user, at=when(at))
+        click.echo(f"#{ev.id}")
+
+    run(ctx, body)
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("value", metavar="SEVn")
+@click.option("--reason", default="")
+@at_option
+@click.pass_context
+def severity(ctx: click.Context, incident: str, value: str, reason: str, at: str | None) -> None:
+    """Change the severity (commander or deputy)."""
+    sev = rules.parse_severity(value)
+    run(ctx, lambda s, c: s.set_severity(incident, sev, actor=c.user, reason=reason, at=when(at)))
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("value", metavar="STATUS")
+@click.option("--reason", default="", help="Required to move back (re-open).")
+@click.option("--override", default="", metavar="REASON", help="Close despite missing items.")
+@at_option
+@click.pass_context
+def status(
+    ctx: click.Context, incident: str, value: str, reason: str, override: str, at: str | None
+) -> None:
+    """Move the incident: reported triaged contained recovering resolved in_review closed."""
+    st = rules.parse_status(value)
+    run(
+        ctx,
+        lambda s, c: s.set_status(
+            incident, st, actor=c.user, reason=reason, override=override, at=when(at)
+        ),
+    )
+
+
+@cli.command()
+@click.argument("incident")
+@click.option("--override", default="", metavar="REASON", help="Close despite missing items.")
+@at_option
+@click.pass_context
+def close(ctx: click.Context, incident: str, override: str, at: str | None) -> None:
+    """Close the incident; refuses and lists what is missing unless overridden."""
+    run(
+        ctx,
+        lambda s, c: s.set_status(
+            incident, Status.CLOSED, actor=c.user, override=override, at=when(at)
+        ),
+    )
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("role")
+@click.argument("person")
+@at_option
+@click.pass_context
+def assign(ctx: click.Context, incident: str, role: str, person: str, at: str | None) -> None:
+    """Give PERSON a ROLE: commander (ic), deputy, scribe, comms, responder, liaison."""
+    r = rules.parse_role(role)
+    run(ctx, lambda s, c: s.assign(incident, r, person, actor=c.user, at=when(at)))
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("role")
+@click.argument("person")
+@at_option
+@click.pass_context
+def unassign(ctx: click.Context, incident: str, role: str, person: str, at: str | None) -> None:
+    """Take a ROLE away from PERSON."""
+    r = rules.parse_role(role)
+    run(ctx, lambda s, c: s.unassign(incident, r, person, actor=c.user, at=when(at)))
+
+
+@cli.group()
+def checklist() -> None:
+    """Containment and recovery steps."""
+
+
+@checklist.command("add")
+@click.argument("incident")
+@click.argument("text")
+@click.option("--recovery", is_flag=True, help="A recovery step rather than containment.")
+@click.option("--assignee", metavar="PERSON")
+@at_option
+@click.pass_context
+def checklist_add(
+    ctx: click.Context,
+    incident: str,
+    text: str,
+    recovery: bool,
+    assignee: str | None,
+    at: str | None,
+) -> None:
+    """Add a step; prints its number."""
+    phase = Phase.RECOVERY if recovery else Phase.CONTAINMENT
+
+    async def body(store: Store, cfg: Config) -> None:
+        item = await store.add_item(
+            incident, text, actor=cfg.user, phase=phase, assignee=assignee, at=when(at)
+        )
+        click.echo(item.n)
+
+    run(ctx, body)
+
+
+def _check_command(done: bool) -> Callable[..., None]:
+    @click.argument("incident")
+    @click.argument("n", type=int)
+    @at_option
+    @click.pass_context
+    def command(ctx: click.Context, incident: str, n: int, at: str | None) -> None:
+        run(ctx, lambda s, c: s.check(incident, n, actor=c.user, done=done, at=when(at)))
+
+    return command
+
+
+cli.command("check", help="Mark checklist step N done.")(_check_command(True))
+cli.command("uncheck", help="Mark checklist step N not done.")(_check_command(False))
+
+
+@cli.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Include closed incidents.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
+    """Active incidents (all with --all)."""
+    incidents = run(ctx, lambda s, c: s.list_incidents(include_closed=include_closed))
+    if as_json:
+        emit_json([i.model_dump(mode="json") | {"key": i.key} for i in incidents])
+        return
+    for i in incidents:
+        out(f"{i.key:<8} {i.severity} {i.status:<10} {display.stamp(i.declared_at)}  {i.title}")
+
+
+@cli.command()
+@click.argument("incident")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, incident: str, as_json: bool) -> None:
+    """One incident: state, roles, checklist and its timeline."""
+    from .report import incident_json, incident_markdown
+
+    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
+        return await store.state(incident), await store.events(incident)
+
+    state, events = run(ctx, body)
+    if as_json:
+        emit_json(
+            incident_json(state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir))
+        )
+    else:
+        out(incident_markdown(state, events, rules_now()))
+
+
+@cli.command()
+@click.argument("incident")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "json", "csv"]), default="md", show_default=True
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE."
+)
+@click.pass_context
+def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> None:
+    """The postmortem report of an incident."""
+    from .report import incident_csv, incident_json, incident_markdown
+
+    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
+        return await store.state(incident), await store.events(incident)
+
+    state, events = run(ctx, body)
+    now = rules_now()
+    if fmt == "json":
+        text = json.dumps(
+            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir)),
+            indent=2,
+            ensure_ascii=False,
+            default=str,
+        )
+    elif fmt == "csv":
+        text = incident_csv(events)
+    else:
+        text = incident_markdown(state, events, now)
+    if output:
+        try:
+            Path(output).write_text(text + "\n", encoding="utf-8")
+        except OSError as e:
+            fail(f"cannot write {output}: {e.strerror}")
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.argument("incident", required=False)
+@click.pass_context
+def verify(ctx: click.Context, incident: str | None) -> None:
+    """Recompute the hash chain and the projections; names the first bad event."""
+    result = run(ctx, lambda s, c: s.verify(incident))
+    if not result.ok:
+        fail(f"verify failed: {result.message}")
+    click.echo(f"ok: {result.message}")
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@click.pass_context
+def backup(ctx: click.Context, dest: str) -> None:
+    """A consistent copy of the database (safe while others write)."""
+    path = run(ctx, lambda s, c: s.backup(dest))
+    click.echo(f"backed up to {path}")
+
+
+# ------------------------------------------------------- classification etc.
+
+
+@cli.command("playbooks")
+@click.pass_context
+def playbooks_(ctx: click.Context) -> None:
+    """List the playbooks, name first."""
+    books, errors = load_playbooks(cfg_of(ctx).playbook_dirs)
+    for e in errors:
+        click.echo(f"ircmd: error: {display.printable(e)}", err=True)
+    for b in sorted(books.values(), key=lambda b: b.name):
+        steps = f"{len(b.containment)} containment, {len(b.recovery)} recovery"
+        out(f"{b.name}  {b.title} ({steps}; roles: {', '.join(b.required_roles) or '-'})")
+    if errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("name")
+@at_option
+@click.pass_context
+def playbook(ctx: click.Context, incident: str, name: str, at: str | None) -> None:
+    """Apply playbook NAME: its steps join the checklist."""
+    book = find_playbook(name, cfg_of(ctx).playbook_dirs)
+
+    async def body(store: Store, cfg: Config) -> None:
+        ev = await store.apply_playbook(incident, book, actor=cfg.user, at=when(at))
+        steps = ev.data["steps"]
+        if steps:
+            click.echo(f"steps {steps[0]['n']}-{steps[-1]['n']} added")
+
+    run(ctx, body)
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("audience", metavar="internal|external")
+@click.argument("text")
+@click.option("--channel", default="", help="Where it was sent (email, status page, #channel).")
+@click.option("--final", is_flag=True, help="This is the final update.")
+@at_option
+@click.pass_context
+def update(
+    ctx: click.Context,
+    incident: str,
+    audience: str,
+    text: str,
+    channel: str,
+    final: bool,
+    at: str | None,
+) -> None:
+    """Log a stakeholder update; resets the update countdown."""
+    aud = rules.parse_audience(audience)
+
+    async def body(store: Store, cfg: Config) -> None:
+        ev = await store.send_update(
+            incident, aud, text, actor=cfg.user, channel=channel, final=final, at=when(at)
+        )
+        click.echo(f"#{ev.id}")
+        due = rules.next_update_due(await store.state(incident))
+        if due:
+            click.echo(f"next update due by {display.stamp(due)} UTC", err=True)
+
+    run(ctx, body)
+
+
+@cli.command()
+@click.argument("incident")
+@click.argument("who")
+@at_option
+@click.pass_context
+def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
+    """Check off WHO as notified (see `ircmd escalation INC`)."""
+
+    table = load_escalation(cfg_of(ctx).config_dir)  # a broken file fails before writing
+
+    async def body(store: Store, cfg: Config) -> None:
+        await store.notify(incident, who, actor=cfg.user, at=when(at))
+        state = await store.state(incident)
+        required = table.get(state.incident.severity, [])
+        pending = rules.pending_notifications(required, state)
+        left = f"still to notify: {', '.join(pending)}" if pending else "all notified"
+        click.echo(f"{state.incident.severity} escalation: {left}", err=True)
+
+    run(ctx, body)
+
+
+@cli.command()
+@click.argument("incident")
+@click.pass_context
+def escalation(ctx: click.Context, incident: str) -> None:
+    """Who must be told at this severity, and who still is not."""
+    state = run(ctx, lambda s, c: s.state(incident))
+    inc = state.incident
+    required = load_escalation(cfg_of(ctx).config_dir).get(inc.severity, [])
+    pending = rules.pending_notifications(required, state)
+    out(
+        f"{inc.key} {inc.severity} ({inc.severity.label}): "
+        f"{len(required) - len(pending)} of {len(required)} notified"
+        + (f"; pending: {', '.join(pending)}" if pending else "")
+    )
+    told = {n.who.casefold(): n for n in state.notifications}
+    for who in required:
+        n = told.get(who.casefold())
+        mark = f"[x] {display.stamp(n.notified_at)} by {n.notified_by}" if n else "[ ] pending"
+        out(f"{mark}  {who}")
+    wanted = {w.casefold() for w in required}
+    extra = [n for n in state.notifications if n.who.casefold() not in wanted]
+    for n in extra:
+        out(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
+
+
+@cli.command()
+@click.argument("incident")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def metrics(ctx: click.Context, incident: str, as_json: bool) -> None:
+    """Time to detect, report, acknowledge, contain and resolve, from the record."""
+    m = rules.metrics(run(ctx, lambda s, c: s.events(incident)))
+    if as_json:
+        emit_json(m.model_dump())
+        return
+    for name, seconds in m.model_dump().items():
+        click.echo(f"{name.replace('_', ' '):<20} {rules.format_duration(seconds)}")
+
+
+# ------------------------------------------------------------------ evidence
+
+
+@cli.group()
+def evidence() -> None:
+    """The evidence register and its chain of custody."""
+
+
+@evidence.command("add")
+@click.argument("incident")
+@click.argument("description")
+@click.option("--file", "file_", type=click.Path(dir_okay=False), help="Hash this file (sha256).")
+@click.option("--location", default="", help="Where the item is kept.")
+@at_option
+@click.pass_context
+def evidence_add(
+    ctx: click.Context,
+    incident: str,
+    description: str,
+    file_: str | None,
+    location: str,
+    at: str | None,
+) -> None:
+    """Register an item; prints its id (EV-n). You are its first custodian."""
+    digest = name = None
+    if file_:
+        digest, name = sha256_of(Path(file_))
+        location = location or str(Path(file_).resolve())
+
+    async def body(store: Store, cfg: Config) -> None:
+        item = await store.add_evidence(
+            incident,
+            description,
+            actor=cfg.user,
+            location=location,
+            sha256=digest,
+            filename=name,
+            at=when(at),
+        )
+        click.echo(item.key)
+        if digest:
+            click.echo(f"sha256 {digest}", err=True)
+
+    run(ctx, body)
+
+
+
+def evidence_number(ref: str) -> int:
+    text = ref.strip().upper().removeprefix("EV-").removeprefix("EV")
+    if not text.isdigit() or int(text) == 0:
+        fail(f"not an evidence id: {ref!r} (expected EV-<n>)")
+    return int(text)
+
+
+@evidence.command("transfer")
+@click.argument("incident")
+@click.argument("evid", metavar="EV-n")
+@click.argument("to")
+@click.option("--reason", required=True, help="Why custody changes hands.")
+@at_option
+@click.pass_context
+def evidence_transfer(
+    ctx: click.Context, incident: str, evid: str, to: str, reason: str, at: str | None
+) -> None:
+    """Hand an item to TO; the transfer is on the custody chain."""
+    n = evidence_number(evid)
+    run(
+        ctx,
+        lambda s, c: s.transfer_evidence(incident, n, to, reason=reason, actor=c.user, at=when(at)),
+    )
+
+
+@evidence.command("amend")
+@click.argument("incident")
+@click.argument("evid", metavar="EV-n")
+@click.argument("text")
+@at_option
+@click.pass_context
+def evidence_amend(ctx: click.Context, incident: str, evid: str, text: str, at: str | None) -> None:
+    """Add a correction to an item (items are never edited)."""
+    n = evidence_number(evid)
+    run(ctx, lambda s, c: s.amend_evidence(incident, n, text, actor=c.user, at=when(at)))
+
+
+@evidence.command("list")
+@click.argument("incident")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def evidence_list(ctx: click.Context, incident: str, as_json: bool) -> None:
+    """Each item with its chain of custody."""
+    state = run(ctx, lambda s, c: s.state(incident))
+    if as_json:
+        emit_json([e.model_dump(mode="json") | {"key": e.key} for e in state.evidence])
+        return
+    for e in state.evidence:
+        out(f"{e.key}  {e.description}")
+        out(
+            f"    collected {display.stamp(e.collected_at)} by {e.collected_by}"
+            + (f" at {e.location}" if e.location else "")
+        )
+        if e.sha256:
+            out(f"    sha256 {e.sha256}")
+        for t in e.transfers:
+            out(f"    {display.stamp(t.at)} {t.from_person} -> {t.to_person}: {t.reason}")
+        for a in e.amendments:
+            out(f"    amended: {a}")
+        out(f"    held by {e.custodian}")
+
+
+# -------------------------------------------------------------------- review
+
+
+@cli.command()
+@click.argument("incident")
+@click.option("--summary")
+@click.option("--root-cause")
+@click.option("--contributing-factors", "--factors", "contributing_factors")
+@click.option("--why", "whys", multiple=True, help="One of the five whys (repeat, in order).")
+@click.option("--went-well")
+@click.option("--went-poorly")
+@click.option("--lessons")
+@at_option
+@click.pass_context
+def review(ctx: click.Context, /, incident: str, at: str | None, **fields: Any) -> None:
+    """Save post-incident review fields (others keep their saved text)."""
+    given = {k: v for k, v in fields.items() if k in REVIEW_FIELDS}
+    given["whys"] = list(given["whys"]) or None
+    run(ctx, lambda s, c: s.save_review(incident, actor=c.user, at=when(at), **given))
+
+
+# ------------------------------------------------------------------- actions
+
+
+@cli.group()
+def action() -> None:
+    """Follow-up actions."""
+
+
+def _date(value: str | None, what: str) -> date | None:
+    return rules.parse_date(value, what) if value else None
+
+
+@action.command("add")
+@click.argument("incident")
+@click.argument("title")
+@click.option("--owner", metavar="PERSON")
+@click.option("--due", metavar="YYYY-MM-DD")
+@click.option(
+    "--type",
+    "type_",
+    type=click.Choice([t.value for t in ActionType]),
+    default="corrective",
+    show_default=True,
+)
+@click.option("--review", "review_", metavar="YYYY-MM-DD", help="When to review effectiveness.")
+@at_option
+@click.pass_context
+def action_add(
+    ctx: click.Context,
+    incident: str,
+    title: str,
+    owner: str | None,
+    due: str | None,
+    type_: str,
+    review_: str | None,
+    at: str | None,
+) -> None:
+    """Add a follow-up action; prints its id (ACT-n)."""
+    due_d, review_d = _date(due, "due date"), _date(review_, "review date")
+
+    async def body(store: Store, cfg: Config) -> None:
+        a = await store.add_action(
+            incident,
+            title,
+            actor=cfg.user,
+            owner=owner,
+            due=due_d,
+            type=ActionType(type_),
+            review_date=review_d,
+            at=when(at),
+        )
+        click.echo(a.key)
+
+    run(ctx, body)
+
+
+@action.command("set")
+@click.argument("action_id", metavar="ACT-n")
+@click.argument("new_status", metavar="STATUS", required=False)
+@click.option("--note", default="", help="Reason (wont_do) or verification (verified).")
+@click.option("--evidence", default="", help="Closure evidence.")
+@click.option("--owner", metavar="PERSON")
+@click.option("--due", metavar="YYYY-MM-DD")
+@click.option("--review", "review_", metavar="YYYY-MM-DD")
+@at_option
+@click.pass_context
+def action_set(
+    ctx: click.Context,
+    action_id: str,
+    new_status: str | None,
+    note: str,
+    evidence: str,
+    owner: str | None,
+    due: str | None,
+    review_: str | None,
+    at: str | None,
+) -> None:
+    """Move an action: open in_progress done verified wont_do; or change owner/dates."""
+    aid = parse_action_ref(action_id)
+    st = None
+    if new_status:
+        try:
+            st = ActionStatus(new_status.strip().lower().replace("-", "_"))
+        except ValueError:
+            fail(
+                f"unknown action status {new_status!r} (use: {', '.join(s.value for s in ActionStatus)})"
+            )
+    due_d, review_d = _date(due, "due date"), _date(review_, "review date")
+    a = run(
+        ctx,
+        lambda s, c: s.set_action(
+            aid,
+            st,
+            actor=c.user,
+            note=note,
+            evidence=evidence,
+            owner=owner,
+            due=due_d,
+            review_date=review_d,
+            at=when(at),
+        ),
+    )
+    click.echo(f"{a.key} {a.status}")
+
+
+@cli.command()
+@click.option("--overdue", is_flag=True, help="Only actions past their due date.")
+@click.option("--owner", metavar="PERSON")
+@click.option("--incident", metavar="INC")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def actions(
+    ctx: click.Context, overdue: bool, owner: str | None, incident: str | None, as_json: bool
+) -> None:
+    """The action log across all incidents."""
+    found = run(
+        ctx,
+        lambda s, c: s.actions(
+            incident=incident, owner=owner, overdue_at=rules_now() if overdue else None
+        ),
+    )
+    if as_json:
+        emit_json([a.model_dump(mode="json") | {"key": a.key} for a in found])
+        return
+    now = rules_now()
+    for a in found:
+        late = " OVERDUE" if rules.action_overdue(a, now) else ""
+        out(
+            f"{action_key(a.id):<7} INC-{a.incident_id:<4} {a.status:<11} {a.owner or '-':<12} "
+            f"due {a.due or '-':<10}{late}  {a.title}"
+        )
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main() -> None:
+    """Entry point: click in non-standalone mode so every error is one line."""
+    try:
+        rv = cli.main(prog_name="ircmd", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("ircmd: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        fail(e.format_message(), e.exit_code)
+    except IrcmdError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)

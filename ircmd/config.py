@@ -1,0 +1,87 @@
+"""Where settings come from, in one place: flags > environment > defaults.
+
+IRCMD_DB, IRCMD_USER, IRCMD_READ_ONLY, IRCMD_PLAYBOOKS (os.pathsep-separated),
+IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5) and
+IRCMD_LOCK_USER (set by an SSH forced command so `--as` cannot impersonate).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from .models import InvalidInput
+
+APP = "ircmd"
+DEFAULT_TIMEOUT = 5.0
+
+
+def default_db() -> Path:
+    return platformdirs.user_data_path(APP) / "ircmd.db"
+
+
+def config_dir() -> Path:
+    return platformdirs.user_config_path(APP)
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    db: Path
+    user: str
+    read_only: bool = False
+    user_locked: bool = False
+    playbook_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    config_dir: Path = field(default_factory=config_dir)
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def resolve(
+    *,
+    db: str | Path | None = None,
+    user: str | None = None,
+    read_only: bool | None = None,
+    playbooks: str | Path | None = None,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective configuration; a flag beats its variable beats the default."""
+    env = os.environ if env is None else env
+    locked = env.get("IRCMD_LOCK_USER", "").strip()
+    who = user or env.get("IRCMD_USER") or os_user()
+    if locked and who != locked:
+        raise InvalidInput(f"this session is locked to user {locked!r}; --as {who!r} refused")
+    dirs: list[Path] = [config_dir() / "playbooks"]
+    extra = str(playbooks) if playbooks else env.get("IRCMD_PLAYBOOKS", "")
+    dirs += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
+    if timeout is None:
+        raw = env.get("IRCMD_TIMEOUT", "").strip()
+        try:
+            timeout = float(raw) if raw else DEFAULT_TIMEOUT
+        except ValueError:
+            raise InvalidInput(f"IRCMD_TIMEOUT={raw!r} is not a number of seconds") from None
+    if not 0 <= timeout <= 3600:
+        raise InvalidInput(f"timeout {timeout:g} s is out of range (0..3600)")
+    return Config(
+        db=Path(db or env.get("IRCMD_DB") or default_db()).expanduser(),
+        user=locked or who,
+        read_only=bool(read_only) if read_only is not None else _truthy(env.get("IRCMD_READ_ONLY")),
+        user_locked=bool(locked),
+        playbook_dirs=tuple(dirs),
+        timeout=timeout,
+    )

@@ -1,0 +1,107 @@
+"""How the record reads to a person: safe text, times and one-line event descriptions.
+
+Shared by the command line and the screen so both say the same thing. Pure: no
+Textual, no terminal I/O.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+from .models import Event, Kind, incident_key
+
+_PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """User text made safe for a terminal: control characters become visible
+    symbols (ESC shows as ␛), so a stored escape sequence can never drive the
+    terminal; everything else, markup-looking brackets included, is unchanged."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+        elif code in _PICTURES:
+            out.append(_PICTURES[code])
+        elif 0x80 <= code < 0xA0 or unicodedata.category(ch) in ("Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def hhmm(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%H:%M")
+
+
+def stamp(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def describe(ev: Event) -> str:
+    """What an event says, in one line of plain text (user text left as typed)."""
+    d = ev.data
+    match ev.kind:
+        case Kind.DECLARE:
+            return f"declared {d['severity']}: {ev.text}"
+        case Kind.NOTE:
+            return ev.text
+        case Kind.DECISION:
+            return f"DECISION: {ev.text}"
+        case Kind.AMEND:
+            return f"amends #{d['amends']}: {ev.text}"
+        case Kind.SEVERITY:
+            return f"severity {d['from']} -> {d['to']}" + (f" ({ev.text})" if ev.text else "")
+        case Kind.STATUS:
+            line = f"status {d['from']} -> {d['to']}"
+            if d.get("override"):
+                return line + f" OVERRIDE: {d['override']} (missing: {'; '.join(d['gaps'])})"
+            return line + (f" ({ev.text})" if ev.text else "")
+        case Kind.ASSIGN:
+            if d["role"] == "commander" and d.get("previous"):
+                return f"commander handed off {d['previous']} -> {d['person']}"
+            line = f"{d['person']} is {d['role']}"
+            return line + (f" (was {d['previous']})" if d.get("previous") else "")
+        case Kind.UNASSIGN:
+            return f"{d['person']} is no longer {d['role']}"
+        case Kind.ITEM_ADD:
+            who = f" @{d['assignee']}" if d.get("assignee") else ""
+            return f"{d['phase']} step {d['n']} added: {ev.text}{who}"
+        case Kind.CHECK:
+            again = f" (already checked by {d['already']})" if d.get("already") else ""
+            return f"[x] {d['n']}. {ev.text}{again}"
+        case Kind.UNCHECK:
+            return f"[ ] {d['n']}. {ev.text} (unchecked)"
+        case Kind.PLAYBOOK:
+            return f"playbook {d['name']} applied: {len(d['steps'])} steps"
+        case Kind.UPDATE:
+            final = " FINAL" if d.get("final") else ""
+            via = f" via {d['channel']}" if d.get("channel") else ""
+            return f"{d['audience']}{final} update{via}: {ev.text}"
+        case Kind.NOTIFY:
+            return f"notified {d['who']}"
+        case Kind.EVIDENCE_ADD:
+            sha = f" sha256:{d['sha256'][:12]}" if d.get("sha256") else ""
+            return f"evidence EV-{d['n']} collected: {ev.text}{sha}"
+        case Kind.EVIDENCE_TRANSFER:
+            return f"evidence EV-{d['n']} custody {d['from']} -> {d['to']}: {ev.text}"
+        case Kind.EVIDENCE_AMEND:
+            return f"evidence EV-{d['n']} amended: {ev.text}"
+        case Kind.REVIEW:
+            return ev.text
+        case Kind.ACTION_ADD:
+            owner = d.get("owner") or "no owner"
+            due = f"due {d['due']}" if d.get("due") else "no due date"
+            return f"action ACT-{d['action_id']} ({d['type']}, {owner}, {due}): {ev.text}"
+        case Kind.ACTION_SET:
+            move = f"{d['from']} -> {d['to']}" if d["from"] != d["to"] else "updated"
+            return f"action ACT-{d['action_id']} {move}" + (f": {ev.text}" if ev.text else "")
+    return ev.text
+
+
+def event_line(ev: Event) -> str:
+    """`#12 14:02 INC-3 alice note: text` as the CLI prints a timeline."""
+    inc = incident_key(ev.incident_id) if ev.incident_id else "-"
+    return printable(f"#{ev.id} {stamp(ev.occurred_at)} {inc} {ev.actor} {ev.kind}: {describe(ev)}")

@@ -1,0 +1,36 @@
+"""Escalation: who must be notified at each severity (shipped defaults + user TOML)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from .models import InvalidInput, Severity
+
+SHIPPED = Path(__file__).with_name("escalation.toml")
+
+
+def load_escalation(config_dir: Path | None = None) -> dict[Severity, list[str]]:
+    """Shipped defaults, overridden per severity by `<config>/escalation.toml`."""
+    table = _read(SHIPPED)
+    user = config_dir / "escalation.toml" if config_dir else None
+    if user and user.exists():
+        table.update(_read(user))
+    return table
+
+
+def _read(path: Path) -> dict[Severity, list[str]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise InvalidInput(f"{path}: {e}") from None
+    out: dict[Severity, list[str]] = {}
+    for key, who in raw.items():
+        try:
+            sev = Severity(key.upper())
+        except ValueError:
+            raise InvalidInput(f"{path}: unknown severity {key!r}") from None
+        if not isinstance(who, list) or not all(isinstance(w, str) for w in who):
+            raise InvalidInput(f"{path}: {key} must be a list of names")
+        out[sev] = who
+    return out

@@ -1,0 +1,398 @@
+"""The incident domain as pydantic models and enums.
+
+Everything here is plain data: no SQLite, no Textual. The store builds these
+from rows, the rules reason about them, the CLI and the screen display them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TEXT_BYTES = 64 * 1024
+MAX_NAME_CHARS = 100
+
+
+class IrcmdError(Exception):
+    """An error meant for the user: its message is one line and says what to do."""
+
+
+class NotFound(IrcmdError):
+    """An incident, item, evidence or action id that does not exist."""
+
+
+class InvalidInput(IrcmdError):
+    """Input that can never be valid: empty text, an unknown role, a bad time."""
+
+
+class RuleViolation(IrcmdError):
+    """Valid input that the rules refuse now: a permission or a transition."""
+
+
+class ReadOnly(IrcmdError):
+    """A write attempted through a store opened read-only."""
+
+
+class StorageError(IrcmdError):
+    """The database itself is unusable: corrupt, too new, locked, unwritable."""
+
+
+class Severity(StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+    @property
+    def label(self) -> str:
+        return SEVERITY_LABELS[self]
+
+    @property
+    def meaning(self) -> str:
+        return SEVERITY_MEANINGS[self]
+
+
+SEVERITY_LABELS = {
+    Severity.SEV1: "critical",
+    Severity.SEV2: "major",
+    Severity.SEV3: "moderate",
+    Severity.SEV4: "minor",
+}
+
+SEVERITY_MEANINGS = {
+    Severity.SEV1: "critical: a core service down or data exposed; all hands, execs told",
+    Severity.SEV2: "major: a key function broken for many users; dedicated response",
+    Severity.SEV3: "moderate: degraded or partial impact with a workaround",
+    Severity.SEV4: "minor: little customer impact; handle in working hours",
+}
+
+
+class Status(StrEnum):
+    REPORTED = "reported"
+    TRIAGED = "triaged"
+    CONTAINED = "contained"
+    RECOVERING = "recovering"
+    RESOLVED = "resolved"
+    IN_REVIEW = "in_review"
+    CLOSED = "closed"
+
+    @property
+    def rank(self) -> int:
+        return list(Status).index(self)
+
+
+ACTIVE_STATUSES = (Status.REPORTED, Status.TRIAGED, Status.CONTAINED, Status.RECOVERING)
+
+
+class Role(StrEnum):
+    COMMANDER = "commander"
+    DEPUTY = "deputy"
+    SCRIBE = "scribe"
+    COMMS = "comms"
+    RESPONDER = "responder"
+    LIAISON = "liaison"
+
+    @property
+    def single(self) -> bool:
+        """Commander, deputy, scribe and comms lead are one person each."""
+        return self not in (Role.RESPONDER, Role.LIAISON)
+
+
+ROLE_ALIASES = {"ic": Role.COMMANDER, "commander": Role.COMMANDER, "comms-lead": Role.COMMS}
+
+
+class Level(StrEnum):
+    """Impact and urgency at declaration."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Audience(StrEnum):
+    INTERNAL = "internal"
+    EXTERNAL = "external"
+
+
+class Phase(StrEnum):
+    """Which list a checklist item belongs to."""
+
+    CONTAINMENT = "containment"
+    RECOVERY = "recovery"
+
+
+class ActionType(StrEnum):
+    CORRECTIVE = "corrective"
+    PREVENTIVE = "preventive"
+
+
+class ActionStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    VERIFIED = "verified"
+    WONT_DO = "wont_do"
+
+
+class Kind(StrEnum):
+    """Event kinds. Each is one verb of the domain."""
+
+    DECLARE = "declare"
+    NOTE = "note"
+    DECISION = "decision"
+    AMEND = "amend"
+    SEVERITY = "severity"
+    STATUS = "status"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    ITEM_ADD = "item_add"
+    CHECK = "check"
+    UNCHECK = "uncheck"
+    PLAYBOOK = "playbook"
+    UPDATE = "update"
+    NOTIFY = "notify"
+    EVIDENCE_ADD = "evidence_add"
+    EVIDENCE_TRANSFER = "evidence_transfer"
+    EVIDENCE_AMEND = "evidence_amend"
+    REVIEW = "review"
+    ACTION_ADD = "action_add"
+    ACTION_SET = "action_set"
+
+
+# Kinds a user may pass to `ircmd log --kind`: free-text entries.
+LOG_KINDS = (Kind.NOTE, Kind.DECISION)
+
+REVIEW_FIELDS = (
+    "summary",
+    "root_cause",
+    "contributing_factors",
+    "whys",
+    "went_well",
+    "went_poorly",
+    "lessons",
+)
+
+_INC_RE = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE)
+_ACT_RE = re.compile(r"^\s*(?:act-?)?(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def incident_key(number: int) -> str:
+    return f"INC-{number}"
+
+
+def action_key(number: int) -> str:
+    return f"ACT-{number}"
+
+
+def parse_incident_ref(ref: str) -> int:
+    """`INC-3`, `inc-3`, `inc3` or `3` -> 3."""
+    m = _INC_RE.match(ref)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"not an incident id: {ref!r} (expected INC-<n>)")
+    return int(m.group(1))
+
+
+def parse_action_ref(ref: str) -> int:
+    m = _ACT_RE.match(ref)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"not an action id: {ref!r} (expected ACT-<n>)")
+    return int(m.group(1))
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Event(Frozen):
+    id: int
+    incident_id: int | None
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    kind: Kind
+    text: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str = ""
+    hash: str = ""
+
+    @property
+    def incident(self) -> str | None:
+        return incident_key(self.incident_id) if self.incident_id else None
+
+
+class Incident(Frozen):
+    id: int
+    title: str
+    severity: Severity
+    status: Status
+    type: str = ""
+    impact: Level | None = None
+    urgency: Level | None = None
+    summary: str = ""
+    declared_at: datetime
+    declared_by: str
+    detected_at: datetime | None = None
+    started_at: datetime | None = None
+    resolved_at: datetime | None = None
+    updated_at: datetime
+    last_event_id: int
+
+    @property
+    def key(self) -> str:
+        return incident_key(self.id)
+
+
+class Assignment(Frozen):
+    role: Role
+    person: str
+    assigned_at: datetime
+
+
+class ChecklistItem(Frozen):
+    n: int
+    phase: Phase
+    text: str
+    done: bool = False
+    done_by: str | None = None
+    done_at: datetime | None = None
+    assignee: str | None = None
+    added_by: str
+    added_at: datetime
+
+
+class CommsUpdate(Frozen):
+    event_id: int
+    audience: Audience
+    channel: str = ""
+    text: str
+    sent_at: datetime
+    sent_by: str
+    final: bool = False
+
+
+class Notification(Frozen):
+    who: str
+    notified_at: datetime
+    notified_by: str
+
+
+class CustodyTransfer(Frozen):
+    from_person: str
+    to_person: str
+    reason: str
+    at: datetime
+    by: str
+
+
+class Evidence(Frozen):
+    n: int
+    description: str
+    location: str = ""
+    sha256: str | None = None
+    filename: str | None = None
+    collected_by: str
+    collected_at: datetime
+    custodian: str
+    transfers: tuple[CustodyTransfer, ...] = ()
+    amendments: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"EV-{self.n}"
+
+
+class Review(Frozen):
+    summary: str = ""
+    root_cause: str = ""
+    contributing_factors: str = ""
+    whys: tuple[str, ...] = ()
+    went_well: str = ""
+    went_poorly: str = ""
+    lessons: str = ""
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+    @property
+    def recorded(self) -> bool:
+        """A review counts once its summary, root cause and lessons are written."""
+        return bool(self.summary.strip() and self.root_cause.strip() and self.lessons.strip())
+
+
+class Action(Frozen):
+    id: int
+    incident_id: int
+    title: str
+    type: ActionType
+    owner: str | None
+    due: str | None  # ISO date
+    review_date: str | None
+    status: ActionStatus
+    reason: str = ""
+    verification: str = ""
+    closure_evidence: str = ""
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        return action_key(self.id)
+
+
+class AppliedPlaybook(Frozen):
+    name: str
+    required_roles: tuple[Role, ...] = ()
+
+
+class IncidentState(Frozen):
+    """One incident with everything that hangs off it: what a screen or `show` needs."""
+
+    incident: Incident
+    roles: tuple[Assignment, ...] = ()
+    checklist: tuple[ChecklistItem, ...] = ()
+    updates: tuple[CommsUpdate, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    review: Review = Review()
+    actions: tuple[Action, ...] = ()
+    playbooks: tuple[AppliedPlaybook, ...] = ()
+
+    def people(self, role: Role) -> list[str]:
+        return [a.person for a in self.roles if a.role is role]
+
+    def role_of(self, person: str) -> list[Role]:
+        return [a.role for a in self.roles if a.person == person]
+
+
+class Presence(Frozen):
+    session: str
+    incident_id: int | None
+    person: str
+    host: str
+    seen_at: datetime
+
+
+class Playbook(Frozen):
+    """A checklist template for a type of incident, loaded from TOML."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    title: str
+    description: str = ""
+    types: tuple[str, ...] = ()
+    severity: Severity | None = None
+    required_roles: tuple[Role, ...] = ()
+    containment: tuple[str, ...] = ()
+    recovery: tuple[str, ...] = ()
+    source: str = ""
+
+
+class VerifyResult(Frozen):
+    ok: bool
+    events: int
+    message: str
+    bad_event_id: int | None = None

@@ -1,0 +1,132 @@
+"""Reports from a loaded incident: Markdown for people, JSON and CSV for tools. Pure."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from . import display, rules
+from .models import Event, IncidentState, Severity
+
+
+def incident_json(
+    state: IncidentState,
+    events: Sequence[Event],
+    now: datetime,
+    escalation: Mapping[Severity, list[str]],
+) -> dict[str, Any]:
+    """Everything `show --json` and `report --format json` say about one incident."""
+    due = rules.next_update_due(state)
+    required = escalation.get(state.incident.severity, [])
+    return {
+        "incident": state.incident.model_dump(mode="json") | {"key": state.incident.key},
+        "roles": [a.model_dump(mode="json") for a in state.roles],
+        "missing_roles": [r.value for r in rules.missing_roles(state)],
+        "checklist": [i.model_dump(mode="json") for i in state.checklist],
+        "updates": [u.model_dump(mode="json") for u in state.updates],
+        "next_update_due": due.isoformat() if due else None,
+        "update_overdue": bool(due and now > due),
+        "escalation": {
+            "required": required,
+            "pending": rules.pending_notifications(required, state),
+            "notified": [n.model_dump(mode="json") for n in state.notifications],
+        },
+        "evidence": [e.model_dump(mode="json") | {"key": e.key} for e in state.evidence],
+        "review": state.review.model_dump(mode="json"),
+        "actions": [a.model_dump(mode="json") | {"key": a.key} for a in state.actions],
+        "playbooks": [p.model_dump(mode="json") for p in state.playbooks],
+        "closure_gaps": rules.closure_gaps(state, state.incident.resolved_at),
+        "metrics": rules.metrics(events).model_dump(),
+        "events": [e.model_dump(mode="json") for e in events],
+    }
+
+
+def incident_markdown(state: IncidentState, events: Sequence[Event], now: datetime) -> str:
+    """A postmortem-shaped summary, readable in a terminal or pasted into a wiki."""
+    inc = state.incident
+    lines = [
+        f"# {inc.key}: {inc.title}",
+        "",
+        f"- severity: {inc.severity} ({inc.severity.label})",
+        f"- status: {inc.status}",
+        f"- type: {inc.type or '-'}; impact {inc.impact or '-'}, urgency {inc.urgency or '-'}",
+        f"- declared: {display.stamp(inc.declared_at)} UTC by {inc.declared_by}",
+    ]
+    if inc.summary:
+        lines.append(f"- summary: {inc.summary}")
+    due = rules.next_update_due(state)
+    if due:
+        late = " (OVERDUE)" if now > due else ""
+        lines.append(f"- next update due: {display.stamp(due)} UTC{late}")
+    lines += ["", "## Roles"]
+    lines += [f"- {a.role}: {a.person}" for a in state.roles] or ["- none assigned"]
+    lines += [f"- {r}: MISSING" for r in rules.missing_roles(state)]
+    if state.checklist:
+        lines += ["", "## Checklist"]
+        for i in state.checklist:
+            mark = "x" if i.done else " "
+            by = f" ({i.done_by} {display.hhmm(i.done_at)})" if i.done and i.done_at else ""
+            lines.append(f"- [{mark}] {i.n}. {i.phase}: {i.text}{by}")
+    if state.evidence:
+        lines += ["", "## Evidence"]
+        for e in state.evidence:
+            lines.append(f"- {e.key} {e.description} (held by {e.custodian})")
+            lines += [
+                f"  - {display.stamp(t.at)} {t.from_person} -> {t.to_person}: {t.reason}"
+                for t in e.transfers
+            ]
+    r = state.review
+    if r.updated_at:
+        lines += ["", "## Review"]
+        for field in (
+            "summary",
+            "root_cause",
+            "contributing_factors",
+            "went_well",
+            "went_poorly",
+            "lessons",
+        ):
+            value = getattr(r, field)
+            if value:
+                lines.append(f"- {field.replace('_', ' ')}: {value}")
+        lines += [f"- why {i}: {w}" for i, w in enumerate(r.whys, 1)]
+    if state.actions:
+        lines += ["", "## Follow-up actions"]
+        lines += [
+            f"- {a.key} [{a.status}] {a.title} ({a.type}; {a.owner or 'no owner'}; "
+            f"due {a.due or '-'})"
+            for a in state.actions
+        ]
+    m = rules.metrics(events)
+    lines += ["", "## Metrics"]
+    lines += [
+        f"- {k.replace('_', ' ')}: {rules.format_duration(v)}" for k, v in m.model_dump().items()
+    ]
+    lines += ["", "## Timeline (UTC)"]
+    lines += [
+        f"- {display.stamp(e.occurred_at)} #{e.id} {e.actor}: {display.describe(e)}" for e in events
+    ]
+    return "\n".join(lines)
+
+
+def incident_csv(events: Sequence[Event]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "occurred_at", "recorded_at", "actor", "kind", "text", "description", "hash"])
+    for e in events:
+        w.writerow(
+            [
+                e.id,
+                e.occurred_at.isoformat(),
+                e.recorded_at.isoformat(),
+                e.actor,
+                e.kind,
+                e.text,
+                display.describe(e),
+                e.hash,
+            ]
+        )
+    return buf.getvalue().rstrip("\n")

@@ -1,0 +1,377 @@
+"""Pure domain rules: validation, transitions, permissions, cadence, closure, metrics.
+
+Nothing here touches SQLite or the clock: callers pass `now`. The store enforces
+these rules inside its write transactions, so every front end gets the same answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from pydantic import BaseModel
+
+from .models import (
+    MAX_NAME_CHARS,
+    MAX_TEXT_BYTES,
+    ROLE_ALIASES,
+    Action,
+    ActionStatus,
+    Audience,
+    Event,
+    IncidentState,
+    InvalidInput,
+    Kind,
+    Level,
+    Role,
+    RuleViolation,
+    Severity,
+    Status,
+)
+
+# ---------------------------------------------------------------- validation
+
+
+def check_text(text: str, what: str = "text") -> str:
+    """Refuse empty, whitespace-only and oversized text; otherwise return it unchanged.
+
+    The record keeps exactly what was typed (markup, escapes and all): it is the
+    display's job to show it safely, not the store's to rewrite evidence.
+    """
+    if not text or not text.strip():
+        raise InvalidInput(f"{what} is empty")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid Unicode (lone surrogate)") from None
+    if size > MAX_TEXT_BYTES:
+        raise InvalidInput(f"{what} is {size} bytes; the limit is {MAX_TEXT_BYTES} (64 KiB)")
+    return text
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A person, channel or custodian: one line, printable, at most 100 characters."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput(f"{what} is empty")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInput(f"{what} is longer than {MAX_NAME_CHARS} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise InvalidInput(f"{what} contains control characters")
+    return name
+
+
+def parse_severity(value: str) -> Severity:
+    """`SEV2`, `sev2`, `2` -> Severity.SEV2."""
+    v = value.strip().upper()
+    if v.isdigit():
+        v = "SEV" + v
+    try:
+        return Severity(v)
+    except ValueError:
+        raise InvalidInput(f"unknown severity {value!r} (use SEV1..SEV4)") from None
+
+
+def parse_status(value: str) -> Status:
+    v = value.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return Status(v)
+    except ValueError:
+        names = ", ".join(s.value for s in Status)
+        raise InvalidInput(f"unknown status {value!r} (use one of: {names})") from None
+
+
+def parse_role(value: str) -> Role:
+    v = value.strip().lower()
+    if v in ROLE_ALIASES:
+        return ROLE_ALIASES[v]
+    try:
+        return Role(v)
+    except ValueError:
+        names = ", ".join(["ic"] + [r.value for r in Role])
+        raise InvalidInput(f"unknown role {value!r} (use one of: {names})") from None
+
+
+def parse_level(value: str, what: str) -> Level:
+    try:
+        return Level(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(f"unknown {what} {value!r} (use high, medium or low)") from None
+
+
+def parse_audience(value: str) -> Audience:
+    try:
+        return Audience(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(f"unknown audience {value!r} (use internal or external)") from None
+
+
+_HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def parse_at(value: str, now: datetime) -> datetime:
+    """Parse `--at`: ISO-8601 (naive means UTC) or `HH:MM[:SS]` UTC.
+
+    `HH:MM` is the most recent such moment: typed at 00:10 UTC, `23:55` means
+    yesterday, because a scribe back-dating an entry never means the future.
+    """
+    value = value.strip()
+    m = _HHMM.match(value)
+    if m:
+        h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        if h > 23 or mi > 59 or s > 59:
+            raise InvalidInput(f"not a time of day: {value!r}")
+        candidate = datetime.combine(now.astimezone(UTC).date(), time(h, mi, s), UTC)
+        if candidate > now + timedelta(minutes=5):
+            candidate -= timedelta(days=1)
+        return candidate
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"not a time: {value!r} (use ISO-8601 or HH:MM, UTC)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        result = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-23:00 lands past year 9999
+        raise InvalidInput(f"not a time: {value!r} (out of range)") from None
+    if result > now + timedelta(minutes=5):
+        raise InvalidInput(f"time {value!r} is in the future")
+    return result
+
+
+def parse_date(value: str, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"not a {what}: {value!r} (use YYYY-MM-DD)") from None
+
+
+# ------------------------------------------------------------ classification
+
+_MATRIX: dict[tuple[Level, Level], Severity] = {
+    (Level.HIGH, Level.HIGH): Severity.SEV1,
+    (Level.HIGH, Level.MEDIUM): Severity.SEV2,
+    (Level.MEDIUM, Level.HIGH): Severity.SEV2,
+    (Level.HIGH, Level.LOW): Severity.SEV3,
+    (Level.MEDIUM, Level.MEDIUM): Severity.SEV3,
+    (Level.LOW, Level.HIGH): Severity.SEV3,
+    (Level.MEDIUM, Level.LOW): Severity.SEV4,
+    (Level.LOW, Level.MEDIUM): Severity.SEV4,
+    (Level.LOW, Level.LOW): Severity.SEV4,
+}
+
+
+def suggest_severity(impact: Level | None, urgency: Level | None) -> Severity:
+    """Impact x urgency -> severity; unknown halves count as medium."""
+    return _MATRIX[(impact or Level.MEDIUM, urgency or Level.MEDIUM)]
+
+
+# --------------------------------------------------------------- permissions
+
+
+def can_command(state: IncidentState, actor: str) -> bool:
+    """Severity, status, roles and closing: commander or deputy, or anyone while
+    no commander is assigned (someone must be able to take charge)."""
+    commanders = state.people(Role.COMMANDER)
+    if not commanders:
+        return True
+    return actor in commanders or actor in state.people(Role.DEPUTY)
+
+
+def require_command(state: IncidentState, actor: str, what: str) -> None:
+    if not can_command(state, actor):
+        who = ", ".join(state.people(Role.COMMANDER) + state.people(Role.DEPUTY))
+        raise RuleViolation(
+            f"only the commander or deputy may {what} on {state.incident.key} ({who}); "
+            f"you are {actor}"
+        )
+
+
+# --------------------------------------------------------------- transitions
+
+
+def check_transition(current: Status, new: Status, reason: str | None) -> None:
+    """Forward moves and skips are free; going back is a re-open and needs a reason.
+
+    Setting the status it already has is allowed: two people choosing the same
+    status at the same moment both land on the record, neither is told off.
+    """
+    if new.rank < current.rank and not (reason and reason.strip()):
+        raise RuleViolation(f"moving back from {current} to {new} is a re-open: give a reason")
+
+
+_ACTION_MOVES: dict[ActionStatus, set[ActionStatus]] = {
+    ActionStatus.OPEN: {ActionStatus.IN_PROGRESS, ActionStatus.DONE, ActionStatus.WONT_DO},
+    ActionStatus.IN_PROGRESS: {ActionStatus.OPEN, ActionStatus.DONE, ActionStatus.WONT_DO},
+    ActionStatus.DONE: {ActionStatus.VERIFIED, ActionStatus.IN_PROGRESS, ActionStatus.WONT_DO},
+    ActionStatus.VERIFIED: set(),
+    ActionStatus.WONT_DO: {ActionStatus.OPEN},
+}
+
+
+def check_action_transition(current: ActionStatus, new: ActionStatus, note: str | None) -> None:
+    """open -> in_progress -> done -> verified; wont_do needs a reason and verified
+    needs the verification of effectiveness; done -> in_progress when it did not work."""
+    if new not in _ACTION_MOVES[current]:
+        allowed = ", ".join(sorted(s.value for s in _ACTION_MOVES[current])) or "nothing"
+        raise RuleViolation(f"an action cannot go from {current} to {new} (allowed: {allowed})")
+    if new in (ActionStatus.WONT_DO, ActionStatus.VERIFIED) and not (note and note.strip()):
+        need = "a reason" if new is ActionStatus.WONT_DO else "how effectiveness was verified"
+        raise RuleViolation(f"{new} needs --note with {need}")
+
+
+def action_overdue(action: Action, now: datetime, tz: tzinfo = UTC) -> bool:
+    """Overdue once the due date has fully passed in the owner's time zone."""
+    if not action.due or action.status in (ActionStatus.VERIFIED, ActionStatus.WONT_DO):
+        return False
+    end = datetime.combine(date.fromisoformat(action.due) + timedelta(days=1), time(0), tz)
+    return now >= end
+
+
+# -------------------------------------------------------- cadence, escalation
+
+CADENCE: dict[Severity, timedelta | None] = {
+    Severity.SEV1: timedelta(minutes=30),
+    Severity.SEV2: timedelta(minutes=60),
+    Severity.SEV3: timedelta(hours=4),
+    Severity.SEV4: None,
+}
+
+REQUIRED_ROLES: dict[Severity, tuple[Role, ...]] = {
+    Severity.SEV1: (Role.COMMANDER, Role.SCRIBE, Role.COMMS),
+    Severity.SEV2: (Role.COMMANDER, Role.COMMS),
+    Severity.SEV3: (Role.COMMANDER,),
+    Severity.SEV4: (),
+}
+
+
+def next_update_due(state: IncidentState) -> datetime | None:
+    """When the next stakeholder update is due; None once resolved or for SEV4."""
+    inc = state.incident
+    cadence = CADENCE[inc.severity]
+    if cadence is None or inc.status.rank >= Status.RESOLVED.rank:
+        return None
+    last = max((u.sent_at for u in state.updates), default=inc.declared_at)
+    return last + cadence
+
+
+def missing_roles(state: IncidentState) -> list[Role]:
+    """Roles the severity or an applied playbook needs that nobody holds yet."""
+    needed: list[Role] = list(REQUIRED_ROLES[state.incident.severity])
+    for pb in state.playbooks:
+        needed += [r for r in pb.required_roles if r not in needed]
+    return [r for r in needed if not state.people(r)]
+
+
+def pending_notifications(required: Iterable[str], state: IncidentState) -> list[str]:
+    told = {n.who.casefold() for n in state.notifications}
+    return [w for w in required if w.casefold() not in told]
+
+
+# ------------------------------------------------------------------- closure
+
+
+def final_update_sent(state: IncidentState, resolved_at: datetime | None) -> bool:
+    return any(u.final or (resolved_at and u.sent_at >= resolved_at) for u in state.updates)
+
+
+def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str]:
+    """What stands between this incident and `closed`; empty means it may close."""
+    gaps: list[str] = []
+    if not state.review.recorded:
+        missing = [
+            f for f in ("summary", "root_cause", "lessons") if not getattr(state.review, f).strip()
+        ]
+        gaps.append("review missing: " + ", ".join(f.replace("_", " ") for f in missing))
+    for a in state.actions:
+        if a.status is ActionStatus.WONT_DO:
+            continue
+        lacks = [w for w, v in (("owner", a.owner), ("due date", a.due)) if not v]
+        if lacks:
+            gaps.append(f"{a.key} has no {' or '.join(lacks)}")
+    if not final_update_sent(state, resolved_at):
+        gaps.append("no final update sent (send one after resolving, or mark it --final)")
+    return gaps
+
+
+# ------------------------------------------------------------------- metrics
+
+
+class Metrics(BaseModel):
+    """Durations in seconds; None when the record does not yet say."""
+
+    time_to_detect: float | None = None
+    time_to_report: float | None = None
+    time_to_acknowledge: float | None = None
+    time_to_contain: float | None = None
+    time_to_resolve: float | None = None
+
+
+def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
+    """The first time the incident reached `status` or beyond (skips count)."""
+    times = [
+        e.occurred_at
+        for e in events
+        if e.kind is Kind.STATUS and Status(e.data["to"]).rank >= status.rank
+    ]
+    return min(times, default=None)
+
+
+def metrics(events: Sequence[Event]) -> Metrics:
+    """From the record alone (back-dated times honoured).
+
+    detect = impact start -> detected; report = detected -> declared;
+    acknowledge = declared -> first commander; contain and resolve are measured
+    from impact start (or detection, or declaration, whichever is known first).
+    """
+    declare = next((e for e in events if e.kind is Kind.DECLARE), None)
+    if declare is None:
+        return Metrics()
+    declared = declare.occurred_at
+    detected = _dt(declare.data.get("detected_at"))
+    started = _dt(declare.data.get("started_at"))
+    origin = started or detected or declared
+    ack = min(
+        (
+            e.occurred_at
+            for e in events
+            if e.kind is Kind.ASSIGN and e.data.get("role") == Role.COMMANDER.value
+        ),
+        default=None,
+    )
+    contained = status_reached(events, Status.CONTAINED)
+    resolved = status_reached(events, Status.RESOLVED)
+
+    def span(a: datetime | None, b: datetime | None) -> float | None:
+        return (b - a).total_seconds() if a and b else None
+
+    return Metrics(
+        time_to_detect=span(started, detected),
+        time_to_report=span(detected, declared),
+        time_to_acknowledge=span(declared, ack),
+        time_to_contain=span(origin, contained),
+        time_to_resolve=span(origin, resolved),
+    )
+
+
+def _dt(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def format_duration(seconds: float | None) -> str:
+    """`1h 05m`, `4m 10s`, `-` for unknown: the same on screen and in the CLI."""
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    s = int(abs(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    if d:
+        return f"{sign}{d}d {h:02d}h"
+    if h:
+        return f"{sign}{h}h {m:02d}m"
+    return f"{sign}{m}m {s:02d}s"

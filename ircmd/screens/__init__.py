@@ -1,0 +1,1 @@
+"""Screens: the command screen and its modal dialogs."""

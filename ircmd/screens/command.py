@@ -1,0 +1,667 @@
+"""The command screen: the one screen an incident is run from.
+
+It maps entry-bar commands onto Store verbs, shows every refusal inline (the
+typed text stays in the bar), and applies the change feed's batches
+incrementally: the header, roles and checklist are redrawn from a fresh
+IncidentState (cheap), the board replaces one line, the timeline appends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+
+from .. import entry, rules
+from ..escalation import load_escalation
+from ..models import (
+    Event,
+    IncidentState,
+    IrcmdError,
+    Kind,
+    NotFound,
+    ReadOnly,
+    Role,
+    RuleViolation,
+    Severity,
+    Status,
+    incident_key,
+)
+from ..playbooks import find_playbook, load_playbooks
+from ..widgets.board import Board
+from ..widgets.entry_bar import EntryBar
+from ..widgets.header import IncidentHeader
+from ..widgets.panels import Checklist, RolesPanel
+from ..widgets.process import (
+    ActionsPanel,
+    CommsPanel,
+    EvidencePanel,
+    ProcessPanel,
+    ReviewPanel,
+    on_screen,
+)
+from ..widgets.style import user
+from ..widgets.timeline import Row, Timeline
+from . import forms
+from .modals import AssignScreen, DeclareRequest, DeclareScreen, ReopenScreen, TextScreen, help_body
+
+if TYPE_CHECKING:
+    from ..app import IrcmdApp
+
+TAIL = 2000  # events fetched before the first paint of an incident; the rest follow
+CHUNK = 2000  # older events per background read, small enough to keep keys snappy
+WIDE = 120  # from this width the panes sit beside the timeline
+
+# The process tabs beside the board: (pane id suffix, title, key).
+TABS = (
+    ("checklist", "Checklist", "f4"),
+    ("comms", "Comms", "f5"),
+    ("evidence", "Evidence", "f6"),
+    ("review", "Review", "f7"),
+    ("actions", "Actions", "f8"),
+)
+# Events the response metrics are computed from (rules.metrics): kept as they
+# arrive, so the metrics never need all of an incident's events read again.
+METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
+
+
+class CommandScreen(Screen[None]):
+    """Header, board, roles, checklist, timeline, entry bar and footer."""
+
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "declare", "Declare"),
+        Binding("f3", "assign", "Assign"),
+        Binding("f4", "tab('checklist')", "Tabs", key_display="F4-8"),
+        *(
+            Binding(key, f"tab('{name}')", title, show=False)
+            for name, title, key in TABS
+            if key != "f4"
+        ),
+        Binding("escape", "toggle_focus", "Panes/bar"),
+        Binding("ctrl+p", "app.command_palette", "Palette", show=True),
+        Binding("ctrl+q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: IncidentState | None = None
+        self.current: int | None = None
+        self.escalation: dict[Severity, list[str]] = {}
+        self._escalation_error = ""
+        self._metric_events: dict[int, Event] = {}
+        self._latest_decision: str | None = None
+        self._latest_decision_id = 0
+
+    @property
+    def ircmd(self) -> IrcmdApp:
+        from ..app import IrcmdApp
+
+        assert isinstance(self.app, IrcmdApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        try:
+            self.escalation = load_escalation(self.ircmd.cfg.config_dir)
+        except IrcmdError as e:  # a broken user file must not keep the screen from opening
+            self.escalation = load_escalation(None)
+            self._escalation_error = f"escalation list not loaded, using the defaults: {e}"
+        yield IncidentHeader(self.ircmd.clock, id="header")
+        with Container(id="body"):
+            with Container(id="side"):
+                with Vertical(id="left"):
+                    yield Board(id="board")
+                    yield RolesPanel(id="roles")
+                with TabbedContent(id="tabs", initial="tab-checklist"):
+                    with TabPane("Checklist", id="tab-checklist"):
+                        yield Checklist(id="checklist")
+                    with TabPane("Comms", id="tab-comms"):
+                        yield CommsPanel(self.escalation, id="comms")
+                    with TabPane("Evidence", id="tab-evidence"):
+                        yield EvidencePanel(id="evidence")
+                    with TabPane("Review", id="tab-review"):
+                        yield ReviewPanel(id="review")
+                    with TabPane("Actions", id="tab-actions"):
+                        yield ActionsPanel(id="actions")
+            yield Timeline(id="timeline")
+        with Vertical(id="entry"):
+            yield Static("", id="message")
+            yield EntryBar(read_only=self.ircmd.cfg.read_only, id="bar")
+        yield Footer()
+
+    @property
+    def board(self) -> Board:
+        return self.query_one(Board)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def bar(self) -> EntryBar:
+        return self.query_one(EntryBar)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    def panels(self) -> list[ProcessPanel]:
+        return list(self.query(ProcessPanel))
+
+    def panel(self, name: str) -> ProcessPanel:
+        return self.query_one(f"#{name}", ProcessPanel)
+
+    def on_mount(self) -> None:
+        self.query_one("#roles").border_title = "Roles"
+        self.query_one("#checklist").border_title = "Checklist"
+        self.timeline.border_title = "Timeline"
+        self.bar.focus()
+        self.set_interval(1, self._tick)
+        if self._escalation_error:
+            self.say(self._escalation_error, error=True)
+
+    def _refresh_panels(self) -> None:
+        """Redraw the visible process panel now; the hidden ones when their tab is shown
+        (a burst of changes then costs one panel, not five)."""
+        active = self.tabs.active.removeprefix("tab-")
+        for panel in self.panels():
+            if panel.id == active:
+                panel.show(self.state, self.ircmd.clock())
+            else:
+                panel.stale = True
+
+    def _tick(self) -> None:
+        """Once a second: the visible process panel, if its text depends on the clock
+        (it redraws only when that text changes, about once a minute)."""
+        active = self.tabs.active.removeprefix("tab-")
+        if active != "checklist":
+            self.panel(active).tick(self.ircmd.clock())
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
+        name = (message.pane.id or "").removeprefix("tab-")
+        if name != "checklist":
+            panel = self.panel(name)
+            if panel.stale:
+                panel.show(self.state, self.ircmd.clock())
+            else:
+                panel.tick(self.ircmd.clock())
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= WIDE, "-wide")
+
+    # ---------------------------------------------------------- loading
+
+    async def start(self, incidents_current: int | None) -> None:
+        """First load: the board, then the chosen incident (if any)."""
+        store = self.ircmd.store
+        incidents = await store.list_incidents()
+        self.board.load(incidents, incidents_current)
+        if incidents_current is not None:
+            await self.open_incident(incidents_current)
+        else:
+            self._show(None)
+
+    async def open_incident(self, number: int) -> None:
+        """Make an incident current: its state at once, its last entries, then its history."""
+        store = self.ircmd.store
+        state = await store.state(number)
+        self.current = number
+        self._show(state)
+        self.board.set_current(number)
+        timeline = self.timeline
+        timeline.clear()
+        timeline.border_title = f"Timeline {state.incident.key}"
+        tail = await store.events(number, after_id=max(0, state.incident.last_event_id - TAIL))
+        timeline.append(tail)
+        self._metric_events = {}
+        self._latest_decision = None
+        self._note_events(tail)
+        if tail and timeline.rows and timeline.rows[0].id > 1:
+            self._load_history(number, timeline.rows[0].id)
+        self.ircmd.beat()
+
+    @work(exclusive=True, group="history")
+    async def _load_history(self, number: int, before: int) -> None:
+        """Older events in chunks, as light rows, inserted above the tail in one go."""
+        store = self.ircmd.store
+        rows: list[Row] = []
+        kept: list[Event] = []
+        after = 0
+        while True:
+            chunk = await store.events(number, after_id=after, limit=CHUNK)
+            chunk = [ev for ev in chunk if ev.id < before]
+            if not chunk:
+                break
+            rows.extend(Row(ev) for ev in chunk)
+            kept.extend(ev for ev in chunk if ev.kind in METRIC_KINDS or ev.kind is Kind.DECISION)
+            after = chunk[-1].id
+        if self.current == number:
+            self.timeline.insert_older(rows)
+            self._note_events(kept)
+
+    def _note_events(self, events: list[Event]) -> None:
+        """Keep what the metrics and the update draft need from newly seen events."""
+        changed = False
+        for ev in events:
+            if ev.kind is Kind.DECISION and (
+                self._latest_decision is None or ev.id > self._latest_decision_id
+            ):
+                self._latest_decision, self._latest_decision_id = ev.text, ev.id
+            elif ev.kind in METRIC_KINDS and (
+                ev.kind is not Kind.ASSIGN or ev.data.get("role") == Role.COMMANDER.value
+            ):
+                self._metric_events[ev.id] = ev
+                changed = True
+        if changed:
+            review = self.query_one(ReviewPanel)
+            review.metrics = rules.metrics(
+                [self._metric_events[k] for k in sorted(self._metric_events)]
+            )
+            if self.tabs.active == "tab-review":
+                review.show(self.state, self.ircmd.clock())
+            else:
+                review.stale = True
+
+    def _show(self, state: IncidentState | None) -> None:
+        self.state = state
+        self.query_one(IncidentHeader).show(state)
+        self.query_one(RolesPanel).show(state)
+        self.query_one(Checklist).show(state)
+        if state is None:
+            self.query_one(ReviewPanel).metrics = None
+        self._refresh_panels()
+        if state is None:
+            self.timeline.clear()
+            self.timeline.border_title = "Timeline"
+
+    async def apply(self, batch: list[Event]) -> None:
+        """New events from any process: patch what they touch, nothing else."""
+        store = self.ircmd.store
+        # The timeline first: it needs no query, and the next frame then carries
+        # the new rows instead of waiting for the reads below.
+        mine = [ev for ev in batch if ev.incident_id == self.current]
+        if mine:
+            self.timeline.append(mine)
+            self._note_events(mine)
+        touched = sorted({ev.incident_id for ev in batch if ev.incident_id is not None})
+        for number in touched:
+            self.board.upsert(await store.incident(number))
+        if mine and self.current is not None:
+            self._show(await store.state(self.current))
+
+    # ------------------------------------------------------------ input
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        """One line above the bar: the outcome of the last entry."""
+        style = "bold $text-error" if error else "$text-success"
+        self.query_one("#message", Static).update(user(message, style) if message else "")
+        self.query_one("#message").set_class(bool(message), "-shown")
+
+    @on(EntryBar.Line)
+    async def _line(self, message: EntryBar.Line) -> None:
+        await self.run_line(message.line, from_bar=True)
+
+    async def run_line(self, line: str, *, from_bar: bool = False) -> bool:
+        """Parse and run one line; on success the bar is cleared and remembers it."""
+        try:
+            command = entry.parse(line, now=self.ircmd.clock())
+            done = await self.execute(command)
+        except IrcmdError as e:
+            self.say(str(e), error=True)
+            return False
+        if from_bar and done is not None:
+            self.bar.remember(line)
+        if done:
+            self.say(done)
+        return done is not None
+
+    def _ref(self) -> int:
+        if self.current is None:
+            raise NotFound("no incident is open: /declare SEV2 title, or /open INC-n")
+        return self.current
+
+    async def _write(self, verb: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a Store write, then poke the feed so this screen sees it at once."""
+        if self.ircmd.cfg.read_only:
+            raise ReadOnly("this session is read-only: nothing was written")
+        result = await verb()
+        self.ircmd.feed.poke()
+        return result
+
+    async def execute(self, command: entry.Command) -> str | None:
+        """One command -> one Store verb. Returns the confirmation, or None when a
+        dialog took over (the bar keeps its text until the dialog is done)."""
+        store = self.ircmd.store
+        me = self.ircmd.cfg.user
+        match command:
+            case entry.Entry(text=text, kind=kind, at=at):
+                ev = await self._write(
+                    lambda: store.log(self._ref(), text, actor=me, kind=kind, at=at)
+                )
+                return f"#{ev.id} added"
+            case entry.Declare(title="", severity=None):
+                self.action_declare()
+                return None
+            case entry.Declare(title=title, severity=severity):
+                inc = await self._write(lambda: store.declare(title, actor=me, severity=severity))
+                await self.open_incident(inc.id)
+                return f"{inc.key} declared ({inc.severity})"
+            case entry.Open(number=number):
+                await self.open_incident(number)
+                return f"{incident_key(number)} opened"
+            case entry.SetSeverity(severity=severity):
+                await self._write(lambda: store.set_severity(self._ref(), severity, actor=me))
+                return f"severity {severity}"
+            case entry.SetStatus(status=status, reason=reason):
+                return await self._set_status(status, reason)
+            case entry.Assign(role=None):
+                self.action_assign()
+                return None
+            case entry.Assign(role=role, person=person):
+                assert role is not None
+                await self._write(lambda: store.assign(self._ref(), role, person, actor=me))
+                return f"{person} is {role}"
+            case entry.AddItem(text=text, phase=phase):
+                item = await self._write(
+                    lambda: store.add_item(self._ref(), text, actor=me, phase=phase)
+                )
+                return f"step {item.n} added"
+            case entry.Check(n=n, done=done):
+                await self._write(lambda: store.check(self._ref(), n, actor=me, done=done))
+                return f"step {n} {'checked' if done else 'unchecked'}"
+            case entry.AddAction(title=""):
+                await self.action_add_action()
+                return None
+            case entry.AddAction(title=title):
+                action = await self._write(lambda: store.add_action(self._ref(), title, actor=me))
+                return f"{action.key} added (owner and due date: /action alone opens the form)"
+            case entry.SetAction(action_id=action_id, status=new, note=note):
+                moved = await self._write(
+                    lambda: store.set_action(action_id, new, actor=me, note=note)
+                )
+                return f"{moved.key} {moved.status}"
+            case entry.Amend(event_id=event_id, text=text):
+                ev = await self._write(lambda: store.amend(self._ref(), event_id, text, actor=me))
+                return f"#{ev.id} amends #{event_id}"
+            case entry.Update(audience=None):
+                await self.action_draft_update()
+                return None
+            case entry.Update(audience=audience, text=text):
+                assert audience is not None
+                await self._write(lambda: store.send_update(self._ref(), audience, text, actor=me))
+                return f"{audience} update logged"
+            case entry.ApplyPlaybook(name=name):
+                book = find_playbook(name, self.ircmd.cfg.playbook_dirs)
+                await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
+                return f"playbook {name} applied"
+            case entry.Notify(who=who):
+                await self._write(lambda: store.notify(self._ref(), who, actor=me))
+                return f"{who} notified"
+            case entry.AddEvidence(description=""):
+                await self.action_add_evidence()
+                return None
+            case entry.AddEvidence(description=description):
+                item = await self._write(
+                    lambda: store.add_evidence(self._ref(), description, actor=me)
+                )
+                return f"{item.key} registered, held by {me}"
+            case entry.Transfer(n=None):
+                await self.action_transfer_evidence()
+                return None
+            case entry.Transfer(n=item_n, to=to, reason=reason):
+                assert item_n is not None
+                await self._write(
+                    lambda: store.transfer_evidence(
+                        self._ref(), item_n, to, reason=reason, actor=me
+                    )
+                )
+                return f"EV-{item_n} now held by {to}"
+            case entry.EditReview():
+                await self.action_edit_review()
+                return None
+            case entry.Close(override=override):
+                return await self._close(override)
+            case entry.Help():
+                self.action_help()
+                return ""
+        raise AssertionError(f"unhandled command {command!r}")
+
+    async def _set_status(self, status: Status, reason: str) -> str | None:
+        state = await self.ircmd.store.state(self._ref())
+        current = state.incident.status
+        if status is Status.CLOSED and current is not Status.CLOSED:
+            return await self._close("", reason)
+        if status.rank < current.rank and not reason:
+            if self.ircmd.cfg.read_only:
+                raise ReadOnly("this session is read-only: nothing was written")
+            self._confirm_reopen(state, status)
+            return None
+        await self._write(
+            lambda: self.ircmd.store.set_status(
+                self._ref(), status, actor=self.ircmd.cfg.user, reason=reason
+            )
+        )
+        return f"status {status}"
+
+    async def _close(self, override: str, reason: str = "") -> str:
+        """The closure gate: refused with the list of what is missing (shown in the
+        Review tab too), or overridden with a reason that goes on the record."""
+        me = self.ircmd.cfg.user
+        store = self.ircmd.store
+        try:
+            ev = await self._write(
+                lambda: store.set_status(
+                    self._ref(), Status.CLOSED, actor=me, reason=reason, override=override
+                )
+            )
+        except RuleViolation as e:
+            if not str(e).startswith("cannot close"):
+                raise
+            self.tabs.active = "tab-review"
+            raise RuleViolation(
+                on_screen(str(e)) + " (/close REASON, commander or deputy)"
+            ) from None
+        gaps = ev.data.get("gaps") or []
+        if gaps:
+            return f"closed with an override of {len(gaps)} missing item(s): {override}"
+        return "status closed"
+
+    @work
+    async def _confirm_reopen(self, state: IncidentState, status: Status) -> None:
+        reason = await self.app.push_screen_wait(
+            ReopenScreen(state.incident.key, state.incident.status, status)
+        )
+        if isinstance(reason, str):
+            await self._after_dialog(entry.SetStatus(status, reason))
+
+    async def _after_dialog(self, command: entry.Command, *, remember: bool = True) -> None:
+        """Run what a dialog returned; on success the bar's `/…` line is done with."""
+        try:
+            done = await self.execute(command)
+        except IrcmdError as e:
+            self.say(str(e), error=True)
+            return
+        if remember and self.bar.value.startswith("/"):
+            self.bar.remember(self.bar.value)
+        self.say(done or "")
+
+    # ----------------------------------------------------------- actions
+
+    def prefill(self, text: str) -> None:
+        """Put a command into the bar for the rest to be typed (palette templates)."""
+        bar = self.bar
+        bar.value = text
+        bar.cursor_position = len(text)
+        bar.focus()
+
+    def action_focus_entry(self) -> None:
+        self.bar.focus()
+
+    def action_focus_timeline(self) -> None:
+        self.timeline.focus()
+
+    def action_toggle_focus(self) -> None:
+        """Escape: from the bar to the timeline, from anywhere else back to the bar."""
+        if self.bar.has_focus:
+            self.timeline.focus()
+        else:
+            self.bar.focus()
+
+    def action_help(self) -> None:
+        self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))
+
+    @work
+    async def action_declare(self) -> None:
+        books, _ = load_playbooks(self.ircmd.cfg.playbook_dirs)
+        request = await self.app.push_screen_wait(DeclareScreen(books))
+        if not isinstance(request, DeclareRequest):
+            return
+        try:
+            await self._declare(request)
+        except IrcmdError as e:
+            self.say(str(e), error=True)
+
+    async def _declare(self, request: DeclareRequest) -> None:
+        cfg = self.ircmd.cfg
+        book = find_playbook(request.playbook, cfg.playbook_dirs) if request.playbook else None
+        inc = await self._write(
+            lambda: self.ircmd.store.declare(
+                request.title,
+                actor=cfg.user,
+                severity=request.severity,
+                type=request.type,
+                impact=request.impact,
+                urgency=request.urgency,
+                summary=request.summary,
+                playbook=book,
+            )
+        )
+        await self.open_incident(inc.id)
+        if self.bar.value.startswith("/declare"):
+            self.bar.remember(self.bar.value)
+        self.say(f"{inc.key} declared ({inc.severity})")
+
+    @work
+    async def action_assign(self) -> None:
+        if self.current is None:
+            self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
+            return
+        result = await self.app.push_screen_wait(AssignScreen(incident_key(self.current)))
+        if isinstance(result, entry.Assign):
+            await self._after_dialog(result)
+
+    # --------------------------------------------------- process tabs, forms
+
+    def action_tab(self, name: str) -> None:
+        """F4..F8: show a process tab and move into it (Escape goes back to the bar)."""
+        self.tabs.active = f"tab-{name}"
+        self.query_one(f"#{name}").focus()
+
+    def _writable_ref(self) -> int:
+        ref = self._ref()
+        if self.ircmd.cfg.read_only:
+            raise ReadOnly("this session is read-only: nothing was written")
+        return ref
+
+    def _form_done(self, command: str, message: str) -> Callable[[], None]:
+        """After a form's write: poke the feed, clear the bar's `/command`, confirm."""
+
+        def after() -> None:
+            self.ircmd.feed.poke()
+            if self.bar.value.strip().split(" ", 1)[0].lower() == command:
+                self.bar.remember(self.bar.value)
+            self.say(message)
+
+        return after
+
+    async def _open_form(self, build: Callable[[int, str], forms.FormScreen | None]) -> None:
+        """Open a form on the current incident, or say why not (keys and palette)."""
+        try:
+            ref = self._writable_ref()
+            form = build(ref, self.ircmd.cfg.user)
+        except IrcmdError as e:
+            self.say(str(e), error=True)
+            return
+        if form is not None:
+            await self.app.push_screen(form)
+
+    async def action_draft_update(self) -> None:
+        """The comms lead's draft, pre-filled from the incident, edited, then sent."""
+        state = self.state
+
+        def build(ref: int, me: str) -> forms.FormScreen:
+            assert state is not None
+            submit = forms.submit_update(
+                self.ircmd.store, ref, me, self._form_done("/update", "update sent")
+            )
+            return forms.update_form(state, self.ircmd.clock(), submit, self._latest_decision)
+
+        await self._open_form(build)
+
+    async def action_add_evidence(self) -> None:
+        def build(ref: int, me: str) -> forms.FormScreen:
+            done = self._form_done("/evidence", f"evidence registered, held by {me}")
+            return forms.evidence_form(forms.submit_evidence(self.ircmd.store, ref, me, done))
+
+        await self._open_form(build)
+
+    async def action_transfer_evidence(self) -> None:
+        state = self.state
+
+        def build(ref: int, me: str) -> forms.FormScreen:
+            assert state is not None
+            if not state.evidence:
+                raise NotFound("no evidence to transfer: /evidence DESCRIPTION registers some")
+            done = self._form_done("/transfer", "custody transferred")
+            return forms.transfer_form(
+                state, forms.submit_transfer(self.ircmd.store, ref, me, done)
+            )
+
+        await self._open_form(build)
+
+    async def action_edit_review(self) -> None:
+        state = self.state
+
+        def build(ref: int, me: str) -> forms.FormScreen:
+            assert state is not None
+            done = self._form_done("/review", "review saved")
+            return forms.review_form(state, forms.submit_review(self.ircmd.store, ref, me, done))
+
+        await self._open_form(build)
+
+    async def action_add_action(self) -> None:
+        def build(ref: int, me: str) -> forms.FormScreen:
+            done = self._form_done("/action", "follow-up action added")
+            return forms.action_form(forms.submit_action(self.ircmd.store, ref, me, done))
+
+        await self._open_form(build)
+
+    async def action_notify_pending(self) -> None:
+        """`n` in the Comms tab: check off the first escalation contact not yet told."""
+        state = self.state
+        if state is None:
+            self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
+            return
+        pending = self.query_one(CommsPanel).pending(state)
+        if not pending:
+            self.say(f"everyone on the {state.incident.severity} escalation list is told")
+            return
+        await self._after_dialog(entry.Notify(pending[0]), remember=False)
+
+    @on(OptionList.OptionSelected, "#board")
+    async def _board_choice(self, message: OptionList.OptionSelected) -> None:
+        if message.option.id is not None:
+            await self.run_line(f"/open INC-{message.option.id}")
+
+    @on(Timeline.EntryChosen)
+    def _entry_chosen(self, message: Timeline.EntryChosen) -> None:
+        body = Content("\n").join(user(line) for line in message.text.split("\n"))
+        self.app.push_screen(TextScreen(f"Entry #{message.event_id}", body))

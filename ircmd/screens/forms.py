@@ -1,0 +1,340 @@
+"""A generic modal form, and the forms of the response process built from it.
+
+One form class serves the update draft, evidence, custody transfer, review and
+follow-up action dialogs: each is a list of fields plus an async `submit` that
+returns an error message (the form stays open, nothing typed is lost) or None
+(the form closes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
+
+from .. import display, rules
+from ..comms import draft_update
+from ..hashing import sha256_of
+from ..models import REVIEW_FIELDS, ActionType, Audience, IncidentState, InvalidInput, IrcmdError
+from ..store import Store
+
+Values = dict[str, str]
+Submit = Callable[[Values], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str
+    kind: Literal["input", "text", "select", "check"] = "input"
+    value: str = ""
+    options: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    placeholder: str = ""
+
+
+class FormScreen(ModalScreen[bool]):
+    """A titled form; Ctrl+S or the Save button submits, Escape cancels."""
+
+    FOCUS_FIRST = ""  # the field to start in; the first one by default
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Save", priority=True),
+    ]
+
+    def __init__(
+        self, title: str, fields: Sequence[Field], submit: Submit, ok: str = "Save"
+    ) -> None:
+        super().__init__(classes="form-screen")
+        self._title = title
+        self._fields = list(fields)
+        self._submit = submit
+        self._ok = ok
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="form"):
+            yield Static(Text(display.printable(self._title)), classes="form-title")
+            yield Static(
+                Text(f"Ctrl+S: {self._ok.lower()}   Escape: cancel", style="dim"),
+                classes="form-keys",
+            )
+            for f in self._fields:
+                if f.kind != "check":  # a checkbox carries its own label
+                    yield Label(f.label, classes="form-label")
+                yield self._widget(f)
+            yield Static("", id="form-error", classes="form-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button(self._ok, variant="primary", id="form-ok")
+                yield Button("Cancel", id="form-cancel")
+
+    def on_mount(self) -> None:
+        key = self.FOCUS_FIRST or self._fields[0].key
+        self.query_one(f"#field-{key}").focus(scroll_visible=False)
+
+    @staticmethod
+    def _widget(f: Field) -> Input | TextArea | Select[str] | Checkbox:
+        wid = f"field-{f.key}"
+        match f.kind:
+            case "text":
+                return TextArea(f.value, id=wid, soft_wrap=True, placeholder=f.placeholder)
+            case "select":
+                options = [(Text(label), value) for label, value in f.options]
+                return Select(options, value=f.value or options[0][1], allow_blank=False, id=wid)
+            case "check":
+                return Checkbox(f.label, value=f.value == "yes", id=wid)
+        return Input(f.value, placeholder=f.placeholder, id=wid)
+
+    def values(self) -> Values:
+        out: Values = {}
+        for f in self._fields:
+            w = self.query_one(f"#field-{f.key}")
+            if isinstance(w, TextArea):
+                out[f.key] = w.text
+            elif isinstance(w, Checkbox):
+                out[f.key] = "yes" if w.value else ""
+            elif isinstance(w, Select):
+                out[f.key] = str(w.value)
+            elif isinstance(w, Input):
+                out[f.key] = w.value
+        return out
+
+    async def action_submit(self) -> None:
+        error = await self._submit(self.values())
+        if error:
+            self.query_one("#form-error", Static).update(Text(display.printable(error)))
+        else:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#form-ok")
+    async def _ok_pressed(self) -> None:
+        await self.action_submit()
+
+    @on(Button.Pressed, "#form-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Input.Submitted)
+    async def _enter(self) -> None:
+        await self.action_submit()
+
+
+class UpdateForm(FormScreen):
+    """The update draft: switching the audience swaps in that audience's draft,
+    unless the comms lead already edited the text (nothing typed is lost)."""
+
+    FOCUS_FIRST = "text"
+
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[Field],
+        submit: Submit,
+        ok: str,
+        drafts: dict[str, str],
+    ) -> None:
+        super().__init__(title, fields, submit, ok)
+        self._drafts = drafts
+
+    @on(Select.Changed, "#field-audience")
+    def _audience(self, event: Select.Changed) -> None:
+        area = self.query_one("#field-text", TextArea)
+        if area.text in self._drafts.values() and str(event.value) in self._drafts:
+            area.text = self._drafts[str(event.value)]
+
+
+def update_form(
+    state: IncidentState, now: datetime, submit: Submit, decision: str | None
+) -> FormScreen:
+    """The comms lead's draft: pre-filled from the incident, edited, then sent."""
+    internal = draft_update(state, Audience.INTERNAL, now, decision)
+    drafts = {
+        Audience.INTERNAL.value: internal,
+        Audience.EXTERNAL.value: draft_update(state, Audience.EXTERNAL, now, decision),
+    }
+    return UpdateForm(
+        f"Stakeholder update for {state.incident.key}",
+        [
+            Field(
+                "audience",
+                "Audience",
+                "select",
+                "internal",
+                [("internal", "internal"), ("external", "external")],
+            ),
+            Field("text", "Message (edit before sending)", "text", internal),
+            Field("channel", "Channel", placeholder="#incident, email, status page"),
+            Field("final", "Final update (closes the communication loop)", "check"),
+        ],
+        submit,
+        "Send",
+        drafts,
+    )
+
+
+def evidence_form(submit: Submit) -> FormScreen:
+    return FormScreen(
+        "Register evidence (you become its custodian)",
+        [
+            Field("description", "Description"),
+            Field("file", "File to hash (optional)", placeholder="/var/log/auth.log"),
+            Field("location", "Where it is kept", placeholder="evidence locker 3, s3://bucket/key"),
+        ],
+        submit,
+        ok="Register",
+    )
+
+
+def transfer_form(state: IncidentState, submit: Submit) -> FormScreen:
+    items = [
+        (f"{e.key} {display.printable(e.description)[:50]} (held by {e.custodian})", str(e.n))
+        for e in state.evidence
+    ]
+    return FormScreen(
+        "Transfer custody",
+        [
+            Field("n", "Item", "select", items[0][1] if items else "", items),
+            Field("to", "To"),
+            Field("reason", "Reason"),
+        ],
+        submit,
+        ok="Transfer",
+    )
+
+
+def review_form(state: IncidentState, submit: Submit) -> FormScreen:
+    r = state.review
+    labels = {
+        "summary": "Summary",
+        "root_cause": "Root cause",
+        "contributing_factors": "Contributing factors",
+        "whys": "Five whys (one per line)",
+        "went_well": "What went well",
+        "went_poorly": "What went poorly",
+        "lessons": "Lessons learned",
+    }
+    fields = [
+        Field(k, labels[k], "text", "\n".join(r.whys) if k == "whys" else getattr(r, k))
+        for k in REVIEW_FIELDS
+    ]
+    return FormScreen(f"Post-incident review of {state.incident.key}", fields, submit)
+
+
+def action_form(submit: Submit, title: str = "") -> FormScreen:
+    return FormScreen(
+        "Follow-up action",
+        [
+            Field("title", "Title", value=title),
+            Field("type", "Type", "select", "corrective", [(t.value, t.value) for t in ActionType]),
+            Field("owner", "Owner"),
+            Field("due", "Due date", placeholder="YYYY-MM-DD"),
+            Field("review", "Review date (effectiveness)", placeholder="YYYY-MM-DD"),
+        ],
+        submit,
+        ok="Add",
+    )
+
+
+# ------------------------------------------------------------------ submitting
+
+
+def guarded(action: Callable[[Values], Awaitable[object]], after: Callable[[], None]) -> Submit:
+    """Run a store call; a refusal becomes the form's error line, success closes it."""
+
+    async def submit(values: Values) -> str | None:
+        try:
+            await action(values)
+        except IrcmdError as e:
+            return str(e)
+        after()
+        return None
+
+    return submit
+
+
+def submit_update(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
+    return guarded(
+        lambda v: store.send_update(
+            ref,
+            rules.parse_audience(v["audience"]),
+            v["text"],
+            actor=actor,
+            channel=v["channel"].strip(),
+            final=bool(v["final"]),
+        ),
+        after,
+    )
+
+
+def submit_evidence(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
+    async def add(v: Values) -> None:
+        digest = name = None
+        location = v["location"].strip()
+        if v["file"].strip():
+            path = Path(v["file"].strip()).expanduser()
+            digest, name = await asyncio.to_thread(sha256_of, path)
+            location = location or str(path.resolve())
+        await store.add_evidence(
+            ref, v["description"], actor=actor, location=location, sha256=digest, filename=name
+        )
+
+    return guarded(add, after)
+
+
+def submit_transfer(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
+    async def transfer(v: Values) -> None:
+        if not v["n"].isdigit():
+            raise InvalidInput("there is no evidence to transfer")
+        await store.transfer_evidence(ref, int(v["n"]), v["to"], reason=v["reason"], actor=actor)
+
+    return guarded(transfer, after)
+
+
+def submit_review(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
+    async def save(v: Values) -> None:
+        def text(key: str) -> str | None:
+            return v[key] if v[key].strip() else None
+
+        await store.save_review(
+            ref,
+            actor=actor,
+            summary=text("summary"),
+            root_cause=text("root_cause"),
+            contributing_factors=text("contributing_factors"),
+            whys=[w for w in v["whys"].splitlines() if w.strip()] or None,
+            went_well=text("went_well"),
+            went_poorly=text("went_poorly"),
+            lessons=text("lessons"),
+        )
+
+    return guarded(save, after)
+
+
+def submit_action(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
+    async def add(v: Values) -> None:
+        due = rules.parse_date(v["due"], "due date") if v["due"].strip() else None
+        review = rules.parse_date(v["review"], "review date") if v["review"].strip() else None
+        await store.add_action(
+            ref,
+            v["title"],
+            actor=actor,
+            owner=v["owner"].strip() or None,
+            due=due,
+            type=ActionType(v["type"]),
+            review_date=review,
+        )
+
+    return guarded(add, after)

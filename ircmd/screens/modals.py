@@ -1,0 +1,266 @@
+"""The command screen's modal dialogs: declare, assign, confirm a re-open, help, entry.
+
+Each returns a plain value through `dismiss` (None when cancelled); the command
+screen turns it into a Store call, so the dialogs never write anything
+themselves and a refused write can be shown on the screen that asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from .. import entry, rules
+from ..models import InvalidInput, Level, Playbook, Role, Severity, Status
+from ..widgets.style import user
+
+KEYS = (
+    ("Enter", "run the entry bar: a note, or a /command"),
+    ("Up / Down", "recall earlier entries (in the bar); move in a pane"),
+    ("Tab / Shift+Tab", "complete a /command; next / previous pane"),
+    ("Escape", "leave the entry bar for the panes; back to the bar"),
+    ("Ctrl+P", "command palette: every action"),
+    ("F1", "this help"),
+    ("F2", "declare an incident (form)"),
+    ("F3", "assign a role (form)"),
+    ("F4 .. F8", "tabs: Checklist, Comms, Evidence, Review, Actions (and go into it)"),
+    ("u / n  (Comms)", "draft a stakeholder update / notify the next pending contact"),
+    ("e / t  (Evidence)", "register evidence / transfer custody (forms)"),
+    ("r  (Review)", "edit the post-incident review (form)"),
+    ("a  (Actions)", "add a follow-up action with owner and due date (form)"),
+    ("Ctrl+S in a form", "save / send; Escape cancels"),
+    ("Enter on timeline", "show the whole entry"),
+    ("PageUp / PageDown", "scroll the timeline; End follows new entries"),
+    ("Ctrl+Q", "quit"),
+)
+
+
+@dataclass(frozen=True)
+class DeclareRequest:
+    title: str
+    severity: Severity
+    type: str = ""
+    impact: Level | None = None
+    urgency: Level | None = None
+    summary: str = ""
+    playbook: str = ""
+
+
+class Dialog(ModalScreen[object]):
+    """Escape cancels; a one-line error area shows why a submit was refused."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "ok", "OK")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_ok(self) -> None:
+        raise NotImplementedError
+
+    def error(self, message: str) -> None:
+        self.query_one("#dialog-error", Static).update(user(message, "$text-error"))
+
+    def buttons(self, ok: str) -> ComposeResult:
+        yield Static("", id="dialog-error")
+        with Horizontal(classes="dialog-buttons"):
+            yield Button(ok, variant="primary", id="dialog-ok")
+            yield Button("Cancel", id="dialog-cancel")
+
+    @on(Button.Pressed, "#dialog-ok")
+    def _ok(self) -> None:
+        self.action_ok()
+
+    @on(Button.Pressed, "#dialog-cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.action_ok()
+
+
+def _levels(prompt: str) -> Select[str]:
+    return Select([(lv.value, lv.value) for lv in Level], prompt=prompt, allow_blank=True)
+
+
+class DeclareScreen(Dialog):
+    """Title, type, impact x urgency (suggesting a severity, with its meaning), summary,
+    playbook. The severity follows the suggestion until chosen by hand."""
+
+    def __init__(self, playbooks: dict[str, Playbook], title: str = "") -> None:
+        super().__init__(classes="dialog")
+        self._playbooks = playbooks
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog-body"):
+            yield Static(Content.styled("Declare an incident", "bold"), classes="dialog-title")
+            yield Label("Title")
+            yield Input(self._title, id="declare-title", placeholder="what is broken, for whom")
+            yield Label("Type")
+            yield Input(id="declare-type", placeholder="e.g. service-outage, security-breach")
+            with Horizontal(classes="dialog-row"):
+                impact = _levels("impact")
+                impact.id = "declare-impact"
+                yield impact
+                urgency = _levels("urgency")
+                urgency.id = "declare-urgency"
+                yield urgency
+            yield Static(id="declare-suggestion")
+            yield Label("Severity")
+            yield Select(
+                [(f"{s.value} {s.label}", s.value) for s in Severity],
+                id="declare-severity",
+                allow_blank=False,
+                value=Severity.SEV3.value,
+            )
+            yield Label("Summary")
+            yield Input(id="declare-summary", placeholder="optional")
+            yield Label("Playbook")
+            yield Select(
+                [(user(f"{p.name}: {p.title}"), p.name) for p in self._playbooks.values()],
+                id="declare-playbook",
+                prompt="none",
+            )
+            yield from self.buttons("Declare")
+
+    def on_mount(self) -> None:
+        self._suggest()
+        self.query_one("#declare-title", Input).focus()
+
+    def _level(self, wid: str) -> Level | None:
+        value = self.query_one(wid, Select).value
+        return Level(str(value)) if isinstance(value, str) else None
+
+    @on(Select.Changed, "#declare-impact, #declare-urgency")
+    def _suggest(self) -> None:
+        sev = rules.suggest_severity(
+            self._level("#declare-impact"), self._level("#declare-urgency")
+        )
+        self.query_one("#declare-severity", Select).value = sev.value
+        self.query_one("#declare-suggestion", Static).update(
+            Content.assemble(("suggested ", "$text-muted"), (sev.value, "bold"), f" {sev.meaning}")
+        )
+
+    def action_ok(self) -> None:
+        title = self.query_one("#declare-title", Input).value
+        if not title.strip():
+            self.error("a title is needed")
+            self.query_one("#declare-title", Input).focus()
+            return
+        playbook = self.query_one("#declare-playbook", Select).value
+        self.dismiss(
+            DeclareRequest(
+                title=title.strip(),
+                severity=Severity(str(self.query_one("#declare-severity", Select).value)),
+                type=self.query_one("#declare-type", Input).value.strip(),
+                impact=self._level("#declare-impact"),
+                urgency=self._level("#declare-urgency"),
+                summary=self.query_one("#declare-summary", Input).value.strip(),
+                playbook=playbook if isinstance(playbook, str) else "",
+            )
+        )
+
+
+class AssignScreen(Dialog):
+    """Pick a role and type a person; returns entry.Assign."""
+
+    def __init__(self, incident_key: str) -> None:
+        super().__init__(classes="dialog")
+        self._key = incident_key
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog-body"):
+            yield Static(
+                Content.styled(f"Assign a role on {self._key}", "bold"), classes="dialog-title"
+            )
+            yield Label("Role")
+            yield Select(
+                [(r.value, r.value) for r in Role],
+                id="assign-role",
+                allow_blank=False,
+                value=Role.RESPONDER.value,
+            )
+            yield Label("Person")
+            yield Input(id="assign-person", placeholder="user name")
+            yield from self.buttons("Assign")
+
+    def on_mount(self) -> None:
+        self.query_one("#assign-person", Input).focus()
+
+    def action_ok(self) -> None:
+        person = self.query_one("#assign-person", Input).value
+        try:
+            name = rules.check_name(person, "person")
+        except InvalidInput as e:
+            self.error(str(e))
+            return
+        role = Role(str(self.query_one("#assign-role", Select).value))
+        self.dismiss(entry.Assign(role, name))
+
+
+class ReopenScreen(Dialog):
+    """Going back in status is a re-open: ask why (the record keeps the reason)."""
+
+    def __init__(self, incident_key: str, current: Status, new: Status) -> None:
+        super().__init__(classes="dialog")
+        self._what = f"Re-open {incident_key}: {current} -> {new}"
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog-body"):
+            yield Static(Content.styled(self._what, "bold"), classes="dialog-title")
+            yield Label("Reason (kept in the record)")
+            yield Input(id="reopen-reason", placeholder="why is it going back?")
+            yield from self.buttons("Re-open")
+
+    def on_mount(self) -> None:
+        self.query_one("#reopen-reason", Input).focus()
+
+    def action_ok(self) -> None:
+        reason = self.query_one("#reopen-reason", Input).value.strip()
+        if not reason:
+            self.error("a re-open needs a reason")
+            return
+        self.dismiss(reason)
+
+
+class TextScreen(Dialog):
+    """A long read: help, or one timeline entry in full."""
+
+    BINDINGS = [Binding("escape,q,f1,enter", "cancel", "Close")]
+
+    def __init__(self, title: str, body: Content) -> None:
+        super().__init__(classes="dialog text-dialog")
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog-body"):
+            yield Static(user(self._title, "bold"), classes="dialog-title")
+            yield Static(self._body)
+            yield Static(Content.styled("Escape closes", "$text-muted"))
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+
+def help_body() -> Content:
+    """Keys and every slash command, from entry.USAGES so it cannot drift."""
+    width = max(len(u.syntax) for u in entry.USAGES) + 2
+    lines = [Content.styled("Keys", "bold")]
+    lines += [Content.assemble((k.ljust(20), "bold"), what) for k, what in KEYS]
+    lines += [Content(""), Content.styled("Entry bar (plain text is a note)", "bold")]
+    lines += [Content.assemble((u.syntax.ljust(width), "bold"), u.help) for u in entry.USAGES]
+    lines += [
+        Content(""),
+        Content("Roles: " + ", ".join(entry.ROLE_KEYS)),
+        Content("Status: " + " -> ".join(s.value for s in Status)),
+    ]
+    return Content("\n").join(lines)

@@ -1,0 +1,105 @@
+"""Command palette (Ctrl+P): every action of the screen, found by typing.
+
+Actions that need an argument put the command into the entry bar for the rest
+to be typed, so the palette teaches the slash syntax instead of hiding it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from .. import entry
+from ..models import ActionStatus
+from ..widgets.process import CommsPanel
+from ..widgets.style import user
+
+if TYPE_CHECKING:
+    from .command import CommandScreen
+
+Action = tuple[Content, Callable[[], object], str]
+
+
+class IrcmdCommands(Provider):
+    """Forms, slash-command templates, open INC-n, check step N, theme, quit."""
+
+    def _actions(self) -> list[Action]:
+        from .command import CommandScreen
+
+        screen = self.screen
+        if not isinstance(screen, CommandScreen):
+            return []
+        return actions_of(screen)
+
+    async def discover(self) -> Hits:
+        for name, run, help_text in self._actions():
+            yield DiscoveryHit(name, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, run, help_text in self._actions():
+            score = matcher.match(name.plain)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name.plain), run, help=help_text)
+
+
+def actions_of(screen: CommandScreen) -> list[Action]:
+    """What the palette lists for the screen as it is now."""
+    from .command import TABS
+
+    found: list[Action] = [
+        (Content("Declare an incident (form)"), screen.action_declare, "F2"),
+        (Content("Assign a role (form)"), screen.action_assign, "F3"),
+        (Content("Help: keys and slash commands"), screen.action_help, "F1"),
+        (Content("Draft a stakeholder update (form)"), screen.action_draft_update, "u, /update"),
+        (Content("Register evidence (form)"), screen.action_add_evidence, "e, /evidence"),
+        (Content("Transfer evidence custody (form)"), screen.action_transfer_evidence, "t"),
+        (Content("Edit the post-incident review (form)"), screen.action_edit_review, "r, /review"),
+        (Content("Add a follow-up action (form)"), screen.action_add_action, "a, /action"),
+        (Content("Close the incident"), partial(screen.run_line, "/close"), "/close [REASON]"),
+        (Content("Focus the entry bar"), screen.action_focus_entry, "Escape toggles"),
+        (Content("Focus the timeline"), screen.action_focus_timeline, ""),
+        (Content("Toggle dark / light theme"), screen.app.action_toggle_dark, ""),
+        (Content("Quit"), screen.app.action_quit, "Ctrl+Q"),
+    ]
+    for name, title, key in TABS:
+        found.append(
+            (Content(f"Show the {title} tab"), partial(screen.action_tab, name), key.upper())
+        )
+    for usage in entry.USAGES:
+        if usage.name in ("help",):
+            continue
+        found.append(
+            (
+                Content(f"/{usage.name} {usage.args}".rstrip()),
+                partial(screen.prefill, f"/{usage.name} "),
+                usage.help,
+            )
+        )
+    for inc in screen.board.incidents.values():
+        label = Content.assemble(f"Open {inc.key} ", user(inc.title))
+        found.append((label, partial(screen.run_line, f"/open {inc.key}"), "make it current"))
+    state = screen.state
+    if state is not None:
+        for item in state.checklist:
+            verb = "Uncheck" if item.done else "Check"
+            label = Content.assemble(f"{verb} step {item.n}: ", user(item.text[:80]))
+            line = f"/{verb.lower()} {item.n}"
+            found.append((label, partial(screen.run_line, line), line))
+        for who in screen.query_one(CommsPanel).pending(state):
+            label = Content.assemble("Notify ", user(who), " (escalation)")
+            found.append((label, partial(screen.run_line, f"/notify {who}"), "/notify WHO"))
+        for action in state.actions:
+            if action.status in (ActionStatus.VERIFIED, ActionStatus.WONT_DO):
+                continue
+            for nxt in ("in_progress", "done"):
+                if nxt == action.status.value:
+                    continue
+                label = Content.assemble(f"{action.key} {nxt}: ", user(action.title[:60]))
+                line = f"/act {action.key} {nxt}"
+                found.append((label, partial(screen.run_line, line), line))
+    return found

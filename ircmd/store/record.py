@@ -1,0 +1,78 @@
+"""The encoding of the record: timestamps, canonical event bytes and the hash chain.
+
+Kept apart from the Store so that `verify`, the replay test and the benchmarks
+compute hashes exactly as the writer does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import Event, Kind
+
+GENESIS = "0" * 64
+
+EVENT_COLUMNS = (
+    "id, incident_id, occurred_at, recorded_at, actor, kind, text, data, prev_hash, hash"
+)
+
+
+def ts(dt: datetime) -> str:
+    """Fixed-width UTC ISO-8601 with microseconds, so text order is time order."""
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def encode_data(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_hash(
+    prev_hash: str,
+    event_id: int,
+    incident_id: int | None,
+    occurred_at: str,
+    recorded_at: str,
+    actor: str,
+    kind: str,
+    text: str,
+    data: str,
+) -> str:
+    """sha256 over the previous hash and a canonical JSON array of the row.
+
+    The id is included, so moving or deleting a row breaks the chain as surely as
+    editing one.
+    """
+    body = json.dumps(
+        [event_id, incident_id, occurred_at, recorded_at, actor, kind, text, data],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + "\n" + body).encode("utf-8")).hexdigest()
+
+
+def row_hash(row: sqlite3.Row | tuple[Any, ...]) -> str:
+    """The hash a row of `SELECT EVENT_COLUMNS` should carry, given its prev_hash."""
+    return event_hash(row[8], row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+
+def event_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Event:
+    return Event(
+        id=row[0],
+        incident_id=row[1],
+        occurred_at=from_ts(row[2]),
+        recorded_at=from_ts(row[3]),
+        actor=row[4],
+        kind=Kind(row[5]),
+        text=row[6],
+        data=json.loads(row[7]),
+        prev_hash=row[8],
+        hash=row[9],
+    )

@@ -1,0 +1,177 @@
+"""DDL and migrations, versioned by PRAGMA user_version.
+
+`events` is the record; every other table except `presence` is a projection
+that `projections.statements` derives from events alone.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
+PROJECTION_TABLES = (
+    "incidents",
+    "roles",
+    "checklist",
+    "playbooks_applied",
+    "updates",
+    "notifications",
+    "evidence",
+    "custody",
+    "evidence_amendments",
+    "review",
+    "actions",
+)
+
+_V1 = """
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    incident_id INTEGER,
+    occurred_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    text        TEXT NOT NULL DEFAULT '',
+    data        TEXT NOT NULL DEFAULT '{}',
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE INDEX events_by_incident ON events (incident_id, id);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+CREATE TABLE incidents (
+    id            INTEGER PRIMARY KEY,
+    title         TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    type          TEXT NOT NULL DEFAULT '',
+    impact        TEXT,
+    urgency       TEXT,
+    summary       TEXT NOT NULL DEFAULT '',
+    declared_at   TEXT NOT NULL,
+    declared_by   TEXT NOT NULL,
+    detected_at   TEXT,
+    started_at    TEXT,
+    resolved_at   TEXT,
+    updated_at    TEXT NOT NULL,
+    last_event_id INTEGER NOT NULL
+);
+CREATE TABLE roles (
+    incident_id INTEGER NOT NULL,
+    role        TEXT NOT NULL,
+    person      TEXT NOT NULL,
+    assigned_at TEXT NOT NULL,
+    PRIMARY KEY (incident_id, role, person)
+);
+CREATE TABLE checklist (
+    incident_id INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    phase       TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    done        INTEGER NOT NULL DEFAULT 0,
+    done_by     TEXT,
+    done_at     TEXT,
+    assignee    TEXT,
+    added_by    TEXT NOT NULL,
+    added_at    TEXT NOT NULL,
+    PRIMARY KEY (incident_id, n)
+);
+CREATE TABLE playbooks_applied (
+    incident_id    INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    required_roles TEXT NOT NULL DEFAULT '[]',
+    applied_at     TEXT NOT NULL,
+    PRIMARY KEY (incident_id, name)
+);
+CREATE TABLE updates (
+    event_id    INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    audience    TEXT NOT NULL,
+    channel     TEXT NOT NULL DEFAULT '',
+    text        TEXT NOT NULL,
+    sent_at     TEXT NOT NULL,
+    sent_by     TEXT NOT NULL,
+    final       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX updates_by_incident ON updates (incident_id, sent_at);
+CREATE TABLE notifications (
+    incident_id INTEGER NOT NULL,
+    who         TEXT NOT NULL,
+    notified_at TEXT NOT NULL,
+    notified_by TEXT NOT NULL,
+    PRIMARY KEY (incident_id, who)
+);
+CREATE TABLE evidence (
+    incident_id  INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    description  TEXT NOT NULL,
+    location     TEXT NOT NULL DEFAULT '',
+    sha256       TEXT,
+    filename     TEXT,
+    collected_by TEXT NOT NULL,
+    collected_at TEXT NOT NULL,
+    custodian    TEXT NOT NULL,
+    PRIMARY KEY (incident_id, n)
+);
+CREATE TABLE custody (
+    event_id    INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    from_person TEXT NOT NULL,
+    to_person   TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    by          TEXT NOT NULL
+);
+CREATE TABLE evidence_amendments (
+    event_id    INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    text        TEXT NOT NULL
+);
+CREATE TABLE review (
+    incident_id          INTEGER PRIMARY KEY,
+    summary              TEXT NOT NULL DEFAULT '',
+    root_cause           TEXT NOT NULL DEFAULT '',
+    contributing_factors TEXT NOT NULL DEFAULT '',
+    whys                 TEXT NOT NULL DEFAULT '[]',
+    went_well            TEXT NOT NULL DEFAULT '',
+    went_poorly          TEXT NOT NULL DEFAULT '',
+    lessons              TEXT NOT NULL DEFAULT '',
+    updated_at           TEXT,
+    updated_by           TEXT
+);
+CREATE TABLE actions (
+    id               INTEGER PRIMARY KEY,
+    incident_id      INTEGER NOT NULL,
+    title            TEXT NOT NULL,
+    type             TEXT NOT NULL,
+    owner            TEXT,
+    due              TEXT,
+    review_date      TEXT,
+    status           TEXT NOT NULL,
+    reason           TEXT NOT NULL DEFAULT '',
+    verification     TEXT NOT NULL DEFAULT '',
+    closure_evidence TEXT NOT NULL DEFAULT '',
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+CREATE INDEX actions_by_incident ON actions (incident_id);
+
+-- Session state, not record: outside the hash chain and never replayed.
+CREATE TABLE presence (
+    session     TEXT PRIMARY KEY,
+    incident_id INTEGER,
+    person      TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    seen_at     TEXT NOT NULL
+);
+"""
+
+# MIGRATIONS[n] brings a database from user_version n to n + 1.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+assert len(MIGRATIONS) == SCHEMA_VERSION

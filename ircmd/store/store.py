@@ -1,0 +1,1320 @@
+"""The Store: one async method per domain verb, one SQLite transaction each.
+
+Every write starts with BEGIN IMMEDIATE (a deferred read that upgrades to a
+write fails at once with "database is locked", whatever the timeout), checks the
+rules against the state read inside that transaction, appends its event(s) to the
+hash chain and applies the projection statements before COMMIT. A per-process
+asyncio lock keeps coroutines sharing the one connection out of each other's
+transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+from urllib.parse import quote
+
+import aiosqlite
+
+from .. import rules
+from ..models import (
+    MAX_NAME_CHARS,
+    REVIEW_FIELDS,
+    Action,
+    ActionStatus,
+    ActionType,
+    AppliedPlaybook,
+    Assignment,
+    Audience,
+    ChecklistItem,
+    CommsUpdate,
+    CustodyTransfer,
+    Event,
+    Evidence,
+    Incident,
+    IncidentState,
+    InvalidInput,
+    Kind,
+    Level,
+    NotFound,
+    Notification,
+    Phase,
+    Playbook,
+    Presence,
+    ReadOnly,
+    Review,
+    Role,
+    RuleViolation,
+    Severity,
+    Status,
+    StorageError,
+    VerifyResult,
+    action_key,
+    incident_key,
+    parse_incident_ref,
+)
+from . import schema
+from .projections import replay, statements
+from .record import (
+    EVENT_COLUMNS,
+    GENESIS,
+    encode_data,
+    event_from_row,
+    event_hash,
+    from_ts,
+    row_hash,
+    ts,
+)
+
+Clock = Callable[[], datetime]
+IncidentRef = int | str
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 5.0
+BUSY_STEP_MS = 10  # SQLite's own wait per attempt; `_begin` loops up to the timeout
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _opt_ts(value: str | None) -> datetime | None:
+    return from_ts(value) if value else None
+
+
+class Store:
+    """The incident record in one SQLite file. Open with `await Store.open(path)`."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path,
+        read_only: bool,
+        timeout: float,
+        clock: Clock,
+    ) -> None:
+        self._db = db
+        self.path = path
+        self.read_only = read_only
+        self.timeout = timeout
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Clock = utc_now,
+    ) -> Store:
+        path = Path(path).expanduser()
+        if read_only:
+            if not path.exists():
+                raise StorageError(f"{path}: no such database (read-only mode cannot create one)")
+            target, uri = f"file:{quote(str(path.resolve()))}?mode=ro", True
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create {path.parent}: {e.strerror}") from None
+            if path.is_dir():
+                raise StorageError(f"{path} is a directory, not a database file")
+            target, uri = str(path), False
+        with _sqlite_errors(path, timeout):
+            db = await aiosqlite.connect(target, uri=uri, isolation_level=None, timeout=timeout)
+        store = cls(db, path, read_only, timeout, clock)
+        try:
+            with _sqlite_errors(path, timeout):
+                await store._prepare()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _prepare(self) -> None:
+        db = self._db
+        await db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        # Any read fails here with "file is not a database" for a non-SQLite file.
+        version = await self._scalar("PRAGMA user_version")
+        if version > schema.SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path} has schema version {version}, newer than this ircmd knows "
+                f"({schema.SCHEMA_VERSION}): upgrade ircmd"
+            )
+        if version == 0 and await self._scalar("SELECT count(*) FROM sqlite_master"):
+            raise StorageError(f"{self.path} is a SQLite database but not an ircmd one")
+        await db.execute("PRAGMA foreign_keys = ON")
+        if self.read_only:
+            if version < schema.SCHEMA_VERSION:
+                raise StorageError(f"{self.path} needs a migration; open it once read-write")
+            return
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = FULL")
+        if version < schema.SCHEMA_VERSION:
+            await self._migrate()
+        # From here on `_begin` waits for the write lock itself, in short fair steps.
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+
+    async def _migrate(self) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await self._scalar("PRAGMA user_version")  # another process may have won
+            for step in range(version, schema.SCHEMA_VERSION):
+                for stmt in _split_sql(schema.MIGRATIONS[step]):
+                    await self._db.execute(stmt)
+            await self._db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+            await self._db.execute("COMMIT")
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # --------------------------------------------------------------- helpers
+
+    async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        # One hop to the connection's thread, not three (execute, fetchone, close):
+        # each hop inside a write transaction is time the write lock is held.
+        rows = list(await self._db.execute_fetchall(sql, params))
+        return rows[0][0] if rows else None
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(await self._db.execute_fetchall(sql, params))
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[None]:
+        async with self._lock:
+            with _sqlite_errors(self.path, self.timeout):
+                yield
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[None]:
+        if self.read_only:
+            raise ReadOnly("this session is read-only: nothing was written")
+        async with self._lock:
+            with _sqlite_errors(self.path, self.timeout):
+                try:
+                    await self._begin()
+                except BaseException:
+                    # A cancelled BEGIN still runs in aiosqlite's thread once the lock
+                    # frees; roll it back (queued after it) or this process keeps the
+                    # write lock for good. Shielded: the caller is being cancelled.
+                    rollback = asyncio.ensure_future(self._db.execute("ROLLBACK"))
+                    rollback.add_done_callback(lambda f: f.cancelled() or f.exception())
+                    with suppress(BaseException):
+                        await asyncio.shield(rollback)
+                    raise
+                try:
+                    yield
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
+
+    async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` on the connection's own thread, in one hop.
+
+        Each hop to aiosqlite's thread made while holding the write lock is time
+        other writers wait, so hot paths do their whole transaction in one call.
+        aiosqlite has no public name for this; `_execute` is what its own
+        methods use.
+        """
+        db = self._db
+        return cast(T, await db._execute(lambda: fn(db._conn)))  # type: ignore[no-untyped-call]
+
+    async def _begin(self) -> None:
+        await self._call(self._begin_in_thread)
+
+    def _begin_in_thread(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, retried until the timeout.
+
+        SQLite's own busy handler backs off to 100 ms sleeps, so under many
+        writers a waiting process keeps losing the lock to ones that arrive
+        later and fails after the timeout with work still queued. Retrying in
+        short jittered steps keeps every writer in the race.
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0, pause))
+            pause = min(pause * 2, 0.01)
+
+    async def _append(
+        self,
+        incident_id: int | None,
+        kind: Kind,
+        actor: str,
+        text: str = "",
+        data: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> Event:
+        """Append one event to the chain and apply its projections. Inside `_tx` only."""
+        now = self._clock()
+        return await self._call(
+            lambda conn: append_event(
+                conn, incident_id, kind, actor, text, data or {}, at or now, now
+            )
+        )
+
+    async def _incident_id(self, ref: IncidentRef, *, writable: bool = False) -> int:
+        """The incident's number; with `writable`, refuse a closed incident."""
+        n = ref if isinstance(ref, int) else parse_incident_ref(ref)
+        await self._call(lambda conn: _check_incident(conn, n, writable))
+        return n
+
+    async def _open_incident(self, ref: IncidentRef) -> IncidentState:
+        """The state of an incident that may still change (not closed)."""
+        return await self._load(await self._incident_id(ref, writable=True))
+
+    def _check_at(self, at: datetime | None) -> datetime | None:
+        if at is not None and at > self._clock() + timedelta(minutes=5):
+            raise InvalidInput("that time is in the future")
+        return at
+
+    # ------------------------------------------------------------ the verbs
+
+    async def declare(
+        self,
+        title: str,
+        *,
+        actor: str,
+        severity: Severity | None = None,
+        type: str = "",
+        impact: Level | None = None,
+        urgency: Level | None = None,
+        summary: str = "",
+        at: datetime | None = None,
+        detected_at: datetime | None = None,
+        started_at: datetime | None = None,
+        playbook: Playbook | None = None,
+    ) -> Incident:
+        """Open a new incident; its id is the next INC-<n> of this database."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(title, "title")
+        if summary:
+            rules.check_text(summary, "summary")
+        if type and len(type) > MAX_NAME_CHARS:
+            raise InvalidInput(f"type is longer than {MAX_NAME_CHARS} characters")
+        at = self._check_at(at)
+        declared = at or self._clock()
+        if detected_at and detected_at > declared:
+            raise InvalidInput("detected-at is after the declaration")
+        if started_at and started_at > (detected_at or declared):
+            raise InvalidInput("started-at is after detection")
+        sev = severity or rules.suggest_severity(impact, urgency)
+        if severity is None and not (impact or urgency) and playbook and playbook.severity:
+            sev = playbook.severity  # e.g. security-breach: SEV1 unless told otherwise
+        data: dict[str, Any] = {
+            "title": title,
+            "severity": sev.value,
+            "type": type,
+            "summary": summary,
+            "impact": impact.value if impact else None,
+            "urgency": urgency.value if urgency else None,
+            "detected_at": ts(detected_at) if detected_at else None,
+            "started_at": ts(started_at) if started_at else None,
+            "suggested": rules.suggest_severity(impact, urgency).value
+            if impact or urgency
+            else None,
+        }
+        async with self._tx():
+            n = (await self._scalar("SELECT coalesce(max(id), 0) FROM incidents")) + 1
+            await self._append(n, Kind.DECLARE, actor, title, data, at)
+            if playbook is not None:
+                await self._apply_playbook(n, playbook, actor, at)
+            row = await self._incident_row(n)
+        return row
+
+    async def log(
+        self,
+        ref: IncidentRef,
+        text: str,
+        *,
+        actor: str,
+        kind: Kind = Kind.NOTE,
+        at: datetime | None = None,
+    ) -> Event:
+        """A timeline entry: a note or a decision, possibly back-dated."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(text)
+        if kind not in (Kind.NOTE, Kind.DECISION):
+            raise InvalidInput(f"cannot log an entry of kind {kind}")
+        at = self._check_at(at)
+        n = ref if isinstance(ref, int) else parse_incident_ref(ref)
+        if self.read_only:
+            raise ReadOnly("this session is read-only: nothing was written")
+        now = self._clock()
+
+        def write(conn: sqlite3.Connection) -> Event:
+            # The hot path (notes, `log --stdin`): the whole transaction in one hop.
+            self._begin_in_thread(conn)
+            try:
+                _check_incident(conn, n, writable=True)
+                ev = append_event(conn, n, kind, actor, text, {}, at or now, now)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return ev
+
+        async with self._lock:
+            with _sqlite_errors(self.path, self.timeout):
+                return await self._call(write)
+
+    async def amend(
+        self,
+        ref: IncidentRef,
+        event_id: int,
+        text: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Event:
+        """Correct an entry: a new event pointing at the old; the old stays as it was."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(text)
+        async with self._tx():
+            n = await self._incident_id(ref, writable=True)
+            owner = (
+                await self._scalar("SELECT incident_id FROM events WHERE id = ?", (event_id,))
+                if 0 < event_id < 2**63  # a bigger int would not even bind (OverflowError)
+                else None
+            )
+            if owner != n:
+                raise NotFound(f"no entry #{event_id} in {incident_key(n)}")
+            return await self._append(n, Kind.AMEND, actor, text, {"amends": event_id}, at)
+
+    async def set_severity(
+        self,
+        ref: IncidentRef,
+        severity: Severity,
+        *,
+        actor: str,
+        reason: str = "",
+        at: datetime | None = None,
+    ) -> Event:
+        actor = rules.check_name(actor, "user name")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            rules.require_command(state, actor, "change severity")
+            data = {"from": state.incident.severity.value, "to": severity.value}
+            return await self._append(state.incident.id, Kind.SEVERITY, actor, reason, data, at)
+
+    async def set_status(
+        self,
+        ref: IncidentRef,
+        status: Status,
+        *,
+        actor: str,
+        reason: str = "",
+        override: str = "",
+        at: datetime | None = None,
+    ) -> Event:
+        """Move the incident; closing passes the closure gate unless overridden."""
+        actor = rules.check_name(actor, "user name")
+        if reason:
+            rules.check_text(reason, "reason")
+        if override:
+            rules.check_text(override, "override reason")
+        async with self._tx():
+            state = await self._load(await self._incident_id(ref))
+            current = state.incident.status
+            rules.require_command(state, actor, "change status")
+            rules.check_transition(current, status, reason)
+            data: dict[str, Any] = {"from": current.value, "to": status.value}
+            if status is Status.CLOSED and current is Status.CLOSED:
+                raise RuleViolation(f"{state.incident.key} is already closed")
+            if status is Status.CLOSED:
+                gaps = rules.closure_gaps(state, state.incident.resolved_at)
+                if gaps and not override.strip():
+                    listed = "; ".join(f"({i}) {g}" for i, g in enumerate(gaps, 1))
+                    raise RuleViolation(
+                        f"cannot close {state.incident.key}, {len(gaps)} missing: {listed};"
+                        " fix these or override with a reason"
+                    )
+                if gaps:
+                    data["override"] = override
+                    data["gaps"] = gaps
+            return await self._append(
+                state.incident.id, Kind.STATUS, actor, reason or override, data, at
+            )
+
+    async def assign(
+        self,
+        ref: IncidentRef,
+        role: Role,
+        person: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Event:
+        """Give a role; a new commander is a recorded hand-off from the old one."""
+        actor = rules.check_name(actor, "user name")
+        person = rules.check_name(person, "person")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            rules.require_command(state, actor, "assign roles")
+            holders = state.people(role)
+            if person in holders:
+                raise RuleViolation(f"{person} is already {role} on {state.incident.key}")
+            data: dict[str, Any] = {"role": role.value, "person": person}
+            if role.single and holders:
+                data["previous"] = holders[0]
+            return await self._append(state.incident.id, Kind.ASSIGN, actor, "", data, at)
+
+    async def unassign(
+        self,
+        ref: IncidentRef,
+        role: Role,
+        person: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Event:
+        actor = rules.check_name(actor, "user name")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            rules.require_command(state, actor, "assign roles")
+            if person not in state.people(role):
+                raise NotFound(f"{person} is not {role} on {state.incident.key}")
+            data = {"role": role.value, "person": person}
+            return await self._append(state.incident.id, Kind.UNASSIGN, actor, "", data, at)
+
+    async def add_item(
+        self,
+        ref: IncidentRef,
+        text: str,
+        *,
+        actor: str,
+        phase: Phase = Phase.CONTAINMENT,
+        assignee: str | None = None,
+        at: datetime | None = None,
+    ) -> ChecklistItem:
+        """An ad-hoc containment or recovery step; numbered after the existing ones."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(text, "step")
+        if assignee:
+            assignee = rules.check_name(assignee, "assignee")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            n = max((i.n for i in state.checklist), default=0) + 1
+            data = {"n": n, "phase": phase.value, "assignee": assignee}
+            ev = await self._append(state.incident.id, Kind.ITEM_ADD, actor, text, data, at)
+        return ChecklistItem(
+            n=n,
+            phase=phase,
+            text=text,
+            assignee=assignee,
+            added_by=actor,
+            added_at=ev.occurred_at,
+        )
+
+    async def check(
+        self,
+        ref: IncidentRef,
+        n: int,
+        *,
+        actor: str,
+        done: bool = True,
+        at: datetime | None = None,
+    ) -> Event:
+        """Check or uncheck item N. Checking a checked item still lands (two people at
+        once both count), and says who had checked it."""
+        actor = rules.check_name(actor, "user name")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            item = next((i for i in state.checklist if i.n == n), None)
+            if item is None:
+                raise NotFound(f"no checklist item {n} on {state.incident.key}")
+            data: dict[str, Any] = {"n": n, "phase": item.phase.value}
+            if item.done and done:
+                data["already"] = item.done_by
+            kind = Kind.CHECK if done else Kind.UNCHECK
+            return await self._append(state.incident.id, kind, actor, item.text, data, at)
+
+    async def apply_playbook(
+        self,
+        ref: IncidentRef,
+        playbook: Playbook,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Event:
+        actor = rules.check_name(actor, "user name")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            if any(p.name == playbook.name for p in state.playbooks):
+                raise RuleViolation(
+                    f"playbook {playbook.name} is already applied to {state.incident.key}"
+                )
+            return await self._apply_playbook(state.incident.id, playbook, actor, at)
+
+    async def _apply_playbook(
+        self, incident_id: int, playbook: Playbook, actor: str, at: datetime | None
+    ) -> Event:
+        first = (
+            await self._scalar(
+                "SELECT coalesce(max(n), 0) FROM checklist WHERE incident_id = ?",
+                (incident_id,),
+            )
+        ) + 1
+        steps = [(Phase.CONTAINMENT, s) for s in playbook.containment]
+        steps += [(Phase.RECOVERY, s) for s in playbook.recovery]
+        data = {
+            "name": playbook.name,
+            "required_roles": [r.value for r in playbook.required_roles],
+            "steps": [
+                {"n": first + i, "phase": phase.value, "text": text}
+                for i, (phase, text) in enumerate(steps)
+            ],
+        }
+        return await self._append(incident_id, Kind.PLAYBOOK, actor, playbook.name, data, at)
+
+    async def send_update(
+        self,
+        ref: IncidentRef,
+        audience: Audience,
+        text: str,
+        *,
+        actor: str,
+        channel: str = "",
+        final: bool = False,
+        at: datetime | None = None,
+    ) -> Event:
+        """Log a stakeholder update; it resets the cadence countdown."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(text, "update")
+        if channel:
+            channel = rules.check_name(channel, "channel")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            data = {"audience": audience.value, "channel": channel, "final": final}
+            return await self._append(state.incident.id, Kind.UPDATE, actor, text, data, at)
+
+    async def notify(
+        self, ref: IncidentRef, who: str, *, actor: str, at: datetime | None = None
+    ) -> Event:
+        """Check off an escalation contact as told."""
+        actor = rules.check_name(actor, "user name")
+        who = rules.check_name(who, "contact")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            return await self._append(state.incident.id, Kind.NOTIFY, actor, who, {"who": who}, at)
+
+    async def add_evidence(
+        self,
+        ref: IncidentRef,
+        description: str,
+        *,
+        actor: str,
+        location: str = "",
+        sha256: str | None = None,
+        filename: str | None = None,
+        at: datetime | None = None,
+    ) -> Evidence:
+        """Register an item; the collector is its first custodian."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(description, "description")
+        if location:
+            rules.check_text(location, "location")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            n = max((e.n for e in state.evidence), default=0) + 1
+            data = {
+                "n": n,
+                "location": location,
+                "sha256": sha256,
+                "filename": filename,
+                "custodian": actor,
+            }
+            ev = await self._append(
+                state.incident.id, Kind.EVIDENCE_ADD, actor, description, data, at
+            )
+        return Evidence(
+            n=n,
+            description=description,
+            location=location,
+            sha256=sha256,
+            filename=filename,
+            collected_by=actor,
+            collected_at=ev.occurred_at,
+            custodian=actor,
+        )
+
+    async def transfer_evidence(
+        self,
+        ref: IncidentRef,
+        n: int,
+        to: str,
+        *,
+        reason: str,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Event:
+        actor = rules.check_name(actor, "user name")
+        to = rules.check_name(to, "recipient")
+        rules.check_text(reason, "reason")
+        async with self._tx():
+            state = await self._load(await self._incident_id(ref))
+            item = next((e for e in state.evidence if e.n == n), None)
+            if item is None:
+                raise NotFound(f"no evidence EV-{n} on {state.incident.key}")
+            if item.custodian == to:
+                raise RuleViolation(f"EV-{n} is already held by {to}")
+            data = {"n": n, "from": item.custodian, "to": to}
+            return await self._append(
+                state.incident.id, Kind.EVIDENCE_TRANSFER, actor, reason, data, at
+            )
+
+    async def amend_evidence(
+        self,
+        ref: IncidentRef,
+        n: int,
+        text: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+    ) -> Event:
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(text, "amendment")
+        async with self._tx():
+            state = await self._load(await self._incident_id(ref))
+            if not any(e.n == n for e in state.evidence):
+                raise NotFound(f"no evidence EV-{n} on {state.incident.key}")
+            return await self._append(
+                state.incident.id, Kind.EVIDENCE_AMEND, actor, text, {"n": n}, at
+            )
+
+    async def save_review(
+        self,
+        ref: IncidentRef,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        **fields: str | Sequence[str] | None,
+    ) -> Event:
+        """Merge the given review fields into the saved review (None leaves a field)."""
+        actor = rules.check_name(actor, "user name")
+        unknown = set(fields) - set(REVIEW_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown review field(s): {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in fields.items() if v is not None}
+        if not given:
+            raise InvalidInput("nothing to save: give at least one review field")
+        for k, v in given.items():
+            for part in [v] if isinstance(v, str) else v:
+                rules.check_text(part, k.replace("_", " "))
+        async with self._tx():
+            state = await self._open_incident(ref)
+            merged = state.review.model_dump(include=set(REVIEW_FIELDS))
+            merged["whys"] = list(merged["whys"])
+            for k, v in given.items():
+                merged[k] = v if isinstance(v, str) else list(v)
+            text = "review: " + ", ".join(k.replace("_", " ") for k in given)
+            return await self._append(
+                state.incident.id, Kind.REVIEW, actor, text, {"review": merged}, at
+            )
+
+    async def add_action(
+        self,
+        ref: IncidentRef,
+        title: str,
+        *,
+        actor: str,
+        owner: str | None = None,
+        due: date | None = None,
+        type: ActionType = ActionType.CORRECTIVE,
+        review_date: date | None = None,
+        at: datetime | None = None,
+    ) -> Action:
+        """A follow-up action; it may start without owner or due, but closing needs both."""
+        actor = rules.check_name(actor, "user name")
+        rules.check_text(title, "action title")
+        if owner:
+            owner = rules.check_name(owner, "owner")
+        async with self._tx():
+            state = await self._open_incident(ref)
+            aid = (await self._scalar("SELECT coalesce(max(id), 0) FROM actions")) + 1
+            data = {
+                "action_id": aid,
+                "type": type.value,
+                "owner": owner,
+                "due": due.isoformat() if due else None,
+                "review_date": review_date.isoformat() if review_date else None,
+            }
+            await self._append(state.incident.id, Kind.ACTION_ADD, actor, title, data, at)
+            return await self._action(aid)
+
+    async def set_action(
+        self,
+        action_id: int,
+        status: ActionStatus | None = None,
+        *,
+        actor: str,
+        note: str = "",
+        evidence: str = "",
+        owner: str | None = None,
+        due: date | None = None,
+        review_date: date | None = None,
+        at: datetime | None = None,
+    ) -> Action:
+        """Move an action through its states and/or change owner and dates."""
+        actor = rules.check_name(actor, "user name")
+        if owner:
+            owner = rules.check_name(owner, "owner")
+        for what, value in (("note", note), ("evidence", evidence)):
+            if value:
+                rules.check_text(value, what)
+        async with self._tx():
+            action = await self._action(action_id)
+            new = status or action.status
+            if status is not None:
+                rules.check_action_transition(action.status, status, note)
+            elif not (owner or due or review_date or note or evidence):
+                raise InvalidInput(
+                    "nothing to change: give a status, --owner, --due, --review, --note"
+                    " or --evidence"
+                )
+            data: dict[str, Any] = {
+                "action_id": action_id,
+                "from": action.status.value,
+                "to": new.value,
+            }
+            if new is ActionStatus.WONT_DO and status:
+                data["reason"] = note
+            if new is ActionStatus.VERIFIED and status:
+                data["verification"] = note
+            if evidence:
+                data["closure_evidence"] = evidence
+            if owner:
+                data["owner"] = owner
+            if due:
+                data["due"] = due.isoformat()
+            if review_date:
+                data["review_date"] = review_date.isoformat()
+            await self._append(action.incident_id, Kind.ACTION_SET, actor, note, data, at)
+            return await self._action(action_id)
+
+    # -------------------------------------------------------------- presence
+
+    async def heartbeat(
+        self, session: str, incident_id: int | None, person: str, host: str
+    ) -> None:
+        """Say who is looking at what. Session state: no event, no hash."""
+        if self.read_only:
+            return
+        async with self._tx():
+            await self._db.execute(
+                "INSERT OR REPLACE INTO presence (session, incident_id, person, host, seen_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session, incident_id, person, host, ts(self._clock())),
+            )
+
+    async def leave(self, session: str) -> None:
+        if self.read_only:
+            return
+        async with self._tx():
+            await self._db.execute("DELETE FROM presence WHERE session = ?", (session,))
+
+    async def watchers(self, timeout: timedelta) -> list[Presence]:
+        """Sessions seen within `timeout`; stale rows (killed sessions) are ignored."""
+        cutoff = ts(self._clock() - timeout)
+        async with self._read():
+            rows = await self._rows(
+                "SELECT session, incident_id, person, host, seen_at FROM presence"
+                " WHERE seen_at >= ? ORDER BY person",
+                (cutoff,),
+            )
+        return [
+            Presence(
+                session=r[0],
+                incident_id=r[1],
+                person=r[2],
+                host=r[3],
+                seen_at=from_ts(r[4]),
+            )
+            for r in rows
+        ]
+
+    # ----------------------------------------------------------------- reads
+
+    async def list_incidents(self, *, include_closed: bool = False) -> list[Incident]:
+        where = "" if include_closed else "WHERE status != 'closed'"
+        async with self._read():
+            rows = await self._rows(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents {where} ORDER BY id"
+            )
+        return [_incident(r) for r in rows]
+
+    async def incident(self, ref: IncidentRef) -> Incident:
+        async with self._read():
+            return await self._incident_row(await self._incident_id(ref))
+
+    async def state(self, ref: IncidentRef) -> IncidentState:
+        async with self._read():
+            return await self._load(await self._incident_id(ref))
+
+    async def events(
+        self,
+        ref: IncidentRef | None = None,
+        *,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events in id order, of one incident or all."""
+        async with self._read():
+            if ref is None:
+                rows = await self._rows(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                    (after_id, -1 if limit is None else limit),
+                )
+            else:
+                n = await self._incident_id(ref)
+                rows = await self._rows(
+                    f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ? AND id > ?"
+                    " ORDER BY id LIMIT ?",
+                    (n, after_id, -1 if limit is None else limit),
+                )
+        return [event_from_row(r) for r in rows]
+
+    async def events_since(self, event_id: int, limit: int | None = None) -> list[Event]:
+        """Every event committed after `event_id`: the change feed's query."""
+        return await self.events(after_id=event_id, limit=limit)
+
+    async def last_event_id(self) -> int:
+        async with self._read():
+            return int(await self._scalar("SELECT coalesce(max(id), 0) FROM events"))
+
+    async def data_version(self) -> int:
+        """Changes whenever another connection commits (PRAGMA data_version)."""
+        async with self._read():
+            return int(await self._scalar("PRAGMA data_version"))
+
+    async def action(self, ref: int) -> Action:
+        async with self._read():
+            return await self._action(ref)
+
+    async def actions(
+        self,
+        *,
+        incident: IncidentRef | None = None,
+        owner: str | None = None,
+        overdue_at: datetime | None = None,
+    ) -> list[Action]:
+        """The action log across incidents, optionally filtered."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        async with self._read():
+            if incident is not None:
+                clauses.append("incident_id = ?")
+                params.append(await self._incident_id(incident))
+            if owner:
+                clauses.append("owner = ?")
+                params.append(owner)
+            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            rows = await self._rows(
+                f"SELECT {_ACTION_COLUMNS} FROM actions {where} ORDER BY id", params
+            )
+        found = [_action(r) for r in rows]
+        if overdue_at is not None:
+            found = [a for a in found if rules.action_overdue(a, overdue_at)]
+        return found
+
+    async def verify(self, ref: IncidentRef | None = None) -> VerifyResult:
+        """Recompute the hash chain and replay the projections; name the first fault."""
+        async with self._read():
+            only = await self._incident_id(ref) if ref is not None else None
+            prev, count, last_id = GENESIS, 0, 0
+            events: list[Event] = []
+            async with self._db.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id") as cur:
+                async for row in cur:
+                    if row[8] != prev or row_hash(row) != row[9]:
+                        what = (
+                            "was altered" if row[8] == prev else "does not follow its predecessor"
+                        )
+                        return VerifyResult(
+                            ok=False,
+                            events=count,
+                            bad_event_id=row[0],
+                            message=f"event #{row[0]} {what}: the chain is broken there",
+                        )
+                    if row[0] != last_id + 1:
+                        return VerifyResult(
+                            ok=False,
+                            events=count,
+                            bad_event_id=row[0],
+                            message=f"events #{last_id + 1}..#{row[0] - 1} are missing",
+                        )
+                    prev, last_id = row[9], row[0]
+                    if only is None or row[1] == only:
+                        count += 1
+                    events.append(event_from_row(row))
+            mismatch = await self._compare_projections(events)
+        if mismatch:
+            return VerifyResult(ok=False, events=count, message=mismatch)
+        scope = incident_key(only) if only else "all incidents"
+        return VerifyResult(
+            ok=True, events=count, message=f"chain intact: {count} events ({scope})"
+        )
+
+    async def _compare_projections(self, events: list[Event]) -> str | None:
+        scratch = sqlite3.connect(":memory:")
+        try:
+            for stmt in _split_sql(schema.MIGRATIONS[0]):
+                scratch.execute(stmt)
+            replay(scratch, events)
+            for table in schema.PROJECTION_TABLES:
+                want = sorted(scratch.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                have = sorted(
+                    [tuple(r) for r in await self._rows(f"SELECT * FROM {table}")],
+                    key=repr,
+                )
+                if want != have:
+                    return f"table {table} does not match the record (edited outside ircmd)"
+        finally:
+            scratch.close()
+        return None
+
+    async def backup(self, dest: str | Path) -> Path:
+        """A consistent copy through SQLite's online backup, safe while others write."""
+        dest = Path(dest).expanduser()
+        if dest.exists():
+            raise InvalidInput(f"{dest} already exists; choose a new file")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"cannot create {dest.parent}: {e.strerror}") from None
+        async with self._read():
+            target = sqlite3.connect(dest)
+            try:
+                await self._db.backup(target)
+            finally:
+                target.close()
+        return dest
+
+    # ---------------------------------------------------------- row loading
+
+    async def _incident_row(self, n: int) -> Incident:
+        rows = await self._rows(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (n,))
+        if not rows:
+            raise NotFound(f"no incident {incident_key(n)}")
+        return _incident(rows[0])
+
+    async def _action(self, action_id: int) -> Action:
+        rows = await self._rows(f"SELECT {_ACTION_COLUMNS} FROM actions WHERE id = ?", (action_id,))
+        if not rows:
+            raise NotFound(f"no action {action_key(action_id)}")
+        return _action(rows[0])
+
+    async def _load(self, n: int) -> IncidentState:
+        inc = await self._incident_row(n)
+        roles = [
+            Assignment(role=Role(r[0]), person=r[1], assigned_at=from_ts(r[2]))
+            for r in await self._rows(
+                "SELECT role, person, assigned_at FROM roles WHERE incident_id = ?"
+                " ORDER BY assigned_at, person",
+                (n,),
+            )
+        ]
+        checklist = [
+            ChecklistItem(
+                n=r[0],
+                phase=Phase(r[1]),
+                text=r[2],
+                done=bool(r[3]),
+                done_by=r[4],
+                done_at=_opt_ts(r[5]),
+                assignee=r[6],
+                added_by=r[7],
+                added_at=from_ts(r[8]),
+            )
+            for r in await self._rows(
+                "SELECT n, phase, text, done, done_by, done_at, assignee, added_by, added_at"
+                " FROM checklist WHERE incident_id = ? ORDER BY n",
+                (n,),
+            )
+        ]
+        updates = [
+            CommsUpdate(
+                event_id=r[0],
+                audience=Audience(r[1]),
+                channel=r[2],
+                text=r[3],
+                sent_at=from_ts(r[4]),
+                sent_by=r[5],
+                final=bool(r[6]),
+            )
+            for r in await self._rows(
+                "SELECT event_id, audience, channel, text, sent_at, sent_by, final FROM updates"
+                " WHERE incident_id = ? ORDER BY sent_at, event_id",
+                (n,),
+            )
+        ]
+        notifications = [
+            Notification(who=r[0], notified_at=from_ts(r[1]), notified_by=r[2])
+            for r in await self._rows(
+                "SELECT who, notified_at, notified_by FROM notifications WHERE incident_id = ?"
+                " ORDER BY notified_at",
+                (n,),
+            )
+        ]
+        transfers: dict[int, list[CustodyTransfer]] = {}
+        for r in await self._rows(
+            "SELECT n, from_person, to_person, reason, at, by FROM custody WHERE incident_id = ?"
+            " ORDER BY event_id",
+            (n,),
+        ):
+            transfers.setdefault(r[0], []).append(
+                CustodyTransfer(
+                    from_person=r[1],
+                    to_person=r[2],
+                    reason=r[3],
+                    at=from_ts(r[4]),
+                    by=r[5],
+                )
+            )
+        amendments: dict[int, list[str]] = {}
+        for r in await self._rows(
+            "SELECT n, text FROM evidence_amendments WHERE incident_id = ? ORDER BY event_id",
+            (n,),
+        ):
+            amendments.setdefault(r[0], []).append(r[1])
+        evidence = [
+            Evidence(
+                n=r[0],
+                description=r[1],
+                location=r[2],
+                sha256=r[3],
+                filename=r[4],
+                collected_by=r[5],
+                collected_at=from_ts(r[6]),
+                custodian=r[7],
+                transfers=tuple(transfers.get(r[0], ())),
+                amendments=tuple(amendments.get(r[0], ())),
+            )
+            for r in await self._rows(
+                "SELECT n, description, location, sha256, filename, collected_by, collected_at,"
+                " custodian FROM evidence WHERE incident_id = ? ORDER BY n",
+                (n,),
+            )
+        ]
+        review_rows = await self._rows(
+            "SELECT summary, root_cause, contributing_factors, whys, went_well, went_poorly,"
+            " lessons, updated_at, updated_by FROM review WHERE incident_id = ?",
+            (n,),
+        )
+        review = Review()
+        if review_rows:
+            r = review_rows[0]
+            review = Review(
+                summary=r[0],
+                root_cause=r[1],
+                contributing_factors=r[2],
+                whys=tuple(json.loads(r[3])),
+                went_well=r[4],
+                went_poorly=r[5],
+                lessons=r[6],
+                updated_at=_opt_ts(r[7]),
+                updated_by=r[8],
+            )
+        actions = [
+            _action(r)
+            for r in await self._rows(
+                f"SELECT {_ACTION_COLUMNS} FROM actions WHERE incident_id = ? ORDER BY id",
+                (n,),
+            )
+        ]
+        playbooks = [
+            AppliedPlaybook(name=r[0], required_roles=tuple(Role(x) for x in json.loads(r[1])))
+            for r in await self._rows(
+                "SELECT name, required_roles FROM playbooks_applied WHERE incident_id = ?"
+                " ORDER BY applied_at",
+                (n,),
+            )
+        ]
+        return IncidentState(
+            incident=inc,
+            roles=tuple(roles),
+            checklist=tuple(checklist),
+            updates=tuple(updates),
+            notifications=tuple(notifications),
+            evidence=tuple(evidence),
+            review=review,
+            actions=tuple(actions),
+            playbooks=tuple(playbooks),
+        )
+
+
+_INCIDENT_COLUMNS = (
+    "id, title, severity, status, type, impact, urgency, summary, declared_at, declared_by,"
+    " detected_at, started_at, resolved_at, updated_at, last_event_id"
+)
+
+_ACTION_COLUMNS = (
+    "id, incident_id, title, type, owner, due, review_date, status, reason, verification,"
+    " closure_evidence, created_at, updated_at"
+)
+
+
+def _incident(r: sqlite3.Row | tuple[Any, ...]) -> Incident:
+    return Incident(
+        id=r[0],
+        title=r[1],
+        severity=Severity(r[2]),
+        status=Status(r[3]),
+        type=r[4],
+        impact=Level(r[5]) if r[5] else None,
+        urgency=Level(r[6]) if r[6] else None,
+        summary=r[7],
+        declared_at=from_ts(r[8]),
+        declared_by=r[9],
+        detected_at=_opt_ts(r[10]),
+        started_at=_opt_ts(r[11]),
+        resolved_at=_opt_ts(r[12]),
+        updated_at=from_ts(r[13]),
+        last_event_id=r[14],
+    )
+
+
+def _action(r: sqlite3.Row | tuple[Any, ...]) -> Action:
+    return Action(
+        id=r[0],
+        incident_id=r[1],
+        title=r[2],
+        type=ActionType(r[3]),
+        owner=r[4],
+        due=r[5],
+        review_date=r[6],
+        status=ActionStatus(r[7]),
+        reason=r[8],
+        verification=r[9],
+        closure_evidence=r[10],
+        created_at=from_ts(r[11]),
+        updated_at=from_ts(r[12]),
+    )
+
+
+def _check_incident(conn: sqlite3.Connection, n: int, writable: bool) -> None:
+    row = conn.execute("SELECT status FROM incidents WHERE id = ?", (n,)).fetchone()
+    if row is None:
+        raise NotFound(f"no incident {incident_key(n)}")
+    if writable and row[0] == Status.CLOSED:
+        raise RuleViolation(
+            f"{incident_key(n)} is closed: re-open it first by setting an earlier status"
+            " with a reason"
+        )
+
+
+def append_event(
+    conn: sqlite3.Connection,
+    incident_id: int | None,
+    kind: Kind,
+    actor: str,
+    text: str,
+    data: dict[str, Any],
+    occurred: datetime,
+    now: datetime,
+) -> Event:
+    """Chain one event after the current head and apply its projection statements.
+
+    Inside a write transaction only. Public so that bulk loaders (bench/seed.py)
+    write exactly what the Store writes.
+    """
+    head = conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    prev_id, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
+    fields = (
+        prev_id + 1,
+        incident_id,
+        ts(occurred),
+        ts(now),
+        actor,
+        kind.value,
+        text,
+        encode_data(data),
+    )
+    digest = event_hash(prev_hash, *fields)
+    conn.execute(
+        f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*fields, prev_hash, digest),
+    )
+    ev = Event(
+        id=prev_id + 1,
+        incident_id=incident_id,
+        occurred_at=occurred,
+        recorded_at=now,
+        actor=actor,
+        kind=kind,
+        text=text,
+        data=data,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    for sql, params in statements(ev):
+        conn.execute(sql, params)
+    return ev
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split DDL into statements, keeping trigger bodies whole (sqlite3.complete_statement)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [s for s in out if s]
+
+
+@contextmanager
+def _sqlite_errors(path: Path, timeout: float) -> Iterator[None]:
+    """Turn SQLite's exceptions into one-line errors a person can act on."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        msg = str(e)
+        low = msg.lower()
+        if "locked" in low or "busy" in low:
+            text = f"{path} is locked by another writer for more than {timeout:g} s; try again"
+        elif "not a database" in low or "file is encrypted" in low:
+            text = f"{path} is not a SQLite database"
+        elif "readonly" in low or "read-only" in low:
+            text = f"{path} is read-only: cannot write (check file and directory permissions)"
+        elif "malformed" in low or "corrupt" in low:
+            text = f"{path} is corrupt ({msg}): restore it from a backup"
+        elif "unable to open" in low:
+            text = f"cannot open {path}: {msg}"
+        else:
+            text = f"database error on {path}: {msg}"
+        raise StorageError(text) from None

@@ -1,0 +1,106 @@
+"""The incident header: who, what, how bad, how long, and when the next update is due.
+
+Re-rendered from the current IncidentState on every change and once a second
+for the clocks; it is two lines, so a whole redraw costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from textual.content import Content
+from textual.widgets import Static
+
+from .. import rules
+from ..models import IncidentState, Presence
+from .style import severity, status, user
+
+
+class IncidentHeader(Static):
+    """Incident id, title, severity, status, elapsed time, update countdown, watchers."""
+
+    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self.state: IncidentState | None = None
+        self.watchers: list[tuple[str, list[str]]] = []
+        self._shown: tuple[str, tuple[object, ...]] | None = None
+
+    def on_mount(self) -> None:
+        self.set_interval(1, self.redraw)
+        self.redraw()
+
+    def show(self, state: IncidentState | None) -> None:
+        self.state = state
+        self.redraw()
+
+    def show_watchers(self, presence: list[Presence], me: str) -> None:
+        """People with this incident open, other than me, with their roles on it."""
+        state = self.state
+        seen: dict[str, list[str]] = {}
+        for p in presence:
+            if state is None or p.incident_id != state.incident.id or p.person == me:
+                continue
+            seen.setdefault(p.person, [r.value for r in state.role_of(p.person)])
+        self.watchers = sorted(seen.items())
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Called every second, but repaints only when the text changed: an idle
+        session over SSH should send next to nothing."""
+        content = self.build(self._clock())
+        key = (content.plain, tuple(content.spans))
+        if key != self._shown:
+            self._shown = key
+            self.update(content)
+
+    def build(self, now: datetime) -> Content:
+        state = self.state
+        if state is None:
+            return Content.assemble(
+                ("ircmd", "bold $text-accent"),
+                "  no incident open: ",
+                ("/declare SEV2 title", "bold"),
+                " or ",
+                ("/open INC-n", "bold"),
+            )
+        inc = state.incident
+        first = Content.assemble(
+            (inc.key, "bold"),
+            " ",
+            severity(inc.severity),
+            " ",
+            status(inc.status),
+            "  ",
+            user(inc.title, "bold"),
+        )
+        elapsed = coarse((now - inc.declared_at).total_seconds())
+        parts: list[Content | str | tuple[str, str]] = [("declared ", "$text-muted"), elapsed]
+        due = rules.next_update_due(state)
+        if due is not None:
+            left = (due - now).total_seconds()
+            if left < 0:
+                parts += [
+                    "  ",
+                    (f"UPDATE OVERDUE {coarse(-left)}", "bold $text-error"),
+                ]
+            else:
+                parts += ["  ", ("next update ", "$text-muted"), coarse(left, exact_below=120)]
+        if self.watchers:
+            parts.append(("  watching: ", "$text-muted"))
+            for i, (person, roles) in enumerate(self.watchers):
+                if i:
+                    parts.append(", ")
+                parts.append(user(person))
+                if roles:
+                    parts.append(user(f" ({'/'.join(roles)})", "$text-muted"))
+        return Content.assemble(first, "\n", *parts)
+
+
+def coarse(seconds: float, *, exact_below: float = 0) -> str:
+    """A duration to the minute (to the second below `exact_below`): the header then
+    changes once a minute while nothing is pressing, not every second."""
+    if exact_below <= seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    return rules.format_duration(seconds)

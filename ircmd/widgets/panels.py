@@ -1,0 +1,86 @@
+"""Roles and checklist panels: short lists redrawn whole from the IncidentState.
+
+Both are a few dozen lines at most, so a redraw from the state is cheaper and
+simpler than patching; the timeline is the one that must be incremental.
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from .. import rules
+from ..models import IncidentState, Phase, Role
+from .style import user
+
+ROLE_LABELS = {
+    Role.COMMANDER: "commander",
+    Role.DEPUTY: "deputy",
+    Role.SCRIBE: "scribe",
+    Role.COMMS: "comms",
+    Role.RESPONDER: "responder",
+    Role.LIAISON: "liaison",
+}
+
+
+class RolesPanel(Static, can_focus=True):
+    """Who holds which role; roles the severity or a playbook needs are flagged."""
+
+    def show(self, state: IncidentState | None) -> None:
+        if state is None:
+            self.update(Content.styled("no incident", "$text-muted"))
+            self.border_title = "Roles"
+            return
+        missing = rules.missing_roles(state)
+        lines = [
+            Content.assemble(
+                (ROLE_LABELS[r].ljust(10), "$text-muted"), ("⚠ missing", "bold $text-warning")
+            )
+            for r in missing
+        ]
+        for role in Role:
+            people = state.people(role)
+            if people:
+                label = Content.styled(ROLE_LABELS[role].ljust(10), "$text-muted")
+                lines.append(label + user(", ".join(people)))
+        if not lines:
+            lines.append(Content.styled("nobody assigned: /assign ROLE PERSON", "$text-muted"))
+        self.update(Content("\n").join(lines))
+        self.border_title = f"Roles ⚠{len(missing)}" if missing else "Roles"
+
+
+class Checklist(Static, can_focus=True):
+    """Containment steps, then recovery steps in their own section, numbered as
+    /check N expects; each section heading carries its done/total count."""
+
+    def show(self, state: IncidentState | None) -> None:
+        if state is None or not state.checklist:
+            hint = "no steps: /add TEXT, /recovery TEXT, /playbook NAME" if state else "no incident"
+            self.update(Content.styled(hint, "$text-muted"))
+            self.border_title = "Checklist"
+            return
+        lines: list[Content] = []
+        for phase, title, hint in (
+            (Phase.CONTAINMENT, "Containment", "/add TEXT"),
+            (Phase.RECOVERY, "Recovery", "/recovery TEXT"),
+        ):
+            items = [i for i in state.checklist if i.phase is phase]
+            done = sum(1 for i in items if i.done)
+            heading = Content.styled(f"{title} {done}/{len(items)}", "bold")
+            if not items:
+                heading += Content.styled(f"  none yet: {hint}", "$text-muted")
+            lines.append(heading)
+            for item in items:
+                box = Content.styled("[x]", "bold $text-success") if item.done else Content("[ ]")
+                parts = [
+                    Content(f"{item.n:>2} "),
+                    box,
+                    Content(" "),
+                    user(item.text, "$text-muted" if item.done else ""),
+                ]
+                if item.assignee:
+                    parts.append(user(f" @{item.assignee}", "$text-accent"))
+                lines.append(Content.assemble(*parts))
+        done = sum(1 for i in state.checklist if i.done)
+        self.update(Content("\n").join(lines))
+        self.border_title = f"Checklist {done}/{len(state.checklist)}"

@@ -1,0 +1,105 @@
+"""Shared test helpers: a database path in tmp_path and the real `ircmd` CLI as a process.
+
+Every subprocess gets a clean environment: no IRCMD_* from the caller, and HOME /
+XDG dirs inside tmp_path so no test reads or writes the real user's data or config.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+_SCRIPT = Path(sys.executable).with_name("ircmd")
+# The console script of this interpreter's environment, else the module.
+IRCMD: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "ircmd"]
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ without IRCMD_*, with HOME and the XDG dirs under `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
+    env |= {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env |= dict(extra or {})
+    return env
+
+
+def ircmd(
+    *args: str,
+    db: Path | None,
+    home: Path,
+    user: str | None = "alice",
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run `ircmd ARGS` with IRCMD_DB / IRCMD_USER set (None leaves them unset)."""
+    extra: dict[str, str] = {}
+    if db is not None:
+        extra["IRCMD_DB"] = str(db)
+    if user is not None:
+        extra["IRCMD_USER"] = user
+    extra |= dict(env or {})
+    return subprocess.run(
+        [*IRCMD, *args],
+        env=clean_env(home, extra),
+        input=input,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+    )
+
+
+def assert_ok(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert "Traceback" not in r.stderr
+    return r.stdout
+
+
+def assert_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """Exactly one line `ircmd: error: ...` on stderr, non-zero exit, no traceback."""
+    assert r.returncode != 0, f"expected failure, got exit 0; stdout: {r.stdout!r}"
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, f"expected one error line, got: {r.stderr!r}"
+    assert lines[0].startswith("ircmd: error: "), lines[0]
+    for needle in needles:
+        assert needle.lower() in lines[0].lower(), f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def event_count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A database file that does not exist yet (the Store creates it)."""
+    return tmp_path / "ircmd.db"
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, db_path: Path) -> RunCli:
+    """`run_cli("log", "INC-1", "text")` runs the real CLI against db_path as alice."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+
+    def run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+        kw.setdefault("db", db_path)
+        return ircmd(*args, home=home, **kw)  # type: ignore[arg-type]
+
+    return run

@@ -1,0 +1,121 @@
+"""The command screen in a real terminal: tmux at 80x24, keys in, screen text out.
+
+tmux is required (CI installs it): without it this test fails rather than skips,
+so a missing terminal can never pass as a green run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+IRCMD = Path(sys.executable).with_name("ircmd")
+
+
+class Tmux:
+    """One private tmux server (its own socket) running one session."""
+
+    def __init__(self, socket: Path) -> None:
+        tmux = shutil.which("tmux")
+        assert tmux, "tmux is not installed: the end-to-end test needs it (apt-get install tmux)"
+        self.base = [tmux, "-S", str(socket)]
+
+    def run(self, *args: str) -> str:
+        return subprocess.run(
+            [*self.base, *args], check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "e2e")
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", "e2e", "-l", text)
+
+    def key(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "e2e", *keys)
+
+    def wait(self, cond: Callable[[str], bool], what: str, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if cond(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; screen:\n{text}")
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        return (
+            subprocess.run(
+                [*self.base, "has-session", "-t", "e2e"], capture_output=True, timeout=10
+            ).returncode
+            == 0
+        )
+
+
+def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
+    db = tmp_path / "e2e.db"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
+    env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm-256color"}
+    tmux = Tmux(tmp_path / "tmux.sock")
+    command = f"{IRCMD} --db {db} --as alice"
+    subprocess.run(
+        [*tmux.base, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", command],
+        check=True,
+        env=env,
+        timeout=10,
+    )
+    try:
+        tmux.wait(lambda s: "no incident open" in s, "the empty screen")
+
+        def enter(line: str, expect: str) -> str:
+            tmux.type(line)
+            tmux.wait(lambda s: line[:40] in s, f"{line!r} echoed in the bar")
+            tmux.key("Enter")
+            return tmux.wait(lambda s: expect in s, expect)
+
+        enter("/declare SEV2 e2e checkout outage", "INC-1 declared")
+        enter("first note from the scribe", "#2 added")
+        enter("/assign scribe carol", "carol is scribe")
+        enter("/add isolate the bad host", "step 1 added")
+        enter("/check 1", "step 1 checked")
+        # The panes follow through the change feed, a moment after the confirmation.
+        screen = tmux.wait(
+            lambda s: "[x]" in s and "carol" in s and "first note from the scribe" in s,
+            "the checklist, roles and timeline to show the changes",
+        )
+
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+        assert "INC-1 SEV2" in lines[0] and "e2e checkout outage" in lines[0]
+        assert "scribe" in screen and "carol" in screen
+        assert "[x]" in screen and "isolate the bad host" in screen
+        assert "first note from the scribe" in screen
+        assert "Help" in lines[-1]  # the footer survived
+
+        tmux.key("C-q")
+        deadline = time.monotonic() + 10
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not tmux.alive(), "ircmd did not exit on Ctrl+Q (an open Store keeps it alive)"
+    finally:
+        if tmux.alive():
+            tmux.run("kill-server")
+
+    with sqlite3.connect(db) as conn:
+        kinds = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
+        presence = conn.execute("SELECT count(*) FROM presence").fetchone()[0]
+    assert kinds == ["declare", "note", "assign", "item_add", "check"]
+    assert presence == 0, "the session left presence on exit"

@@ -1,0 +1,90 @@
+"""Two real terminals on one database: a note typed in one shows up in the other.
+
+Runs `ircmd --db X --as alice` and `ircmd --db X --as bob` in two tmux sessions (on a
+private tmux server, `-S socket` under tmp_path), types into one with send-keys and reads
+the other with capture-pane until the note appears or the deadline passes. tmux is a
+requirement of this test, not an option: without it the test fails.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import IRCMD, RunCli, assert_ok, clean_env
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE = 20.0
+
+
+class Tmux:
+    def __init__(self, socket: Path) -> None:
+        tmux = shutil.which("tmux")
+        assert tmux, "tmux is required for the end-to-end tests (apt-get install tmux)"
+        self.base = [tmux, "-S", str(socket)]
+
+    def run(self, *args: str) -> str:
+        r = subprocess.run([*self.base, *args], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, f"tmux {args}: {r.stderr}"
+        return r.stdout
+
+    def capture(self, target: str) -> str:
+        return self.run("capture-pane", "-p", "-t", target)
+
+    def until(self, target: str, needle: str, deadline: float = DEADLINE) -> str:
+        end = time.monotonic() + deadline
+        while True:
+            screen = self.capture(target)
+            if needle in screen:
+                return screen
+            if time.monotonic() > end:
+                raise AssertionError(f"{needle!r} not on {target} after {deadline}s:\n{screen}")
+            time.sleep(0.05)  # capture interval, not a wait for the result
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(tmp_path / "tmux.sock")
+    try:
+        yield t
+    finally:
+        subprocess.run([*t.base, "kill-server"], capture_output=True, timeout=10)
+
+
+def _start(tmux: Tmux, name: str, user: str, db: Path, home: Path) -> None:
+    env = clean_env(home, {"TERM": "xterm-256color"})
+    keep = ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "LANG", "TERM")
+    assigns = " ".join(f"{k}={shlex.quote(env[k])}" for k in keep if k in env)
+    cmd = f"env {assigns} {shlex.join(IRCMD)} --db {shlex.quote(str(db))} --as {user}"
+    tmux.run("new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd)
+
+
+def test_note_typed_in_one_terminal_appears_in_the_other(
+    tmux: Tmux, run_cli: RunCli, db_path: Path, tmp_path: Path
+) -> None:
+    assert_ok(run_cli("declare", "Two panes", "--severity", "SEV2"))
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    _start(tmux, "alice", "alice", db_path, home)
+    _start(tmux, "bob", "bob", db_path, home)
+    for pane in ("alice", "bob"):
+        tmux.until(pane, "INC-1")
+        tmux.until(pane, "type a note")
+
+    tmux.run("send-keys", "-t", "alice", "-l", "hello from alice")
+    tmux.run("send-keys", "-t", "alice", "Enter")
+    tmux.until("bob", "hello from alice")
+
+    tmux.run("send-keys", "-t", "bob", "-l", "bob here too")
+    tmux.run("send-keys", "-t", "bob", "Enter")
+    screen = tmux.until("alice", "bob here too")
+    assert "hello from alice" in screen
+    # The record has both, attributed.
+    shown = assert_ok(run_cli("show", "INC-1", "--json"))
+    assert "hello from alice" in shown and "bob here too" in shown

@@ -1,0 +1,93 @@
+"""20 real processes writing 500 entries each into one database at the same moment.
+
+Nothing may be lost, no writer may see an error, and the hash chain must verify.
+Timing is printed (run with -s to see it), never asserted: targets live in bench/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import clean_env
+
+from ircmd.store import Store
+
+WRITERS = 20
+ENTRIES = 500
+
+WORKER = r"""
+import asyncio, sys
+from ircmd.store import Store
+
+async def main(db, name, count, go):
+    store = await Store.open(db)
+    try:
+        while not __import__("os").path.exists(go):  # start together
+            await asyncio.sleep(0.005)
+        for i in range(count):
+            ev = await store.log("INC-1", f"{name} entry {i}", actor=name)
+            print(ev.id)
+    finally:
+        await store.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+"""
+
+
+async def _declare(db: Path) -> None:
+    async with await Store.open(db) as store:
+        await store.declare("load test", actor="setup")
+
+
+async def _verify(db: Path) -> tuple[bool, str]:
+    async with await Store.open(db, read_only=True) as store:
+        result = await store.verify()
+    return result.ok, result.message
+
+
+def test_twenty_processes_five_hundred_entries_each(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    asyncio.run(_declare(db))
+    go = tmp_path / "go"
+    env = clean_env(tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(db), f"w{k:02d}", str(ENTRIES), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for k in range(WRITERS)
+    ]
+    time.sleep(0.5)  # let every interpreter import and open the store
+    start = time.perf_counter()
+    go.touch()
+    results = [p.communicate(timeout=240) for p in procs]
+    elapsed = time.perf_counter() - start
+
+    for p, (out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+        assert err == "", err
+        assert len(out.split()) == ENTRIES
+    ids = [int(x) for out, _ in results for x in out.split()]
+    assert len(set(ids)) == WRITERS * ENTRIES  # every returned id distinct
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, actor, text FROM events WHERE kind = 'note'").fetchall()
+    assert len(rows) == WRITERS * ENTRIES
+    assert {r[0] for r in rows} == set(ids)
+    for k in range(WRITERS):
+        mine = [r[2] for r in rows if r[1] == f"w{k:02d}"]
+        assert mine == [f"w{k:02d} entry {i}" for i in range(ENTRIES)]  # in order, none lost
+
+    ok, message = asyncio.run(_verify(db))
+    assert ok, message
+    assert f"{WRITERS * ENTRIES + 1} events" in message
+    rate = WRITERS * ENTRIES / elapsed
+    print(f"\n{WRITERS}x{ENTRIES} entries through the Store: {elapsed:.1f} s ({rate:.0f}/s)")

@@ -1,0 +1,175 @@
+"""The entry-bar language (ircmd.entry): pure parsing, no Textual."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ircmd import entry
+from ircmd.entry import ParseError, parse
+from ircmd.models import ActionStatus, Audience, Kind, Phase, Role, Severity, Status
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("db is slow", entry.Entry("db is slow")),
+        ("  spaced  ", entry.Entry("spaced")),
+        ("//etc/hosts edited", entry.Entry("/etc/hosts edited")),
+        ("/declare SEV2 checkout down", entry.Declare("checkout down", Severity.SEV2)),
+        ("/declare sev1 x", entry.Declare("x", Severity.SEV1)),
+        ("/declare no severity", entry.Declare("no severity", None)),
+        ("/declare", entry.Declare()),
+        ("/open INC-3", entry.Open(3)),
+        ("/open 7", entry.Open(7)),
+        ("/sev 1", entry.SetSeverity(Severity.SEV1)),
+        ("/status contained", entry.SetStatus(Status.CONTAINED)),
+        ("/status triaged came back", entry.SetStatus(Status.TRIAGED, "came back")),
+        ("/assign scribe carol", entry.Assign(Role.SCRIBE, "carol")),
+        ("/assign ic bob", entry.Assign(Role.COMMANDER, "bob")),
+        ("/assign", entry.Assign()),
+        ("/ic bob", entry.Assign(Role.COMMANDER, "bob")),
+        ("/add isolate host", entry.AddItem("isolate host")),
+        ("/recovery restore db", entry.AddItem("restore db", Phase.RECOVERY)),
+        ("/check 2", entry.Check(2)),
+        ("/check #2", entry.Check(2)),
+        ("/uncheck 2", entry.Check(2, done=False)),
+        ("/decision fail over", entry.Entry("fail over", Kind.DECISION)),
+        ("/action add canary", entry.AddAction("add canary")),
+        ("/amend 12 it was eu-west-1", entry.Amend(12, "it was eu-west-1")),
+        ("/update internal all good", entry.Update(Audience.INTERNAL, "all good")),
+        ("/update EXTERNAL fixed", entry.Update(Audience.EXTERNAL, "fixed")),
+        ("/playbook data-loss", entry.ApplyPlaybook("data-loss")),
+        ("/notify legal team", entry.Notify("legal team")),
+        ("/help", entry.Help()),
+        ("/HELP", entry.Help()),
+        ("/action", entry.AddAction()),
+        ("/update", entry.Update()),
+        ("/act ACT-3 in_progress", entry.SetAction(3, ActionStatus.IN_PROGRESS)),
+        ("/act 3 done shipped in 1.4", entry.SetAction(3, ActionStatus.DONE, "shipped in 1.4")),
+        ("/act act-2 in-progress", entry.SetAction(2, ActionStatus.IN_PROGRESS)),
+        (
+            "/act ACT-3 verified no alerts for 2 weeks",
+            entry.SetAction(3, ActionStatus.VERIFIED, "no alerts for 2 weeks"),
+        ),
+        (
+            "/act ACT-4 wont_do superseded by ACT-5",
+            entry.SetAction(4, ActionStatus.WONT_DO, "superseded by ACT-5"),
+        ),
+        ("/evidence auth.log from web-3", entry.AddEvidence("auth.log from web-3")),
+        ("/evidence", entry.AddEvidence()),
+        (
+            "/transfer EV-2 carol to forensics for imaging",
+            entry.Transfer(2, "carol", "to forensics for imaging"),
+        ),
+        ("/transfer ev2 carol shift change", entry.Transfer(2, "carol", "shift change")),
+        ("/transfer", entry.Transfer()),
+        ("/review", entry.EditReview()),
+        ("/close", entry.Close()),
+        ("/close  review waived by CTO ", entry.Close("review waived by CTO")),
+        ("/recovery", None),
+    ],
+)
+def test_parse(line: str, expected: entry.Command | None) -> None:
+    if expected is None:
+        with pytest.raises(ParseError):
+            parse(line, now=NOW)
+        return
+    assert parse(line, now=NOW) == expected
+
+
+def test_at_is_backdated_and_never_future() -> None:
+    cmd = parse("/at 14:02 called the vendor", now=NOW)
+    assert cmd == entry.Entry(
+        "called the vendor", Kind.NOTE, datetime(2026, 11, 23, 14, 2, tzinfo=UTC)
+    )
+    late = parse("/at 23:55 yesterday's note", now=NOW)
+    assert isinstance(late, entry.Entry) and late.at == datetime(2026, 11, 22, 23, 55, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("", "nothing to add"),
+        ("/frobnicate", "unknown command /frobnicate"),
+        ("/chek 1", "did you mean /check"),
+        ("/sev", "usage: /sev N"),
+        ("/sev 9", "unknown severity"),
+        ("/status", "usage: /status"),
+        ("/status sideways", "unknown status"),
+        ("/assign wizard bob", "unknown role"),
+        ("/assign scribe", "who is scribe"),
+        ("/check one", "not a number"),
+        ("/check 0", "not a number"),
+        ("/at 25:00 x", "not a time"),
+        ("/at 14:02", "text is missing"),
+        ("/amend x text", "not a number"),
+        ("/amend 3", "correction is missing"),
+        ("/update sideways hi", "unknown audience"),
+        ("/update internal", "update text is missing"),
+        ("/open INC-x", "not an incident id"),
+        ("/declare SEV2", "title is missing"),
+        ("/add", "usage: /add TEXT"),
+        ("/act", "usage: /act ACT-n STATUS"),
+        ("/act ACT-3", "new status is missing"),
+        ("/act ACT-x done", "not an action id"),
+        ("/act ACT-3 finished", "unknown action status"),
+        ("/act ACT-3 verified", "verified needs a note"),
+        ("/act ACT-3 wont_do", "wont_do needs a note"),
+        ("/transfer EV-x carol why", "not an evidence id"),
+        ("/transfer EV-1", "to whom"),
+        ("/transfer EV-1 carol", "reason is missing"),
+    ],
+)
+def test_parse_errors_are_one_line(line: str, needle: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse(line, now=NOW)
+    message = str(info.value)
+    assert needle in message
+    assert "\n" not in message
+
+
+def test_every_usage_has_a_parser() -> None:
+    for usage in entry.USAGES:
+        assert usage.syntax.startswith("/" + usage.name)
+    assert set(entry.COMMAND_NAMES) == {u.name for u in entry.USAGES}
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggestion"),
+    [
+        ("/de", "/declare "),
+        ("/ch", "/check "),
+        ("/status c", "/status contained "),
+        ("/assign sc", "/assign scribe "),
+        ("/update e", "/update external "),
+        ("/act", "/act "),
+        ("/acti", "/action "),
+        ("/cl", "/close "),
+        ("/ev", "/evidence "),
+        ("/tr", "/transfer "),
+        ("/rev", "/review "),
+        ("/act ACT-3 v", "/act ACT-3 verified "),
+        ("/act ACT-3 in", "/act ACT-3 in_progress "),
+        ("/act ACT-3 done ", None),
+        ("/sev ", None),
+        ("hello", None),
+        ("//x", None),
+        ("/zz", None),
+    ],
+)
+def test_complete(typed: str, suggestion: str | None) -> None:
+    assert entry.complete(typed) == suggestion
+
+
+def test_entry_does_not_import_textual() -> None:
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(entry.__file__).read_text(encoding="utf-8"))
+    names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [n for n in names if n.startswith(("textual", "rich"))]

@@ -1,0 +1,142 @@
+"""Postmortem reports: Markdown, JSON and CSV from a loaded incident, and `ircmd report`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from ircmd import report
+from ircmd.escalation import load_escalation
+from ircmd.models import Audience, Role, Severity, Status
+from ircmd.store import Store
+
+IRCMD = str(Path(sys.executable).with_name("ircmd"))
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+async def build(path: Path) -> Store:
+    now = [T0]
+    store = await Store.open(path, clock=lambda: now[0])
+    inc = await store.declare(
+        "Payments [red] down",
+        actor="alice",
+        severity=Severity.SEV1,
+        type="outage",
+        started_at=T0 - timedelta(minutes=20),
+        detected_at=T0 - timedelta(minutes=5),
+    )
+    await store.assign(inc.id, Role.COMMANDER, "ian", actor="alice")
+    await store.add_item(inc.id, "Roll back", actor="ian")
+    await store.check(inc.id, 1, actor="rex")
+    await store.add_evidence(inc.id, "api logs", actor="rex", sha256="f" * 64)
+    await store.transfer_evidence(inc.id, 1, "fran", reason="analysis", actor="rex")
+    now[0] = T0 + timedelta(minutes=40)
+    await store.set_status(inc.id, Status.CONTAINED, actor="ian")
+    await store.send_update(inc.id, Audience.EXTERNAL, "Fixed", actor="cara", final=True)
+    await store.save_review(
+        inc.id,
+        actor="ian",
+        summary="bad deploy",
+        root_cause="no canary",
+        lessons="canary",
+        whys=["w1", "w2"],
+    )
+    await store.add_action(inc.id, "Add canary", actor="ian", owner="dave", due=date(2026, 4, 1))
+    return store
+
+
+async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
+    store = await build(tmp_path / "r.db")
+    try:
+        state, events = await store.state(1), await store.events(1)
+    finally:
+        await store.close()
+    now = T0 + timedelta(hours=1)
+    md = report.incident_markdown(state, events, now)
+    assert md.startswith("# INC-1: Payments [red] down\n")  # user text left as typed
+    for needle in (
+        "- severity: SEV1 (critical)",
+        "- commander: ian",
+        "- scribe: MISSING",
+        "- comms: MISSING",
+        "- [x] 1. containment: Roll back (rex 09:00)",
+        "- EV-1 api logs (held by fran)",
+        "rex -> fran: analysis",
+        "- root cause: no canary",
+        "- why 2: w2",
+        "- ACT-1 [open] Add canary (corrective; dave; due 2026-04-01)",
+        "- time to detect: 15m 00s",
+        "- time to contain: 1h 00m",
+        "## Timeline (UTC)",
+        "external FINAL update: Fixed",
+    ):
+        assert needle in md, needle
+    assert "- next update due: 2026-03-01 10:10:00 UTC\n" in md  # SEV1: 30 min after 09:40
+    assert "(OVERDUE)" in report.incident_markdown(state, events, now + timedelta(minutes=11))
+    data = report.incident_json(state, events, now, load_escalation(None))
+    json.dumps(data, default=str)  # serialisable
+    assert data["incident"]["key"] == "INC-1"
+    assert data["missing_roles"] == ["scribe", "comms"]
+    assert data["next_update_due"].startswith("2026-03-01T10:10:00")
+    assert data["update_overdue"] is False
+    assert data["escalation"]["required"][:2] == ["Head of engineering", "CTO"]
+    assert data["closure_gaps"] == []
+    assert data["metrics"]["time_to_acknowledge"] == 0.0
+    assert [e["key"] for e in data["evidence"]] == ["EV-1"]
+    assert len(data["events"]) == len(events)
+    late = report.incident_json(state, events, now + timedelta(minutes=31), {})
+    assert late["update_overdue"] is True
+    assert late["escalation"] == {"required": [], "pending": [], "notified": []}
+
+    rows = list(csv.reader(io.StringIO(report.incident_csv(events))))
+    assert rows[0] == [
+        "id",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "kind",
+        "text",
+        "description",
+        "hash",
+    ]
+    assert len(rows) == len(events) + 1
+    assert rows[1][4] == "declare" and rows[1][5] == "Payments [red] down"
+    assert [r[0] for r in rows[1:]] == [str(e.id) for e in events]
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
+    env |= {
+        "IRCMD_DB": str(tmp_path / "r.db"),
+        "IRCMD_USER": "alice",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    return subprocess.run([IRCMD, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_cli_report_formats_and_output_file(tmp_path: Path) -> None:
+    await (await build(tmp_path / "r.db")).close()
+    md = cli(tmp_path, "report", "INC-1")
+    assert md.returncode == 0 and md.stdout.startswith("# INC-1: Payments [red] down")
+    js = cli(tmp_path, "report", "INC-1", "--format", "json")
+    assert json.loads(js.stdout)["review"]["root_cause"] == "no canary"
+    out = tmp_path / "pm.csv"
+    r = cli(tmp_path, "report", "INC-1", "--format", "csv", "-o", str(out))
+    assert r.returncode == 0 and r.stdout == ""
+    assert out.read_text(encoding="utf-8").startswith("id,occurred_at,")
+    for args, says in (
+        (("report", "INC-2"), "no incident INC-2"),
+        (("report", "INC-1", "--format", "pdf"), "invalid value for '--format'"),
+        (("report", "INC-1", "-o", str(tmp_path / "no" / "such" / "dir.md")), "cannot write"),
+    ):
+        r = cli(tmp_path, *args)
+        assert r.returncode != 0
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ircmd: error: ")
+        assert says.lower() in lines[0].lower()

@@ -1,0 +1,311 @@
+"""Pilot tests of every slash command, asserting on the Store afterwards.
+
+Also the home of the screen tests' helpers (imported by the other
+test_screen_* files): a frozen clock, a seeded database and an app factory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from ircmd.app import IrcmdApp
+from ircmd.config import Config
+from ircmd.demo import build_demo
+from ircmd.models import (
+    ActionStatus,
+    Audience,
+    Event,
+    IncidentState,
+    Kind,
+    Phase,
+    Role,
+    Severity,
+    Status,
+)
+from ircmd.screens.command import CommandScreen
+from ircmd.store import Store
+from ircmd.widgets.entry_bar import EntryBar
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def frozen() -> datetime:
+    return NOW
+
+
+def make_app(db: Path, user: str = "alice", **kw: object) -> IrcmdApp:
+    """The app on `db` with the clock frozen at NOW; `read_only=True` passes to Config."""
+    read_only = bool(kw.pop("read_only", False))
+    clock = kw.pop("clock", frozen)
+    return IrcmdApp(Config(db=db, user=user, read_only=read_only), clock=clock, **kw)  # type: ignore[arg-type]
+
+
+async def seeded(tmp_path: Path, user: str = "alice") -> Path:
+    """The demo record (three incidents, `user` commands INC-1) at the frozen time."""
+    db = tmp_path / "ircmd.db"
+    await build_demo(db, user, now=NOW)
+    return db
+
+
+async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
+    """One fresh SEV2 incident declared by alice, nobody assigned."""
+    db = tmp_path / "ircmd.db"
+    async with await Store.open(db, clock=frozen) as store:
+        await store.declare(
+            title, actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)
+        )
+    return db
+
+
+async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until `cond()` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+def screen_of(app: IrcmdApp) -> CommandScreen:
+    return app.command_screen
+
+
+async def ready(pilot: Pilot[None]) -> CommandScreen:
+    app = pilot.app
+    assert isinstance(app, IrcmdApp)
+    await until(pilot, lambda: app.command_screen.is_mounted and app._feed is not None)
+    return app.command_screen
+
+
+async def submit(pilot: Pilot[None], line: str) -> CommandScreen:
+    """Put `line` in the entry bar and press Enter; wait until the bar reacted."""
+    screen = await ready(pilot)
+    bar = screen.query_one(EntryBar)
+    bar.focus()
+    bar.value = line
+    history = len(bar.history)
+    message = screen.query_one("#message")
+    before = str(message.render())
+    await pilot.press("enter")
+    await until(
+        pilot,
+        lambda: (
+            len(bar.history) > history
+            or str(message.render()) != before
+            or pilot.app.screen is not screen
+        ),
+    )
+    await pilot.pause()
+    return screen
+
+
+def message_text(screen: CommandScreen) -> str:
+    return str(screen.query_one("#message").render())
+
+
+async def state(db: Path, ref: int = 1) -> IncidentState:
+    async with await Store.open(db, clock=frozen) as store:
+        return await store.state(ref)
+
+
+async def events(db: Path, ref: int = 1) -> list[Event]:
+    async with await Store.open(db, clock=frozen) as store:
+        return await store.events(ref)
+
+
+# ------------------------------------------------------------------ tests
+
+
+async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        bar = screen.query_one(EntryBar)
+        assert bar.has_focus, "the entry bar is focused at start"
+        await pilot.press(*"rollback started")
+        await pilot.press("enter")
+        await until(pilot, lambda: bar.value == "")
+        await until(
+            pilot,
+            lambda: (
+                "rollback started" in screen.timeline.line_text(screen.timeline.total_lines - 1)
+            ),
+        )
+    evs = await events(db)
+    assert (
+        evs[-1].kind is Kind.NOTE
+        and evs[-1].text == "rollback started"
+        and evs[-1].actor == "alice"
+    )
+
+
+async def test_declare_open_sev_status(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/declare SEV3 search slow")
+        assert screen.current == 2
+        await submit(pilot, "/sev 1")
+        await submit(pilot, "/status contained")
+        await submit(pilot, "/open INC-1")
+        assert screen.current == 1
+        assert "INC-1" in str(screen.query_one("#header").render())
+    second = await state(db, 2)
+    assert second.incident.title == "search slow"
+    assert second.incident.severity is Severity.SEV1
+    assert second.incident.status is Status.CONTAINED
+
+
+async def test_assign_and_handoff(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "/assign scribe carol")
+        await submit(pilot, "/ic alice")
+        screen = await submit(pilot, "/ic bob")
+        roles = screen.query_one("#roles")
+        await until(pilot, lambda: "bob" in str(roles.render()))
+    st = await state(db)
+    assert st.people(Role.SCRIBE) == ["carol"]
+    assert st.people(Role.COMMANDER) == ["bob"]
+    evs = await events(db)
+    assert evs[-1].data.get("previous") == "alice"
+
+
+async def test_checklist_commands(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "/add isolate the host")
+        await submit(pilot, "/recovery restore from backup")
+        await submit(pilot, "/check 1")
+        screen = await submit(pilot, "/check 2")
+        await submit(pilot, "/uncheck 2")
+        checklist = screen.query_one("#checklist")
+        await until(pilot, lambda: "[x]" in str(checklist.render()))
+    st = await state(db)
+    assert [(i.n, i.phase, i.done) for i in st.checklist] == [
+        (1, Phase.CONTAINMENT, True),
+        (2, Phase.RECOVERY, False),
+    ]
+
+
+async def test_entries_decision_at_amend(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "/decision fail over to eu-west-2")
+        await submit(pilot, "/at 11:50 vendor called back")
+        await submit(pilot, "first entry with a typo")
+        evs = await events(db)
+        screen = await submit(pilot, f"/amend {evs[-1].id} first entry, typo fixed")
+        tl = screen.timeline
+        await until(pilot, lambda: any("✎" in tl.line_text(i) for i in range(tl.total_lines)))
+        lines = [tl.line_text(i) for i in range(tl.total_lines)]
+        typo = next(i for i, line in enumerate(lines) if "first entry with a typo" in line)
+        assert "✎" in lines[typo], "the corrected entry carries a marker"
+        assert f"#{evs[-1].id + 1}" in lines[typo + 1] and "typo fixed" in lines[typo + 1]
+    evs = await events(db)
+    kinds = [e.kind for e in evs]
+    assert Kind.DECISION in kinds and Kind.AMEND in kinds
+    backdated = next(e for e in evs if e.text == "vendor called back")
+    assert backdated.occurred_at == NOW.replace(hour=11, minute=50)
+    assert evs[-1].data["amends"] == evs[-2].id
+
+
+async def test_update_action_playbook_notify(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "/update external we are investigating")
+        await submit(pilot, "/action add a canary stage")
+        await submit(pilot, "/playbook service-outage")
+        await submit(pilot, "/notify head of engineering")
+    st = await state(db)
+    assert st.updates[0].audience is Audience.EXTERNAL
+    assert st.actions[0].title == "add a canary stage" and st.actions[0].status is ActionStatus.OPEN
+    assert [p.name for p in st.playbooks] == ["service-outage"]
+    assert st.notifications[0].who == "head of engineering"
+    assert len(st.checklist) >= 5
+
+
+async def test_help_opens_the_help(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        bar = app.command_screen.bar
+        bar.value = "/help"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is not app.command_screen)
+        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "/amend ID TEXT" in shown and "Ctrl+P" in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.command_screen)
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("/frobnicate now", "unknown command"),
+        ("/check 99", "99"),
+        ("/sev 7", "unknown severity"),
+        ("/amend 999 x", "#999"),
+        ("/open INC-42", "INC-42"),
+        ("/playbook nope", "no playbook"),
+    ],
+)
+async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, needle: str) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, line)
+        assert needle in message_text(screen)
+        assert screen.bar.value == line, "nothing typed is lost"
+    assert app.return_code in (None, 0)
+
+
+async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
+    app = make_app(db, user="dave", open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/sev 2")
+        text = message_text(screen)
+        assert "only the commander or deputy" in text and "alice" in text
+        assert screen.bar.value == "/sev 2"
+    assert (await state(db)).incident.severity is Severity.SEV1
+
+
+async def test_history_recall(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "first")
+        screen = await submit(pilot, "second")
+        bar = screen.bar
+        await pilot.press(*"draft")
+        await pilot.press("up")
+        assert bar.value == "second"
+        await pilot.press("up")
+        assert bar.value == "first"
+        await pilot.press("down", "down")
+        assert bar.value == "draft", "the half-typed line comes back"
+
+
+async def test_completion_with_tab(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("/", "s", "t")
+        await pilot.pause(0.1)
+        await pilot.press("tab")
+        assert screen.bar.value == "/status "

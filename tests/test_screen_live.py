@@ -1,0 +1,148 @@
+"""Live updates from another writer, presence, read-only mode and closing the Store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from test_screen_commands import NOW, declared, frozen, make_app, ready, seeded, submit, until
+
+from ircmd.models import Kind, Severity, Status
+from ircmd.store import Store
+
+
+async def test_other_writers_appear_incrementally(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1, poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        tl = screen.timeline
+        rows_before = list(tl.rows)
+        screen.bar.value = "half-typed /sev"
+        screen.bar.cursor_position = 4
+        async with await Store.open(db, clock=frozen) as other:
+            await other.log(1, "from another terminal", actor="carol")
+            await other.check(1, 5, actor="dave")
+            await other.declare("New one", actor="erin", severity=Severity.SEV4)
+        await until(pilot, lambda: tl.rows[-1].kind == Kind.CHECK.value)
+        assert tl.rows[: len(rows_before)] == rows_before, "appended, not rebuilt"
+        assert "from another terminal" in tl.line_text(tl.total_lines - 2)
+        await until(pilot, lambda: 4 in screen.board.incidents)
+        assert screen.state is not None and next(i for i in screen.state.checklist if i.n == 5).done
+        assert "4/10" in str(screen.query_one("#checklist").border_title)
+        assert screen.bar.value == "half-typed /sev" and screen.bar.cursor_position == 4
+
+
+async def test_scrolled_back_timeline_keeps_its_place(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with await Store.open(db, clock=frozen) as store:
+        for i in range(60):
+            await store.log(1, f"entry {i}", actor="bob")
+    app = make_app(db, poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        tl = screen.timeline
+        await until(pilot, lambda: tl.total_lines >= 61)
+        assert tl.following and tl.scroll_y == tl.max_scroll_y
+        tl.focus()
+        await pilot.press("pageup", "pageup")
+        assert not tl.following
+        top = tl.scroll_y
+        async with await Store.open(db, clock=frozen) as other:
+            await other.log(1, "while you were reading", actor="carol")
+        await until(pilot, lambda: "while you were reading" in tl.line_text(tl.total_lines - 1))
+        await pilot.pause()
+        assert tl.scroll_y == top, "a reader scrolled back is not yanked to the bottom"
+        await pilot.press("end")
+        await pilot.pause()
+        assert tl.following
+        async with await Store.open(db, clock=frozen) as other:
+            await other.log(1, "followed again", actor="carol")
+        await until(pilot, lambda: "followed again" in tl.line_text(tl.total_lines - 1))
+        await pilot.pause()
+        assert tl.scroll_y == tl.max_scroll_y
+
+
+async def test_history_loads_behind_the_tail(tmp_path: Path) -> None:
+    from ircmd.screens import command
+
+    db = await declared(tmp_path)
+    async with await Store.open(db, clock=frozen) as store:
+        for i in range(30):
+            await store.log(1, f"entry {i}", actor="bob")
+    old_tail, command.TAIL = command.TAIL, 10
+    try:
+        app = make_app(db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await ready(pilot)
+            await until(pilot, lambda: len(screen.timeline.rows) == 31)
+            assert [r.id for r in screen.timeline.rows] == list(range(1, 32))
+    finally:
+        command.TAIL = old_tail
+
+
+async def test_read_only_refuses_every_write(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, read_only=True, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        assert "read-only" in screen.bar.placeholder
+        assert screen.bar.border_title == "READ-ONLY"
+        for line in ("a note", "/sev 2", "/check 5", "/status triaged", "/declare SEV1 x"):
+            screen.say("")
+            await submit(pilot, line)
+            assert "read-only" in str(screen.query_one("#message").render())
+            assert screen.bar.value == line
+            screen.bar.value = ""
+    async with await Store.open(db, clock=frozen) as store:
+        st = await store.state(1)
+        assert st.incident.status is Status.CONTAINED and st.incident.severity is Severity.SEV1
+        assert len(await store.list_incidents()) == 3
+
+
+async def test_presence_shows_watchers_and_leaves(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    async with await Store.open(db, clock=frozen) as other:
+        await other.heartbeat("carol-session", 1, "carol", "laptop")
+        app = make_app(db, open_incident=1)
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = await ready(pilot)
+            header = screen.query_one("#header")
+            await until(pilot, lambda: "carol (scribe)" in str(header.render()))
+            mine = [p for p in await other.watchers(timedelta(minutes=1)) if p.person == "alice"]
+            assert mine and mine[0].incident_id == 1
+        gone = [p for p in await other.watchers(timedelta(minutes=1)) if p.person == "alice"]
+        assert not gone, "the session left on exit"
+
+
+async def test_store_is_closed_on_exit(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        store = app.store
+    assert app._store is None
+    assert not store._db._running  # the aiosqlite thread has finished
+
+
+async def test_header_counts_down_to_the_next_update(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # SEV1, last update 21 minutes before NOW
+    now = [NOW]
+    app = make_app(db, open_incident=1, clock=lambda: now[0])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        header = str(screen.query_one("#header").render())
+        assert "declared 47m  next update 9m" in header
+        now[0] = NOW + timedelta(minutes=15)
+        await until(
+            pilot, lambda: "UPDATE OVERDUE 6m" in str(screen.query_one("#header").render())
+        )
+
+
+def test_header_durations_tick_by_the_minute() -> None:
+    from ircmd.widgets.header import coarse
+
+    assert coarse(47 * 60 + 12) == "47m"
+    assert coarse(30) == "0m"
+    assert coarse(95, exact_below=120) == "1m 35s", "the last two minutes count seconds"
+    assert coarse(3 * 3600 + 5 * 60) == "3h 05m"

@@ -1,0 +1,133 @@
+"""Pilot tests of the modal dialogs, the palette and F1, asserting on the Store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_screen_commands import declared, make_app, ready, seeded, state, submit, until
+from textual.command import CommandPalette
+from textual.widgets import Input, Select
+
+from ircmd.models import Level, Role, Severity, Status
+from ircmd.screens.modals import AssignScreen, DeclareScreen, ReopenScreen, TextScreen
+
+
+async def test_declare_form_suggests_severity(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = app.screen
+        form.query_one("#declare-title", Input).value = "Payments down"
+        form.query_one("#declare-type", Input).value = "service-outage"
+        form.query_one("#declare-impact", Select).value = "high"
+        form.query_one("#declare-urgency", Select).value = "medium"
+        await pilot.pause()
+        suggestion = str(form.query_one("#declare-suggestion").render())
+        assert "SEV2" in suggestion and Severity.SEV2.meaning in suggestion
+        form.query_one("#declare-playbook", Select).value = "service-outage"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.command_screen.current == 1)
+    st = await state(db)
+    assert st.incident.title == "Payments down"
+    assert st.incident.severity is Severity.SEV2
+    assert st.incident.impact is Level.HIGH and st.incident.urgency is Level.MEDIUM
+    assert [p.name for p in st.playbooks] == ["service-outage"]
+
+
+async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await submit(pilot, "/declare")
+        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "title is needed" in str(app.screen.query_one("#dialog-error").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        assert screen.bar.value == "/declare", "a cancelled dialog leaves the line"
+        assert screen.current is None
+
+
+async def test_assign_form(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, AssignScreen))
+        app.screen.query_one("#assign-role", Select).value = "comms"
+        await pilot.press(*"carol")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, AssignScreen))
+        await until(pilot, lambda: "carol" in str(app.command_screen.query_one("#roles").render()))
+    assert (await state(db)).people(Role.COMMS) == ["carol"]
+
+
+async def test_reopen_asks_for_a_reason(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # INC-1 is contained
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        screen.bar.value = "/status triaged"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReopenScreen))
+        await pilot.press("enter")
+        assert "needs a reason" in str(app.screen.query_one("#dialog-error").render())
+        await pilot.press(*"errors are back")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen)
+        await until(pilot, lambda: screen.bar.value == "")
+    st = await state(db)
+    assert st.incident.status is Status.TRIAGED
+
+
+async def test_reopen_with_reason_inline(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await submit(pilot, "/status reported errors are back")
+    assert (await state(db)).incident.status is Status.REPORTED
+
+
+async def test_f1_help_and_palette(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"check step 4")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen)
+        await until(
+            pilot,
+            lambda: any(
+                i.n == 4 and i.done for i in (screen.state.checklist if screen.state else ())
+            ),
+        )
+    st = await state(db)
+    assert next(i for i in st.checklist if i.n == 4).done
+
+
+async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
+    from ircmd import entry
+    from ircmd.screens.palette import actions_of
+
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        names = [label.plain for label, _, _ in actions_of(screen)]
+        for usage in entry.USAGES:
+            if usage.name != "help":
+                assert any(n.startswith("/" + usage.name) for n in names), usage.name
+        assert any(n.startswith("Open INC-2") for n in names)

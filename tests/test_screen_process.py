@@ -1,0 +1,535 @@
+"""Pilot tests of the process tabs, forms and slash commands on the command screen.
+
+Each drives the real app on a real SQLite file and asserts on the Store afterwards.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from test_screen_commands import (
+    NOW,
+    declared,
+    events,
+    make_app,
+    message_text,
+    ready,
+    seeded,
+    state,
+    submit,
+    until,
+)
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Input, Select, TabbedContent, TextArea
+
+from ircmd import rules
+from ircmd.app import IrcmdApp
+from ircmd.models import ActionStatus, Audience, Kind, Role, Status
+from ircmd.screens.command import CommandScreen
+from ircmd.screens.forms import FormScreen
+from ircmd.screens.palette import actions_of
+from ircmd.store import Store
+from ircmd.widgets.process import CommsPanel
+
+
+def shown(screen: CommandScreen, wid: str) -> str:
+    return str(screen.query_one(f"#{wid}").render())
+
+
+async def form_of(pilot: Pilot[None]) -> FormScreen:
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, FormScreen))
+    await pilot.pause()
+    assert isinstance(app.screen, FormScreen)
+    return app.screen
+
+
+def fill(form: FormScreen, **values: Any) -> None:
+    """Set form fields directly (typing is covered by test_process_screens)."""
+    for key, value in values.items():
+        widget = form.query_one(f"#field-{key}")
+        if isinstance(widget, TextArea):
+            widget.text = value
+        elif isinstance(widget, Checkbox):
+            widget.value = bool(value)
+        elif isinstance(widget, Select):
+            widget.value = value
+        else:
+            assert isinstance(widget, Input)
+            widget.value = value
+
+
+async def save(pilot: Pilot[None], form: FormScreen) -> None:
+    """Ctrl+S; wait until the form closed."""
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: pilot.app.screen is not form)
+    await pilot.pause()
+
+
+# ----------------------------------------------------------------- panels
+
+
+async def test_tabs_switch_with_f_keys_and_show_each_panel(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: screen.timeline.rows != [])
+        tabs = screen.query_one(TabbedContent)
+        assert tabs.active == "tab-checklist"
+        checklist = shown(screen, "checklist")
+        assert "Containment 3/5" in checklist and "Recovery 0/5" in checklist
+        assert checklist.index("Containment") < checklist.index("Recovery")
+        for key, name in (("f5", "comms"), ("f6", "evidence"), ("f7", "review"), ("f8", "actions")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == f"tab-{name}"
+            assert screen.query_one(f"#{name}").has_focus, "F-key moves into the tab"
+            await pilot.press("escape")
+            assert screen.bar.has_focus, "Escape goes back to the bar"
+        comms = shown(screen, "comms")
+        assert "Escalation (SEV1): 1/5 told" in comms
+        assert "[ ] CTO  pending" in comms
+        assert "Next update in 9m (by 12:09 UTC)" in comms
+        evidence = shown(screen, "evidence")
+        assert "EV-1" in evidence and "held by carol" in evidence
+        review = shown(screen, "review")
+        assert "Time to detect 6m 00s" in review and "ack 2m 00s" in review
+        assert "review missing" in review and "ACT-1 has no owner or due date" in review
+        actions = shown(screen, "actions")
+        assert "ACT-1 Add a canary stage" in actions and "no owner, due -" in actions
+        await pilot.press("f4")
+        assert tabs.active == "tab-checklist"
+
+
+async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # SEV1, last update 21 minutes before NOW: due in 9m
+    now = [NOW]
+    app = make_app(db, open_incident=1, clock=lambda: now[0])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f5")
+        comms = screen.query_one("#comms", CommsPanel)
+        await until(pilot, lambda: "Next update in 9m" in str(comms.render()))
+        now[0] = NOW + timedelta(seconds=65)
+        await until(pilot, lambda: "Next update in 7m" in str(comms.render()))
+        updates: list[object] = []
+        original = comms.update
+
+        def counting(content: Any = "", **kw: Any) -> None:
+            updates.append(content)
+            original(content, **kw)
+
+        comms.update = counting  # type: ignore[method-assign]
+        now[0] = NOW + timedelta(seconds=80)
+        await pilot.pause(1.3)
+        assert updates == [], "no redraw while the shown text stays the same"
+        now[0] = NOW + timedelta(minutes=15)
+        await until(pilot, lambda: "Update OVERDUE by 6m" in str(comms.render()))
+        assert len(updates) == 1
+
+
+async def test_roles_panel_flags_playbook_roles(tmp_path: Path) -> None:
+    db = await declared(tmp_path)  # SEV2: commander and comms required
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/playbook security-breach")
+        roles = screen.query_one("#roles")
+        await until(pilot, lambda: "liaison" in str(roles.render()))
+        text = str(roles.render())
+        for role in ("commander", "scribe", "comms", "liaison"):
+            assert any(role in line and "missing" in line for line in text.splitlines()), role
+        assert roles.border_title == "Roles ⚠4"
+        await submit(pilot, "/assign liaison legal-lee")
+        await until(pilot, lambda: roles.border_title == "Roles ⚠3")
+
+
+async def test_metrics_follow_new_events(tmp_path: Path) -> None:
+    db = await declared(tmp_path)  # declared 5 minutes before NOW
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f7")
+        review = screen.query_one("#review")
+        await until(pilot, lambda: "ack -" in str(review.render()))
+        await submit(pilot, "/ic alice")
+        await submit(pilot, "/status contained")
+        await until(pilot, lambda: "contain 5m 00s" in str(review.render()))
+        assert "ack 5m 00s" in str(review.render())
+
+
+# ---------------------------------------------------------- slash commands
+
+
+async def test_evidence_and_transfer_commands(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/evidence web-3 auth.log [/] copy")
+        assert "EV-1 registered, held by alice" in message_text(screen)
+        await submit(pilot, "/transfer EV-1 carol to forensics for imaging")
+        assert "EV-1 now held by carol" in message_text(screen)
+        screen = await submit(pilot, "/transfer EV-1 carol again")
+        assert "already held by carol" in message_text(screen)
+        assert screen.bar.value == "/transfer EV-1 carol again"
+        await submit(pilot, "/transfer EV-9 bob x")
+        assert "no evidence EV-9" in message_text(screen)
+        await pilot.press("f6")
+        evidence = screen.query_one("#evidence")
+        await until(pilot, lambda: "to forensics for imaging" in str(evidence.render()))
+        assert "web-3 auth.log [/] copy" in str(evidence.render())
+    [item] = (await state(db)).evidence
+    assert item.description == "web-3 auth.log [/] copy"
+    assert item.custodian == "carol" and item.sha256 is None
+    assert [(t.from_person, t.to_person, t.reason) for t in item.transfers] == [
+        ("alice", "carol", "to forensics for imaging")
+    ]
+
+
+async def test_act_moves_an_action_through_its_states(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/action add a canary stage")
+        await submit(pilot, "/act ACT-1 in_progress")
+        assert "ACT-1 in_progress" in message_text(screen)
+        await submit(pilot, "/act ACT-1 verified")
+        assert "verified needs a note" in message_text(screen)
+        await submit(pilot, "/act ACT-1 done canary live in EU")
+        await submit(pilot, "/act ACT-1 verified no 502s in two weeks")
+        await submit(pilot, "/act ACT-1 open")
+        assert "cannot go from verified" in message_text(screen)
+        await pilot.press("f8")
+        actions = screen.query_one("#actions")
+        await until(pilot, lambda: "verified: no 502s in two weeks" in str(actions.render()))
+    [action] = (await state(db)).actions
+    assert action.status is ActionStatus.VERIFIED
+    assert action.verification == "no 502s in two weeks"
+    kinds = [e.kind for e in await events(db)]
+    assert kinds.count(Kind.ACTION_SET) == 3
+
+
+async def test_close_lists_what_is_missing_then_override(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await submit(pilot, "/ic alice")
+        await submit(pilot, "/action add a canary stage")
+        screen = await submit(pilot, "/close")
+        text = message_text(screen)
+        assert "cannot close INC-1, 3 missing" in text
+        assert "review missing: summary, root cause, lessons" in text
+        assert "ACT-1 has no owner or due date" in text and "no final update sent" in text
+        assert "/close REASON" in text
+        assert screen.bar.value == "/close"
+        assert screen.query_one(TabbedContent).active == "tab-review"
+        await submit(pilot, "/act ACT-1 wont_do covered by the platform team")
+        await submit(pilot, "/status closed")
+        assert "cannot close INC-1, 2 missing" in message_text(screen)
+        await submit(pilot, "/close CTO waived the review for this drill")
+        assert "override of 2 missing" in message_text(screen)
+    st = await state(db)
+    assert st.incident.status is Status.CLOSED
+    last = (await events(db))[-1]
+    assert (
+        last.kind is Kind.STATUS and last.data["override"] == "CTO waived the review for this drill"
+    )
+    assert len(last.data["gaps"]) == 2 and last.actor == "alice"
+
+
+async def test_responder_may_not_close(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
+    app = make_app(db, user="dave", open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/close everyone agreed")
+        text = message_text(screen)
+        assert "only the commander or deputy" in text and "you are dave" in text
+        assert screen.bar.value == "/close everyone agreed"
+        # what a responder may do, they can: evidence, updates, actions
+        await submit(pilot, "/evidence dave's shell history")
+        assert "EV-2 registered" in message_text(screen)
+    st = await state(db)
+    assert st.incident.status is Status.CONTAINED
+    assert st.evidence[-1].collected_by == "dave"
+
+
+async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f5")
+        comms = screen.query_one("#comms")
+        await until(pilot, lambda: "1/5 told" in str(comms.render()))
+        await pilot.press("n")
+        await until(pilot, lambda: "2/5 told" in str(comms.render()))
+        assert "CTO notified" in message_text(screen)
+        await submit(pilot, "/notify legal counsel")
+        await until(pilot, lambda: "[x] legal counsel" in str(comms.render()))
+    told = [n.who for n in (await state(db)).notifications]
+    assert told == ["head of engineering", "CTO", "legal counsel"]
+
+
+# ------------------------------------------------------------------ forms
+
+
+async def test_update_alone_opens_the_draft_and_sends_it(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: screen.timeline.rows != [])
+        screen.bar.value = "/update"
+        await pilot.press("enter")
+        form = await form_of(pilot)
+        area = form.query_one("#field-text", TextArea)
+        assert area.has_focus, "the comms lead starts in the message"
+        assert "INC-1 SEV1 (critical), contained" in area.text
+        assert "Latest decision: Roll back payments-gateway" in area.text
+        fill(form, audience="external")
+        await pilot.pause()
+        assert area.text.startswith("The impact is contained and we are working on a full fix")
+        fill(form, text=area.text + " Thanks for your patience.", channel="status page")
+        await save(pilot, form)
+        assert screen.bar.value == "", "the /update line is done with"
+        assert "update sent" in message_text(screen)
+        await pilot.press("f5")
+        comms = screen.query_one("#comms")
+        await until(pilot, lambda: "Thanks for your patience" in str(comms.render()))
+    last = (await state(db)).updates[-1]
+    assert last.audience is Audience.EXTERNAL and last.channel == "status page"
+    assert last.text.endswith("Thanks for your patience.") and not last.final
+
+
+async def test_u_in_comms_tab_and_escape_cancels(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        before = len((await state(db)).updates)
+        await pilot.press("f5", "u")
+        await form_of(pilot)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        assert len((await state(db)).updates) == before
+
+
+async def test_review_form_from_slash_review(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await submit(pilot, "/review")
+        form = await form_of(pilot)
+        fill(
+            form,
+            summary="bad deploy [b]x[/b]",
+            root_cause="no canary",
+            whys="deploy broke\nno canary caught it",
+            lessons="canary everything",
+        )
+        await save(pilot, form)
+        assert "review saved" in message_text(screen)
+        await pilot.press("f7")
+        review = screen.query_one("#review")
+        await until(pilot, lambda: "bad deploy [b]x[/b]" in str(review.render()))
+        assert "Why 2: no canary caught it" in str(review.render())
+        await pilot.press("f7", "r")
+        form = await form_of(pilot)
+        assert form.query_one("#field-root_cause", TextArea).text == "no canary"
+    saved = (await state(db)).review
+    assert saved.recorded and saved.whys == ("deploy broke", "no canary caught it")
+
+
+async def test_action_form_from_slash_action_and_a_key(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await submit(pilot, "/action")
+        form = await form_of(pilot)
+        fill(form, title="Add a canary stage", owner="dave", due="2026-12-01", type="preventive")
+        await save(pilot, form)
+        assert "follow-up action added" in message_text(screen)
+        await pilot.press("f8", "a")
+        form = await form_of(pilot)
+        fill(form, title="Alert on 502 rate", due="someday")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "not a due date" in str(form.query_one("#form-error").render())
+        fill(form, due="2026-12-15", owner="erin")
+        await save(pilot, form)
+    acts = (await state(db)).actions
+    assert [(a.title, a.owner, a.due, a.type.value) for a in acts] == [
+        ("Add a canary stage", "dave", "2026-12-01", "preventive"),
+        ("Alert on 502 rate", "erin", "2026-12-15", "corrective"),
+    ]
+
+
+async def test_evidence_forms_from_keys(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"Failed password for root\n")
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f6", "t")
+        await pilot.pause()
+        assert "no evidence to transfer" in message_text(screen)
+        assert app.screen is screen
+        screen = await submit(pilot, "/evidence")
+        form = await form_of(pilot)
+        fill(form, description="auth log", file=str(log))
+        await save(pilot, form)
+        await pilot.press("f6", "t")
+        form = await form_of(pilot)
+        fill(form, to="carol", reason="forensics")
+        await save(pilot, form)
+        assert "custody transferred" in message_text(screen)
+    [item] = (await state(db)).evidence
+    assert item.sha256 is not None and item.filename == "auth.log"
+    assert item.custodian == "carol"
+
+
+async def test_forms_refused_when_read_only(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db, read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/review")
+        assert "read-only" in message_text(screen)
+        assert app.screen is screen
+
+
+async def test_palette_lists_the_process_actions(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: screen.state is not None)
+        names = [name.plain for name, _, _ in actions_of(screen)]
+        for wanted in (
+            "Draft a stakeholder update (form)",
+            "Register evidence (form)",
+            "Transfer evidence custody (form)",
+            "Edit the post-incident review (form)",
+            "Add a follow-up action (form)",
+            "Close the incident",
+            "Show the Comms tab",
+            "Notify CTO (escalation)",
+            "/act ACT-n STATUS [NOTE]",
+            "/close [OVERRIDE REASON]",
+        ):
+            assert wanted in names, wanted
+        run = next(r for n, r, _ in actions_of(screen) if n.plain == "Register evidence (form)")
+        await run()  # type: ignore[misc]
+        await form_of(pilot)
+
+
+# ------------------------------------------------------ a whole incident
+
+
+async def test_whole_incident_from_the_screen_alone(tmp_path: Path) -> None:
+    """Declare with a playbook, run it, review it and close it: only keys and lines."""
+    db = tmp_path / "ircmd.db"
+    now = [NOW]
+    app = make_app(db, clock=lambda: now[0])
+
+    def later(minutes: int) -> None:
+        now[0] += timedelta(minutes=minutes)
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await submit(pilot, "/declare SEV1 Card payments failing in EU")
+        assert screen.current == 1
+        await submit(pilot, "/playbook service-outage")
+        later(2)
+        await submit(pilot, "/ic alice")
+        await submit(pilot, "/assign comms carol")
+        await submit(pilot, "/assign scribe bob")
+        await submit(pilot, "/assign responder dave")
+        roles = screen.query_one("#roles")
+        await until(pilot, lambda: "⚠" not in str(roles.render()))
+        later(3)
+        await submit(pilot, "/decision roll back payments-gateway")
+        for n in (1, 2, 3):
+            await submit(pilot, f"/check {n}")
+        await submit(pilot, "/recovery replay failed authorisations")
+        # first update through the draft form
+        await pilot.press("f5", "u")
+        form = await form_of(pilot)
+        assert (
+            "Latest decision: roll back payments-gateway"
+            in form.query_one("#field-text", TextArea).text
+        )
+        await save(pilot, form)
+        await pilot.press("escape")
+        assert screen.bar.has_focus
+        for who in ("head of engineering", "CTO", "customer support lead"):
+            await submit(pilot, f"/notify {who}")
+        # evidence and its custody
+        await submit(pilot, "/evidence payments-gateway logs 09:55-10:20")
+        await submit(pilot, "/transfer EV-1 erin handed to security for analysis")
+        later(25)
+        await submit(pilot, "/status contained")
+        later(30)
+        await submit(pilot, "/status resolved")
+        # the final update, again from the draft
+        await submit(pilot, "/update")
+        form = await form_of(pilot)
+        assert "The problem is resolved" not in form.query_one("#field-text", TextArea).text
+        fill(form, audience="external", final=True)
+        await pilot.pause()
+        assert form.query_one("#field-text", TextArea).text.startswith("The problem is resolved")
+        await save(pilot, form)
+        await submit(pilot, "/status in_review")
+        await submit(pilot, "/review")
+        form = await form_of(pilot)
+        fill(
+            form,
+            summary="A bad deploy broke EU card payments for 60 minutes.",
+            root_cause="No canary stage for payments-gateway in EU.",
+            whys="the deploy went everywhere at once\nthere is no canary stage",
+            went_well="rollback in 10 minutes",
+            lessons="Canary every region.",
+        )
+        await save(pilot, form)
+        await submit(pilot, "/action")
+        form = await form_of(pilot)
+        due = (NOW.date() + timedelta(days=14)).isoformat()
+        fill(form, title="Add a canary stage in EU", owner="dave", due=due)
+        await save(pilot, form)
+        await submit(pilot, "/act ACT-1 in_progress")
+        await submit(pilot, "/act ACT-1 done canary live")
+        await submit(pilot, "/act ACT-1 verified no 502s through two deploys")
+        await submit(pilot, "/close")
+        assert message_text(screen) == "status closed"
+        header = screen.query_one("#header")
+        await until(pilot, lambda: "closed" in str(header.render()))
+        await pilot.press("f7")
+        review = screen.query_one("#review")
+        await until(pilot, lambda: "nothing missing" in str(review.render()))
+        assert "resolve 1h 00m" in str(review.render())
+
+    async with await Store.open(db) as store:
+        st = await store.state(1)
+        assert st.incident.status is Status.CLOSED
+        assert st.people(Role.COMMANDER) == ["alice"] and st.people(Role.COMMS) == ["carol"]
+        assert [p.name for p in st.playbooks] == ["service-outage"]
+        assert [i.done for i in st.checklist][:3] == [True, True, True]
+        assert len(st.updates) == 2 and st.updates[-1].final
+        assert st.updates[-1].audience is Audience.EXTERNAL
+        assert len(st.notifications) == 3
+        [ev] = st.evidence
+        assert ev.custodian == "erin" and ev.transfers[0].from_person == "alice"
+        assert st.review.recorded and st.review.lessons == "Canary every region."
+        [act] = st.actions
+        assert act.status is ActionStatus.VERIFIED and act.owner == "dave"
+        assert act.due == (date(2026, 11, 23) + timedelta(days=14)).isoformat()
+        assert rules.closure_gaps(st, st.incident.resolved_at) == []
+        evs = await store.events(1)
+        assert (await store.verify()).ok
+        m = rules.metrics(evs)
+        assert m.time_to_acknowledge == 120
+        assert m.time_to_contain == 30 * 60
+        assert m.time_to_resolve == 60 * 60
+        assert evs[-1].kind is Kind.STATUS and "override" not in evs[-1].data
+    assert isinstance(app, IrcmdApp)

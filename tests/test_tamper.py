@@ -1,0 +1,115 @@
+"""Tampering with the file behind ircmd's back is caught by `ircmd verify`."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import RunCli, assert_error, assert_ok
+
+from ircmd.models import Kind, Role, Severity, Status
+from ircmd.store import Store
+from ircmd.store.record import row_hash
+
+
+async def _record(db: Path) -> None:
+    async with await Store.open(db) as s:
+        await s.declare("Payments down", actor="alice", severity=Severity.SEV2)  # 1
+        await s.log(1, "first note", actor="alice")  # 2
+        await s.log(1, "restarted the pool", actor="alice", kind=Kind.DECISION)  # 3
+        await s.assign(1, Role.COMMANDER, "alice", actor="alice")  # 4
+        await s.add_item(1, "block the bad IPs", actor="alice")  # 5
+        await s.set_status(1, Status.CONTAINED, actor="alice")  # 6
+        await s.declare("Disk full", actor="bob")  # 7
+        await s.log(2, "cleaned /var", actor="bob")  # 8
+
+
+@pytest.fixture
+def recorded(run_cli: RunCli, db_path: Path) -> Path:
+    """INC-1 with events #1..#6, INC-2 with #7..#8; `ircmd verify` passes."""
+    asyncio.run(_record(db_path))
+    assert "ok: chain intact: 8 events" in assert_ok(run_cli("verify"))
+    return db_path
+
+
+def _sql(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        for s in statements:
+            conn.execute(s)
+    finally:
+        conn.close()
+
+
+def test_append_only_triggers_refuse_edits(recorded: Path) -> None:
+    conn = sqlite3.connect(recorded)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("UPDATE events SET text = 'nothing happened' WHERE id = 3")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM events WHERE id = 3")
+    finally:
+        conn.close()
+
+
+def test_edited_event_text_fails_verify_and_names_the_event(
+    recorded: Path, run_cli: RunCli
+) -> None:
+    _sql(
+        recorded,
+        "DROP TRIGGER events_append_only_update",
+        "UPDATE events SET text = 'kept the pool' WHERE id = 3",
+    )
+    line = assert_error(run_cli("verify"), "verify failed", "#3")
+    assert "#2" not in line and "#4" not in line
+    # Verifying one incident checks the whole chain all the same.
+    assert_error(run_cli("verify", "INC-2"), "#3")
+    assert_error(run_cli("verify", "INC-1"), "#3")
+
+
+def test_rehashed_event_is_caught_at_its_successor(recorded: Path, run_cli: RunCli) -> None:
+    """An editor who recomputes the edited row's hash still breaks the link to #4."""
+    conn = sqlite3.connect(recorded, isolation_level=None)
+    try:
+        conn.execute("DROP TRIGGER events_append_only_update")
+        conn.execute("UPDATE events SET actor = 'mallory' WHERE id = 3")
+        row = conn.execute(
+            "SELECT id, incident_id, occurred_at, recorded_at, actor, kind, text, data,"
+            " prev_hash, hash FROM events WHERE id = 3"
+        ).fetchone()
+        conn.execute("UPDATE events SET hash = ? WHERE id = 3", (row_hash(row),))
+    finally:
+        conn.close()
+    assert_error(run_cli("verify"), "#4", "does not follow")
+
+
+def test_deleted_event_fails_verify(recorded: Path, run_cli: RunCli) -> None:
+    _sql(recorded, "DROP TRIGGER events_append_only_delete", "DELETE FROM events WHERE id = 5")
+    assert_error(run_cli("verify"), "verify failed", "#6")
+
+
+def test_edited_data_json_fails_verify(recorded: Path, run_cli: RunCli) -> None:
+    _sql(
+        recorded,
+        "DROP TRIGGER events_append_only_update",
+        """UPDATE events SET data = '{"from":"reported","to":"resolved"}' WHERE id = 6""",
+    )
+    assert_error(run_cli("verify"), "#6")
+
+
+@pytest.mark.parametrize(
+    ("statement", "table"),
+    [
+        ("UPDATE incidents SET severity = 'SEV4' WHERE id = 1", "incidents"),
+        ("UPDATE checklist SET done = 1, done_by = 'mallory' WHERE n = 1", "checklist"),
+        ("DELETE FROM roles", "roles"),
+        ("INSERT INTO notifications VALUES (1, 'CEO', '2026-01-01', 'mallory')", "notifications"),
+    ],
+)
+def test_edited_projection_fails_verify(
+    recorded: Path, run_cli: RunCli, statement: str, table: str
+) -> None:
+    _sql(recorded, statement)
+    assert_error(run_cli("verify"), "verify failed", f"table {table}")
