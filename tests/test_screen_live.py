@@ -28,7 +28,12 @@ async def test_other_writers_appear_incrementally(tmp_path: Path) -> None:
         assert tl.rows[: len(rows_before)] == rows_before, "appended, not rebuilt"
         assert "from another terminal" in tl.line_text(tl.total_lines - 2)
         await until(pilot, lambda: 4 in screen.board.incidents)
-        assert screen.state is not None and next(i for i in screen.state.checklist if i.n == 5).done
+        # The rows are drawn before the state is re-read (latency), so wait for it too.
+        await until(
+            pilot,
+            lambda: screen.state is not None
+            and next(i for i in screen.state.checklist if i.n == 5).done,
+        )
         assert "4/10" in str(screen.query_one("#checklist").border_title)
         assert screen.bar.value == "half-typed /sev" and screen.bar.cursor_position == 4
 
