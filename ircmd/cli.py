@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shlex
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -466,6 +468,8 @@ def verify(ctx: click.Context, incident: str | None) -> None:
 @click.pass_context
 def backup(ctx: click.Context, dest: str) -> None:
     """A consistent copy of the database (safe while others write)."""
+    if cfg_of(ctx).user_locked:
+        fail("this session is locked by its administrator; backup refused (it writes a file)")
     path = run(ctx, lambda s, c: s.backup(dest))
     click.echo(f"backed up to {path}")
 
@@ -641,7 +645,6 @@ def evidence_add(
             click.echo(f"sha256 {digest}", err=True)
 
     run(ctx, body)
-
 
 
 def evidence_number(ref: str) -> int:
@@ -863,10 +866,26 @@ def actions(
 # ---------------------------------------------------------------------- main
 
 
+def forced_args(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """Under an SSH forced command with a locked identity, the client's own command
+    (SSH_ORIGINAL_COMMAND) follows the administrator's arguments, split like a shell
+    would but never run by one: `ssh ir-host log INC-3 --stdin` works, nothing else runs."""
+    original = env.get("SSH_ORIGINAL_COMMAND", "").strip()
+    if not (env.get("IRCMD_LOCK_USER", "").strip() and original):
+        return argv
+    try:
+        args = shlex.split(original)
+    except ValueError as e:
+        raise click.UsageError(f"cannot read the SSH command: {e}") from None
+    return argv + (args[1:] if args and Path(args[0]).name == "ircmd" else args)
+
+
 def main() -> None:
     """Entry point: click in non-standalone mode so every error is one line."""
     try:
-        rv = cli.main(prog_name="ircmd", standalone_mode=False)
+        rv = cli.main(
+            args=forced_args(sys.argv[1:], os.environ), prog_name="ircmd", standalone_mode=False
+        )
     except click.exceptions.Abort:
         click.echo("ircmd: aborted", err=True)
         sys.exit(130)

@@ -2,7 +2,8 @@
 
 IRCMD_DB, IRCMD_USER, IRCMD_READ_ONLY, IRCMD_PLAYBOOKS (os.pathsep-separated),
 IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5) and
-IRCMD_LOCK_USER (set by an SSH forced command so `--as` cannot impersonate).
+IRCMD_LOCK_USER (set by an SSH forced command: the session acts only as that person,
+on the database the administrator chose, and `--as`, `--db` and `--playbooks` are refused).
 """
 
 from __future__ import annotations
@@ -63,9 +64,14 @@ def resolve(
     """Build the effective configuration; a flag beats its variable beats the default."""
     env = os.environ if env is None else env
     locked = env.get("IRCMD_LOCK_USER", "").strip()
-    who = user or env.get("IRCMD_USER") or os_user()
-    if locked and who != locked:
-        raise InvalidInput(f"this session is locked to user {locked!r}; --as {who!r} refused")
+    # Under a lock the OS account is shared, so only an explicit name can disagree.
+    asked = user or env.get("IRCMD_USER")
+    if locked and asked and asked != locked:
+        raise InvalidInput(f"this session is locked to user {locked!r}; --as {asked!r} refused")
+    if locked and (db or playbooks):
+        # The administrator chose the record in the forced command; a client may not swap it.
+        flag = "--db" if db else "--playbooks"
+        raise InvalidInput(f"this session is locked by its administrator; {flag} refused")
     dirs: list[Path] = [config_dir() / "playbooks"]
     extra = str(playbooks) if playbooks else env.get("IRCMD_PLAYBOOKS", "")
     dirs += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
@@ -79,7 +85,7 @@ def resolve(
         raise InvalidInput(f"timeout {timeout:g} s is out of range (0..3600)")
     return Config(
         db=Path(db or env.get("IRCMD_DB") or default_db()).expanduser(),
-        user=locked or who,
+        user=locked or asked or os_user(),
         read_only=bool(read_only) if read_only is not None else _truthy(env.get("IRCMD_READ_ONLY")),
         user_locked=bool(locked),
         playbook_dirs=tuple(dirs),

@@ -334,6 +334,9 @@ def test_incident_from_declaration_to_closed(tmp_path: Path) -> None:
         timeout=60,
     )
     assert p.returncode == 1
-    assert p.stderr == "ircmd: error: INC-1 is closed: re-open it first by setting an earlier status with a reason\n"
+    assert (
+        p.stderr
+        == "ircmd: error: INC-1 is closed: re-open it first by setting an earlier status with a reason\n"
+    )
     # follow-up actions outlive the incident and stay in the cross-incident log
     assert [a["key"] for a in run.json("actions", "--owner", "dave", "--json")] == ["ACT-1"]

@@ -78,7 +78,10 @@ async def test_review_form_saves_each_field(tmp_path: Path) -> None:
             assert host.closed is True
         review = (await store.state(1)).review
         assert (review.summary, review.root_cause, review.lessons) == (
-            "bad deploy", "no canary", "canary all")
+            "bad deploy",
+            "no canary",
+            "canary all",
+        )
         assert review.whys == ("why one", "why two")
         assert review.recorded and pokes == [1]
     finally:
@@ -105,7 +108,11 @@ async def test_form_keeps_text_and_shows_refusal(tmp_path: Path) -> None:
             assert host.closed is True
         [action] = await store.actions()
         assert (action.title, action.owner, action.due, action.status) == (
-            "Add canary", "dave", "2026-12-01", ActionStatus.OPEN)
+            "Add canary",
+            "dave",
+            "2026-12-01",
+            ActionStatus.OPEN,
+        )
     finally:
         await store.close()
 
@@ -149,8 +156,9 @@ async def test_evidence_forms_register_hash_and_transfer(tmp_path: Path) -> None
             assert host.closed is True
         [item] = (await store.state(1)).evidence
         assert item.sha256 == hashlib.sha256(log.read_bytes()).hexdigest()
-        host = Host(transfer_form(await store.state(1), submit_transfer(store, 1, "alice",
-                                                                         lambda: None)))
+        host = Host(
+            transfer_form(await store.state(1), submit_transfer(store, 1, "alice", lambda: None))
+        )
         async with host.run_test(size=(100, 40)) as pilot:
             await _type_into(host, pilot, "#field-to", "carol")
             await _type_into(host, pilot, "#field-reason", "to forensics")

@@ -7,6 +7,7 @@ test_screen_* files): a frozen clock, a seeded database and an app factory.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,37 @@ async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None
         and evs[-1].text == "rollback started"
         and evs[-1].actor == "alice"
     )
+
+
+async def test_a_slow_write_neither_doubles_an_entry_nor_drops_typing(tmp_path: Path) -> None:
+    """Another writer holds the lock: Enter pressed again is ignored, and what is
+    typed meanwhile stays in the bar as the start of the next entry.
+
+    Keys go straight to the bar here: Pilot's `press` waits for the app to be idle,
+    which it is not while a write waits for the lock."""
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        bar = screen.bar
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            bar.value = "first entry"
+            await bar.action_submit()
+            await asyncio.sleep(0.3)  # the screen's write is now waiting for the lock
+            await bar.action_submit()
+            await bar.action_submit()
+            bar.insert_text_at_cursor(" and the next")
+            await asyncio.sleep(0.3)
+            assert [e.text for e in await events(db)] == ["Checkout down"]
+        finally:
+            blocker.execute("COMMIT")
+            blocker.close()
+        await until(pilot, lambda: bar.value == " and the next")
+        assert bar.history == ["first entry"]
+    notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
+    assert notes == ["first entry"]
 
 
 async def test_declare_open_sev_status(tmp_path: Path) -> None:

@@ -31,8 +31,10 @@ async def test_other_writers_appear_incrementally(tmp_path: Path) -> None:
         # The rows are drawn before the state is re-read (latency), so wait for it too.
         await until(
             pilot,
-            lambda: screen.state is not None
-            and next(i for i in screen.state.checklist if i.n == 5).done,
+            lambda: (
+                screen.state is not None
+                and next(i for i in screen.state.checklist if i.n == 5).done
+            ),
         )
         assert "4/10" in str(screen.query_one("#checklist").border_title)
         assert screen.bar.value == "half-typed /sev" and screen.bar.cursor_position == 4
@@ -139,9 +141,7 @@ async def test_header_counts_down_to_the_next_update(tmp_path: Path) -> None:
         header = str(screen.query_one("#header").render())
         assert "declared 47m  next update 9m" in header
         now[0] = NOW + timedelta(minutes=15)
-        await until(
-            pilot, lambda: "UPDATE OVERDUE 6m" in str(screen.query_one("#header").render())
-        )
+        await until(pilot, lambda: "UPDATE OVERDUE 6m" in str(screen.query_one("#header").render()))
 
 
 def test_header_durations_tick_by_the_minute() -> None:

@@ -162,7 +162,9 @@ class CommandScreen(Screen[None]):
         self.query_one("#roles").border_title = "Roles"
         self.query_one("#checklist").border_title = "Checklist"
         self.timeline.border_title = "Timeline"
-        self.bar.focus()
+        # Focus now, not via call_later: a key pressed during start-up must reach the
+        # bar in order, or an early Enter lands after the text typed behind it.
+        self.set_focus(self.bar)
         self.set_interval(1, self._tick)
         if self._escalation_error:
             self.say(self._escalation_error, error=True)
@@ -317,6 +319,9 @@ class CommandScreen(Screen[None]):
         except IrcmdError as e:
             self.say(str(e), error=True)
             return False
+        finally:
+            if from_bar:
+                self.bar.settle()
         if from_bar and done is not None:
             self.bar.remember(line)
         if done:

@@ -53,15 +53,24 @@ class EntryBar(Input):
         self.history: list[str] = []
         self._recall: int | None = None
         self._draft = ""
+        self._in_flight: str | None = None
         self.read_only = read_only
         if read_only:
             self.add_class("-read-only")
             self.border_title = "READ-ONLY"
 
     async def action_submit(self) -> None:
-        """Enter: hand the line to the screen (the Input's own Submitted is not used)."""
-        if self.value.strip():
+        """Enter: hand the line to the screen (the Input's own Submitted is not used).
+
+        While that line is being written a second Enter is ignored, so a double
+        press (or a slow, locked database) never records the same entry twice."""
+        if self.value.strip() and self._in_flight is None:
+            self._in_flight = self.value
             self.post_message(self.Line(self, self.value))
+
+    def settle(self) -> None:
+        """The line handed over has run, or failed: Enter works again."""
+        self._in_flight = None
 
     def action_complete(self) -> None:
         """Tab accepts the grey suggestion; with none, it moves focus as usual."""
@@ -77,7 +86,9 @@ class EntryBar(Input):
             self.history.append(line)
         self._recall = None
         self._draft = ""
-        self.value = ""
+        # Whatever was typed while the line was being written is the next entry's start.
+        if self.value.startswith(line):
+            self.value = self.value[len(line) :]
 
     def action_history(self, step: int) -> None:
         if not self.history:
