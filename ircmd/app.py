@@ -6,6 +6,7 @@ the widgets read elapsed times and countdowns from it, never from datetime.now.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import sys
@@ -28,6 +29,7 @@ from .widgets.header import IncidentHeader
 
 HEARTBEAT = 10.0  # seconds between presence heartbeats
 PRESENCE_TIMEOUT = timedelta(seconds=35)  # a session missing 3 heartbeats is gone
+RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
 
 
 class IrcmdApp(App[None]):
@@ -98,14 +100,30 @@ class IrcmdApp(App[None]):
 
     @work(exclusive=True, group="feed")
     async def _watch_feed(self) -> None:
-        """Every process's new events, applied incrementally to the screen."""
-        try:
-            async for batch in self.feed:
-                await self.command_screen.apply(batch)
-        except NoMatches:
-            return  # the screen was torn down while a batch was being read: we are exiting
-        except IrcmdError as e:
-            self.notify(str(e), title="live updates stopped", severity="error", markup=False)
+        """Every process's new events, applied incrementally to the screen.
+
+        A failed read (the file locked through another process's recovery, a full
+        disk, a vanished mount) pauses live updates, says so once, and retries with
+        backoff; the feed keeps its place, so nothing committed meanwhile is missed."""
+        pause = RETRY_FIRST
+        failing = False
+        while not self.feed.stopped:
+            try:
+                async for batch in self.feed:
+                    if failing:
+                        failing, pause = False, RETRY_FIRST
+                        self.notify("live updates resumed", markup=False)
+                    await self.command_screen.apply(batch)
+                return
+            except NoMatches:
+                return  # the screen was torn down while a batch was being read: exiting
+            except IrcmdError as e:
+                if not failing:
+                    failing = True
+                    title = "live updates paused, retrying"
+                    self.notify(str(e), title=title, severity="error", markup=False)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_LAST)
 
     @work(exclusive=True, group="presence")
     async def beat(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from test_screen_commands import NOW, declared, frozen, make_app, ready, seeded, submit, until
 
-from ircmd.models import Kind, Severity, Status
+from ircmd.models import Event, Kind, Severity, Status, StorageError
 from ircmd.store import Store
 
 
@@ -151,3 +151,32 @@ def test_header_durations_tick_by_the_minute() -> None:
     assert coarse(30) == "0m"
     assert coarse(95, exact_below=120) == "1m 35s", "the last two minutes count seconds"
     assert coarse(3 * 3600 + 5 * 60) == "3h 05m"
+
+
+async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db, poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        store = app.store
+        real = store.events_since
+        failures = [3]
+
+        async def flaky(after_id: int) -> list[Event]:
+            if failures[0]:
+                failures[0] -= 1
+                raise StorageError(f"{db} is locked by another writer for more than 5 s")
+            return await real(after_id)
+
+        store.events_since = flaky  # type: ignore[method-assign]
+        async with await Store.open(db, clock=frozen) as other:
+            await other.log(1, "written while reads failed", actor="carol")
+        tl = screen.timeline
+        await until(pilot, lambda: "written while reads failed" in tl.line_text(tl.total_lines - 1))
+        assert failures == [0]
+        await until(pilot, lambda: len(app._notifications) >= 2)
+        await pilot.pause(0.3)
+        said = [(n.title, n.message) for n in app._notifications]
+        assert said[0][0] == "live updates paused, retrying" and "locked" in said[0][1]
+        assert said[-1][1] == "live updates resumed"
+        assert len(said) == 2, "one notice for the outage, not one per retry"
