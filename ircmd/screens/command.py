@@ -75,13 +75,15 @@ METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
 class CommandScreen(Screen[None]):
     """Header, board, roles, checklist, timeline, entry bar and footer."""
 
+    # The function keys are priority bindings: they run before the next key is
+    # routed, so `a` typed right after F8 reaches the Actions tab, not the bar.
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("f2", "declare", "Declare"),
-        Binding("f3", "assign", "Assign"),
-        Binding("f4", "tab('checklist')", "Tabs", key_display="F4-8"),
+        Binding("f1", "help", "Help", priority=True),
+        Binding("f2", "declare", "Declare", priority=True),
+        Binding("f3", "assign", "Assign", priority=True),
+        Binding("f4", "tab('checklist')", "Tabs", key_display="F4-8", priority=True),
         *(
-            Binding(key, f"tab('{name}')", title, show=False)
+            Binding(key, f"tab('{name}')", title, show=False, priority=True)
             for name, title, key in TABS
             if key != "f4"
         ),
@@ -568,7 +570,7 @@ class CommandScreen(Screen[None]):
     def action_tab(self, name: str) -> None:
         """F4..F8: show a process tab and move into it (Escape goes back to the bar)."""
         self.tabs.active = f"tab-{name}"
-        self.query_one(f"#{name}").focus()
+        self.set_focus(self.query_one(f"#{name}"))  # at once: see BINDINGS
 
     def _writable_ref(self) -> int:
         ref = self._ref()

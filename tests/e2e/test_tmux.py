@@ -105,6 +105,13 @@ def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
         assert "first note from the scribe" in screen
         assert "Help" in lines[-1]  # the footer survived
 
+        # F8 and `a` arriving in one read: the tab takes the `a`, the bar does not.
+        tmux.key("F8", "a")
+        tmux.wait(lambda s: "Follow-up action" in s, "the action form from F8 a")
+        tmux.key("Escape")
+        screen = tmux.wait(lambda s: "Follow-up action" not in s, "the form closed")
+        assert "▊  a " not in screen, "the `a` leaked into the entry bar"
+
         tmux.key("C-q")
         deadline = time.monotonic() + 10
         while tmux.alive() and time.monotonic() < deadline:
