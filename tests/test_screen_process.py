@@ -356,7 +356,18 @@ async def test_action_form_from_slash_action_and_a_key(tmp_path: Path) -> None:
         fill(form, title="Alert on 502 rate", due="someday")
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert "not a due date" in str(form.query_one("#form-error").render())
+        error = form.query_one("#form-error")
+        assert "not a due date" in str(error.render())
+        # At 80x24 the line sits below the fold: it is scrolled into view.
+        box = form.query_one("#form")
+        await until(
+            pilot,
+            lambda: (
+                box.scroll_y <= error.virtual_region.y
+                and error.virtual_region.bottom
+                <= box.scroll_y + box.scrollable_content_region.height
+            ),
+        )
         fill(form, due="2026-12-15", owner="erin")
         await save(pilot, form)
     acts = (await state(db)).actions

@@ -61,6 +61,7 @@ class FormScreen(ModalScreen[bool]):
         self._fields = list(fields)
         self._submit = submit
         self._ok = ok
+        self._saving = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form"):
@@ -110,9 +111,20 @@ class FormScreen(ModalScreen[bool]):
         return out
 
     async def action_submit(self) -> None:
-        error = await self._submit(self.values())
+        """Save once: a second Ctrl+S while saving (hashing a big file, a busy
+        database) is ignored, and the line under the fields says what is going on."""
+        if self._saving:
+            return
+        self._saving = True
+        line = self.query_one("#form-error", Static)
+        line.update(Text("saving…", style="dim"))
+        try:
+            error = await self._submit(self.values())
+        finally:
+            self._saving = False
         if error:
-            self.query_one("#form-error", Static).update(Text(display.printable(error)))
+            line.update(Text(display.printable(error)))
+            line.scroll_visible(animate=False)  # at 80x24 it can sit below the fold
         else:
             self.dismiss(True)
 
