@@ -6,6 +6,7 @@ Textual, no terminal I/O.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 
@@ -13,22 +14,64 @@ from .models import Event, Kind, incident_key
 
 _PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
 
+# Format characters (Cf) that ordinary text needs as they are: ZWNJ and ZWJ shape
+# Persian and Indic words and join emoji sequences (👩‍💻). Every other Cf is shown.
+_KEPT_FORMAT = frozenset("\u200c\u200d")
+
+# 🏴 + tag letters + CANCEL TAG: the subdivision flags (England, Scotland, Wales).
+# Tag characters anywhere else are invisible ASCII look-alikes and are shown.
+_EMOJI_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
+
+
+def _escape(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
-    """User text made safe for a terminal: control characters become visible
-    symbols (ESC shows as ␛), so a stored escape sequence can never drive the
-    terminal; everything else, markup-looking brackets included, is unchanged."""
+    """User text made safe for a terminal, so what is shown is what is stored.
+
+    - C0 controls and DEL become visible symbols (ESC shows as ␛), so a stored
+      escape sequence can never drive the terminal; a newline is kept only with
+      `keep_newlines`.
+    - C1 controls (U+0080..U+009F, CSI among them), line and paragraph separators
+      (U+2028/U+2029) and format characters (category Cf) are shown escaped, as
+      `\\x9b` or `\\u202e`. Cf holds the bidirectional controls (LRE..RLO,
+      LRI..PDI, LRM/RLM, ALM) that reorder how the rest of a line reads ("Trojan
+      Source"), and invisible characters (zero-width space, word joiner, BOM,
+      soft hyphen, tag characters, interlinear annotation marks) that can hide
+      inside a host name or hash. Kept: ZWNJ/ZWJ, which real words and emoji
+      need, and tag characters inside an emoji flag sequence. Rare script marks
+      that are also Cf (Arabic number signs, hieroglyph joiners) show escaped:
+      a small cost for a rule that also covers format characters added later.
+    - Lone surrogates (Cs) are escaped: they cannot even be encoded for output.
+    - Unchanged: everything else, markup-looking brackets included (the screen
+      renders this as plain text), emoji, CJK, combining marks, and private-use
+      characters (Co; icon fonts use them and a terminal only draws them).
+
+    Idempotent: the result contains nothing that it would change again.
+    """
     out = []
-    for ch in text:
+    i, end = 0, len(text)
+    while i < end:
+        ch = text[i]
         code = ord(ch)
         if ch == "\n" and keep_newlines:
             out.append(ch)
         elif code in _PICTURES:
             out.append(_PICTURES[code])
-        elif 0x80 <= code < 0xA0 or unicodedata.category(ch) in ("Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        elif code < 0x80 or ch in _KEPT_FORMAT:
+            out.append(ch)
+        elif code == 0x1F3F4 and (flag := _EMOJI_TAG_SEQUENCE.match(text, i)):
+            out.append(flag.group())
+            i = flag.end()
+            continue
+        elif code < 0xA0 or unicodedata.category(ch) in ("Cf", "Cs", "Zl", "Zp"):
+            out.append(_escape(code))
         else:
             out.append(ch)
+        i += 1
     return "".join(out)
 
 

@@ -18,7 +18,11 @@ def incident_json(
     now: datetime,
     escalation: Mapping[Severity, list[str]],
 ) -> dict[str, Any]:
-    """Everything `show --json` and `report --format json` say about one incident."""
+    """Everything `show --json` and `report --format json` say about one incident.
+
+    User text is exact, byte for byte: this is data for tools. json.dumps escapes
+    C0 controls (ESC, BEL, CR) as \\u001b and the like, and json.loads gives the
+    stored text back."""
     due = rules.next_update_due(state)
     required = escalation.get(state.incident.severity, [])
     return {
@@ -109,10 +113,29 @@ def incident_markdown(state: IncidentState, events: Sequence[Event], now: dateti
     lines += [
         f"- {display.stamp(e.occurred_at)} #{e.id} {e.actor}: {display.describe(e)}" for e in events
     ]
-    return "\n".join(lines)
+    return "\n".join(_markdown_line(line) for line in lines)
+
+
+def _markdown_line(line: str) -> str:
+    """One built line, its user text made safe (Markdown is read in terminals and
+    editors): control, bidi and invisible characters shown as `display.printable`
+    shows them. A heading stays one line (a newline in a title shows as ␊), and a
+    list item's later lines are indented under it, so a multi-line note cannot
+    start a heading or a new item, or end the list. Every line is built here to
+    begin with our own text ("#", "-", indent or nothing), never with user text."""
+    if line.startswith("#"):
+        return display.printable(line)
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+    return display.printable(line, keep_newlines=True).replace("\n", "\n" + indent)
 
 
 def incident_csv(events: Sequence[Event]) -> str:
+    """The timeline as CSV. Like JSON, this is data for tools, so text is exact
+    (control characters included): the export must match the record it is hashed
+    from, and the csv module quotes any field holding a newline, CR or quote, so
+    rows stay intact. It is not for reading in a terminal; that is the Markdown.
+    A spreadsheet may evaluate a cell that begins with `=`, `+`, `-` or `@`;
+    import it as text."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["id", "occurred_at", "recorded_at", "actor", "kind", "text", "description", "hash"])

@@ -140,3 +140,44 @@ async def test_cli_report_formats_and_output_file(tmp_path: Path) -> None:
         lines = r.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("ircmd: error: ")
         assert says.lower() in lines[0].lower()
+
+
+HOSTILE = "\x07bell\rcr \x1b[31mred\x1b[0m \u202eevil"
+
+
+async def test_markdown_shows_controls_safely_and_json_keeps_them_exact(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "r.db", clock=lambda: T0)
+    try:
+        title = f"# {HOSTILE}\n# injected heading"
+        note = f"first line {HOSTILE}\n# not a heading\n\n- not an item"
+        inc = await store.declare(title, actor="alice", severity=Severity.SEV2)
+        await store.log(inc.id, note, actor="alice")
+        await store.add_evidence(inc.id, f"disk {HOSTILE}", actor="alice")
+        await store.save_review(inc.id, actor="alice", root_cause=HOSTILE)
+        state, events = await store.state(inc.id), await store.events(inc.id)
+    finally:
+        await store.close()
+
+    md = report.incident_markdown(state, events, T0)
+    for raw in ("\x07", "\r", "\x1b", "\u202e"):
+        assert raw not in md, repr(raw)
+    shown = "\u2407bell\u240dcr \u241b[31mred\u241b[0m \\u202eevil"
+    # The title heading stays one line; a newline in it is shown, not followed.
+    assert md.startswith(f"# INC-1: # {shown}\u240a# injected heading\n")
+    # A multi-line note keeps its lines, indented under its list item.
+    assert f": first line {shown}\n  # not a heading\n  \n  - not an item\n" in md
+    assert f"- EV-1 disk {shown} (held by alice)" in md
+    assert f"- root cause: {shown}" in md
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert len(headings) == 1 + md.count("\n## ")
+    lines = md.splitlines()
+    assert all(not line or line.startswith(("#", "- ", "  ")) for line in lines), lines
+
+    data = json.loads(json.dumps(report.incident_json(state, events, T0, {}), ensure_ascii=False))
+    assert data["incident"]["title"] == title
+    assert data["evidence"][0]["description"] == f"disk {HOSTILE}"
+    assert data["review"]["root_cause"] == HOSTILE
+    assert [e["text"] for e in data["events"]][:2] == [title, note]
+
+    rows = list(csv.reader(io.StringIO(report.incident_csv(events), newline="")))
+    assert [r[5] for r in rows[1:3]] == [title, note]  # CSV is data: exact text
