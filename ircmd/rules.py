@@ -21,6 +21,7 @@ from .models import (
     ActionStatus,
     Audience,
     Event,
+    Evidence,
     IncidentState,
     InvalidInput,
     Kind,
@@ -188,6 +189,27 @@ def require_command(state: IncidentState, actor: str, what: str) -> None:
             f"only the commander or deputy may {what} on {state.incident.key} ({who}); "
             f"you are {actor}"
         )
+
+
+def check_custody_transfer(state: IncidentState, item: Evidence, to: str, actor: str) -> None:
+    """Custody passes from hand to hand: only the holder may hand an item on, or
+    the commander or deputy when the holder is unavailable. Unlike command, nobody
+    may take an item just because no commander is assigned: take charge first.
+
+    Handing an item to the person who already holds it is refused (nothing moves).
+    """
+    if to == item.custodian:
+        raise RuleViolation(f"{item.key} is already held by {to}")
+    if actor == item.custodian:
+        return
+    commanders = list(dict.fromkeys(state.people(Role.COMMANDER) + state.people(Role.DEPUTY)))
+    if actor in commanders:
+        return
+    who = ", ".join(commanders) or "none assigned"
+    raise RuleViolation(
+        f"{item.key} is held by {item.custodian}; only {item.custodian} or the "
+        f"commander/deputy ({who}) may transfer it; you are {actor}"
+    )
 
 
 # --------------------------------------------------------------- transitions

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -377,6 +378,49 @@ def test_evidence_bad_inputs(cli: Cli, tmp_path: Path) -> None:
     cli.fails("evidence", "amend", "INC-1", "EV-4", "x", says="no evidence EV-4")
     cli.fails("evidence", "list", "INC-2", says="no incident INC-2")
     assert len(cli.ok("evidence", "list", "INC-1", "--json").json()) == 1
+
+
+def test_only_the_holder_or_commander_may_transfer_custody(cli: Cli) -> None:
+    cli.ok("declare", "x")
+    cli.ok("assign", "INC-1", "ic", "alice")
+    cli.ok("assign", "INC-1", "responder", "bob")
+    cli.ok("evidence", "add", "INC-1", "disk image", user="carol")
+
+    def events() -> int:
+        conn = sqlite3.connect(cli.root / "ircmd.db")
+        try:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        finally:
+            conn.close()
+
+    before = events()
+    refused = (
+        "ircmd: error: EV-1 is held by carol; only carol or the commander/deputy (alice)"
+        " may transfer it; you are bob"
+    )
+    line = cli.fails(
+        "evidence", "transfer", "INC-1", "EV-1", "bob", "--reason", "grabbing it", user="bob"
+    )
+    assert line == refused
+    # --as is the same person as IRCMD_USER
+    r = cli("--as", "bob", "evidence", "transfer", "INC-1", "EV-1", "bob", "--reason", "mine")
+    assert (r.code != 0, r.out, r.err) == (True, "", refused + "\n")
+    line = cli.fails(
+        "evidence", "transfer", "INC-1", "EV-1", "carol", "--reason", "r", user="alice"
+    )
+    assert line == "ircmd: error: EV-1 is already held by carol"
+    assert events() == before
+    (item,) = cli.ok("evidence", "list", "INC-1", "--json").json()
+    assert (item["custodian"], item["transfers"]) == ("carol", [])
+    # the commander may move it for a holder who is unavailable; the record says who did
+    cli.ok("evidence", "transfer", "INC-1", "EV-1", "bob", "--reason", "carol off shift")
+    cli.ok("evidence", "transfer", "INC-1", "EV-1", "fran", "--reason", "forensics", user="bob")
+    (item,) = cli.ok("evidence", "list", "INC-1", "--json").json()
+    assert [(t["from_person"], t["to_person"], t["by"]) for t in item["transfers"]] == [
+        ("carol", "bob", "alice"),
+        ("bob", "fran", "bob"),
+    ]
+    assert events() == before + 2
 
 
 # ------------------------------------------------------------------ review

@@ -24,6 +24,7 @@ from ircmd.models import (
     Audience,
     CommsUpdate,
     Event,
+    Evidence,
     Incident,
     IncidentState,
     InvalidInput,
@@ -673,6 +674,94 @@ async def test_notifications_through_the_store(store: Store) -> None:
 
 
 # ------------------------------------------------------------ evidence
+
+
+def item(custodian: str = "carol") -> Evidence:
+    return Evidence(
+        n=1, description="d", collected_by="carol", collected_at=T0, custodian=custodian
+    )
+
+
+CUSTODY = state(
+    roles=(
+        Assignment(role=Role.COMMANDER, person="alice", assigned_at=T0),
+        Assignment(role=Role.DEPUTY, person="dee", assigned_at=T0),
+        Assignment(role=Role.RESPONDER, person="bob", assigned_at=T0),
+    )
+)
+
+
+@pytest.mark.parametrize("actor", ["carol", "alice", "dee"])
+def test_holder_commander_or_deputy_may_transfer_custody(actor: str) -> None:
+    rules.check_custody_transfer(CUSTODY, item(), "fran", actor)
+
+
+def test_other_responder_may_not_transfer_custody() -> None:
+    with pytest.raises(RuleViolation) as e:
+        rules.check_custody_transfer(CUSTODY, item(), "bob", "bob")
+    assert str(e.value) == (
+        "EV-1 is held by carol; only carol or the commander/deputy (alice, dee) "
+        "may transfer it; you are bob"
+    )
+    # handing it on to someone else does not make it any more allowed
+    with pytest.raises(RuleViolation, match="you are bob"):
+        rules.check_custody_transfer(CUSTODY, item(), "fran", "bob")
+
+
+def test_without_a_commander_only_the_holder_may_transfer_custody() -> None:
+    # unlike command, nobody may take evidence just because no commander is assigned
+    with pytest.raises(RuleViolation) as e:
+        rules.check_custody_transfer(state(), item(), "bob", "bob")
+    assert str(e.value) == (
+        "EV-1 is held by carol; only carol or the commander/deputy (none assigned) "
+        "may transfer it; you are bob"
+    )
+    rules.check_custody_transfer(state(), item(), "bob", "carol")
+
+
+def test_commander_and_deputy_named_once() -> None:
+    both = state(
+        roles=(
+            Assignment(role=Role.COMMANDER, person="ian", assigned_at=T0),
+            Assignment(role=Role.DEPUTY, person="ian", assigned_at=T0),
+        )
+    )
+    with pytest.raises(RuleViolation, match=r"commander/deputy \(ian\) may"):
+        rules.check_custody_transfer(both, item(), "bob", "bob")
+
+
+@pytest.mark.parametrize("actor", ["carol", "alice", "bob"])
+def test_transfer_to_the_current_holder_is_refused(actor: str) -> None:
+    with pytest.raises(RuleViolation) as e:
+        rules.check_custody_transfer(CUSTODY, item(), "carol", actor)
+    assert str(e.value) == "EV-1 is already held by carol"
+
+
+async def test_store_refuses_custody_transfer_by_a_non_holder(store: Store) -> None:
+    inc = await store.declare("x", actor="alice")
+    await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
+    await store.assign(inc.id, Role.DEPUTY, "dee", actor="alice")
+    await store.add_evidence(inc.id, "disk image", actor="carol")
+    before = await store.events()
+    with pytest.raises(RuleViolation, match="EV-1 is held by carol; only carol or the"):
+        await store.transfer_evidence(inc.id, 1, "bob", reason="grabbing it", actor="bob")
+    assert await store.events() == before  # nothing written
+    after = await store.state(inc.id)
+    assert after.evidence[0].custodian == "carol" and after.evidence[0].transfers == ()
+    # the commander and the deputy may move it for an unavailable holder; each
+    # transfer records who did it as well as whom it came from
+    await store.transfer_evidence(inc.id, 1, "fran", reason="carol off shift", actor="alice")
+    await store.transfer_evidence(inc.id, 1, "gus", reason="fran off shift", actor="dee")
+    await store.transfer_evidence(inc.id, 1, "legal", reason="hold", actor="gus")
+    (ev1,) = (await store.state(inc.id)).evidence
+    assert [(t.from_person, t.to_person, t.by) for t in ev1.transfers] == [
+        ("carol", "fran", "alice"),
+        ("fran", "gus", "dee"),
+        ("gus", "legal", "gus"),
+    ]
+    # the previous holder has no say any more
+    with pytest.raises(RuleViolation, match="EV-1 is held by legal"):
+        await store.transfer_evidence(inc.id, 1, "carol", reason="back", actor="gus")
 
 
 async def test_evidence_custody_chain(store: Store) -> None:

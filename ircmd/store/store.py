@@ -689,8 +689,7 @@ class Store:
             item = next((e for e in state.evidence if e.n == n), None)
             if item is None:
                 raise NotFound(f"no evidence EV-{n} on {state.incident.key}")
-            if item.custodian == to:
-                raise RuleViolation(f"EV-{n} is already held by {to}")
+            rules.check_custody_transfer(state, item, to, actor)
             data = {"n": n, "from": item.custodian, "to": to}
             return await self._append(
                 state.incident.id, Kind.EVIDENCE_TRANSFER, actor, reason, data, at

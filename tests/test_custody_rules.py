@@ -1,0 +1,32 @@
+"""Custody transfer refusals reach the screen too: the Store enforces the rule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from test_screen_commands import NOW, events, frozen, make_app, message_text, state, submit
+
+from ircmd.models import Role, Severity
+from ircmd.store import Store
+
+
+async def test_screen_refuses_transfer_by_a_non_holder(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    async with await Store.open(db, clock=frozen) as store:
+        inc = await store.declare(
+            "Checkout down", actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)
+        )
+        await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
+        await store.add_evidence(inc.id, "disk image", actor="carol")
+    before = await events(db)
+    app = make_app(db, user="bob")
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await submit(pilot, "/transfer EV-1 bob grabbing it")
+        assert (
+            "EV-1 is held by carol; only carol or the commander/deputy (alice) may transfer it;"
+            " you are bob"
+        ) in message_text(screen)
+        assert screen.bar.value == "/transfer EV-1 bob grabbing it"  # kept to fix and retry
+    assert await events(db) == before
+    assert (await state(db)).evidence[0].custodian == "carol"
