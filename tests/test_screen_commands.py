@@ -341,3 +341,17 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
         await pilot.pause(0.1)
         await pilot.press("tab")
         assert screen.bar.value == "/status "
+
+
+async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press(*"rollback at")
+        await pilot.press("escape")
+        assert screen.timeline.has_focus
+        await pilot.press("escape", *" 14:05")
+        assert screen.bar.has_focus and screen.bar.value == "rollback at 14:05"
+        await pilot.press("f5", *"x")  # typing in a tab goes on where the bar left off
+        assert screen.bar.value == "rollback at 14:05x"

@@ -29,6 +29,7 @@ from ircmd.app import IrcmdApp
 from ircmd.models import ActionStatus, Audience, Kind, Role, Status
 from ircmd.screens.command import CommandScreen
 from ircmd.screens.forms import FormScreen
+from ircmd.screens.modals import ConfirmScreen
 from ircmd.screens.palette import actions_of
 from ircmd.store import Store
 from ircmd.widgets.process import CommsPanel
@@ -264,12 +265,36 @@ async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
         comms = screen.query_one("#comms")
         await until(pilot, lambda: "1/5 told" in str(comms.render()))
         await pilot.press("n")
+        assert isinstance(app.screen, ConfirmScreen), "n asks before it writes"
+        await pilot.press("escape")
+        await until(pilot, lambda: "not recorded: CTO" in message_text(screen))
+        await pilot.press("f5", "n", "enter")
         await until(pilot, lambda: "2/5 told" in str(comms.render()))
         assert "CTO notified" in message_text(screen)
         await submit(pilot, "/notify legal counsel")
         await until(pilot, lambda: "[x] legal counsel" in str(comms.render()))
     told = [n.who for n in (await state(db)).notifications]
     assert told == ["head of engineering", "CTO", "legal counsel"]
+
+
+async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(tmp_path: Path) -> None:
+    """Someone who thinks they are in the entry bar types a note into the Comms tab,
+    whose `n` is a key: no notification is recorded, and the note is, whole."""
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        before = len((await state(db)).notifications)
+        for tab in ("f5", "f6", "f7", "f8"):  # keys n u / e t / r / a
+            await pilot.press(tab)
+            assert not screen.bar.has_focus
+            said = message_text(screen)
+            await pilot.press(*"need eyes on dns", "enter")
+            await until(pilot, lambda said=said: message_text(screen) != said)
+            assert app.screen is screen and screen.bar.value == ""
+        notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
+    assert notes[-4:] == ["need eyes on dns"] * 4
+    assert len((await state(db)).notifications) == before
 
 
 # ------------------------------------------------------------------ forms

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
@@ -50,7 +50,15 @@ from ..widgets.process import (
 from ..widgets.style import user
 from ..widgets.timeline import Row, Timeline
 from . import forms
-from .modals import AssignScreen, DeclareRequest, DeclareScreen, ReopenScreen, TextScreen, help_body
+from .modals import (
+    AssignScreen,
+    ConfirmScreen,
+    DeclareRequest,
+    DeclareScreen,
+    ReopenScreen,
+    TextScreen,
+    help_body,
+)
 
 if TYPE_CHECKING:
     from ..app import IrcmdApp
@@ -515,6 +523,20 @@ class CommandScreen(Screen[None]):
     def action_focus_timeline(self) -> None:
         self.timeline.focus()
 
+    def on_key(self, event: events.Key) -> None:
+        """A printable key that no pane uses goes to the entry bar, so someone who
+        types with focus in a tab or the timeline is not typing into nothing."""
+        if (
+            event.is_printable
+            and event.character
+            and not self.bar.has_focus
+            and event.key not in self.active_bindings
+        ):
+            event.stop()
+            event.prevent_default()
+            self.set_focus(self.bar)  # at once, so the keys behind this one follow it
+            self.bar.insert_text_at_cursor(event.character)
+
     def action_toggle_focus(self) -> None:
         """Escape: from the bar to the timeline, from anywhere else back to the bar."""
         if self.bar.has_focus:
@@ -651,8 +673,10 @@ class CommandScreen(Screen[None]):
 
         await self._open_form(build)
 
-    async def action_notify_pending(self) -> None:
-        """`n` in the Comms tab: check off the first escalation contact not yet told."""
+    def action_notify_pending(self) -> None:
+        """`n` in the Comms tab: check off the first escalation contact not yet told,
+        once Enter confirms. The dialog is pushed here, inside the key's own
+        (priority) binding, so the keys typed after `n` already reach it."""
         state = self.state
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
@@ -661,7 +685,25 @@ class CommandScreen(Screen[None]):
         if not pending:
             self.say(f"everyone on the {state.incident.severity} escalation list is told")
             return
-        await self._after_dialog(entry.Notify(pending[0]), remember=False)
+        who = pending[0]
+        untyped = ["n"]  # the key that opened the dialog, if typing follows
+
+        def typing(key: events.Key) -> None:
+            if key.is_printable and key.character:
+                self.set_focus(self.bar)
+                self.bar.insert_text_at_cursor("".join(untyped) + key.character)
+                untyped.clear()
+            elif key.key == "enter" and not untyped:
+                self.bar.submit()
+
+        async def answered(yes: object) -> None:
+            if yes is True:
+                await self._after_dialog(entry.Notify(who), remember=False)
+            else:
+                self.say(f"not recorded: {who} is still to be told")
+
+        question = f"Record that {who} has been told about {state.incident.key}?"
+        self.app.push_screen(ConfirmScreen(question, typing), answered)
 
     @on(OptionList.OptionSelected, "#board")
     async def _board_choice(self, message: OptionList.OptionSelected) -> None:

@@ -1,4 +1,5 @@
-"""The command screen's modal dialogs: declare, assign, confirm a re-open, help, entry.
+"""The command screen's modal dialogs: declare, assign, confirm a re-open or a
+one-key write, help, entry.
 
 Each returns a plain value through `dismiss` (None when cancelled); the command
 screen turns it into a Store call, so the dialogs never write anything
@@ -7,9 +8,10 @@ themselves and a refused write can be shown on the screen that asked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -229,6 +231,39 @@ class ReopenScreen(Dialog):
             self.error("a re-open needs a reason")
             return
         self.dismiss(reason)
+
+
+class ConfirmScreen(Dialog):
+    """Enter before a one-key action writes to the record. Someone typing a note
+    with focus in a tab (`need eyes on…`) types on: any printable key says no and,
+    like every key after it (Enter included), is handed to `on_typing` for the
+    entry bar, so a stray letter writes no false entry and no typing is lost."""
+
+    def __init__(self, question: str, on_typing: Callable[[events.Key], None]) -> None:
+        super().__init__(classes="dialog")
+        self._question = question
+        self._on_typing = on_typing
+        self._answered = False
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog-body"):
+            yield Static(user(self._question, "bold"), classes="dialog-title")
+            yield Static(
+                Content.styled(
+                    "Enter: yes    Escape: no    (typing goes to the entry bar)", "$text-muted"
+                )
+            )
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        if self._answered:  # keys typed fast arrive before the screen is gone
+            self._on_typing(event)
+            return
+        self._answered = True
+        if event.key != "enter":
+            self._on_typing(event)
+        self.dismiss(event.key == "enter")
 
 
 class TextScreen(Dialog):

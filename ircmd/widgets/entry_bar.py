@@ -48,7 +48,11 @@ class EntryBar(Input):
             if read_only
             else "type a note, or /help for commands (Tab: complete, ↑↓: history)"
         )
-        super().__init__(placeholder=placeholder, suggester=SlashSuggester(), id=id)
+        # No select-all on focus: coming back to the bar (Escape, a dialog closing)
+        # must not arm the next key to replace a half-typed entry.
+        super().__init__(
+            placeholder=placeholder, suggester=SlashSuggester(), id=id, select_on_focus=False
+        )
         self.cursor_blink = False  # a blinking cursor repaints twice a second, forever
         self.history: list[str] = []
         self._recall: int | None = None
@@ -64,6 +68,10 @@ class EntryBar(Input):
 
         While that line is being written a second Enter is ignored, so a double
         press (or a slow, locked database) never records the same entry twice."""
+        self.submit()
+
+    def submit(self) -> None:
+        """What Enter does, callable from a dialog the keys ran into."""
         if self.value.strip() and self._in_flight is None:
             self._in_flight = self.value
             self.post_message(self.Line(self, self.value))

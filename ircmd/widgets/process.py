@@ -60,12 +60,16 @@ class ProcessPanel(Static, can_focus=True):
         raise NotImplementedError
 
 
+# The panes' one-letter keys are priority bindings: they act on the key as it
+# arrives, before a following key can move the focus (typing redirects to the bar).
+
+
 class CommsPanel(ProcessPanel):
     """Next update due, updates sent, and who must still be told."""
 
     BINDINGS = [
-        Binding("u", "screen.draft_update", "Draft update"),
-        Binding("n", "screen.notify_pending", "Notify next"),
+        Binding("u", "screen.draft_update", "Draft update", priority=True),
+        Binding("n", "screen.notify_pending", "Notify next", priority=True),
     ]
 
     def __init__(self, escalation: Mapping[Severity, list[str]], *, id: str | None = None) -> None:
@@ -123,8 +127,8 @@ class EvidencePanel(ProcessPanel):
     """Each item with its custody chain, newest transfer last."""
 
     BINDINGS = [
-        Binding("e", "screen.add_evidence", "Register"),
-        Binding("t", "screen.transfer_evidence", "Transfer"),
+        Binding("e", "screen.add_evidence", "Register", priority=True),
+        Binding("t", "screen.transfer_evidence", "Transfer", priority=True),
     ]
 
     def build(self, state: IncidentState, now: datetime) -> Text:
@@ -159,7 +163,7 @@ class EvidencePanel(ProcessPanel):
 class ReviewPanel(ProcessPanel):
     """Response metrics, the post-incident review as saved, and what closing still needs."""
 
-    BINDINGS = [Binding("r", "screen.edit_review", "Edit review")]
+    BINDINGS = [Binding("r", "screen.edit_review", "Edit review", priority=True)]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -202,7 +206,7 @@ class ReviewPanel(ProcessPanel):
 class ActionsPanel(ProcessPanel):
     """Follow-up actions with owner, due date and state; overdue ones in red."""
 
-    BINDINGS = [Binding("a", "screen.add_action", "Add action")]
+    BINDINGS = [Binding("a", "screen.add_action", "Add action", priority=True)]
 
     def clock_key(self, state: IncidentState, now: datetime) -> object:
         return now.date() if state.actions else None
