@@ -8,7 +8,6 @@ Every error reaches the user as one line, `ircmd: error: ...`, with exit status 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shlex
 import sys
@@ -90,7 +89,7 @@ def out(text: str) -> None:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    click.echo(display.json_text(data))
 
 
 # ---------------------------------------------------------------------- root
@@ -433,11 +432,8 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
     state, events = run(ctx, body)
     now = rules_now()
     if fmt == "json":
-        text = json.dumps(
-            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir)),
-            indent=2,
-            ensure_ascii=False,
-            default=str,
+        text = display.json_text(
+            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir))
         )
     elif fmt == "csv":
         text = incident_csv(events)

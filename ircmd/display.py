@@ -6,9 +6,11 @@ Textual, no terminal I/O.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
 from .models import Event, Kind, incident_key
 
@@ -73,6 +75,26 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
             out.append(ch)
         i += 1
     return "".join(out)
+
+
+_NOT_ASCII = re.compile(r"[^\x20-\x7e\n]")
+
+
+def json_text(data: Any) -> str:
+    """JSON for a terminal or a file: exact data, yet nothing in it that
+    `printable` would change reaches the output raw. Such characters can only sit
+    inside strings, so they are written as JSON escapes (\\u202e) and parse back
+    to the very same text; emoji and CJK stay readable."""
+
+    def escape(m: re.Match[str]) -> str:
+        ch = m.group()
+        if printable(ch) == ch:
+            return ch
+        raw = ch.encode("utf-16-be", "surrogatepass")
+        return "".join(f"\\u{int.from_bytes(raw[k : k + 2]):04x}" for k in range(0, len(raw), 2))
+
+    dumped = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return _NOT_ASCII.sub(escape, dumped)
 
 
 def hhmm(dt: datetime) -> str:

@@ -484,3 +484,12 @@ def test_timeout_resolution_flag_env_default(tmp_path: Path) -> None:
     for bad in ("soon", "nan", "-1", "1e9"):
         with pytest.raises(InvalidInput):
             resolve(db=db, env={"IRCMD_TIMEOUT": bad})
+
+
+def test_json_output_round_trips_text_without_raw_bidi_or_c1(run_cli: RunCli, inc1: Path) -> None:
+    tricky = "access granted\u202e;ti llik\u202c \x9b2J 👩‍💻"
+    assert_ok(run_cli("log", "INC-1", tricky))
+    for args in (("show", "INC-1", "--json"), ("report", "INC-1", "--format", "json")):
+        out = assert_ok(run_cli(*args))
+        assert "\u202e" not in out and "\x9b" not in out and "👩‍💻" in out
+        assert [e["text"] for e in json.loads(out)["events"]][-1] == tricky  # exact data

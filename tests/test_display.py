@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ircmd.display import printable
+from ircmd.display import json_text, printable
 
 BIDI = [
     *(chr(c) for c in range(0x202A, 0x202F)),  # LRE RLE PDF LRO RLO
@@ -133,3 +134,12 @@ def test_no_control_bidi_or_invisible_character_gets_through(text: str, keep: bo
 @given(st.text(st.characters(codec="utf-8", categories=("L", "M", "N", "P", "S", "Zs"))))
 def test_text_without_controls_or_format_characters_is_unchanged(text: str) -> None:
     assert printable(text) == text
+
+
+@given(st.text(), st.text())
+@example("a\u202eb\x9b\x1b[31m\u2028", "👩‍💻 日本 e\u0301")
+def test_json_text_is_exact_data_with_nothing_raw_that_printable_would_show(a: str, b: str) -> None:
+    data = {"text": a, "list": [b, a + b]}
+    out = json_text(data)
+    assert json.loads(out) == data
+    assert all(printable(ch) == ch for ch in out if ch != "\n"), "an unsafe character got out raw"
