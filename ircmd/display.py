@@ -151,7 +151,9 @@ def describe(ev: Event) -> str:
             sha = f" sha256:{d['sha256'][:12]}" if d.get("sha256") else ""
             return f"evidence EV-{d['n']} collected: {ev.text}{sha}"
         case Kind.EVIDENCE_TRANSFER:
-            return f"evidence EV-{d['n']} custody {d['from']} -> {d['to']}: {ev.text}"
+            # A commander moving someone else's item: say who did it, on the line.
+            by = f" (by {ev.actor})" if ev.actor != d["from"] else ""
+            return f"evidence EV-{d['n']} custody {d['from']} -> {d['to']}{by}: {ev.text}"
         case Kind.EVIDENCE_AMEND:
             return f"evidence EV-{d['n']} amended: {ev.text}"
         case Kind.REVIEW:
