@@ -9,7 +9,7 @@ is a ParseError with a one-line message saying what to type instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from . import rules
 from .models import (
@@ -92,11 +92,15 @@ class AddAction:
 
 @dataclass(frozen=True)
 class SetAction:
-    """`/act ACT-n STATUS [NOTE]`: verified and wont_do need the note."""
+    """`/act ACT-n STATUS [NOTE]`: verified and wont_do need the note.
+    `/act ACT-n owner NAME`, `due DATE` or `review DATE` change the rest."""
 
     action_id: int
-    status: ActionStatus
+    status: ActionStatus | None = None
     note: str = ""
+    owner: str | None = None
+    due: date | None = None
+    review: date | None = None
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,12 @@ class Amend:
 
 @dataclass(frozen=True)
 class Update:
-    """`/update AUDIENCE TEXT` logs at once; `/update` alone opens the draft form."""
+    """`/update AUDIENCE [--final] TEXT` logs at once; `/update` alone opens the
+    draft form. `--final` (first or last word) marks the update closure needs."""
 
     audience: Audience | None = None
     text: str = ""
+    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,10 +209,18 @@ USAGES: tuple[Usage, ...] = (
     Usage("uncheck", "N", "uncheck step N"),
     Usage("decision", "TEXT", "record a decision"),
     Usage("action", "TEXT", "add a follow-up action (alone: form with owner, due date)"),
-    Usage("act", "ACT-n STATUS [NOTE]", "move an action; verified/wont_do need the note"),
+    Usage(
+        "act",
+        "ACT-n STATUS [NOTE] | ACT-n owner|due|review VALUE",
+        "move an action (verified/wont_do need the note), or set its owner or dates",
+    ),
     Usage("at", "HH:MM TEXT", "a note back-dated to HH:MM UTC"),
     Usage("amend", "ID TEXT", "correct timeline entry #ID"),
-    Usage("update", "internal|external TEXT", "log a stakeholder update (alone: draft form)"),
+    Usage(
+        "update",
+        "internal|external [--final] TEXT",
+        "log a stakeholder update; --final: the last one (alone: draft form)",
+    ),
     Usage("playbook", "NAME", "apply a playbook's checklist"),
     Usage("notify", "WHO", "check off an escalation contact as told"),
     Usage("evidence", "DESCRIPTION", "register evidence, you hold it (alone: form)"),
@@ -340,11 +354,28 @@ def _action(rest: str, now: datetime) -> Command:
     return AddAction(rest)
 
 
+# `/act ACT-n FIELD VALUE`: what each settable field takes.
+ACT_FIELDS = {"owner": "NAME", "due": "YYYY-MM-DD", "review": "YYYY-MM-DD"}
+
+
 def _act(rest: str, now: datetime) -> Command:
     ref, tail = _split(rest, "act")
     value, _, note = tail.partition(" ")
     if not value:
         raise ParseError(f"usage: {usage_of('act').syntax} (the new status is missing)")
+    field, note = value.lower(), note.strip()
+    if field in ACT_FIELDS:
+        if not note:
+            raise ParseError(
+                f"usage: /act ACT-n {field} {ACT_FIELDS[field]} (the value is missing)"
+            )
+        action_id = parse_action_ref(ref)
+        if field == "owner":
+            return SetAction(action_id, owner=rules.check_name(note, "owner"))
+        when = rules.parse_date(note, f"{field} date")
+        return (
+            SetAction(action_id, due=when) if field == "due" else SetAction(action_id, review=when)
+        )
     try:
         status = ActionStatus(value.lower().replace("-", "_"))
     except ValueError:
@@ -372,14 +403,23 @@ def _amend(rest: str, now: datetime) -> Command:
     return Amend(_number(ref, "amend"), text)
 
 
+FINAL = "--final"
+
+
 def _update(rest: str, now: datetime) -> Command:
     if not rest:
         return Update()
     audience, text = _split(rest, "update")
     parsed = rules.parse_audience(audience)
+    words = text.split(" ")
+    final = FINAL in (words[0], words[-1])
+    if words[0] == FINAL:
+        text = text[len(FINAL) :].strip()
+    elif words[-1] == FINAL:
+        text = text[: -len(FINAL)].strip()
     if not text:
         raise ParseError(f"usage: {usage_of('update').syntax} (the update text is missing)")
-    return Update(parsed, text)
+    return Update(parsed, text, final)
 
 
 def _playbook(rest: str, now: datetime) -> Command:

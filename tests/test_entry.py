@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -24,6 +24,18 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
         ("/declare no severity", entry.Declare("no severity", None)),
         ("/declare", entry.Declare()),
         ("/open INC-3", entry.Open(3)),
+        ("/act ACT-2 owner dave", entry.SetAction(2, owner="dave")),
+        ("/act ACT-2 due 2026-12-01", entry.SetAction(2, due=date(2026, 12, 1))),
+        ("/act 2 Review 2027-01-15", entry.SetAction(2, review=date(2027, 1, 15))),
+        (
+            "/update external --final All fixed",
+            entry.Update(Audience.EXTERNAL, "All fixed", final=True),
+        ),
+        ("/update internal done --final", entry.Update(Audience.INTERNAL, "done", final=True)),
+        (
+            "/update internal the --final flag is text here",
+            entry.Update(Audience.INTERNAL, "the --final flag is text here"),
+        ),
         ("/open 7", entry.Open(7)),
         ("/sev 1", entry.SetSeverity(Severity.SEV1)),
         ("/status contained", entry.SetStatus(Status.CONTAINED)),
@@ -97,6 +109,9 @@ def test_at_is_backdated_and_never_future() -> None:
         ("/frobnicate", "unknown command /frobnicate"),
         ("/chek 1", "did you mean /check"),
         ("/sev", "usage: /sev N"),
+        ("/act ACT-1 owner", "the value is missing"),
+        ("/act ACT-1 due soon", "not a due date: 'soon'"),
+        ("/update external --final", "the update text is missing"),
         ("/sev 9", "unknown severity"),
         ("/status", "usage: /status"),
         ("/status sideways", "unknown status"),

@@ -569,3 +569,24 @@ async def test_whole_incident_from_the_screen_alone(tmp_path: Path) -> None:
         assert m.time_to_resolve == 60 * 60
         assert evs[-1].kind is Kind.STATUS and "override" not in evs[-1].data
     assert isinstance(app, IrcmdApp)
+
+
+async def test_an_action_gets_its_owner_and_dates_and_a_final_update_from_the_bar(
+    tmp_path: Path,
+) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/action add a canary stage")
+        await submit(pilot, "/act ACT-1 owner dave")
+        assert "ACT-1: owner dave, due -" in message_text(screen)
+        await submit(pilot, "/act ACT-1 due 2026-12-01")
+        await submit(pilot, "/act ACT-1 review 2027-01-15")
+        await submit(pilot, "/act ACT-1 due next week")
+        assert "not a due date" in message_text(screen)
+        await submit(pilot, "/update external --final All fixed")
+        assert "external update logged (final)" in message_text(screen)
+    st = await state(db)
+    [action] = st.actions
+    assert (action.owner, action.due, action.review_date) == ("dave", "2026-12-01", "2027-01-15")
+    assert st.updates[-1].final and st.updates[-1].text == "All fixed"

@@ -398,21 +398,33 @@ class CommandScreen(Screen[None]):
             case entry.AddAction(title=title):
                 action = await self._write(lambda: store.add_action(self._ref(), title, actor=me))
                 return f"{action.key} added (owner and due date: /action alone opens the form)"
-            case entry.SetAction(action_id=action_id, status=new, note=note):
+            case entry.SetAction(action_id=action_id, status=new, note=note) as change:
                 moved = await self._write(
-                    lambda: store.set_action(action_id, new, actor=me, note=note)
+                    lambda: store.set_action(
+                        action_id,
+                        new,
+                        actor=me,
+                        note=note,
+                        owner=change.owner,
+                        due=change.due,
+                        review_date=change.review,
+                    )
                 )
-                return f"{moved.key} {moved.status}"
+                if new is not None:
+                    return f"{moved.key} {moved.status}"
+                return f"{moved.key}: owner {moved.owner or '-'}, due {moved.due or '-'}"
             case entry.Amend(event_id=event_id, text=text):
                 ev = await self._write(lambda: store.amend(self._ref(), event_id, text, actor=me))
                 return f"#{ev.id} amends #{event_id}"
             case entry.Update(audience=None):
                 await self.action_draft_update()
                 return None
-            case entry.Update(audience=audience, text=text):
+            case entry.Update(audience=audience, text=text, final=final):
                 assert audience is not None
-                await self._write(lambda: store.send_update(self._ref(), audience, text, actor=me))
-                return f"{audience} update logged"
+                await self._write(
+                    lambda: store.send_update(self._ref(), audience, text, actor=me, final=final)
+                )
+                return f"{audience} update logged" + (" (final)" if final else "")
             case entry.ApplyPlaybook(name=name):
                 book = find_playbook(name, self.ircmd.cfg.playbook_dirs)
                 await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
