@@ -48,7 +48,10 @@ async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> 
         assert "title is needed" in str(app.screen.query_one("#dialog-error").render())
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
-        assert screen.bar.value == "/declare", "a cancelled dialog leaves the line"
+        # Nothing left in the bar for the next line to glue onto; Up brings it back.
+        assert screen.bar.value == ""
+        await pilot.press("up")
+        assert screen.bar.value == "/declare"
         assert screen.current is None
 
 

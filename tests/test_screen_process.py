@@ -452,7 +452,7 @@ async def test_palette_lists_the_process_actions(tmp_path: Path) -> None:
             "Close the incident",
             "Show the Comms tab",
             "Notify CTO (escalation)",
-            "/act ACT-n STATUS [NOTE]",
+            "/act ACT-n STATUS [NOTE] | ACT-n owner|due|review VALUE",
             "/close [OVERRIDE REASON]",
         ):
             assert wanted in names, wanted

@@ -322,7 +322,9 @@ class CommandScreen(Screen[None]):
         await self.run_line(message.line, from_bar=True)
 
     async def run_line(self, line: str, *, from_bar: bool = False) -> bool:
-        """Parse and run one line; on success the bar is cleared and remembers it."""
+        """Parse and run one line. Unless it was refused, the bar is cleared and
+        remembers it (Up recalls it), also when it only opened a form or dialog:
+        a cancelled form must not leave `/update` for the next line to glue onto."""
         try:
             command = entry.parse(line, now=self.ircmd.clock())
             done = await self.execute(command)
@@ -332,7 +334,7 @@ class CommandScreen(Screen[None]):
         finally:
             if from_bar:
                 self.bar.settle()
-        if from_bar and done is not None:
+        if from_bar:
             self.bar.remember(line)
         if done:
             self.say(done)
@@ -509,15 +511,13 @@ class CommandScreen(Screen[None]):
         if isinstance(reason, str):
             await self._after_dialog(entry.SetStatus(status, reason))
 
-    async def _after_dialog(self, command: entry.Command, *, remember: bool = True) -> None:
-        """Run what a dialog returned; on success the bar's `/…` line is done with."""
+    async def _after_dialog(self, command: entry.Command) -> None:
+        """Run what a dialog returned; a refusal is said on the message line."""
         try:
             done = await self.execute(command)
         except IrcmdError as e:
             self.say(str(e), error=True)
             return
-        if remember and self.bar.value.startswith("/"):
-            self.bar.remember(self.bar.value)
         self.say(done or "")
 
     # ----------------------------------------------------------- actions
@@ -586,8 +586,6 @@ class CommandScreen(Screen[None]):
             )
         )
         await self.open_incident(inc.id)
-        if self.bar.value.startswith("/declare"):
-            self.bar.remember(self.bar.value)
         self.say(f"{inc.key} declared ({inc.severity})")
 
     @work
@@ -612,13 +610,11 @@ class CommandScreen(Screen[None]):
             raise ReadOnly("this session is read-only: nothing was written")
         return ref
 
-    def _form_done(self, command: str, message: str) -> Callable[[], None]:
-        """After a form's write: poke the feed, clear the bar's `/command`, confirm."""
+    def _form_done(self, message: str) -> Callable[[], None]:
+        """After a form's write: poke the feed and confirm."""
 
         def after() -> None:
             self.ircmd.feed.poke()
-            if self.bar.value.strip().split(" ", 1)[0].lower() == command:
-                self.bar.remember(self.bar.value)
             self.say(message)
 
         return after
@@ -640,16 +636,14 @@ class CommandScreen(Screen[None]):
 
         def build(ref: int, me: str) -> forms.FormScreen:
             assert state is not None
-            submit = forms.submit_update(
-                self.ircmd.store, ref, me, self._form_done("/update", "update sent")
-            )
+            submit = forms.submit_update(self.ircmd.store, ref, me, self._form_done("update sent"))
             return forms.update_form(state, self.ircmd.clock(), submit, self._latest_decision)
 
         await self._open_form(build)
 
     async def action_add_evidence(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
-            done = self._form_done("/evidence", f"evidence registered, held by {me}")
+            done = self._form_done(f"evidence registered, held by {me}")
             return forms.evidence_form(forms.submit_evidence(self.ircmd.store, ref, me, done))
 
         await self._open_form(build)
@@ -661,7 +655,7 @@ class CommandScreen(Screen[None]):
             assert state is not None
             if not state.evidence:
                 raise NotFound("no evidence to transfer: /evidence DESCRIPTION registers some")
-            done = self._form_done("/transfer", "custody transferred")
+            done = self._form_done("custody transferred")
             return forms.transfer_form(
                 state, forms.submit_transfer(self.ircmd.store, ref, me, done)
             )
@@ -673,14 +667,14 @@ class CommandScreen(Screen[None]):
 
         def build(ref: int, me: str) -> forms.FormScreen:
             assert state is not None
-            done = self._form_done("/review", "review saved")
+            done = self._form_done("review saved")
             return forms.review_form(state, forms.submit_review(self.ircmd.store, ref, me, done))
 
         await self._open_form(build)
 
     async def action_add_action(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
-            done = self._form_done("/action", "follow-up action added")
+            done = self._form_done("follow-up action added")
             return forms.action_form(forms.submit_action(self.ircmd.store, ref, me, done))
 
         await self._open_form(build)
@@ -710,7 +704,7 @@ class CommandScreen(Screen[None]):
 
         async def answered(yes: object) -> None:
             if yes is True:
-                await self._after_dialog(entry.Notify(who), remember=False)
+                await self._after_dialog(entry.Notify(who))
             else:
                 self.say(f"not recorded: {who} is still to be told")
 
