@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from textual import work
 from textual.app import App
+from textual.binding import Binding
 from textual.css.query import NoMatches
 
 from .config import Config
@@ -36,6 +37,8 @@ class IrcmdApp(App[None]):
     """The command screen on one database, as one user."""
 
     CSS_PATH = "ircmd.tcss"
+    # Textual's own Ctrl+Q quits at once; the command screen first guards unsent text.
+    BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", priority=True, show=False)]
     TITLE = "ircmd"
     COMMANDS = App.COMMANDS | {IrcmdCommands}
 
@@ -124,6 +127,12 @@ class IrcmdApp(App[None]):
                     self.notify(str(e), title=title, severity="error", markup=False)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_LAST)
+
+    async def action_request_quit(self) -> None:
+        if self.screen is self.command_screen:
+            await self.command_screen.action_quit()
+        else:
+            await self.action_quit()
 
     @work(exclusive=True, group="presence")
     async def beat(self) -> None:

@@ -355,3 +355,25 @@ async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_pat
         assert screen.bar.has_focus and screen.bar.value == "rollback at 14:05"
         await pilot.press("f5", *"x")  # typing in a tab goes on where the bar left off
         assert screen.bar.value == "rollback at 14:05x"
+
+
+async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press(*"half a note", "ctrl+q")
+        await pilot.pause()
+        assert app.is_running and screen.bar.value == "half a note"
+        assert "Ctrl+Q again quits" in message_text(screen)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_ctrl_q_with_an_empty_bar_quits_at_once(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)

@@ -8,6 +8,7 @@ IncidentState (cheap), the board replaces one line, the timeline appends.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,9 @@ TABS = (
 # arrive, so the metrics never need all of an incident's events read again.
 METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
 
+# A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
+QUIT_AGAIN = 5.0
+
 
 class CommandScreen(Screen[None]):
     """Header, board, roles, checklist, timeline, entry bar and footer."""
@@ -97,7 +101,7 @@ class CommandScreen(Screen[None]):
         ),
         Binding("escape", "toggle_focus", "Panes/bar"),
         Binding("ctrl+p", "app.command_palette", "Palette", show=True),
-        Binding("ctrl+q", "app.quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit"),  # the footer's entry; the app routes the key here
     ]
 
     def __init__(self) -> None:
@@ -108,6 +112,7 @@ class CommandScreen(Screen[None]):
         self._escalation_error = ""
         self._metric_events: dict[int, Event] = {}
         self._latest_decision: str | None = None
+        self._quit_armed_at: float | None = None
         self._latest_decision_id = 0
 
     @property
@@ -555,6 +560,17 @@ class CommandScreen(Screen[None]):
             self.timeline.focus()
         else:
             self.bar.focus()
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q. With unsent text in the bar, the first press only says so and a
+        second one quits: a note typed during the call is not lost to a reflex."""
+        now = time.monotonic()
+        armed = self._quit_armed_at is not None and now - self._quit_armed_at < QUIT_AGAIN
+        if self.bar.value.strip() and not armed:
+            self._quit_armed_at = now
+            self.say("unsent text in the entry bar: Enter sends it, Ctrl+Q again quits", error=True)
+            return
+        await self.app.action_quit()
 
     def action_help(self) -> None:
         self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))

@@ -64,7 +64,7 @@ def actions_of(screen: CommandScreen) -> list[Action]:
         (Content("Focus the entry bar"), screen.action_focus_entry, "Escape toggles"),
         (Content("Focus the timeline"), screen.action_focus_timeline, ""),
         (Content("Toggle dark / light theme"), screen.app.action_toggle_dark, ""),
-        (Content("Quit"), screen.app.action_quit, "Ctrl+Q"),
+        (Content("Quit"), screen.action_quit, "Ctrl+Q"),
     ]
     for name, title, key in TABS:
         found.append(
