@@ -370,7 +370,9 @@ def _check_command(done: bool) -> Callable[..., None]:
     @at_option
     @click.pass_context
     def command(ctx: click.Context, incident: str, n: int, at: str | None) -> None:
-        run(ctx, lambda s, c: s.check(incident, n, actor=c.user, done=done, at=when(at)))
+        ev = run(ctx, lambda s, c: s.check(incident, n, actor=c.user, done=done, at=when(at)))
+        if ev.data.get("already"):
+            out(f"step {n} was already checked by {ev.data['already']}; yours is recorded too")
 
     return command
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import assert_ok, ircmd
 from textual.pilot import Pilot
 
 from ircmd.app import IrcmdApp
@@ -377,3 +378,29 @@ async def test_ctrl_q_with_an_empty_bar_quits_at_once(tmp_path: Path) -> None:
         await ready(pilot)
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running)
+
+
+async def test_checking_a_step_someone_just_checked_says_so(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with await Store.open(db, clock=frozen) as other:
+        await other.add_item(1, "Fail over to EU-2", actor="alice")
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        async with await Store.open(db, clock=frozen) as other:
+            await other.check(1, 1, actor="dave")
+        await submit(pilot, "/check 1")
+        assert "step 1 was already checked by dave" in message_text(screen)
+    checks = [(e.actor, e.data.get("already")) for e in await events(db) if e.kind is Kind.CHECK]
+    assert checks == [("dave", None), ("alice", "dave")]
+
+
+def test_cli_check_says_who_checked_first(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    home = tmp_path / "home"
+    home.mkdir()
+    assert_ok(ircmd("declare", "t", "--severity", "SEV3", db=db, home=home))
+    assert_ok(ircmd("checklist", "add", "INC-1", "step", db=db, home=home))
+    assert assert_ok(ircmd("check", "INC-1", "1", db=db, home=home, user="dave")) == ""
+    out = assert_ok(ircmd("check", "INC-1", "1", db=db, home=home))
+    assert out == "step 1 was already checked by dave; yours is recorded too\n"

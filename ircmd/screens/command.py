@@ -397,7 +397,9 @@ class CommandScreen(Screen[None]):
                 )
                 return f"step {item.n} added"
             case entry.Check(n=n, done=done):
-                await self._write(lambda: store.check(self._ref(), n, actor=me, done=done))
+                ev = await self._write(lambda: store.check(self._ref(), n, actor=me, done=done))
+                if ev.data.get("already"):  # someone else got there first
+                    return f"step {n} was already checked by {ev.data['already']}; yours is on the record too"
                 return f"step {n} {'checked' if done else 'unchecked'}"
             case entry.AddAction(title=""):
                 await self.action_add_action()
