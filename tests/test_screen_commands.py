@@ -404,3 +404,21 @@ def test_cli_check_says_who_checked_first(tmp_path: Path) -> None:
     assert assert_ok(ircmd("check", "INC-1", "1", db=db, home=home, user="dave")) == ""
     out = assert_ok(ircmd("check", "INC-1", "1", db=db, home=home))
     assert out == "step 1 was already checked by dave; yours is recorded too\n"
+
+
+async def test_the_message_line_does_not_go_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ircmd.screens.command.SAY_DONE", 0.3)
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/check 9")
+        assert "no checklist item 9" in message_text(screen)
+        await pilot.press("backspace")  # fixing the refused line: the error has done its job
+        await until(pilot, lambda: message_text(screen) == "")
+        await pilot.press(*"1")
+        assert screen.bar.value == "/check 1"
+        await submit(pilot, "a note")
+        assert "#2 added" in message_text(screen)
+        await until(pilot, lambda: message_text(screen) == "")  # a confirmation fades

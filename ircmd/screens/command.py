@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
 from .. import entry, rules
@@ -82,6 +83,8 @@ METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
 
 # A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
 QUIT_AGAIN = 5.0
+# Seconds the message line keeps a confirmation, or an error.
+SAY_DONE, SAY_ERROR = 10.0, 30.0
 
 
 class CommandScreen(Screen[None]):
@@ -113,6 +116,8 @@ class CommandScreen(Screen[None]):
         self._metric_events: dict[int, Event] = {}
         self._latest_decision: str | None = None
         self._quit_armed_at: float | None = None
+        self._message_timer: Timer | None = None
+        self._refused_line: str | None = None  # the bar's line the message refused
         self._latest_decision_id = 0
 
     @property
@@ -317,10 +322,27 @@ class CommandScreen(Screen[None]):
     # ------------------------------------------------------------ input
 
     def say(self, message: str, *, error: bool = False) -> None:
-        """One line above the bar: the outcome of the last entry."""
+        """One line above the bar: the outcome of the last entry. It goes away on
+        its own (an old "INC-1 is closed" must not outlive a re-open), and an
+        error about the bar's line goes as soon as that line is edited."""
         style = "bold $text-error" if error else "$text-success"
         self.query_one("#message", Static).update(user(message, style) if message else "")
         self.query_one("#message").set_class(bool(message), "-shown")
+        self._refused_line = None
+        if self._message_timer is not None:
+            self._message_timer.stop()
+            self._message_timer = None
+        if message:
+            self._message_timer = self.set_timer(SAY_ERROR if error else SAY_DONE, self._unsay)
+
+    def _unsay(self) -> None:
+        self._message_timer = None
+        self.say("")
+
+    @on(EntryBar.Changed, "#bar")
+    def _bar_edited(self, message: EntryBar.Changed) -> None:
+        if self._refused_line is not None and message.value != self._refused_line:
+            self.say("")
 
     @on(EntryBar.Line)
     async def _line(self, message: EntryBar.Line) -> None:
@@ -335,6 +357,8 @@ class CommandScreen(Screen[None]):
             done = await self.execute(command)
         except IrcmdError as e:
             self.say(str(e), error=True)
+            if from_bar:
+                self._refused_line = line
             return False
         finally:
             if from_bar:
