@@ -26,6 +26,7 @@ from .models import (
     InvalidInput,
     Kind,
     Level,
+    Phase,
     Role,
     RuleViolation,
     Severity,
@@ -300,9 +301,31 @@ def final_update_sent(state: IncidentState, resolved_at: datetime | None) -> boo
     return any(u.final or (resolved_at and u.sent_at >= resolved_at) for u in state.updates)
 
 
-def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str]:
-    """What stands between this incident and `closed`; empty means it may close."""
+def steps_not_done(state: IncidentState, phase: Phase) -> list[int]:
+    """Numbers (as users see and `check` them) of the phase's steps not done now;
+    a step checked and then unchecked is not done."""
+    return sorted(i.n for i in state.checklist if i.phase is phase and not i.done)
+
+
+def checklist_gaps(state: IncidentState) -> list[str]:
+    """One line per phase with open steps, e.g. "2 containment steps not done (3, 5)"."""
     gaps: list[str] = []
+    for phase in (Phase.CONTAINMENT, Phase.RECOVERY):
+        open_ = steps_not_done(state, phase)
+        if open_:
+            steps = "step" if len(open_) == 1 else "steps"
+            listed = ", ".join(str(n) for n in open_)
+            gaps.append(f"{len(open_)} {phase.value} {steps} not done ({listed})")
+    return gaps
+
+
+def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str]:
+    """What stands between this incident and `closed`; empty means it may close.
+
+    Open checklist steps come first (containment, then recovery): they are the work
+    of the incident itself. Resolving with recovery steps open is allowed (the SOP
+    resolves on restored service); only closing is gated."""
+    gaps = checklist_gaps(state)
     if not state.review.recorded:
         missing = [
             f for f in ("summary", "root_cause", "lessons") if not getattr(state.review, f).strip()

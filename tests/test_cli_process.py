@@ -616,6 +616,66 @@ def test_close_lists_each_gap_then_override_is_recorded(cli: Cli) -> None:
     cli.fails("close", "INC-1", says="already closed")
 
 
+def test_close_refused_while_checklist_steps_are_open(cli: Cli) -> None:
+    """The user-test case: 1 of 6 containment and 0 of 4 recovery steps done, all
+    else in order. Resolving is allowed; closing names the steps and writes nothing."""
+    cli.ok("declare", "x", "-s", "2", "--playbook", "service-outage")  # steps 1-5, 6-9
+    cli.ok("assign", "INC-1", "ic", "alice")
+    assert cli.ok("checklist", "add", "INC-1", "Block the bad client").out == "10\n"
+    cli.ok("check", "INC-1", "1")
+    cli.ok("check", "INC-1", "2")
+    cli.ok("uncheck", "INC-1", "2")  # checked, then unchecked: not done
+    cli.ok("review", "INC-1", "--summary", "s", "--root-cause", "r", "--lessons", "l")
+    cli.ok("action", "add", "INC-1", "Add canary", "--owner", "dave", "--due", "2999-01-01")
+    cli.ok("status", "INC-1", "resolved")  # not gated: recovery may still be under way
+    cli.ok("update", "INC-1", "external", "resolved", "--final")
+
+    def tables() -> dict[str, list[Any]]:
+        conn = sqlite3.connect(cli.root / "ircmd.db")
+        try:
+            names = [
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in names}
+        finally:
+            conn.close()
+
+    before = tables()
+    refused = (
+        "ircmd: error: cannot close INC-1, 2 missing:"
+        " (1) 5 containment steps not done (2, 3, 4, 5, 10);"
+        " (2) 4 recovery steps not done (6, 7, 8, 9);"
+        " fix these or override with a reason"
+    )
+    assert cli.fails("close", "INC-1") == refused
+    assert cli.fails("status", "INC-1", "closed") == refused
+    assert tables() == before
+    state = cli.ok("show", "INC-1", "--json").json()
+    assert state["incident"]["status"] == "resolved"
+    assert state["closure_gaps"] == [
+        "5 containment steps not done (2, 3, 4, 5, 10)",
+        "4 recovery steps not done (6, 7, 8, 9)",
+    ]
+
+    cli.ok("close", "INC-1", "--override", "steps tracked in ACT-1")
+    state = cli.ok("show", "INC-1", "--json").json()
+    assert state["incident"]["status"] == "closed"
+    last = state["events"][-1]
+    assert last["data"] == {
+        "from": "resolved",
+        "to": "closed",
+        "override": "steps tracked in ACT-1",
+        "gaps": [
+            "5 containment steps not done (2, 3, 4, 5, 10)",
+            "4 recovery steps not done (6, 7, 8, 9)",
+        ],
+    }
+    assert (
+        "OVERRIDE: steps tracked in ACT-1 (missing: 5 containment steps not done"
+        " (2, 3, 4, 5, 10); 4 recovery steps not done (6, 7, 8, 9))"
+    ) in cli.ok("show", "INC-1").out
+
+
 def test_closed_incident_refuses_changes_and_reopens_with_reason(cli: Cli) -> None:
     cli.ok("declare", "x", "-s", "3")
     cli.ok("assign", "INC-1", "ic", "ian")

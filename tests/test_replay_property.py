@@ -309,6 +309,7 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("action_set", 1, ActionStatus.DONE, "", None, None, b),
         ("action_set", 1, ActionStatus.VERIFIED, "alert fired in drill", None, None, b),
         ("action_set", 2, ActionStatus.WONT_DO, "superseded", None, None, a),
+        *[("check", 1, n, b, True) for n in (1, 2, 3, 5)],  # closure needs every step
         ("status", 1, Status.CLOSED, c, "", ""),
         ("status", 2, Status.CLOSED, b, "", "postmortem waived"),
         ("status", 2, Status.TRIAGED, b, "more found", ""),
