@@ -13,6 +13,7 @@ from test_screen_commands import (
     NOW,
     declared,
     events,
+    frozen,
     make_app,
     message_text,
     ready,
@@ -22,14 +23,14 @@ from test_screen_commands import (
     until,
 )
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, Select, TabbedContent, TextArea
+from textual.widgets import Checkbox, Input, Select, Static, TabbedContent, TextArea
 
 from ircmd import rules
 from ircmd.app import IrcmdApp
 from ircmd.models import ActionStatus, Audience, Kind, Role, Status
 from ircmd.screens.command import CommandScreen
 from ircmd.screens.forms import FormScreen
-from ircmd.screens.modals import ConfirmScreen
+from ircmd.screens.modals import ConfirmScreen, TextScreen
 from ircmd.screens.palette import actions_of
 from ircmd.store import Store
 from ircmd.widgets.process import CommsPanel
@@ -594,3 +595,35 @@ async def test_an_action_gets_its_owner_and_dates_and_a_final_update_from_the_ba
     [action] = st.actions
     assert (action.owner, action.due, action.review_date) == ("dave", "2026-12-01", "2027-01-15")
     assert st.updates[-1].final and st.updates[-1].text == "All fixed"
+
+
+async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with await Store.open(db, clock=frozen) as store:
+        await store.assign(1, Role.COMMANDER, "alice", actor="alice")
+        for role, who in [
+            (Role.DEPUTY, "bob"),
+            (Role.SCRIBE, "carol"),
+            (Role.RESPONDER, "erin"),
+            (Role.RESPONDER, "gina"),
+            (Role.LIAISON, "frank"),
+        ]:
+            await store.assign(1, role, who, actor="alice")
+        await store.add_item(
+            1, "Restore capacity, then remove mitigations one by one " * 3, actor="alice"
+        )
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        roles = screen.query_one("#roles")
+        await until(pilot, lambda: "more: Enter shows all" in str(roles.render()))
+        assert "frank" not in str(roles.render())
+        roles.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "liaison" in shown and "frank" in shown and "erin, gina" in shown
+        await pilot.press("escape", "f4", "enter")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert shown.count("remove mitigations one by one") == 3  # whole, not cut

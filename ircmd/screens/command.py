@@ -40,7 +40,7 @@ from ..playbooks import find_playbook, load_playbooks
 from ..widgets.board import Board
 from ..widgets.entry_bar import EntryBar
 from ..widgets.header import IncidentHeader
-from ..widgets.panels import Checklist, RolesPanel
+from ..widgets.panels import Checklist, FullView, RolesPanel
 from ..widgets.process import (
     ActionsPanel,
     CommsPanel,
@@ -597,6 +597,13 @@ class CommandScreen(Screen[None]):
             self.say("unsent text in the entry bar: Enter sends it, Ctrl+Q again quits", error=True)
             return
         await self.app.action_quit()
+
+    def action_show_in_full(self) -> None:
+        """Enter on the roles or checklist pane: all of it, wrapped, in a dialog."""
+        pane = self.focused
+        if isinstance(pane, FullView):
+            title = str(pane.border_title or "")
+            self.app.push_screen(TextScreen(title, Content("\n").join(pane.lines)))
 
     def action_help(self) -> None:
         self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))

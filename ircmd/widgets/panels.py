@@ -6,6 +6,7 @@ simpler than patching; the timeline is the one that must be incremental.
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Static
 
@@ -23,12 +24,28 @@ ROLE_LABELS = {
 }
 
 
-class RolesPanel(Static, can_focus=True):
-    """Who holds which role; roles the severity or a playbook needs are flagged."""
+class FullView(Static, can_focus=True):
+    """A pane that may not fit: Enter shows all of it in a dialog (the screen's
+    `show_in_full` action reads `lines`)."""
+
+    BINDINGS = [Binding("enter", "screen.show_in_full", "Show all")]
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id)
+        self.lines: list[Content] = []
+
+    def _set_lines(self, lines: list[Content]) -> None:
+        self.lines = lines
+        self.update(Content("\n").join(lines))
+
+
+class RolesPanel(FullView):
+    """Who holds which role; roles the severity or a playbook needs are flagged.
+    When the pane is too short, the last line says how many more there are."""
 
     def show(self, state: IncidentState | None) -> None:
         if state is None:
-            self.update(Content.styled("no incident", "$text-muted"))
+            self._set_lines([Content.styled("no incident", "$text-muted")])
             self.border_title = "Roles"
             return
         missing = rules.missing_roles(state)
@@ -45,18 +62,27 @@ class RolesPanel(Static, can_focus=True):
                 lines.append(label + user(", ".join(people)))
         if not lines:
             lines.append(Content.styled("nobody assigned: /assign ROLE PERSON", "$text-muted"))
-        self.update(Content("\n").join(lines))
+        self._set_lines(lines)
         self.border_title = f"Roles ⚠{len(missing)}" if missing else "Roles"
 
+    def render(self) -> Content:
+        height = self.content_region.height
+        if height < 1 or len(self.lines) <= height:
+            return Content("\n").join(self.lines)
+        kept = height - 1
+        more = Content.styled(f"+{len(self.lines) - kept} more: Enter shows all", "$text-muted")
+        return Content("\n").join([*self.lines[:kept], more])
 
-class Checklist(Static, can_focus=True):
+
+class Checklist(FullView):
     """Containment steps, then recovery steps in their own section, numbered as
-    /check N expects; each section heading carries its done/total count."""
+    /check N expects; each section heading carries its done/total count. Long
+    steps are cut to one line here; Enter shows them whole."""
 
     def show(self, state: IncidentState | None) -> None:
         if state is None or not state.checklist:
             hint = "no steps: /add TEXT, /recovery TEXT, /playbook NAME" if state else "no incident"
-            self.update(Content.styled(hint, "$text-muted"))
+            self._set_lines([Content.styled(hint, "$text-muted")])
             self.border_title = "Checklist"
             return
         lines: list[Content] = []
@@ -82,5 +108,5 @@ class Checklist(Static, can_focus=True):
                     parts.append(user(f" @{item.assignee}", "$text-accent"))
                 lines.append(Content.assemble(*parts))
         done = sum(1 for i in state.checklist if i.done)
-        self.update(Content("\n").join(lines))
+        self._set_lines(lines)
         self.border_title = f"Checklist {done}/{len(state.checklist)}"
