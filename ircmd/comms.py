@@ -34,7 +34,10 @@ def draft_update(
     next_line = f" Next update by {display.hhmm(due)} UTC." if due else ""
     if audience is Audience.EXTERNAL:
         return f"{_EXTERNAL_STATUS[inc.status]}: {inc.title}.{next_line}"
-    steps = [i for i in state.checklist if i.phase is Phase.CONTAINMENT]
+    # Until contained, progress is containment; after that, it is recovery.
+    contained = inc.status.rank >= Status.CONTAINED.rank
+    phase = Phase.RECOVERY if contained else Phase.CONTAINMENT
+    steps = [i for i in state.checklist if i.phase is phase]
     done = sum(i.done for i in steps)
     parts = [
         f"{inc.key} {inc.severity} ({inc.severity.label}), {inc.status}: {inc.title}.",
@@ -43,7 +46,7 @@ def draft_update(
     if steps:
         open_steps = [i.text for i in steps if not i.done][:2]
         doing = f" Next: {'; '.join(open_steps)}." if open_steps else ""
-        parts.append(f"Containment {done}/{len(steps)} steps done.{doing}")
+        parts.append(f"{phase.value.capitalize()} {done}/{len(steps)} steps done.{doing}")
     if latest_decision:
         parts.append(f"Latest decision: {latest_decision}.")
     commander = state.people(Role.COMMANDER)

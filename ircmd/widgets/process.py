@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from .. import display, rules
-from ..models import ActionStatus, IncidentState, Severity
+from ..models import ActionStatus, IncidentState, Severity, Status
 from .header import coarse
 
 
@@ -177,7 +177,9 @@ class ReviewPanel(ProcessPanel):
             t.append("\n\n")
         gaps = rules.closure_gaps(state, state.incident.resolved_at)
         t.append("To close: ", style="bold")
-        if gaps:
+        if state.incident.status is Status.CLOSED:
+            t.append("closed\n", style="green")
+        elif gaps:
             t.append("\n")
             for g in gaps:
                 t.append(f" - {_user(on_screen(g))}\n", style="yellow")

@@ -1,0 +1,28 @@
+"""The update draft follows the incident: containment progress until contained,
+recovery progress after that."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_screen_commands import NOW, frozen
+
+from ircmd.comms import draft_update
+from ircmd.models import Audience, Phase, Severity, Status
+from ircmd.store import Store
+
+
+async def test_the_draft_reports_the_phase_the_incident_is_in(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "x.db", clock=frozen) as store:
+        await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
+        await store.add_item(1, "Roll back the release", actor="alice")
+        await store.add_item(1, "Fail over to EU-2", actor="alice")
+        await store.add_item(1, "Replay failed payments", actor="alice", phase=Phase.RECOVERY)
+        await store.check(1, 1, actor="alice")
+        early = draft_update(await store.state(1), Audience.INTERNAL, NOW)
+        await store.check(1, 2, actor="alice")
+        await store.set_status(1, Status.CONTAINED, actor="alice")
+        later = draft_update(await store.state(1), Audience.INTERNAL, NOW)
+    assert "Containment 1/2 steps done. Next: Fail over to EU-2." in early
+    assert "Recovery 0/1 steps done. Next: Replay failed payments." in later
+    assert "Containment" not in later
