@@ -62,6 +62,8 @@ async def test_assign_form(tmp_path: Path) -> None:
         await ready(pilot)
         await pilot.press("f3")
         await until(pilot, lambda: isinstance(app.screen, AssignScreen))
+        # The form starts at the role the incident lacks most: nobody commands yet.
+        assert app.screen.query_one("#assign-role", Select).value == "commander"
         app.screen.query_one("#assign-role", Select).value = "comms"
         await pilot.press(*"carol")
         await pilot.press("enter")

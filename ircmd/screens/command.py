@@ -642,7 +642,10 @@ class CommandScreen(Screen[None]):
         if self.current is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
-        result = await self.app.push_screen_wait(AssignScreen(incident_key(self.current)))
+        missing = rules.missing_roles(self.state) if self.state is not None else []
+        result = await self.app.push_screen_wait(
+            AssignScreen(incident_key(self.current), missing)
+        )
         if isinstance(result, entry.Assign):
             await self._after_dialog(result)
 

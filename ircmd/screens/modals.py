@@ -8,7 +8,7 @@ themselves and a refused write can be shown on the screen that asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from textual import events, on
@@ -172,11 +172,13 @@ class DeclareScreen(Dialog):
 
 
 class AssignScreen(Dialog):
-    """Pick a role and type a person; returns entry.Assign."""
+    """Pick a role and type a person; returns entry.Assign. The role starts at the
+    first one the incident still needs (commander before all), else responder."""
 
-    def __init__(self, incident_key: str) -> None:
+    def __init__(self, incident_key: str, missing: Sequence[Role] = ()) -> None:
         super().__init__(classes="dialog")
         self._key = incident_key
+        self._role = missing[0] if missing else Role.RESPONDER
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
@@ -188,7 +190,7 @@ class AssignScreen(Dialog):
                 [(r.value, r.value) for r in Role],
                 id="assign-role",
                 allow_blank=False,
-                value=Role.RESPONDER.value,
+                value=self._role.value,
             )
             yield Label("Person")
             yield Input(id="assign-person", placeholder="user name")
