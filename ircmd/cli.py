@@ -550,9 +550,9 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     table = load_escalation(cfg_of(ctx).config_dir)  # a broken file fails before writing
 
     async def body(store: Store, cfg: Config) -> None:
-        await store.notify(incident, who, actor=cfg.user, at=when(at))
+        required = table.get((await store.incident(incident)).severity, [])
+        await store.notify(incident, rules.contact_name(who, required), actor=cfg.user, at=when(at))
         state = await store.state(incident)
-        required = table.get(state.incident.severity, [])
         pending = rules.pending_notifications(required, state)
         left = f"still to notify: {', '.join(pending)}" if pending else "all notified"
         click.echo(f"{state.incident.severity} escalation: {left}", err=True)

@@ -289,6 +289,13 @@ def missing_roles(state: IncidentState) -> list[Role]:
     return [r for r in needed if not state.people(r)]
 
 
+def contact_name(who: str, required: Iterable[str]) -> str:
+    """The escalation list's own spelling of `who` when it names a listed contact
+    ("legal counsel" for "Legal Counsel"), so one contact is not recorded as two."""
+    key = who.strip().casefold()
+    return next((w for w in required if w.casefold() == key), who.strip())
+
+
 def pending_notifications(required: Iterable[str], state: IncidentState) -> list[str]:
     told = {n.who.casefold() for n in state.notifications}
     return [w for w in required if w.casefold() not in told]

@@ -247,7 +247,7 @@ def test_escalation_defaults_notify_and_pending(cli: Cli) -> None:
     assert len(lines) == 5  # "status page" is not listed again as an extra
     esc = cli.ok("show", "INC-1", "--json").json()["escalation"]
     assert esc["pending"] == ["Head of engineering", "Customer support lead"]
-    assert [n["who"] for n in esc["notified"]] == ["status page", "Security team"]
+    assert [n["who"] for n in esc["notified"]] == ["Status page", "Security team"]  # as listed
     # raising the severity raises who must be told
     cli.ok("severity", "INC-1", "SEV1")
     assert "Legal" in cli.ok("show", "INC-1", "--json").json()["escalation"]["pending"]

@@ -627,3 +627,20 @@ async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: P
         await until(pilot, lambda: isinstance(app.screen, TextScreen))
         shown = " ".join(str(w.render()) for w in app.screen.query(Static))
         assert shown.count("remove mitigations one by one") == 3  # whole, not cut
+
+
+async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # INC-1 is SEV1: its list names the CTO
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "/notify cto")
+        assert "CTO notified" in message_text(screen)
+        await submit(pilot, "/notify Bob's mum")
+        await pilot.press("f5")
+        comms = screen.query_one("#comms")
+        await until(pilot, lambda: "Bob's mum" in str(comms.render()))
+        text = str(comms.render())
+        assert "(extra)" in text.split("Bob's mum")[1].split("\n")[0]
+        assert "(extra)" not in text.split("[x] CTO")[1].split("\n")[0]
+    told = [n.who for n in (await state(db)).notifications]
+    assert "CTO" in told and "Bob's mum" in told and "cto" not in told

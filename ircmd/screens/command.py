@@ -462,7 +462,9 @@ class CommandScreen(Screen[None]):
                 book = find_playbook(name, self.ircmd.cfg.playbook_dirs)
                 await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
                 return f"playbook {name} applied"
-            case entry.Notify(who=who):
+            case entry.Notify(who=typed):
+                current = await store.incident(self._ref())
+                who = rules.contact_name(typed, self.escalation.get(current.severity, []))
                 await self._write(lambda: store.notify(self._ref(), who, actor=me))
                 return f"{who} notified"
             case entry.AddEvidence(description=""):
@@ -643,9 +645,7 @@ class CommandScreen(Screen[None]):
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
         missing = rules.missing_roles(self.state) if self.state is not None else []
-        result = await self.app.push_screen_wait(
-            AssignScreen(incident_key(self.current), missing)
-        )
+        result = await self.app.push_screen_wait(AssignScreen(incident_key(self.current), missing))
         if isinstance(result, entry.Assign):
             await self._after_dialog(result)
 

@@ -109,9 +109,11 @@ class CommsPanel(ProcessPanel):
         for who in pending:
             t.append(f" [ ] {_user(who)}", style="yellow")
             t.append("  pending\n", style="dim")
+        listed = {w.casefold() for w in required}
         for n in state.notifications:
             t.append(f" [x] {_user(n.who)}", style="green")
-            t.append(f"  {display.hhmm(n.notified_at)} by {_user(n.notified_by)}\n", style="dim")
+            t.append(f"  {display.hhmm(n.notified_at)} by {_user(n.notified_by)}", style="dim")
+            t.append("\n" if n.who.casefold() in listed else "  (extra)\n", style="dim")
         t.append("Updates sent", style="bold")
         t.append("  /update AUDIENCE TEXT\n", style="dim")
         for u in reversed(state.updates[-6:]):
