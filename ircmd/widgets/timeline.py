@@ -2,21 +2,30 @@
 
 A line-API widget (ScrollView + render_line) because an incident can hold
 100,000 events: rows are small slotted objects built from events, and strips
-are rendered only for the lines on screen (and cached). Long entries wrap to at
-most MAX_LINES lines and end in an ellipsis; Enter shows the whole entry. An
-amendment is shown in its place in time and also under the entry it corrects,
-which carries a marker, so nobody reads a corrected entry without its fix.
+are rendered only for the lines on screen (and cached). Long entries wrap at
+spaces (a word wider than the text column is broken hard), measured in terminal
+cells, to at most MAX_LINES lines and end in an ellipsis; Enter shows the whole
+entry. An amendment is shown in its place in time and also under the entry it
+corrects, which carries a marker, so nobody reads a corrected entry without its fix.
+
+Times are UTC. A row whose day differs from the row above (the first row: from
+the app's clock's today) shows its date too, `11-22 23:59:00`, with the year
+when that differs as well; the time column is as wide as the widest stamp it
+holds, so the columns stay aligned. Which rows show a date is worked out when
+rows are added or laid out, never per line drawn.
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
-from collections.abc import Iterable
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from itertools import islice
+from operator import attrgetter
 
-from rich.cells import cell_len, chop_cells
+from rich.cells import cell_len, chop_cells, split_graphemes
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -40,12 +49,28 @@ KIND_LABELS = {
     Kind.EVIDENCE_AMEND.value: "evidence",
 }
 AMENDED = "✎ "
+# What a row shows of its time stamp (Row.dated), and the cells that takes.
+TIME, DAY, YEAR = 0, 1, 2
+STAMP_FORMATS = ("%H:%M:%S", "%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S")
+STAMP_WIDTHS = (8, 14, 19)
 
 
 class Row:
     """One event as the timeline needs it; the Event itself is not kept (memory)."""
 
-    __slots__ = ("actor", "amendments", "amends", "at", "cells", "id", "kind", "text")
+    __slots__ = (
+        "actor",
+        "amendments",
+        "amends",
+        "at",
+        "cells",
+        "dated",
+        "id",
+        "kind",
+        "text",
+        "wrap_n",
+        "wrap_w",
+    )
 
     def __init__(self, ev: Event) -> None:
         self.id = ev.id
@@ -54,8 +79,11 @@ class Row:
         self.actor = ev.actor
         self.kind = ev.kind.value
         self.text = display.describe(ev)
-        self.cells = cell_len(self.text)
+        self.cells = _shown_cells(self.text)  # as displayed (printable), in cells
+        self.dated = TIME  # set by the layout: TIME, DAY or YEAR
         self.amendments: list[Row] = []
+        self.wrap_w = 0  # the text width wrap_n was counted for (0: not counted)
+        self.wrap_n = 1  # lines of text (amendments not included) at wrap_w
 
 
 @dataclass(frozen=True)
@@ -66,10 +94,11 @@ class Layout:
     id_w: int
     actor_w: int
     kind_w: int
+    time_w: int = STAMP_WIDTHS[TIME]
 
     @property
     def prefix(self) -> int:
-        return self.id_w + 1 + 8 + 1 + self.actor_w + 1 + self.kind_w + 1
+        return self.id_w + 1 + self.time_w + 1 + self.actor_w + 1 + self.kind_w + 1
 
     @property
     def text_w(self) -> int:
@@ -109,15 +138,20 @@ class Timeline(ScrollView, can_focus=True):
             self.event_id = event_id
             self.text = text
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, clock: Callable[[], datetime] | None = None, id: str | None = None
+    ) -> None:
+        """`clock` gives "today" for the first row's date; default: the app's `clock`."""
         super().__init__(id=id)
         self.rows: list[Row] = []
         self._by_id: dict[int, Row] = {}
         self._orphans: dict[int, list[Row]] = {}  # amendments of rows not loaded yet
         self._starts: list[int] = []  # first virtual line of each row
         self._total = 0
+        self._clock = clock
+        self._dated = TIME  # the widest stamp any row shows
         self._layout = Layout(80, 5, 8, 8)
-        self._cache: LRUCache[tuple[int, int, bool], list[Strip]] = LRUCache(1024)
+        self._cache: LRUCache[tuple[int, int, int, bool], list[Strip]] = LRUCache(1024)
         self.cursor: int | None = None  # row index
         self.empty_text = "No incident open. /declare SEV2 title, or /open INC-n."
 
@@ -143,6 +177,7 @@ class Timeline(ScrollView, can_focus=True):
             touched |= self._link(row)
         if not fresh:
             return
+        top = self._top()
         if self.rows and fresh[0].id < self.rows[-1].id:
             # A feed batch raced an incident load: keep id order, whatever arrived first.
             touched = True
@@ -155,6 +190,8 @@ class Timeline(ScrollView, can_focus=True):
             self._extend_layout(fresh)
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif top is not None:
+            self._restore(top)  # rows above may have grown (a marker, a wider column)
         self.refresh()
 
     def insert_older(self, rows: list[Row]) -> None:
@@ -163,15 +200,16 @@ class Timeline(ScrollView, can_focus=True):
         if not fresh:
             return
         before = self._total
+        top = self._top()
         for row in fresh:
             self._link(row)
         self.rows[:0] = fresh
         if self.cursor is not None:
             self.cursor += len(fresh)
-        self._relayout(force=True)
+        self._relayout(force=True)  # also decides the date of the row below the junction
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
+        elif top is None or not self._restore(top):
             self.scroll_to(y=self.scroll_y + self._total - before, animate=False, immediate=True)
 
     @property
@@ -182,6 +220,25 @@ class Timeline(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.anchor()
 
+    def _top(self) -> tuple[int, int] | None:
+        """The row at the top of a scrolled-back view and the line of it shown there."""
+        if self.following or not self.rows or not self._starts:
+            return None
+        line = int(self.scroll_y)
+        index = self._row_at(line)
+        return self.rows[index].id, line - self._starts[index]
+
+    def _restore(self, top: tuple[int, int]) -> bool:
+        """Scroll so that the row `_top` gave is at the top again; False if it is gone."""
+        row_id, part = top
+        index = bisect_left(self.rows, row_id, key=attrgetter("id"))
+        if index >= len(self.rows) or self.rows[index].id != row_id:
+            return False
+        y = self._starts[index] + min(part, self._lines_of(self.rows[index]) - 1)
+        if y != self.scroll_y:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        return True
+
     def _link(self, row: Row) -> bool:
         """Index the row and attach amendments both ways; True if an earlier row changed."""
         self._by_id[row.id] = row
@@ -191,6 +248,7 @@ class Timeline(ScrollView, can_focus=True):
             return False
         if target in self._by_id:
             self._by_id[target].amendments.append(row)
+            self._by_id[target].wrap_w = 0  # it gains a marker: count its lines again
             self._cache.clear()
             return True
         self._orphans.setdefault(target, []).append(row)
@@ -202,16 +260,42 @@ class Timeline(ScrollView, can_focus=True):
         last = self.rows[-1].id if self.rows else 1
         id_w = len(str(last)) + 1
         wide = width >= 120
-        return Layout(width, id_w, 12 if wide else 8, 8)
+        return Layout(width, id_w, 12 if wide else 8, 8, STAMP_WIDTHS[self._dated])
+
+    def _today(self) -> date | None:
+        """The clock's UTC date (the app's clock unless one was given), else None."""
+        clock = self._clock
+        if clock is None:
+            try:
+                clock = getattr(self.app, "clock", None)
+            except Exception:  # not in an app (yet)
+                return None
+        if not callable(clock):
+            return None
+        now = clock()
+        return now.astimezone(UTC).date() if isinstance(now, datetime) else None
 
     def _lines_of(self, row: Row) -> int:
         text_w = self._layout.text_w
-        cells = row.cells + (len(AMENDED) if row.amendments else 0)
-        body = min(MAX_LINES, max(1, math.ceil(cells / text_w)))
-        return body + len(row.amendments)
+        if not row.amendments:
+            if row.cells <= text_w:
+                return 1
+            if row.wrap_w != text_w:
+                row.wrap_w, row.wrap_n = text_w, _count_lines(row.text, text_w)
+            return row.wrap_n
+        if row.wrap_w != text_w:
+            row.wrap_w = text_w
+            if row.cells + len(AMENDED) <= text_w:
+                row.wrap_n = 1
+            else:
+                row.wrap_n = len(_body_lines(row.text, AMENDED, text_w))
+        return row.wrap_n + len(row.amendments)
 
     def _relayout(self, *, force: bool = False) -> None:
         width = self.scrollable_content_region.width or self.size.width or 80
+        if force:
+            today = self._today()
+            self._dated = _mark_dates(self.rows, today, today)
         layout = self._layout_for(width)
         if not force and layout == self._layout:
             return
@@ -230,6 +314,9 @@ class Timeline(ScrollView, can_focus=True):
 
     def _extend_layout(self, fresh: list[Row]) -> None:
         width = self.scrollable_content_region.width or self.size.width or 80
+        today = self._today()
+        above = self.rows[-len(fresh) - 1].at.date() if len(self.rows) > len(fresh) else today
+        self._dated = max(self._dated, _mark_dates(fresh, above, today))
         if self._layout_for(width) != self._layout:
             self._relayout(force=True)
             return
@@ -270,7 +357,7 @@ class Timeline(ScrollView, can_focus=True):
     def _strips(self, index: int) -> list[Strip]:
         row = self.rows[index]
         cursor = index == self.cursor and self.has_focus
-        key = (row.id, self._layout.width, cursor)
+        key = (row.id, self._layout.width, row.dated, cursor)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -291,22 +378,15 @@ class Timeline(ScrollView, can_focus=True):
         body_style = style("decision") if row.kind == Kind.DECISION.value else base
         if row.kind == Kind.AMEND.value:
             body_style = style("amendment")
-        text = marker + display.printable(_head(row.text, MAX_LINES * lay.text_w))
-        lines_body = self._lines_of(row) - len(row.amendments)
-        chunks = _word_wrap(text, lay.text_w)
-        if len(chunks) > lines_body:
-            chunks = chop_cells(text, lay.text_w)  # words did not fit the counted lines
-        if len(chunks) > lines_body:
-            chunks = chunks[:lines_body]
-            chunks[-1] = _fit(chunks[-1], lay.text_w - 1) + ELLIPSIS
-        chunks += [""] * (lines_body - len(chunks))
+        chunks = _body_lines(row.text, marker, lay.text_w)
+        stamp = row.at.strftime(STAMP_FORMATS[row.dated]).rjust(lay.time_w)
         pad = Segment(" " * lay.prefix, base)
         strips: list[Strip] = []
         for i, chunk in enumerate(chunks):
             if i == 0:
                 segs = [
                     Segment(f"#{row.id}".rjust(lay.id_w) + " ", style("id")),
-                    Segment(display.printable(row.at.strftime("%H:%M:%S")) + " ", style("time")),
+                    Segment(stamp + " ", style("time")),
                     Segment(
                         _cell_pad(display.printable(row.actor), lay.actor_w) + " ", style("actor")
                     ),
@@ -400,22 +480,169 @@ class Timeline(ScrollView, can_focus=True):
         return self._total
 
 
-def _word_wrap(text: str, width: int) -> list[str]:
-    """Break at the last space of each line when it is not too far back."""
-    lines: list[str] = []
-    while cell_len(text) > width:
-        head = chop_cells(text, width)[0]
-        cut = head.rfind(" ")
-        if cut > width // 2:
-            head = head[: cut + 1]
-        lines.append(head.rstrip(" "))
-        text = text[len(head) :]
-    return [*lines, text]
+def _mark_dates(rows: Iterable[Row], above: date | None, today: date | None) -> int:
+    """Set each row's `dated`: TIME on the day of the row above (`above` for the
+    first), else DAY, or YEAR when the year differs from that row's or today's
+    (always with no day to compare, so a lone first row with no clock shows it).
+    Returns the widest stamp set."""
+    widest = TIME
+    year = today.year if today is not None else None
+    for row in rows:
+        day = row.at.date()
+        if day == above:
+            dated = TIME
+        elif above is None or day.year != above.year or (year is not None and day.year != year):
+            dated = YEAR
+        else:
+            dated = DAY
+        row.dated = dated
+        if dated > widest:
+            widest = dated
+        above = day
+    return widest
+
+
+def _shown_cells(text: str) -> int:
+    """Cells `text` takes once made printable (cheap for plain ASCII)."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    return cell_len(display.printable(text))
+
+
+def _body_lines(text: str, marker: str, width: int) -> list[str]:
+    """An entry's text as shown: `marker` + text wrapped to `width` cells, at most
+    MAX_LINES lines, the last ending in an ellipsis when there was more.
+
+    Rendering and line counting both use this, so a row always gets the lines it
+    was counted for. Only the head of a long text is looked at (what MAX_LINES
+    lines can show), so a 10,000-character line costs no more than a short one."""
+    limit = (MAX_LINES + 2) * width
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]
+    if not (text.isascii() and text.isprintable()):
+        text = display.printable(text)
+    lines = list(islice(_wrap(marker + text, width), MAX_LINES + 1))
+    if not lines:
+        return [""]
+    if len(lines) > MAX_LINES or cut:
+        lines = lines[:MAX_LINES]
+        last = lines[-1]
+        if cell_len(last) > width - 1:
+            last = chop_cells(last, width - 1)[0]
+        lines[-1] = last + ELLIPSIS
+    return lines
 
 
 def _head(text: str, cells: int) -> str:
     """At most about `cells` cells of text, cheaply: a 10,000-character line is cut first."""
     return text if len(text) <= cells else text[: cells + 1]
+
+
+def _count_lines(text: str, width: int) -> int:
+    """len(_body_lines(text, "", width)), without building the lines for plain ASCII."""
+    limit = (MAX_LINES + 2) * width
+    if len(text) > limit:
+        text = text[:limit]
+    if not (text.isascii() and text.isprintable()):
+        return len(_body_lines(text, "", width))
+    end_of_text = len(text)
+    start = 0
+    content = _after_spaces(text, 0)
+    lines = 0
+    while start < end_of_text and lines < MAX_LINES:  # as _wrap_ascii, counting only
+        lines += 1
+        end = start + width
+        if end >= end_of_text:
+            break
+        if text[end] == " ":
+            start = end
+        else:
+            space = text.rfind(" ", content, end)
+            start = space + 1 if space > content else end
+        start = content = _after_spaces(text, start)
+    return max(1, lines)
+
+
+_SPACES = re.compile(" *")
+
+
+def _after_spaces(text: str, index: int) -> int:
+    """The index of the first non-space at or after `index` (or the end)."""
+    match = _SPACES.match(text, index)
+    return match.end() if match else index
+
+
+def _wrap(text: str, width: int) -> Iterator[str]:
+    """Lines of at most `width` cells, broken at spaces (the spaces at a break are
+    dropped); a word wider than `width` is broken hard. Lazy: the caller takes as
+    many lines as it shows. Wide (CJK, emoji) characters count two cells and a
+    grapheme (👩‍💻, e + combining accent) is never split."""
+    if text.isascii():
+        yield from _wrap_ascii(text, width)
+    else:
+        yield from _wrap_cells(text, width)
+
+
+def _wrap_ascii(text: str, width: int) -> Iterator[str]:
+    """`_wrap` for printable ASCII, one cell per character: str.rfind does the work."""
+    end_of_text = len(text)
+    start = 0
+    content = _after_spaces(text, 0)  # leading spaces of the first line are kept
+    while start < end_of_text:
+        end = start + width
+        if end >= end_of_text:
+            yield text[start:].rstrip(" ")
+            return
+        if text[end] == " ":  # the line is full up to a space
+            yield text[start:end].rstrip(" ")
+            start = end
+        else:
+            space = text.rfind(" ", content, end)
+            if space > content:
+                yield text[start:space].rstrip(" ")
+                start = space + 1
+            else:  # one word wider than the line
+                yield text[start:end]
+                start = end
+        start = content = _after_spaces(text, start)
+
+
+def _wrap_cells(text: str, width: int) -> Iterator[str]:
+    """`_wrap` for any text, by grapheme and cell width."""
+    spans, _ = split_graphemes(text)
+    start: int | None = 0  # where the current line starts; None: skipping spaces
+    used = 0  # cells on the current line
+    seen = False  # the current line has something other than spaces
+    space = -1  # the last space after something on the current line: a break point
+    after = 0  # cells since that space
+    for begin, end, cells in spans:
+        is_space = end - begin == 1 and text[begin] == " "
+        if start is None:
+            if is_space:
+                continue
+            start, used, seen, space = begin, 0, False, -1
+        if is_space:
+            if used + 1 > width:  # the line is full up to this space
+                yield text[start:begin].rstrip(" ")
+                start = None
+                continue
+            if seen:
+                space, after = begin, 0
+            used += 1
+            continue
+        if used + cells > width:
+            if space >= 0:
+                yield text[start:space].rstrip(" ")
+                start, used, space = space + 1, after, -1
+            if used + cells > width:  # one word wider than the line
+                yield text[start:begin]
+                start, used, space = begin, 0, -1
+        used += cells
+        after += cells
+        seen = True
+    if start is not None and start < len(text):
+        yield text[start:].rstrip(" ")
 
 
 def _fit(text: str, width: int) -> str:
