@@ -65,7 +65,7 @@ from .modals import (
 if TYPE_CHECKING:
     from ..app import IrcmdApp
 
-TAIL = 2000  # events fetched before the first paint of an incident; the rest follow
+TAIL = 500  # events fetched before the first paint of an incident; the rest follow
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
 WIDE = 120  # from this width the panes sit beside the timeline
 
@@ -247,7 +247,8 @@ class CommandScreen(Screen[None]):
         self._latest_decision = None
         self._note_events(tail)
         if tail and timeline.rows and timeline.rows[0].id > 1:
-            self._load_history(number, timeline.rows[0].id)
+            # After the frame that shows the tail: the first paint waits for nothing older.
+            self.call_after_refresh(self._load_history, number, timeline.rows[0].id)
         self.ircmd.beat()
 
     @work(exclusive=True, group="history")
