@@ -266,7 +266,7 @@ async def test_update_action_playbook_notify(tmp_path: Path) -> None:
     assert st.updates[0].audience is Audience.EXTERNAL
     assert st.actions[0].title == "add a canary stage" and st.actions[0].status is ActionStatus.OPEN
     assert [p.name for p in st.playbooks] == ["service-outage"]
-    assert st.notifications[0].who == "head of engineering"
+    assert st.notifications[0].who == "Head of engineering"  # the list's spelling
     assert len(st.checklist) >= 5
 
 

@@ -547,7 +547,7 @@ async def test_whole_incident_from_the_screen_alone(tmp_path: Path) -> None:
         await until(pilot, lambda: "closed" in str(header.render()))
         await pilot.press("f7")
         review = screen.query_one("#review")
-        await until(pilot, lambda: "nothing missing" in str(review.render()))
+        await until(pilot, lambda: "To close: closed" in str(review.render()))
         assert "resolve 1h 00m" in str(review.render())
 
     async with await Store.open(db) as store:
