@@ -644,3 +644,13 @@ async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -
         assert "(extra)" not in text.split("[x] CTO")[1].split("\n")[0]
     told = [n.who for n in (await state(db)).notifications]
     assert "CTO" in told and "Bob's mum" in told and "cto" not in told
+
+
+async def test_the_wide_layout_grows_the_roles_pane_to_fit(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await ready(pilot)
+        roles = screen.query_one("#roles")
+        await until(pilot, lambda: "responder" in str(roles.render()))
+        assert "more: Enter shows all" not in str(roles.render())

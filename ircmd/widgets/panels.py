@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 from textual.content import Content
+from textual.geometry import Size
 from textual.widgets import Static
 
 from .. import rules
@@ -64,6 +65,11 @@ class RolesPanel(FullView):
             lines.append(Content.styled("nobody assigned: /assign ROLE PERSON", "$text-muted"))
         self._set_lines(lines)
         self.border_title = f"Roles ⚠{len(missing)}" if missing else "Roles"
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """All the lines: an auto-height pane (wide layout) grows to fit them, and
+        only a pane held shorter than that needs the "+N more" line."""
+        return len(self.lines)
 
     def render(self) -> Content:
         height = self.content_region.height
