@@ -4,18 +4,18 @@ block `closed` (unless overridden with a reason), never `resolved`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_rules_process import T0, incident
 
 from ircmd import rules
 from ircmd.models import (
     Audience,
     ChecklistItem,
     CommsUpdate,
-    Incident,
     IncidentState,
     Phase,
     Playbook,
@@ -27,7 +27,6 @@ from ircmd.models import (
 )
 from ircmd.store import Store
 
-T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 C, R = Phase.CONTAINMENT, Phase.RECOVERY
 FINAL = "no final update sent (send one after resolving, or mark it --final)"
 
@@ -47,16 +46,7 @@ def item(n: int, phase: Phase, done: bool = False) -> ChecklistItem:
 
 def state(*items: ChecklistItem, **kw: Any) -> IncidentState:
     """An incident that lacks nothing but, perhaps, checklist steps."""
-    inc = Incident(
-        id=1,
-        title="t",
-        severity=Severity.SEV2,
-        status=Status.IN_REVIEW,
-        declared_at=T0,
-        declared_by="alice",
-        updated_at=T0,
-        last_event_id=1,
-    )
+    inc = incident(status=Status.IN_REVIEW)
     base: dict[str, Any] = dict(
         review=Review(summary="s", root_cause="r", lessons="l", updated_at=T0),
         updates=(

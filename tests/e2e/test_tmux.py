@@ -54,6 +54,14 @@ class Tmux:
                 raise AssertionError(f"timed out waiting for {what}; screen:\n{text}")
             time.sleep(0.05)
 
+    def quit(self, why: str) -> None:
+        """Ctrl+Q, then the session must end by itself within 10 s."""
+        self.key("C-q")
+        deadline = time.monotonic() + 10
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not self.alive(), why
+
     def alive(self) -> bool:
         return (
             subprocess.run(
@@ -112,11 +120,7 @@ def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
         screen = tmux.wait(lambda s: "Follow-up action" not in s, "the form closed")
         assert "▊  a " not in screen, "the `a` leaked into the entry bar"
 
-        tmux.key("C-q")
-        deadline = time.monotonic() + 10
-        while tmux.alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not tmux.alive(), "ircmd did not exit on Ctrl+Q (an open Store keeps it alive)"
+        tmux.quit("ircmd did not exit on Ctrl+Q (an open Store keeps it alive)")
     finally:
         if tmux.alive():
             tmux.run("kill-server")
