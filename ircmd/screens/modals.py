@@ -33,14 +33,16 @@ KEYS = (
     ("F2", "declare an incident (form)"),
     ("F3", "assign a role (form)"),
     ("F4 .. F8", "tabs: Checklist, Comms, Evidence, Review, Actions (and go into it)"),
-    ("u / n  (Comms)", "draft a stakeholder update / notify the next pending contact"),
+    ("u / n  (Comms)", "draft a stakeholder update / notify the next contact (Enter confirms)"),
     ("e / t  (Evidence)", "register evidence / transfer custody (forms)"),
     ("r  (Review)", "edit the post-incident review (form)"),
     ("a  (Actions)", "add a follow-up action with owner and due date (form)"),
     ("Ctrl+S in a form", "save / send; Escape cancels"),
     ("Enter on timeline", "show the whole entry"),
+    ("Enter on roles, steps", "show the whole pane"),
+    ("other keys in a pane", "go to the entry bar"),
     ("PageUp / PageDown", "scroll the timeline; End follows new entries"),
-    ("Ctrl+Q", "quit"),
+    ("Ctrl+Q", "quit (press twice if the bar holds unsent text)"),
 )
 
 
