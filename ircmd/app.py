@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -128,11 +128,16 @@ class IrcmdApp(App[None]):
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_LAST)
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._feed is not None:
+            self.command_screen.route_typing(event)
+        await super().on_event(event)
+
     async def action_request_quit(self) -> None:
-        if self.screen is self.command_screen:
-            await self.command_screen.action_quit()
-        else:
+        if self._feed is None:  # not started (or failed to open the database)
             await self.action_quit()
+        else:
+            await self.command_screen.action_quit()
 
     @work(exclusive=True, group="presence")
     async def beat(self) -> None:

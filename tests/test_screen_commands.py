@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_ok, ircmd
+from textual.events import Key, Paste
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from ircmd.app import IrcmdApp
 from ircmd.config import Config
@@ -31,6 +33,7 @@ from ircmd.models import (
     Status,
 )
 from ircmd.screens.command import CommandScreen
+from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
 from ircmd.widgets.entry_bar import EntryBar
 
@@ -149,12 +152,19 @@ async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None
     )
 
 
-async def test_a_slow_write_neither_doubles_an_entry_nor_drops_typing(tmp_path: Path) -> None:
-    """Another writer holds the lock: Enter pressed again is ignored, and what is
-    typed meanwhile stays in the bar as the start of the next entry.
+def type_fast(app: IrcmdApp, keys: str, *, enter: bool = False) -> None:
+    """Keys arriving together, as from a paste, fast typing or a slow link: all in
+    the app's queue before the first is handled (Pilot's `press` waits in between)."""
+    for ch in keys:
+        app.post_message(Key(ch, ch))
+    if enter:
+        app.post_message(Key("enter", "\r"))
 
-    Keys go straight to the bar here: Pilot's `press` waits for the app to be idle,
-    which it is not while a write waits for the lock."""
+
+async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: Path) -> None:
+    """Another writer holds the lock. Enter empties the bar at once: a second Enter
+    records nothing twice, lines typed meanwhile queue as entries of their own, in
+    order, and text typed without Enter stays in the bar."""
     db = await declared(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -163,21 +173,69 @@ async def test_a_slow_write_neither_doubles_an_entry_nor_drops_typing(tmp_path: 
         blocker = sqlite3.connect(db, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         try:
-            bar.value = "first entry"
-            await bar.action_submit()
-            await asyncio.sleep(0.3)  # the screen's write is now waiting for the lock
-            await bar.action_submit()
-            await bar.action_submit()
-            bar.insert_text_at_cursor(" and the next")
-            await asyncio.sleep(0.3)
+            type_fast(app, "first entry", enter=True)
+            app.post_message(Key("enter", "\r"))  # a double press
+            type_fast(app, "second entry", enter=True)
+            type_fast(app, "half typed")
+            await asyncio.sleep(0.4)  # the screen's write is waiting for the lock
+            assert bar.value == "half typed"
             assert [e.text for e in await events(db)] == ["Checkout down"]
         finally:
             blocker.execute("COMMIT")
             blocker.close()
-        await until(pilot, lambda: bar.value == " and the next")
-        assert bar.history == ["first entry"]
+        await until(pilot, lambda: bar.history == ["first entry", "second entry"])
+        assert bar.value == "half typed"
     notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
-    assert notes == ["first entry"]
+    assert notes == ["first entry", "second entry"]
+
+
+async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path) -> None:
+    """`ok then` typed fast with focus in the Comms tab: its `n` must not reach the
+    tab's notify key (a false notification), nor `u` the update form."""
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        told = len((await state(db)).notifications)
+        for text in ("ok then", "bob burst in"):
+            await pilot.press("f5")
+            assert not screen.bar.has_focus
+            type_fast(app, text, enter=True)
+            await until(pilot, lambda text=text: text in screen.bar.history)
+            assert app.screen is screen
+    notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
+    assert notes[-2:] == ["ok then", "bob burst in"]
+    assert len((await state(db)).notifications) == told
+
+
+async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press(*"log: ")
+        app.post_message(Paste("502 upstream\r\n503 upstream\nretry storm"))
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        area = app.screen.query_one("#field-text", TextArea)
+        assert area.text == "log: 502 upstream\n503 upstream\nretry storm"
+        assert screen.bar.value == ""
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen)
+    notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
+    assert notes == ["log: 502 upstream\n503 upstream\nretry storm"]
+
+
+async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "/action")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await pilot.press(*"draft", "ctrl+q")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, FormScreen)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)
 
 
 async def test_declare_open_sev_status(tmp_path: Path) -> None:
@@ -422,3 +480,14 @@ async def test_the_message_line_does_not_go_stale(
         await submit(pilot, "a note")
         assert "#2 added" in message_text(screen)
         await until(pilot, lambda: message_text(screen) == "")  # a confirmation fades
+
+
+async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        for key in ["t", "e", "h", "backspace", "backspace", "h", "e", "left", "X", "end", "!"]:
+            app.post_message(Key(key, key if len(key) == 1 else None))
+        await until(pilot, lambda: screen.bar.value.endswith("!"))
+        assert screen.bar.value == "thXe!"

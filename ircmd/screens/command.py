@@ -8,6 +8,8 @@ IncidentState (cheap), the board replaces one line, the timeline appends.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
@@ -118,6 +121,7 @@ class CommandScreen(Screen[None]):
         self._quit_armed_at: float | None = None
         self._message_timer: Timer | None = None
         self._refused_line: str | None = None  # the bar's line the message refused
+        self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._latest_decision_id = 0
 
     @property
@@ -185,6 +189,7 @@ class CommandScreen(Screen[None]):
         # Focus now, not via call_later: a key pressed during start-up must reach the
         # bar in order, or an early Enter lands after the text typed behind it.
         self.set_focus(self.bar)
+        self._run_lines()
         self.set_interval(1, self._tick)
         if self._escalation_error:
             self.say(self._escalation_error, error=True)
@@ -346,24 +351,33 @@ class CommandScreen(Screen[None]):
             self.say("")
 
     @on(EntryBar.Line)
-    async def _line(self, message: EntryBar.Line) -> None:
-        await self.run_line(message.line, from_bar=True)
+    def _line(self, message: EntryBar.Line) -> None:
+        """Queue the line; never wait here. A key the bar does not use itself
+        (Enter, Backspace, the arrows) reaches its binding by way of this screen,
+        so a screen busy writing would hold those keys back while letters go
+        straight in: lines would merge and deletions land in the wrong place."""
+        self._lines.put_nowait(message.line)
+
+    @work(exclusive=True, group="lines")
+    async def _run_lines(self) -> None:
+        """The bar's lines, one at a time, in the order they were entered."""
+        with contextlib.suppress(NoMatches):  # the screen is being torn down: exiting
+            while True:
+                await self.run_line(await self._lines.get(), from_bar=True)
 
     async def run_line(self, line: str, *, from_bar: bool = False) -> bool:
-        """Parse and run one line. Unless it was refused, the bar is cleared and
-        remembers it (Up recalls it), also when it only opened a form or dialog:
-        a cancelled form must not leave `/update` for the next line to glue onto."""
+        """Parse and run one line. The bar gave it up on Enter; a refused line is
+        put back to fix, any other is remembered (Up recalls it), also when it only
+        opened a form: a cancelled form leaves nothing for the next line to glue onto."""
         try:
             command = entry.parse(line, now=self.ircmd.clock())
             done = await self.execute(command)
         except IrcmdError as e:
             self.say(str(e), error=True)
             if from_bar:
+                self.bar.restore(line)
                 self._refused_line = line
             return False
-        finally:
-            if from_bar:
-                self.bar.settle()
         if from_bar:
             self.bar.remember(line)
         if done:
@@ -569,19 +583,21 @@ class CommandScreen(Screen[None]):
     def action_focus_timeline(self) -> None:
         self.timeline.focus()
 
-    def on_key(self, event: events.Key) -> None:
-        """A printable key that no pane uses goes to the entry bar, so someone who
-        types with focus in a tab or the timeline is not typing into nothing."""
+    def route_typing(self, key: events.Key) -> None:
+        """Called by the app for each key as it arrives, before it is routed: a
+        printable key that the focused pane does not use moves the focus to the
+        entry bar first, so it and every key behind it (a paste, fast typing, keys
+        queued over a slow link) land in the bar in order. Deciding later, when
+        the key reaches the pane, is too late: the keys behind it are already
+        routed to the pane, where `n` or `u` would act."""
         if (
-            event.is_printable
-            and event.character
+            key.is_printable
+            and key.character
+            and self.app.screen is self
             and not self.bar.has_focus
-            and event.key not in self.active_bindings
+            and key.key not in self.active_bindings
         ):
-            event.stop()
-            event.prevent_default()
-            self.set_focus(self.bar)  # at once, so the keys behind this one follow it
-            self.bar.insert_text_at_cursor(event.character)
+            self.set_focus(self.bar)
 
     def action_toggle_focus(self) -> None:
         """Escape: from the bar to the timeline, from anywhere else back to the bar."""
@@ -591,15 +607,24 @@ class CommandScreen(Screen[None]):
             self.bar.focus()
 
     async def action_quit(self) -> None:
-        """Ctrl+Q. With unsent text in the bar, the first press only says so and a
-        second one quits: a note typed during the call is not lost to a reflex."""
+        """Ctrl+Q. With unsent work (text in the bar, a form or dialog open) the
+        first press only says so and a second one quits: a note or a draft typed
+        during the call is not lost to a reflex."""
+        app = self.app
+        open_form = app.screen is not self and not isinstance(app.screen, TextScreen)
+        unsent = bool(self.bar.value.strip()) or open_form
         now = time.monotonic()
         armed = self._quit_armed_at is not None and now - self._quit_armed_at < QUIT_AGAIN
-        if self.bar.value.strip() and not armed:
+        if unsent and not armed:
             self._quit_armed_at = now
-            self.say("unsent text in the entry bar: Enter sends it, Ctrl+Q again quits", error=True)
+            if open_form:
+                app.notify("a form is open: Ctrl+S saves it, Ctrl+Q again quits", markup=False)
+            else:
+                self.say(
+                    "unsent text in the entry bar: Enter sends it, Ctrl+Q again quits", error=True
+                )
             return
-        await self.app.action_quit()
+        await app.action_quit()
 
     def action_show_in_full(self) -> None:
         """Enter on the roles or checklist pane: all of it, wrapped, in a dialog."""
@@ -682,6 +707,17 @@ class CommandScreen(Screen[None]):
             return
         if form is not None:
             await self.app.push_screen(form)
+
+    @on(EntryBar.Pasted)
+    async def _pasted(self, message: EntryBar.Pasted) -> None:
+        """Several lines pasted: one note, checked in a form (the bar is one line)."""
+
+        def build(ref: int, me: str) -> forms.FormScreen:
+            done = self._form_done("note added")
+            self.bar.value = ""  # what it held is in the form now
+            return forms.note_form(message.text, forms.submit_note(self.ircmd.store, ref, me, done))
+
+        await self._open_form(build)
 
     async def action_draft_update(self) -> None:
         """The comms lead's draft, pre-filled from the incident, edited, then sent."""

@@ -294,7 +294,8 @@ def help_body() -> Content:
     """Keys and every slash command, from entry.USAGES so it cannot drift."""
     width = max(len(u.syntax) for u in entry.USAGES) + 2
     lines = [Content.styled("Keys", "bold")]
-    lines += [Content.assemble((k.ljust(20), "bold"), what) for k, what in KEYS]
+    keys_w = max(len(k) for k, _ in KEYS) + 2
+    lines += [Content.assemble((k.ljust(keys_w), "bold"), what) for k, what in KEYS]
     lines += [Content(""), Content.styled("Entry bar (plain text is a note)", "bold")]
     lines += [Content.assemble((u.syntax.ljust(width), "bold"), u.help) for u in entry.USAGES]
     lines += [

@@ -7,6 +7,7 @@ and Up/Down recall earlier entries like a shell.
 
 from __future__ import annotations
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.suggester import Suggester
@@ -35,12 +36,20 @@ class EntryBar(Input):
     ]
 
     class Line(Message):
-        """A line to run; the screen clears the bar only when it succeeded."""
+        """A line to run. The bar is already empty: a refused line is put back."""
 
         def __init__(self, bar: EntryBar, line: str) -> None:
             super().__init__()
             self.bar = bar
             self.line = line
+
+    class Pasted(Message):
+        """A paste of several lines, with what the bar held: one note, not a line."""
+
+        def __init__(self, bar: EntryBar, text: str) -> None:
+            super().__init__()
+            self.bar = bar
+            self.text = text
 
     def __init__(self, *, read_only: bool = False, id: str | None = None) -> None:
         placeholder = (
@@ -57,28 +66,53 @@ class EntryBar(Input):
         self.history: list[str] = []
         self._recall: int | None = None
         self._draft = ""
-        self._in_flight: str | None = None
         self.read_only = read_only
         if read_only:
             self.add_class("-read-only")
             self.border_title = "READ-ONLY"
 
-    async def action_submit(self) -> None:
-        """Enter: hand the line to the screen (the Input's own Submitted is not used).
+    async def _on_key(self, event: events.Key) -> None:
+        """The bar's own keys (Enter, Backspace, arrows, Tab, Up/Down...) act here,
+        in the order they arrive. As Textual bindings they would first bubble up to
+        the app and run behind letters already queued: with keys arriving together
+        (fast typing over SSH, a paste) a Backspace would delete the wrong letter
+        and an Enter would send the next line's words with this one."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            event.stop()
+            event.prevent_default()
+            await self.run_action(binding.action)
+            return
+        await super()._on_key(event)
 
-        While that line is being written a second Enter is ignored, so a double
-        press (or a slow, locked database) never records the same entry twice."""
+    async def action_submit(self) -> None:
+        """Enter (the Input's own Submitted is not used)."""
         self.submit()
 
     def submit(self) -> None:
-        """What Enter does, callable from a dialog the keys ran into."""
-        if self.value.strip() and self._in_flight is None:
-            self._in_flight = self.value
-            self.post_message(self.Line(self, self.value))
+        """Take the line out of the bar and hand it to the screen.
 
-    def settle(self) -> None:
-        """The line handed over has run, or failed: Enter works again."""
-        self._in_flight = None
+        The bar is emptied at once, so whatever is typed next (a second line while
+        the first waits for a busy database, keys that arrive together) starts a
+        new entry: lines queue in order, none is merged into another, and a second
+        Enter on the emptied bar records nothing twice."""
+        line = self.value
+        if not line.strip():
+            return
+        self.value = ""
+        self._recall = None
+        self._draft = ""
+        self.post_message(self.Line(self, line))
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """A multi-line paste would lose all but its first line in a one-line
+        input: hand it over whole instead."""
+        if "\n" in event.text or "\r" in event.text:
+            event.stop()
+            event.prevent_default()
+            text = self.value + event.text.replace("\r\n", "\n").replace("\r", "\n")
+            self.post_message(self.Pasted(self, text))  # the screen empties the bar
+        else:
+            super()._on_paste(event)
 
     def action_complete(self) -> None:
         """Tab accepts the grey suggestion; with none, it moves focus as usual."""
@@ -89,14 +123,18 @@ class EntryBar(Input):
             self.screen.focus_next()
 
     def remember(self, line: str) -> None:
-        """A line that ran: keep it for Up, and empty the bar."""
+        """A line that ran: keep it for Up."""
         if not self.history or self.history[-1] != line:
             self.history.append(line)
-        self._recall = None
-        self._draft = ""
-        # Whatever was typed while the line was being written is the next entry's start.
-        if self.value.startswith(line):
-            self.value = self.value[len(line) :]
+
+    def restore(self, line: str) -> None:
+        """A refused line comes back to be fixed; if something new was typed in
+        the meantime, that stays and the refused line waits in the history (Up)."""
+        if self.value:
+            self.history.append(line)
+            return
+        self.value = line
+        self.cursor_position = len(line)
 
     def action_history(self, step: int) -> None:
         if not self.history:
