@@ -201,7 +201,7 @@ def declare(
 
 @cli.command()
 @click.argument("incident")
-@click.argument("text", required=False)
+@click.argument("words", nargs=-1)
 @click.option(
     "--kind",
     type=click.Choice([k.value for k in (Kind.NOTE, Kind.DECISION)]),
@@ -217,9 +217,16 @@ def declare(
 @at_option
 @click.pass_context
 def log(
-    ctx: click.Context, incident: str, text: str | None, kind: str, from_stdin: bool, at: str | None
+    ctx: click.Context,
+    incident: str,
+    words: tuple[str, ...],
+    kind: str,
+    from_stdin: bool,
+    at: str | None,
 ) -> None:
-    """Append an entry to an incident's timeline."""
+    """Append an entry to an incident's timeline: TEXT (several words are joined
+    with spaces, so quotes are optional), or one entry per line of --stdin."""
+    text = " ".join(words) if words else None
     if from_stdin == (text is not None):
         fail("give TEXT or --stdin (not both)", 2)
 
@@ -722,7 +729,7 @@ def evidence_list(ctx: click.Context, incident: str, as_json: bool) -> None:
 @at_option
 @click.pass_context
 def review(ctx: click.Context, /, incident: str, at: str | None, **fields: Any) -> None:
-    """Save post-incident review fields (others keep their saved text)."""
+    """Save post-incident review fields (others keep their saved text; "" clears one)."""
     given = {k: v for k, v in fields.items() if k in REVIEW_FIELDS}
     given["whys"] = list(given["whys"]) or None
     run(ctx, lambda s, c: s.save_review(incident, actor=c.user, at=when(at), **given))
@@ -873,8 +880,10 @@ def forced_args(argv: list[str], env: Mapping[str, str]) -> list[str]:
         return argv
     try:
         args = shlex.split(original)
-    except ValueError as e:
-        raise click.UsageError(f"cannot read the SSH command: {e}") from None
+    except ValueError:
+        # ssh joins the client's words with spaces, so `log INC-3 "we can't"` arrives
+        # unbalanced; words split at spaces are what the client typed.
+        args = original.split()
     return argv + (args[1:] if args and Path(args[0]).name == "ircmd" else args)
 
 

@@ -64,6 +64,8 @@ def resolve(
     """Build the effective configuration; a flag beats its variable beats the default."""
     env = os.environ if env is None else env
     locked = env.get("IRCMD_LOCK_USER", "").strip()
+    if user is not None and not user.strip():
+        raise InvalidInput("--as needs a name (it is empty)")
     # Under a lock the OS account is shared, so only an explicit name can disagree.
     asked = user or env.get("IRCMD_USER")
     if locked and asked and asked != locked:

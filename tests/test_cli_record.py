@@ -241,7 +241,7 @@ def test_as_flag_beats_ircmd_user(run_cli: RunCli, inc1: Path) -> None:
     actors = [e["actor"] for e in show(run_cli)["events"]]
     assert actors == ["alice", "alice", "dana", "erin"]
     assert_error(run_cli("--as", "bad\x1bname", "log", "INC-1", "x"), "control characters")
-    assert_error(run_cli("--as", "  ", "log", "INC-1", "x"), "user name is empty")
+    assert_error(run_cli("--as", "  ", "log", "INC-1", "x"), "--as needs a name")
     assert_intact(run_cli, inc1, 4)
 
 

@@ -161,10 +161,15 @@ def test_one_shot_commands_and_streams_over_ssh_act_as_the_key_owner(host: Host)
     )
     r = host.run("bob", "--db", "/tmp/elsewhere.db", "list")
     assert r.returncode == 1 and "--db refused" in r.stderr
+    # As people type it: ssh joins the words with spaces, the apostrophe unquoted.
+    plain = [*host.ssh("bob"), "log", "INC-1", "rollback done, can't see 5xx now"]
+    r = subprocess.run(plain, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
     assert events(host.db) == [
         ("alice", "declare", "Checkout down (ssh)"),
         ("bob", "note", "from a pipe"),
         ("bob", "note", "and another"),
+        ("bob", "note", "rollback done, can't see 5xx now"),
     ]
 
 
