@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import on
@@ -26,7 +26,15 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static, Text
 from .. import display, rules
 from ..comms import draft_update
 from ..hashing import sha256_of
-from ..models import REVIEW_FIELDS, ActionType, Audience, IncidentState, InvalidInput, IrcmdError
+from ..models import (
+    REVIEW_FIELDS,
+    ActionType,
+    Audience,
+    IncidentState,
+    InvalidInput,
+    IrcmdError,
+    Review,
+)
 from ..store import Store
 
 Values = dict[str, str]
@@ -242,6 +250,8 @@ def review_form(state: IncidentState, submit: Submit) -> FormScreen:
         Field(k, labels[k], "text", "\n".join(r.whys) if k == "whys" else getattr(r, k))
         for k in REVIEW_FIELDS
     ]
+    if isinstance(submit, ReviewSubmit):  # it saves what changed since this review
+        submit = submit.opened_on(r)
     return FormScreen(f"Post-incident review of {state.incident.key}", fields, submit)
 
 
@@ -257,6 +267,13 @@ def action_form(submit: Submit, title: str = "") -> FormScreen:
         ],
         submit,
         ok="Add",
+    )
+
+
+def note_form(text: str, submit: Submit) -> FormScreen:
+    """A pasted block of lines, shown whole to check before it becomes one note."""
+    return FormScreen(
+        "Note of several lines (pasted)", [Field("text", "Note", "text", text)], submit, ok="Add"
     )
 
 
@@ -315,24 +332,66 @@ def submit_transfer(store: Store, ref: int, actor: str, after: Callable[[], None
     return guarded(transfer, after)
 
 
-def submit_review(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
-    async def save(v: Values) -> None:
-        def text(key: str) -> str | None:
-            return v[key] if v[key].strip() else None
+class ReviewSubmit:
+    """Saves the review form field by field, against the review it opened on.
 
-        await store.save_review(
-            ref,
-            actor=actor,
-            summary=text("summary"),
-            root_cause=text("root_cause"),
-            contributing_factors=text("contributing_factors"),
-            whys=[w for w in v["whys"].splitlines() if w.strip()] or None,
-            went_well=text("went_well"),
-            went_poorly=text("went_poorly"),
-            lessons=text("lessons"),
-        )
+    Only the fields the user changed are sent (emptied ones as empty, which clears
+    them), each with the value the form started from: the Store refuses, inside its
+    transaction, if someone changed one of those fields since, and the form stays
+    open with the typed text. Fields the user left alone are never sent, so two
+    people editing different fields both land.
+    """
 
-    return guarded(save, after)
+    def __init__(
+        self,
+        store: Store,
+        ref: int,
+        actor: str,
+        after: Callable[[], None],
+        base: Review | None = None,
+    ) -> None:
+        self._store, self._ref, self._actor, self._after = store, ref, actor, after
+        self._base = base
+
+    def opened_on(self, review: Review) -> ReviewSubmit:
+        """This submit, comparing against `review` (what the form shows at first)."""
+        return ReviewSubmit(self._store, self._ref, self._actor, self._after, review)
+
+    async def __call__(self, values: Values) -> str | None:
+        try:
+            # Without a form's starting point, compare with the review as saved now.
+            base = (
+                self._base
+                if self._base is not None
+                else (await self._store.state(self._ref)).review
+            )
+            changed: dict[str, Any] = {}  # keyword arguments of save_review
+            started: dict[str, str | list[str]] = {}
+            for k in REVIEW_FIELDS:
+                if k not in values:
+                    continue
+                was: str | list[str]
+                now: str | list[str]
+                if k == "whys":
+                    was = list(base.whys)
+                    now = [w for w in values[k].splitlines() if w.strip()]
+                else:
+                    was = getattr(base, k)
+                    now = values[k] if values[k].strip() else ""
+                if now != was:
+                    changed[k], started[k] = now, was
+            if not changed:
+                return "nothing changed: edit a field, or Escape to close"
+            await self._store.save_review(self._ref, actor=self._actor, base=started, **changed)
+        except IrcmdError as e:
+            return str(e)
+        self._after()
+        return None
+
+
+def submit_review(store: Store, ref: int, actor: str, after: Callable[[], None]) -> ReviewSubmit:
+    """The review form's submit; `review_form` gives it the review it opened on."""
+    return ReviewSubmit(store, ref, actor, after)
 
 
 def submit_action(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
@@ -348,5 +407,12 @@ def submit_action(store: Store, ref: int, actor: str, after: Callable[[], None])
             type=ActionType(v["type"]),
             review_date=review,
         )
+
+    return guarded(add, after)
+
+
+def submit_note(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:
+    async def add(v: Values) -> None:
+        await store.log(ref, v["text"], actor=actor)
 
     return guarded(add, after)

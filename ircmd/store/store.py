@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -119,25 +120,65 @@ class Store:
         timeout: float = DEFAULT_TIMEOUT,
         clock: Clock = utc_now,
     ) -> Store:
+        """Open (read-write: create and migrate) the database at `path`.
+
+        Read-only mode opens `file:...?mode=ro`. A WAL database needs its -shm
+        (and -wal) file even to be read, so in a directory nobody can write (a
+        backup on read-only media, a `chmod a-w` directory) that open fails;
+        then, and only then, it falls back to `immutable=1` (see `_immutable_ok`).
+        """
         path = Path(path).expanduser()
         if read_only:
             if not path.exists():
                 raise StorageError(f"{path}: no such database (read-only mode cannot create one)")
-            target, uri = f"file:{quote(str(path.resolve()))}?mode=ro", True
-        else:
+            target = f"file:{quote(str(path.resolve()))}?mode=ro"
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StorageError(f"cannot create {path.parent}: {e.strerror}") from None
-            if path.is_dir():
-                raise StorageError(f"{path} is a directory, not a database file")
-            target, uri = str(path), False
-        with _sqlite_errors(path, timeout):
-            db = await aiosqlite.connect(target, uri=uri, isolation_level=None, timeout=timeout)
+                return await cls._connect(path, target, True, read_only, timeout, clock)
+            except sqlite3.Error as e:
+                if not (_cannot_open_or_write(e) and _immutable_ok(path)):
+                    with _sqlite_errors(path, timeout):
+                        raise
+            with _sqlite_errors(path, timeout):
+                return await cls._connect(
+                    path, target + "&immutable=1", True, read_only, timeout, clock
+                )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"cannot create {path.parent}: {e.strerror}") from None
+        if path.is_dir():
+            raise StorageError(f"{path} is a directory, not a database file")
+        try:
+            return await cls._connect(path, str(path), False, read_only, timeout, clock)
+        except sqlite3.Error as e:
+            if _cannot_open_or_write(e) and not _dir_writable(path.parent):
+                raise StorageError(
+                    f"cannot write {path}: its directory {path.parent} is read-only"
+                    f" (SQLite needs to create {path.name}-wal and -shm there);"
+                    " use --read-only to read it"
+                ) from None
+            with _sqlite_errors(path, timeout):
+                raise
+
+    @classmethod
+    async def _connect(
+        cls, path: Path, target: str, uri: bool, read_only: bool, timeout: float, clock: Clock
+    ) -> Store:
+        """Connect and prepare; SQLite's own exceptions pass through untranslated."""
+        conn = aiosqlite.connect(target, uri=uri, isolation_level=None, timeout=timeout)
+        try:
+            db = await conn
+        except BaseException:
+            # A failed connect queues the worker thread's stop without waiting for
+            # it; wait here, or the thread may report to an event loop asyncio.run
+            # has already closed (a stray traceback as the CLI exits).
+            thread = getattr(conn, "_thread", None)
+            if thread is not None and thread.is_alive():
+                thread.join(timeout=5)
+            raise
         store = cls(db, path, read_only, timeout, clock)
         try:
-            with _sqlite_errors(path, timeout):
-                await store._prepare()
+            await store._prepare()
         except BaseException:
             await db.close()
             raise
@@ -720,29 +761,93 @@ class Store:
         *,
         actor: str,
         at: datetime | None = None,
+        base: Mapping[str, str | Sequence[str]] | None = None,
         **fields: str | Sequence[str] | None,
     ) -> Event:
-        """Merge the given review fields into the saved review (None leaves a field)."""
+        """Merge the given review fields into the saved review, as one event.
+
+        None leaves a field as saved; blank text (or no whys) clears it. `base`
+        holds what an editor started from for the fields it changes (the review
+        form): a field whose saved value has moved on from its base since, to
+        something other than this save's value, refuses the whole save (a lost
+        update otherwise), naming who changed it and when. Without `base` (the
+        CLI, one-shot) the given fields are simply set.
+        """
         actor = rules.check_name(actor, "user name")
-        unknown = set(fields) - set(REVIEW_FIELDS)
+        unknown = (set(fields) | set(base or ())) - set(REVIEW_FIELDS)
         if unknown:
             raise InvalidInput(f"unknown review field(s): {', '.join(sorted(unknown))}")
-        given = {k: v for k, v in fields.items() if v is not None}
+        given: dict[str, str | list[str]] = {}
+        for k, v in fields.items():
+            if v is None:
+                continue
+            if isinstance(v, str):
+                given[k] = rules.check_text(v, k.replace("_", " ")) if v.strip() else ""
+            else:
+                given[k] = [rules.check_text(part, k.replace("_", " ")) for part in v]
         if not given:
             raise InvalidInput("nothing to save: give at least one review field")
-        for k, v in given.items():
-            for part in [v] if isinstance(v, str) else v:
-                rules.check_text(part, k.replace("_", " "))
+
+        def plain(v: str | Sequence[str]) -> str | list[str]:
+            return v if isinstance(v, str) else list(v)
+
         async with self._tx():
             state = await self._open_incident(ref)
             merged = state.review.model_dump(include=set(REVIEW_FIELDS))
             merged["whys"] = list(merged["whys"])
-            for k, v in given.items():
-                merged[k] = v if isinstance(v, str) else list(v)
-            text = "review: " + ", ".join(k.replace("_", " ") for k in given)
+            moved = [
+                k
+                for k in given
+                if base is not None
+                and k in base
+                and merged[k] != plain(base[k])
+                and merged[k] != given[k]
+            ]
+            if moved:
+                raise RuleViolation(await self._review_moved(state, moved))
+            merged.update(given)
+            text = "review: " + ", ".join(
+                k.replace("_", " ") + ("" if v else " (cleared)") for k, v in given.items()
+            )
             return await self._append(
                 state.incident.id, Kind.REVIEW, actor, text, {"review": merged}, at
             )
+
+    async def _review_moved(self, state: IncidentState, moved: list[str]) -> str:
+        """Who last changed each of the `moved` review fields, and when: one line."""
+        rows = await self._rows(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ? AND kind = ? ORDER BY id",
+            (state.incident.id, Kind.REVIEW.value),
+        )
+        last: dict[str, Event] = {}
+        before = Review().model_dump(include=set(REVIEW_FIELDS))
+        before["whys"] = []
+        for ev in map(event_from_row, rows):
+            saved = ev.data.get("review", {})
+            for k in moved:
+                if saved.get(k) != before.get(k):
+                    last[k] = ev
+            before = saved
+        today = self._clock().astimezone(UTC).date()
+        groups: dict[str, list[str]] = {}
+        for k in moved:
+            changer = last.get(k)
+            if changer is None:
+                who = "someone"
+            else:
+                when = changer.recorded_at.astimezone(UTC)
+                fmt = "%H:%M" if when.date() == today else "%Y-%m-%d %H:%M"
+                who = f"{changer.actor} at {when.strftime(fmt)}"
+            groups.setdefault(who, []).append(k.replace("_", " "))
+        parts: list[str] = []
+        for who, names in groups.items():
+            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            verb = "was" if len(names) == 1 else "were"
+            parts.append(f"{joined} {verb} changed by {who}" if not parts else f"{joined} by {who}")
+        return (
+            f"the review's {' and '.join(parts)} since you opened it;"
+            " your text is kept: reopen the form (r) to merge"
+        )
 
     async def add_action(
         self,
@@ -1294,6 +1399,59 @@ def _split_sql(script: str) -> list[str]:
             out.append(buf.strip())
             buf = ""
     return [s for s in out if s]
+
+
+def _cannot_open_or_write(e: sqlite3.Error) -> bool:
+    """SQLite could not open or create a file it needed (e.g. the WAL's -shm)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+    low = str(e).lower()
+    return "unable to open" in low or "readonly" in low
+
+
+def _dir_writable(directory: Path) -> bool:
+    """Can this process create files in `directory` (False on a read-only mount)?"""
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+def _immutable_ok(path: Path) -> bool:
+    """May the read-only open of `path` fall back to SQLite's `immutable=1`?
+
+    immutable=1 reads the file with no locking, no -shm and no change detection,
+    and it ignores any -wal file. That is only correct while nothing writes the
+    database. A WAL writer must create `<db>-wal` and `<db>-shm` beside the file,
+    so nothing can be writing when the directory is on a read-only filesystem or
+    has no write permission for anyone (root aside): then True. False when the
+    directory is writable by this process (the failure is something else: report
+    it as it is). Raises StorageError, one line, when the directory is only
+    closed to this process (its owner may be writing right now), or when a
+    non-empty -wal lies beside the database: its committed changes may not be in
+    the main file yet, and immutable mode would silently leave them out.
+    """
+    directory = path.resolve().parent
+    if _dir_writable(directory):
+        return False
+    try:
+        nobody_writes = bool(os.statvfs(directory).f_flag & os.ST_RDONLY) or not (
+            directory.stat().st_mode & 0o222
+        )
+    except OSError:
+        nobody_writes = False
+    if not nobody_writes:
+        raise StorageError(
+            f"cannot open {path}: SQLite needs to create {path.name}-shm in {directory},"
+            " which you cannot write; ask its owner, or copy the database somewhere writable"
+        )
+    wal = directory / f"{path.name}-wal"
+    with suppress(FileNotFoundError):
+        if wal.stat().st_size > 0:
+            raise StorageError(
+                f"cannot open {path}: {wal.name} beside it may hold committed changes that"
+                f" cannot be read in the read-only directory {directory}; copy {path.name}"
+                f" and {wal.name} together to a writable directory and open the copy"
+            )
+    return True
 
 
 @contextmanager
