@@ -163,7 +163,13 @@ def describe(ev: Event) -> str:
             due = f"due {d['due']}" if d.get("due") else "no due date"
             return f"action ACT-{d['action_id']} ({d['type']}, {owner}, {due}): {ev.text}"
         case Kind.ACTION_SET:
-            move = f"{d['from']} -> {d['to']}" if d["from"] != d["to"] else "updated"
+            changes = [f"{d['from']} -> {d['to']}"] if d["from"] != d["to"] else []
+            changes += [
+                f"{label} {d[key]}"
+                for key, label in (("owner", "owner"), ("due", "due"), ("review_date", "review"))
+                if d.get(key)
+            ]
+            move = ", ".join(changes) or "updated"
             return f"action ACT-{d['action_id']} {move}" + (f": {ev.text}" if ev.text else "")
     return ev.text
 

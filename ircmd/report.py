@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import display, rules
 from .models import Event, IncidentState, Severity
+
+# An entry written this long after the moment it records is marked as back-dated.
+BACKDATED = timedelta(minutes=1)
 
 
 def incident_json(
@@ -109,10 +112,15 @@ def incident_markdown(state: IncidentState, events: Sequence[Event], now: dateti
     lines += [
         f"- {k.replace('_', ' ')}: {rules.format_duration(v)}" for k, v in m.model_dump().items()
     ]
-    lines += ["", "## Timeline (UTC)"]
-    lines += [
-        f"- {display.stamp(e.occurred_at)} #{e.id} {e.actor}: {display.describe(e)}" for e in events
-    ]
+    # A postmortem reads in the order things happened: back-dated entries (`--at`,
+    # `/at`) take their place, and say when they were written.
+    lines += ["", "## Timeline (UTC, in the order things happened)"]
+    for ev in sorted(events, key=lambda e: (e.occurred_at, e.id)):
+        backdated = ev.recorded_at - ev.occurred_at > BACKDATED
+        written = f" (written {display.stamp(ev.recorded_at)})" if backdated else ""
+        lines.append(
+            f"- {display.stamp(ev.occurred_at)} #{ev.id} {ev.actor}: {display.describe(ev)}{written}"
+        )
     return "\n".join(_markdown_line(line) for line in lines)
 
 

@@ -73,7 +73,7 @@ async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
         "- ACT-1 [open] Add canary (corrective; dave; due 2026-04-01)",
         "- time to detect: 15m 00s",
         "- time to contain: 1h 00m",
-        "## Timeline (UTC)",
+        "## Timeline (UTC, in the order things happened)",
         "external FINAL update: Fixed",
     ):
         assert needle in md, needle
@@ -181,3 +181,18 @@ async def test_markdown_shows_controls_safely_and_json_keeps_them_exact(tmp_path
 
     rows = list(csv.reader(io.StringIO(report.incident_csv(events), newline="")))
     assert [r[5] for r in rows[1:3]] == [title, note]  # CSV is data: exact text
+
+
+async def test_the_markdown_timeline_is_in_the_order_things_happened(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "x.db", clock=lambda: T0) as store:
+        await store.declare(
+            "Checkout down", actor="alice", severity=Severity.SEV2, at=T0 - timedelta(hours=2)
+        )
+        await store.log(1, "written now", actor="alice")
+        await store.log(1, "remembered later", actor="bob", at=T0 - timedelta(hours=1))
+        state, events = await store.state(1), await store.events(1)
+    md = report.incident_markdown(state, events, T0)
+    timeline = md.split("## Timeline")[1]
+    assert timeline.index("remembered later") < timeline.index("written now")
+    assert "#3 bob: remembered later (written 2026-03-01 09:00:00)" in timeline
+    assert "written now (written" not in timeline

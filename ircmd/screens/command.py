@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
-from .. import entry, rules
+from .. import display, entry, rules
 from ..escalation import load_escalation
 from ..models import (
     Event,
@@ -407,6 +407,8 @@ class CommandScreen(Screen[None]):
                 ev = await self._write(
                     lambda: store.log(self._ref(), text, actor=me, kind=kind, at=at)
                 )
+                if at is not None:  # say which moment `/at HH:MM` chose (maybe yesterday)
+                    return f"#{ev.id} added at {display.stamp(ev.occurred_at)} UTC"
                 return f"#{ev.id} added"
             case entry.Declare(title="", severity=None):
                 self.action_declare()
@@ -460,7 +462,8 @@ class CommandScreen(Screen[None]):
                 )
                 if new is not None:
                     return f"{moved.key} {moved.status}"
-                return f"{moved.key}: owner {moved.owner or '-'}, due {moved.due or '-'}"
+                review = moved.review_date or "-"
+                return f"{moved.key}: owner {moved.owner or '-'}, due {moved.due or '-'}, review {review}"
             case entry.Amend(event_id=event_id, text=text):
                 ev = await self._write(lambda: store.amend(self._ref(), event_id, text, actor=me))
                 return f"#{ev.id} amends #{event_id}"
