@@ -435,6 +435,30 @@ async def test_forms_refused_when_read_only(tmp_path: Path) -> None:
         screen = await submit(pilot, "/review")
         assert "read-only" in message_text(screen)
         assert app.screen is screen
+        # The dialogs too say so before anything is filled in.
+        for key in ("f2", "f3"):
+            screen.say("")
+            await pilot.press(key)
+            await until(pilot, lambda: "read-only" in message_text(screen))
+            assert app.screen is screen, key
+        await pilot.press("f5", "n")
+        await until(pilot, lambda: "read-only" in message_text(screen))
+        assert app.screen is screen
+
+
+async def test_the_full_view_of_an_entry_says_when_and_who(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, "a note to read in full")
+        tl = screen.timeline
+        await until(pilot, lambda: len(tl.rows) == 2)
+        tl.focus()
+        await pilot.press("end", "enter")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "#2 2026-11-23 12:00:00 UTC  alice  note" in shown
+        assert "a note to read in full" in shown
 
 
 async def test_palette_lists_the_process_actions(tmp_path: Path) -> None:

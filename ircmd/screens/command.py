@@ -641,6 +641,9 @@ class CommandScreen(Screen[None]):
 
     @work
     async def action_declare(self) -> None:
+        if self.ircmd.cfg.read_only:  # say so before the form is filled in, not after
+            self.say("this session is read-only: nothing can be declared", error=True)
+            return
         books, _ = load_playbooks(self.ircmd.cfg.playbook_dirs)
         request = await self.app.push_screen_wait(DeclareScreen(books))
         if not isinstance(request, DeclareRequest):
@@ -672,6 +675,9 @@ class CommandScreen(Screen[None]):
     async def action_assign(self) -> None:
         if self.current is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
+            return
+        if self.ircmd.cfg.read_only:
+            self.say("this session is read-only: nothing can be assigned", error=True)
             return
         missing = rules.missing_roles(self.state) if self.state is not None else []
         result = await self.app.push_screen_wait(AssignScreen(incident_key(self.current), missing))
@@ -783,6 +789,9 @@ class CommandScreen(Screen[None]):
         if not pending:
             self.say(f"everyone on the {state.incident.severity} escalation list is told")
             return
+        if self.ircmd.cfg.read_only:
+            self.say("this session is read-only: nothing was written", error=True)
+            return
         who = pending[0]
         untyped = ["n"]  # the key that opened the dialog, if typing follows
 
@@ -811,4 +820,4 @@ class CommandScreen(Screen[None]):
     @on(Timeline.EntryChosen)
     def _entry_chosen(self, message: Timeline.EntryChosen) -> None:
         body = Content("\n").join(user(line) for line in message.text.split("\n"))
-        self.app.push_screen(TextScreen(f"Entry #{message.event_id}", body))
+        self.app.push_screen(TextScreen(message.heading or f"Entry #{message.event_id}", body))

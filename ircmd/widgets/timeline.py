@@ -133,10 +133,11 @@ class Timeline(ScrollView, can_focus=True):
     class EntryChosen(Message):
         """Enter on a row: the screen shows the entry in full."""
 
-        def __init__(self, event_id: int, text: str) -> None:
+        def __init__(self, event_id: int, text: str, heading: str = "") -> None:
             super().__init__()
             self.event_id = event_id
             self.text = text
+            self.heading = heading  # when, who, what kind: the title of the full view
 
     def __init__(
         self, *, clock: Callable[[], datetime] | None = None, id: str | None = None
@@ -454,7 +455,8 @@ class Timeline(ScrollView, can_focus=True):
         if self.cursor is None or not self.rows:
             return
         row = self.rows[self.cursor]
-        self.post_message(self.EntryChosen(row.id, row.text))
+        heading = f"#{row.id} {display.stamp(row.at)} UTC  {row.actor}  {row.kind}"
+        self.post_message(self.EntryChosen(row.id, row.text, heading))
 
     def on_focus(self) -> None:
         self._cache.clear()
