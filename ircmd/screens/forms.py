@@ -89,7 +89,9 @@ class FormScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         key = self.FOCUS_FIRST or self._fields[0].key
-        self.query_one(f"#field-{key}").focus(scroll_visible=False)
+        # At once, not via call_later: keys typed right after the key that opened
+        # the form must land in its first field, not in nothing.
+        self.set_focus(self.query_one(f"#field-{key}"), scroll_visible=False)
 
     @staticmethod
     def _widget(f: Field) -> Input | TextArea | Select[str] | Checkbox:
