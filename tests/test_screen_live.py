@@ -180,3 +180,19 @@ async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path)
         assert said[0][0] == "live updates paused, retrying" and "locked" in said[0][1]
         assert said[-1][1] == "live updates resumed"
         assert len(said) == 2, "one notice for the outage, not one per retry"
+
+
+async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    app = make_app(db, user="bob", poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        assert screen.current is None
+        async with await Store.open(db, clock=frozen) as other:
+            await other.declare("Checkout 502s", actor="alice", severity=Severity.SEV1)
+        await until(pilot, lambda: screen.current == 1)
+        assert "INC-1 declared by alice: now open" in str(screen.query_one("#message").render())
+        async with await Store.open(db, clock=frozen) as other:
+            await other.declare("Another one", actor="carol", severity=Severity.SEV3)
+        await until(pilot, lambda: 2 in screen.board.incidents)
+        assert screen.current == 1, "an incident already open is not taken away"

@@ -324,6 +324,15 @@ class CommandScreen(Screen[None]):
             self.board.upsert(await store.incident(number))
         if mine and self.current is not None:
             self._show(await store.state(self.current))
+        elif self.current is None:
+            # Someone declared while this screen had nothing open: follow it, as
+            # anyone joining the call would (the board still lists the rest).
+            declared = [ev for ev in batch if ev.kind is Kind.DECLARE and ev.incident_id]
+            if declared:
+                ev = declared[-1]
+                assert ev.incident_id is not None
+                await self.open_incident(ev.incident_id)
+                self.say(f"{incident_key(ev.incident_id)} declared by {ev.actor}: now open")
 
     # ------------------------------------------------------------ input
 
