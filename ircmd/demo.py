@@ -80,7 +80,7 @@ async def build_demo(
         await store.amend(
             n, wrong.id, "Rollback of 4812 started on eu-west-1 (not -2)", actor="erin", at=ago(33)
         )
-        await store.notify(n, "head of engineering", actor=user, at=ago(29))
+        await store.notify(n, "Head of engineering", actor=user, at=ago(29))
         await store.add_evidence(
             n,
             "payments-gateway logs 09:55-10:20 UTC",

@@ -275,7 +275,7 @@ async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
         await submit(pilot, "/notify legal counsel")
         await until(pilot, lambda: "[x] legal counsel" in str(comms.render()))
     told = [n.who for n in (await state(db)).notifications]
-    assert told == ["head of engineering", "CTO", "legal counsel"]
+    assert told == ["Head of engineering", "CTO", "legal counsel"]
 
 
 async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(tmp_path: Path) -> None:
