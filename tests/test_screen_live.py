@@ -190,8 +190,9 @@ async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Pa
         assert screen.current is None
         async with await Store.open(db, clock=frozen) as other:
             await other.declare("Checkout 502s", actor="alice", severity=Severity.SEV1)
-        await until(pilot, lambda: screen.current == 1)
-        assert "INC-1 declared by alice: now open" in str(screen.query_one("#message").render())
+        message = screen.query_one("#message")
+        await until(pilot, lambda: "INC-1 declared by alice: now open" in str(message.render()))
+        assert screen.current == 1
         async with await Store.open(db, clock=frozen) as other:
             await other.declare("Another one", actor="carol", severity=Severity.SEV3)
         await until(pilot, lambda: 2 in screen.board.incidents)
