@@ -67,7 +67,8 @@ async def test_review_form_saves_each_field(tmp_path: Path) -> None:
     pokes: list[int] = []
     try:
         state = await store.state(1)
-        host = Host(review_form(state, submit_review(store, 1, "alice", lambda: pokes.append(1))))
+        submit = submit_review(store, 1, "alice", lambda: pokes.append(1), state.review)
+        host = Host(review_form(state, submit))
         async with host.run_test(size=(100, 50)) as pilot:
             await _type_into(host, pilot, "#field-summary", "bad deploy")
             await _type_into(host, pilot, "#field-root_cause", "no canary")

@@ -107,7 +107,6 @@ class CommandScreen(Screen[None]):
         ),
         Binding("escape", "toggle_focus", "Panes/bar"),
         Binding("ctrl+p", "app.command_palette", "Palette", show=True),
-        Binding("ctrl+q", "quit", "Quit"),  # the footer's entry; the app routes the key here
     ]
 
     def __init__(self) -> None:
@@ -361,10 +360,9 @@ class CommandScreen(Screen[None]):
 
     @on(EntryBar.Line)
     def _line(self, message: EntryBar.Line) -> None:
-        """Queue the line; never wait here. A key the bar does not use itself
-        (Enter, Backspace, the arrows) reaches its binding by way of this screen,
-        so a screen busy writing would hold those keys back while letters go
-        straight in: lines would merge and deletions land in the wrong place."""
+        """Queue the line; never wait here. Keys bound above the bar (Escape, the
+        panes' keys) reach their bindings by way of this screen, and a screen
+        busy writing would hold them back behind the write."""
         self._lines.put_nowait(message.line)
 
     @work(exclusive=True, group="lines")
@@ -490,8 +488,8 @@ class CommandScreen(Screen[None]):
                 await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
                 return f"playbook {name} applied"
             case entry.Notify(who=typed):
-                current = await store.incident(self._ref())
-                who = rules.contact_name(typed, self.escalation.get(current.severity, []))
+                listed = self.escalation.get(self.state.incident.severity, []) if self.state else []
+                who = rules.contact_name(typed, listed)
                 await self._write(lambda: store.notify(self._ref(), who, actor=me))
                 return f"{who} notified"
             case entry.AddEvidence(description=""):
@@ -648,10 +646,15 @@ class CommandScreen(Screen[None]):
     def action_help(self) -> None:
         self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))
 
+    def _refused_read_only(self) -> bool:
+        """In a read-only session, say so before a dialog is filled in, not after."""
+        if self.ircmd.cfg.read_only:
+            self.say("this session is read-only: nothing can be written", error=True)
+        return self.ircmd.cfg.read_only
+
     @work
     async def action_declare(self) -> None:
-        if self.ircmd.cfg.read_only:  # say so before the form is filled in, not after
-            self.say("this session is read-only: nothing can be declared", error=True)
+        if self._refused_read_only():
             return
         books, _ = load_playbooks(self.ircmd.cfg.playbook_dirs)
         request = await self.app.push_screen_wait(DeclareScreen(books))
@@ -685,8 +688,7 @@ class CommandScreen(Screen[None]):
         if self.current is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
-        if self.ircmd.cfg.read_only:
-            self.say("this session is read-only: nothing can be assigned", error=True)
+        if self._refused_read_only():
             return
         missing = rules.missing_roles(self.state) if self.state is not None else []
         result = await self.app.push_screen_wait(AssignScreen(incident_key(self.current), missing))
@@ -775,7 +777,8 @@ class CommandScreen(Screen[None]):
         def build(ref: int, me: str) -> forms.FormScreen:
             assert state is not None
             done = self._form_done("review saved")
-            return forms.review_form(state, forms.submit_review(self.ircmd.store, ref, me, done))
+            submit = forms.submit_review(self.ircmd.store, ref, me, done, state.review)
+            return forms.review_form(state, submit)
 
         await self._open_form(build)
 
@@ -798,8 +801,7 @@ class CommandScreen(Screen[None]):
         if not pending:
             self.say(f"everyone on the {state.incident.severity} escalation list is told")
             return
-        if self.ircmd.cfg.read_only:
-            self.say("this session is read-only: nothing was written", error=True)
+        if self._refused_read_only():
             return
         who = pending[0]
         untyped = ["n"]  # the key that opened the dialog, if typing follows

@@ -252,8 +252,6 @@ def review_form(state: IncidentState, submit: Submit) -> FormScreen:
         Field(k, labels[k], "text", "\n".join(r.whys) if k == "whys" else getattr(r, k))
         for k in REVIEW_FIELDS
     ]
-    if isinstance(submit, ReviewSubmit):  # it saves what changed since this review
-        submit = submit.opened_on(r)
     return FormScreen(f"Post-incident review of {state.incident.key}", fields, submit)
 
 
@@ -334,7 +332,9 @@ def submit_transfer(store: Store, ref: int, actor: str, after: Callable[[], None
     return guarded(transfer, after)
 
 
-class ReviewSubmit:
+def submit_review(
+    store: Store, ref: int, actor: str, after: Callable[[], None], opened_on: Review
+) -> Submit:
     """Saves the review form field by field, against the review it opened on.
 
     Only the fields the user changed are sent (emptied ones as empty, which clears
@@ -344,56 +344,30 @@ class ReviewSubmit:
     people editing different fields both land.
     """
 
-    def __init__(
-        self,
-        store: Store,
-        ref: int,
-        actor: str,
-        after: Callable[[], None],
-        base: Review | None = None,
-    ) -> None:
-        self._store, self._ref, self._actor, self._after = store, ref, actor, after
-        self._base = base
-
-    def opened_on(self, review: Review) -> ReviewSubmit:
-        """This submit, comparing against `review` (what the form shows at first)."""
-        return ReviewSubmit(self._store, self._ref, self._actor, self._after, review)
-
-    async def __call__(self, values: Values) -> str | None:
+    async def save(values: Values) -> str | None:
+        changed: dict[str, Any] = {}  # keyword arguments of save_review
+        started: dict[str, str | list[str]] = {}
+        for k in REVIEW_FIELDS:
+            was: str | list[str]
+            now: str | list[str]
+            if k == "whys":
+                was = list(opened_on.whys)
+                now = [w for w in values[k].splitlines() if w.strip()]
+            else:
+                was = getattr(opened_on, k)
+                now = values[k] if values[k].strip() else ""
+            if now != was:
+                changed[k], started[k] = now, was
+        if not changed:
+            return "nothing changed: edit a field, or Escape to close"
         try:
-            # Without a form's starting point, compare with the review as saved now.
-            base = (
-                self._base
-                if self._base is not None
-                else (await self._store.state(self._ref)).review
-            )
-            changed: dict[str, Any] = {}  # keyword arguments of save_review
-            started: dict[str, str | list[str]] = {}
-            for k in REVIEW_FIELDS:
-                if k not in values:
-                    continue
-                was: str | list[str]
-                now: str | list[str]
-                if k == "whys":
-                    was = list(base.whys)
-                    now = [w for w in values[k].splitlines() if w.strip()]
-                else:
-                    was = getattr(base, k)
-                    now = values[k] if values[k].strip() else ""
-                if now != was:
-                    changed[k], started[k] = now, was
-            if not changed:
-                return "nothing changed: edit a field, or Escape to close"
-            await self._store.save_review(self._ref, actor=self._actor, base=started, **changed)
+            await store.save_review(ref, actor=actor, base=started, **changed)
         except IrcmdError as e:
             return str(e)
-        self._after()
+        after()
         return None
 
-
-def submit_review(store: Store, ref: int, actor: str, after: Callable[[], None]) -> ReviewSubmit:
-    """The review form's submit; `review_form` gives it the review it opened on."""
-    return ReviewSubmit(store, ref, actor, after)
+    return save
 
 
 def submit_action(store: Store, ref: int, actor: str, after: Callable[[], None]) -> Submit:

@@ -1,8 +1,8 @@
 """The entry bar: where everything is typed. Plain text is a note, `/` a command.
 
-It keeps what was typed until the command succeeds (an error leaves the text
-for fixing), completes slash commands as a grey suggestion (Right accepts),
-and Up/Down recall earlier entries like a shell.
+Enter takes the line out of the bar (a refused one comes back for fixing),
+slash commands complete as a grey suggestion (Right accepts), and Up/Down
+recall earlier entries like a shell.
 """
 
 from __future__ import annotations
