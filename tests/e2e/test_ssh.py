@@ -178,13 +178,7 @@ def test_the_screen_over_ssh_in_a_real_terminal(host: Host, tmp_path: Path) -> N
     tmux = Tmux(tmp_path / "tmux.sock")
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
     env["TERM"] = "xterm-256color"
-    command = shlex.join(host.ssh("bob", tty=True))
-    subprocess.run(
-        [*tmux.base, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", command],
-        check=True,
-        env=env,
-        timeout=10,
-    )
+    tmux.start(shlex.join(host.ssh("bob", tty=True)), env)
     try:
         tmux.wait(lambda s: "INC-1" in s and "Checkout down" in s, "the board over ssh")
         tmux.key("Enter")  # the board's highlighted incident becomes current

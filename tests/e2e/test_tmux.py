@@ -30,6 +30,15 @@ class Tmux:
         assert tmux, "tmux is not installed: the end-to-end test needs it (apt-get install tmux)"
         self.base = [tmux, "-S", str(socket)]
 
+    def start(self, command: str, env: dict[str, str]) -> None:
+        """The session `e2e`, 80x24, running `command` (a shell line) in `env`."""
+        subprocess.run(
+            [*self.base, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", command],
+            check=True,
+            env=env,
+            timeout=10,
+        )
+
     def run(self, *args: str) -> str:
         return subprocess.run(
             [*self.base, *args], check=True, capture_output=True, text=True, timeout=10
@@ -78,13 +87,7 @@ def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
     env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm-256color"}
     tmux = Tmux(tmp_path / "tmux.sock")
-    command = f"{IRCMD} --db {db} --as alice"
-    subprocess.run(
-        [*tmux.base, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", command],
-        check=True,
-        env=env,
-        timeout=10,
-    )
+    tmux.start(f"{IRCMD} --db {db} --as alice", env)
     try:
         tmux.wait(lambda s: "no incident open" in s, "the empty screen")
 
