@@ -11,13 +11,15 @@ import contextlib
 import socket
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.screen import Screen
 
 from .config import Config
 from .models import ACTIVE_STATUSES, IrcmdError
@@ -31,6 +33,9 @@ from .widgets.header import IncidentHeader
 HEARTBEAT = 10.0  # seconds between presence heartbeats
 PRESENCE_TIMEOUT = timedelta(seconds=35)  # a session missing 3 heartbeats is gone
 RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
+# Textual's palette commands that write no file, the only ones a locked or read-only
+# session offers: Textual's screenshot (and any writer it adds later) stays off.
+FILELESS_SYSTEM_COMMANDS = frozenset({"Theme", "Quit", "Keys", "Maximize", "Minimize"})
 
 
 class IrcmdApp(App[None]):
@@ -127,6 +132,32 @@ class IrcmdApp(App[None]):
                     self.notify(str(e), title=title, severity="error", markup=False)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_LAST)
+
+    @property
+    def writes_files(self) -> bool:
+        """A locked session (a stranger to the host account) and a read-only one
+        write no file on the host: no screenshot, no download."""
+        return not (self.cfg.user_locked or self.cfg.read_only)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if self.writes_files or command.title in FILELESS_SYSTEM_COMMANDS:
+                yield command
+
+    def _no_files(self) -> bool:
+        """True (and says so) when this session may not write a file."""
+        if not self.writes_files:
+            self.notify("this session writes no files (screenshots are off)", markup=False)
+        return not self.writes_files
+
+    def save_screenshot(self, *args: Any, **kwargs: Any) -> str:
+        return "" if self._no_files() else super().save_screenshot(*args, **kwargs)
+
+    def deliver_text(self, *args: Any, **kwargs: Any) -> str | None:
+        return None if self._no_files() else super().deliver_text(*args, **kwargs)
+
+    def deliver_binary(self, *args: Any, **kwargs: Any) -> str | None:
+        return None if self._no_files() else super().deliver_binary(*args, **kwargs)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded and self._feed is not None:

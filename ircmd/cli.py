@@ -19,9 +19,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__, display, rules
-from .config import Config, resolve
+from .config import Config, lock_user, resolve
 from .escalation import load_escalation
-from .hashing import sha256_of
+from .hashing import receive, sha256_of
+from .lock import LockedGroup
 from .models import (
     REVIEW_FIELDS,
     ActionStatus,
@@ -92,10 +93,20 @@ def emit_json(data: Any) -> None:
     click.echo(display.json_text(data))
 
 
+def refuse_if_read_only(ctx: click.Context, what: str) -> None:
+    """A read-only session writes nothing anywhere: no record, and no file either."""
+    if cfg_of(ctx).read_only:
+        fail(f"this session is read-only; {what} refused (a read-only session writes nothing)")
+
+
 # ---------------------------------------------------------------------- root
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LockedGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--db", metavar="PATH", help="Database file (env IRCMD_DB).")
 @click.option("--as", "user", metavar="NAME", help="Act as this person (env IRCMD_USER).")
 @click.option("--read-only", is_flag=True, default=None, help="Open the record read-only.")
@@ -133,6 +144,7 @@ def demo(ctx: click.Context) -> None:
     """Open the screen on a temporary database holding a sample incident."""
     from .app import run_demo
 
+    refuse_if_read_only(ctx, "demo")
     run_demo(cfg_of(ctx))
 
 
@@ -435,6 +447,8 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
     """The postmortem report of an incident."""
     from .report import incident_csv, incident_json, incident_markdown
 
+    if output:
+        refuse_if_read_only(ctx, "report -o/--output")
     async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
         return await store.state(incident), await store.events(incident)
 
@@ -473,8 +487,7 @@ def verify(ctx: click.Context, incident: str | None) -> None:
 @click.pass_context
 def backup(ctx: click.Context, dest: str) -> None:
     """A consistent copy of the database (safe while others write)."""
-    if cfg_of(ctx).user_locked:
-        fail("this session is locked by its administrator; backup refused (it writes a file)")
+    refuse_if_read_only(ctx, "backup")
     path = run(ctx, lambda s, c: s.backup(dest))
     click.echo(f"backed up to {path}")
 
@@ -618,6 +631,13 @@ def evidence() -> None:
 @click.argument("incident")
 @click.argument("description")
 @click.option("--file", "file_", type=click.Path(dir_okay=False), help="Hash this file (sha256).")
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the item's bytes from standard input: hash them (sha256) and record the"
+    " size; kept in IRCMD_EVIDENCE_DIR when the administrator set one.",
+)
 @click.option("--location", default="", help="Where the item is kept.")
 @at_option
 @click.pass_context
@@ -626,14 +646,24 @@ def evidence_add(
     incident: str,
     description: str,
     file_: str | None,
+    from_stdin: bool,
     location: str,
     at: str | None,
 ) -> None:
     """Register an item; prints its id (EV-n). You are its first custodian."""
-    digest = name = None
+    if file_ and from_stdin:
+        fail("give --file or --stdin (not both)", 2)
+    refuse_if_read_only(ctx, "evidence add")  # before reading: a copy is a write too
+    cfg = cfg_of(ctx)
+    digest = name = received = None
     if file_:
         digest, name = sha256_of(Path(file_))
         location = location or str(Path(file_).resolve())
+    elif from_stdin:
+        received = receive(sys.stdin.buffer, cfg.evidence_dir)
+        digest = received.sha256
+        if received.kept is not None:
+            location = "; ".join(filter(None, (location, f"copy kept at {received.kept}")))
 
     async def body(store: Store, cfg: Config) -> None:
         item = await store.add_evidence(
@@ -643,13 +673,21 @@ def evidence_add(
             location=location,
             sha256=digest,
             filename=name,
+            size=received.size if received else None,
             at=when(at),
         )
+        if received:
+            received.keep()
         click.echo(item.key)
         if digest:
-            click.echo(f"sha256 {digest}", err=True)
+            size = f" ({received.size} bytes)" if received else ""
+            click.echo(f"sha256 {digest}{size}", err=True)
 
-    run(ctx, body)
+    try:
+        run(ctx, body)
+    finally:
+        if received:
+            received.discard()  # the record refused it: no copy without an item
 
 
 def evidence_number(ref: str) -> int:
@@ -876,7 +914,7 @@ def forced_args(argv: list[str], env: Mapping[str, str]) -> list[str]:
     (SSH_ORIGINAL_COMMAND) follows the administrator's arguments, split like a shell
     would but never run by one: `ssh ir-host log INC-3 --stdin` works, nothing else runs."""
     original = env.get("SSH_ORIGINAL_COMMAND", "").strip()
-    if not (env.get("IRCMD_LOCK_USER", "").strip() and original):
+    if not (lock_user(env) and original):
         return argv
     try:
         args = shlex.split(original)

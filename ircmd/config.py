@@ -3,7 +3,10 @@
 IRCMD_DB, IRCMD_USER, IRCMD_READ_ONLY, IRCMD_PLAYBOOKS (os.pathsep-separated),
 IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5) and
 IRCMD_LOCK_USER (set by an SSH forced command: the session acts only as that person,
-on the database the administrator chose, and `--as`, `--db` and `--playbooks` are refused).
+on the database the administrator chose, and only with the verbs and options in
+ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_DIR
+(where `evidence add --stdin` keeps a copy of each item; only the environment sets it,
+so a locked client cannot).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ def os_user() -> str:
         return "unknown"
 
 
+def lock_user(env: Mapping[str, str]) -> str:
+    """The person an SSH forced command locked this session to, or "" when unlocked."""
+    return env.get("IRCMD_LOCK_USER", "").strip()
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -50,6 +58,7 @@ class Config:
     playbook_dirs: tuple[Path, ...] = field(default_factory=tuple)
     config_dir: Path = field(default_factory=config_dir)
     timeout: float = DEFAULT_TIMEOUT
+    evidence_dir: Path | None = None
 
 
 def resolve(
@@ -63,7 +72,7 @@ def resolve(
 ) -> Config:
     """Build the effective configuration; a flag beats its variable beats the default."""
     env = os.environ if env is None else env
-    locked = env.get("IRCMD_LOCK_USER", "").strip()
+    locked = lock_user(env)
     if user is not None and not user.strip():
         raise InvalidInput("--as needs a name (it is empty)")
     # Under a lock the OS account is shared, so only an explicit name can disagree.
@@ -92,4 +101,5 @@ def resolve(
         user_locked=bool(locked),
         playbook_dirs=tuple(dirs),
         timeout=timeout,
+        evidence_dir=Path(env["IRCMD_EVIDENCE_DIR"]) if env.get("IRCMD_EVIDENCE_DIR") else None,
     )

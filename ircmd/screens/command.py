@@ -753,7 +753,8 @@ class CommandScreen(Screen[None]):
     async def action_add_evidence(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
             done = self._form_done(f"evidence registered, held by {me}")
-            return forms.evidence_form(forms.submit_evidence(self.ircmd.store, ref, me, done))
+            submit = forms.submit_evidence(self.ircmd.store, ref, me, done)
+            return forms.evidence_form(submit, host_files=not self.ircmd.cfg.user_locked)
 
         await self._open_form(build)
 

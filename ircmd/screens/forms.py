@@ -207,12 +207,15 @@ def update_form(
     )
 
 
-def evidence_form(submit: Submit) -> FormScreen:
+def evidence_form(submit: Submit, *, host_files: bool = True) -> FormScreen:
+    """Without host_files (a locked session) there is no file to hash: the client's
+    paths are not the host's, and the host's files are not the client's to read."""
+    file = Field("file", "File to hash (optional)", placeholder="/var/log/auth.log")
     return FormScreen(
         "Register evidence (you become its custodian)",
         [
             Field("description", "Description"),
-            Field("file", "File to hash (optional)", placeholder="/var/log/auth.log"),
+            *([file] if host_files else []),
             Field("location", "Where it is kept", placeholder="evidence locker 3, s3://bucket/key"),
         ],
         submit,
@@ -312,7 +315,7 @@ def submit_evidence(store: Store, ref: int, actor: str, after: Callable[[], None
     async def add(v: Values) -> None:
         digest = name = None
         location = v["location"].strip()
-        if v["file"].strip():
+        if v.get("file", "").strip():
             path = Path(v["file"].strip()).expanduser()
             digest, name = await asyncio.to_thread(sha256_of, path)
             location = location or str(path.resolve())

@@ -686,9 +686,11 @@ class Store:
         location: str = "",
         sha256: str | None = None,
         filename: str | None = None,
+        size: int | None = None,
         at: datetime | None = None,
     ) -> Evidence:
-        """Register an item; the collector is its first custodian."""
+        """Register an item; the collector is its first custodian. The size in bytes of
+        an item streamed in (`evidence add --stdin`) goes on the record with its hash."""
         actor = rules.check_name(actor, "user name")
         rules.check_text(description, "description")
         if location:
@@ -702,7 +704,7 @@ class Store:
                 "sha256": sha256,
                 "filename": filename,
                 "custodian": actor,
-            }
+            } | ({"size": size} if size is not None else {})
             ev = await self._append(
                 state.incident.id, Kind.EVIDENCE_ADD, actor, description, data, at
             )
