@@ -449,6 +449,7 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
 
     if output:
         refuse_if_read_only(ctx, "report -o/--output")
+
     async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
         return await store.state(incident), await store.events(incident)
 

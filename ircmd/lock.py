@@ -78,7 +78,9 @@ def path_of(ctx: click.Context) -> tuple[str, ...]:
 
 
 def refused(what: str, why: str) -> click.ClickException:
-    return click.ClickException(f"this session is locked by its administrator; {what} refused ({why})")
+    return click.ClickException(
+        f"this session is locked by its administrator; {what} refused ({why})"
+    )
 
 
 class LockedCommand(click.Command):

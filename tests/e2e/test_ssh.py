@@ -8,6 +8,7 @@ OpenSSH's `ssh` inside tmux (for the screen) or plain (for one-shot commands and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -42,6 +43,8 @@ class Host:
     keys: dict[str, Path]
     db: Path
     home: Path
+    authorized_keys: Path
+    evidence: Path
 
     def ssh(self, person: str, *, tty: bool = False) -> list[str]:
         return [
@@ -69,6 +72,12 @@ class Host:
             timeout=60,
         )
 
+    def send(self, person: str, *args: str, data: bytes) -> subprocess.CompletedProcess[bytes]:
+        """`run` with bytes on standard input, as `ssh host CMD < file` sends them."""
+        return subprocess.run(
+            [*self.ssh(person), shlex.join(args)], input=data, capture_output=True, timeout=120
+        )
+
 
 def keygen(path: Path) -> None:
     subprocess.run(
@@ -91,16 +100,17 @@ def host(tmp_path: Path) -> Iterator[Host]:
     keygen(d / "host_key")
     keys: dict[str, Path] = {}
     lines = []
-    for person in ("alice", "bob"):
+    for person in ("alice", "bob", "viewer"):
         keygen(d / person)
         keys[person] = d / person
         env = {
             "IRCMD_LOCK_USER": person,
             "IRCMD_DB": str(db),
+            "IRCMD_EVIDENCE_DIR": str(tmp_path / "evidence"),
             "HOME": str(home),
             "XDG_DATA_HOME": str(home / "data"),
             "XDG_CONFIG_HOME": str(home / "config"),
-        }
+        } | ({"IRCMD_READ_ONLY": "1"} if person == "viewer" else {})
         forced = "env " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         forced += f" {shlex.quote(str(IRCMD))}"
         public = (d / f"{person}.pub").read_text().strip()
@@ -131,7 +141,14 @@ def host(tmp_path: Path) -> Iterator[Host]:
                 )
                 assert time.monotonic() < deadline, "sshd did not start listening"
                 time.sleep(0.05)
-        yield Host(port=port, keys=keys, db=db, home=home)
+        yield Host(
+            port=port,
+            keys=keys,
+            db=db,
+            home=home,
+            authorized_keys=d / "authorized_keys",
+            evidence=tmp_path / "evidence",
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -199,3 +216,115 @@ def test_the_screen_over_ssh_in_a_real_terminal(host: Host, tmp_path: Path) -> N
         ("bob", "note", "typed over ssh by bob"),
         ("alice", "note", "alice via ssh log"),
     ]
+
+
+# --------------------------------------------- a locked key reaches no host file
+
+
+def files_under(root: Path) -> dict[str, str]:
+    """Every file and symlink under root with its sha256 (or link target)."""
+    found = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            found[rel] = "-> " + os.readlink(p)
+        elif p.is_file():
+            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return found
+
+
+def path_attempts(target: Path) -> list[tuple[str, ...]]:
+    t = str(target)
+    return [
+        ("report", "INC-1", "-o", t),
+        ("report", "INC-1", f"-o{t}"),
+        ("report", "INC-1", "--output", t),
+        ("report", "INC-1", f"--output={t}"),
+        ("report", "INC-1", "--out", t),
+        ("report", "INC-1", "--format", "md", "-o", t),
+        ("report", "INC-1", "--", "-o", t),
+        ("--", "report", "INC-1", "-o", t),
+        ("evidence", "add", "INC-1", "keys", "--file", t),
+        ("backup", t),
+        ("--db", t, "list"),
+    ]
+
+
+def logs_in_with_a_shell(host: Host, key: Path) -> bool:
+    ssh = host.ssh("alice")
+    ssh[ssh.index(str(host.keys["alice"]))] = str(key)
+    r = subprocess.run([*ssh, "echo shell-for-$USER"], capture_output=True, text=True, timeout=60)
+    return r.returncode == 0 and "shell-for-" in r.stdout
+
+
+def test_the_authorized_keys_attack_is_refused_in_every_spelling(
+    host: Host, tmp_path: Path
+) -> None:
+    """Issue 9: log a note whose second line is your own public key, then write the
+    report over the account's authorized_keys, and log in again with a plain shell."""
+    assert host.run("alice", "declare", "Checkout down", "--severity", "SEV2").returncode == 0
+    keygen(tmp_path / "mallory")
+    public = (tmp_path / "mallory.pub").read_text().strip()
+    r = host.run("bob", "log", "INC-1", f"ignore this\n{public}")
+    assert r.returncode == 0, r.stderr
+    r = host.run("bob", "log", "INC-1", "--stdin", input=f"{public}\n")
+    assert r.returncode == 0, r.stderr
+    link = tmp_path / "keys-link"
+    link.symlink_to(host.authorized_keys)
+    before = files_under(tmp_path)
+    for person in ("bob", "viewer"):  # a read-only key too
+        for target in (host.authorized_keys, link, host.db, tmp_path / "new"):
+            attempts = path_attempts(target)
+            if target != host.authorized_keys:
+                attempts = attempts[::2]
+            for args in attempts:
+                r = host.run(person, *args)
+                lines = r.stderr.splitlines()
+                assert r.returncode != 0 and len(lines) == 1, (person, args, r.stderr)
+                assert lines[0].startswith("ircmd: error: "), lines[0]
+                assert files_under(tmp_path) == before, (person, args)
+    assert not logs_in_with_a_shell(host, tmp_path / "mallory")
+    assert "ircmd: error: this session is locked by its administrator; report -o refused" in (
+        host.run("bob", "report", "INC-1", "-o", str(host.authorized_keys)).stderr
+    )
+    # What a locked key may do still works: the report on standard output.
+    r = host.run("bob", "report", "INC-1")
+    assert r.returncode == 0 and public in r.stdout
+
+
+def test_a_read_only_key_writes_nothing(host: Host, tmp_path: Path) -> None:
+    assert host.run("alice", "declare", "Checkout down", "--severity", "SEV2").returncode == 0
+    # A reader opens the WAL database as any reader does (SQLite's -wal/-shm index
+    # files appear); from then on nothing the viewer tries changes a byte.
+    r = host.run("viewer", "show", "INC-1")
+    assert r.returncode == 0 and "Checkout down" in r.stdout
+    before = files_under(tmp_path)
+    for args in (
+        ("log", "INC-1", "x"),
+        ("backup", str(tmp_path / "copy.db")),
+        ("report", "INC-1", "-o", str(tmp_path / "r.md")),
+        ("evidence", "add", "INC-1", "x", "--stdin"),
+    ):
+        r = host.run("viewer", *args, input="bytes")
+        assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+    assert files_under(tmp_path) == before
+
+
+def test_evidence_streams_over_ssh_and_is_kept_by_the_host(host: Host) -> None:
+    assert host.run("alice", "declare", "Breach", "--severity", "SEV1").returncode == 0
+    data = os.urandom(3 << 20) + b"\x00\r\nlast line without newline"
+    digest = hashlib.sha256(data).hexdigest()
+    r = host.send("bob", "evidence", "add", "INC-1", "auth.log", "--stdin", data=data)
+    assert (r.returncode, r.stdout) == (0, b"EV-1\n"), r.stderr
+    assert r.stderr.decode() == f"sha256 {digest} ({len(data)} bytes)\n"
+    kept = host.evidence / f"sha256-{digest}"
+    assert kept.read_bytes() == data and (kept.stat().st_mode & 0o777) == 0o600
+    shown = subprocess.run(
+        [str(IRCMD), "--db", str(host.db), "evidence", "list", "INC-1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    (item,) = json.loads(shown)
+    assert (item["sha256"], item["collected_by"]) == (digest, "bob")

@@ -1,0 +1,97 @@
+"""The screen of a locked (SSH forced command) or read-only session writes no file on
+the host: Textual's built-in screenshot is not in the palette and does nothing when
+called, and the evidence form has no host file to hash.
+
+Each test runs the same steps on an ordinary session first, where the screenshot is
+offered and written, so a pass cannot come from a palette or driver that never writes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from test_screen_commands import declared, frozen, ready, until
+from textual.command import CommandList, CommandPalette
+
+from ircmd.app import IrcmdApp
+from ircmd.config import Config
+from ircmd.screens.forms import FormScreen
+
+SESSIONS = {
+    "ordinary": {},
+    "locked": {"user_locked": True},
+    "read-only": {"read_only": True},
+}
+
+
+def app_for(db: Path, session: str) -> IrcmdApp:
+    cfg = Config(db=db, user="alice", **SESSIONS[session])  # type: ignore[arg-type]
+    return IrcmdApp(cfg, clock=frozen, open_incident=1)
+
+
+def offered(palette: CommandPalette) -> list[str]:
+    """The palette's options as text (a hit is Content; 'No matches found' is wrapped)."""
+    options = palette.query_one(CommandList).options
+    return [getattr(o.prompt, "plain", None) or repr(o.prompt) for o in options]
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+async def test_the_palette_offers_a_screenshot_only_to_an_ordinary_session(
+    tmp_path: Path, session: str
+) -> None:
+    db = await declared(tmp_path)
+    app = app_for(db, session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert ("Screenshot" in titles) == (session == "ordinary")
+        assert "Quit" in titles
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        await pilot.press(*"Screenshot")
+        if session == "ordinary":
+            await until(pilot, lambda: any("Screenshot" in o for o in offered(palette)))
+        else:
+            # Textual says so once the search has finished and found nothing.
+            await until(pilot, lambda: any("No matches found" in o for o in offered(palette)))
+            assert not any("Screenshot" in o for o in offered(palette))
+
+
+@pytest.mark.parametrize("session", SESSIONS)
+async def test_the_screenshot_action_writes_nothing_when_locked_or_read_only(
+    tmp_path: Path, session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await declared(tmp_path)
+    out = tmp_path / "shots"
+    out.mkdir()
+    monkeypatch.chdir(out)  # save_screenshot's default directory
+    app = app_for(db, session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        app.action_screenshot(path=str(out))
+        app.save_screenshot()
+        app.deliver_text(io.StringIO("text"), save_directory=str(out), save_filename="t.txt")  # type: ignore[arg-type]
+        if session == "ordinary":
+            await until(pilot, lambda: len(list(out.iterdir())) == 3)
+        else:
+            await until(
+                pilot, lambda: any("writes no files" in str(n.message) for n in app._notifications)
+            )
+            assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("session", ["ordinary", "locked"])
+async def test_a_locked_evidence_form_has_no_host_file(tmp_path: Path, session: str) -> None:
+    db = await declared(tmp_path)
+    app = app_for(db, session)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        await screen.action_add_evidence()
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        form = app.screen
+        assert isinstance(form, FormScreen)
+        assert ("file" in form.values()) == (session == "ordinary")
