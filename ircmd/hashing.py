@@ -59,13 +59,20 @@ class Received:
     def keep(self) -> None:
         """Give the copy its final name, once the item is on the record."""
         if self.pending is not None and self.kept is not None:
-            os.replace(self.pending, self.kept)
+            try:
+                os.replace(self.pending, self.kept)
+            except OSError as e:
+                raise StorageError(
+                    f"the item is on the record, but its copy could not be kept as {self.kept}:"
+                    f" {e.strerror}"
+                ) from None
             self.pending = None
 
     def discard(self) -> None:
         """Remove a copy the record never got (the write was refused or failed)."""
         if self.pending is not None:
-            self.pending.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.pending.unlink(missing_ok=True)
             self.pending = None
 
 

@@ -390,3 +390,16 @@ def test_evidence_from_stdin_streams_in_bounded_memory(tmp_path: Path, run_cli: 
     peak_kib = int(r.stdout)
     assert peak_kib < 200 * 1024, f"peak {peak_kib} KiB for a {size >> 20} MiB item"
     assert hashlib.sha256(bytes(size)).hexdigest() in r.stderr
+
+
+def test_an_evidence_directory_that_cannot_be_written_records_nothing(
+    locked: RunCli, tmp_path: Path, db_path: Path
+) -> None:
+    not_a_dir = tmp_path / "evidence"
+    not_a_dir.write_text("a file where the directory should be")
+    before = event_count(db_path)
+    env = {"IRCMD_LOCK_USER": "bob", "IRCMD_EVIDENCE_DIR": str(not_a_dir)}
+    r = locked("evidence", "add", "INC-1", "x", "--stdin", input="bytes", env=env)
+    assert_error(r, "cannot receive the evidence into", str(not_a_dir))
+    assert event_count(db_path) == before
+    assert not_a_dir.read_text() == "a file where the directory should be"
