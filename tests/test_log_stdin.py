@@ -87,8 +87,8 @@ class Holder:
         self.proc.wait(timeout=DEADLINE)
 
 
-@pytest.fixture
-def holder_of(tmp_path: Path) -> Iterator[type[Holder]]:
+@pytest.fixture(name="holder_of")
+def holder_of_fixture(tmp_path: Path) -> Iterator[type[Holder]]:
     made: list[Holder] = []
 
     class Tracked(Holder):
@@ -164,8 +164,8 @@ def _rest(q: queue.Queue[str | None]) -> list[str]:
     return got
 
 
-@pytest.fixture
-def feeder(tmp_path: Path) -> Iterator[type[Feeder]]:
+@pytest.fixture(name="feeder")
+def feeder_fixture(tmp_path: Path) -> Iterator[type[Feeder]]:
     made: list[Feeder] = []
 
     class Tracked(Feeder):

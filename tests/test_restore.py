@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 from conftest import RunCli, assert_error, assert_ok
-from test_log_stdin import Feeder, Holder, feeder, holder_of, notes  # noqa: F401 (fixtures)
+from test_log_stdin import (  # the fixtures are used by name
+    Feeder,
+    Holder,
+    feeder_fixture,  # noqa: F401
+    holder_of_fixture,  # noqa: F401
+    notes,
+)
 
 from ircmd.store import Store
 
