@@ -145,8 +145,7 @@ class Store:
         """
         path = Path(path).expanduser()
         if read_only:
-            if not path.exists():
-                raise StorageError(f"{path}: no such database (read-only mode cannot create one)")
+            _check_exists(path)
             target = f"file:{quote(str(path.resolve()))}?mode=ro"
             try:
                 return await cls._connect(path, target, True, read_only, timeout, clock)
