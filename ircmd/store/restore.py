@@ -47,6 +47,8 @@ async def restore_backup(
             # Read-write: a backup from an older ircmd is migrated, in the copy only.
             async with await Store.open(tmp, must_exist=True, timeout=timeout) as copy:
                 result = await copy.verify()
+                # Sessions seen in the backup are not sessions of the restored record.
+                await copy._db.execute("DELETE FROM presence")
         except StorageError as e:
             raise StorageError(str(e).replace(str(tmp), str(backup))) from None
         if not result.ok:
