@@ -1,7 +1,8 @@
 """The Store: one async method per domain verb, one SQLite transaction each.
 
 Every write starts with BEGIN IMMEDIATE (a deferred read that upgrades to a
-write fails at once with "database is locked", whatever the timeout), checks the
+write fails at once with "database is locked", whatever the timeout), checks
+that the file at the path is still the one it opened (`_still_at_path`), checks the
 rules against the state read inside that transaction, appends its event(s) to the
 hash chain and applies the projection statements before COMMIT. A per-process
 asyncio lock keeps coroutines sharing the one connection out of each other's
@@ -371,9 +372,14 @@ class Store:
         holds that lock, so no swap can slip in between this check and COMMIT.
         """
         try:
-            now = _file_id(self.path)
+            now: tuple[int, int] | None = _file_id(self.path)
         except FileNotFoundError:
             now = None
+        except OSError as e:
+            conn.execute("ROLLBACK")
+            raise StorageError(
+                f"cannot check {self.path}: {e.strerror}; nothing was written"
+            ) from None
         if now != self._file_id:
             conn.execute("ROLLBACK")
             gone = "deleted" if now is None else "replaced by another file"
@@ -1503,20 +1509,19 @@ def _out_of_space(e: sqlite3.Error, path: Path) -> bool:
     """Did this error come from a full disk? SQLITE_FULL says so; an I/O error
     (e.g. SQLITE_IOERR_SHMSIZE, when the -shm index cannot grow) does when the
     filesystem holding `path` has no free blocks left."""
-    code = getattr(e, "sqlite_errorcode", None)
-    if code is not None and code & 0xFF == sqlite3.SQLITE_FULL:
+    if _primary_code(e) == sqlite3.SQLITE_FULL or "disk is full" in str(e):
         return True
-    if "database or disk is full" in str(e):
-        return True
-    io_error = (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or "disk i/o" in str(
-        e
-    ).lower()
-    if not io_error:
+    if _primary_code(e) != sqlite3.SQLITE_IOERR:
         return False
     try:
         return os.statvfs(path.resolve().parent).f_bavail == 0
     except OSError:
         return False
+
+
+def _primary_code(e: sqlite3.Error) -> int:
+    """SQLite's primary result code (SQLITE_IOERR for SQLITE_IOERR_SHMSIZE), 0 if unknown."""
+    return int(getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
 
 
 def _wal_pending(path: Path) -> bool:
@@ -1594,7 +1599,7 @@ def _sqlite_errors(path: Path, timeout: float) -> Iterator[None]:
             raise StorageBusy(
                 f"the disk holding {path} is full: nothing was written; free some space"
             ) from None
-        if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_IOERR:
+        if _primary_code(e) == sqlite3.SQLITE_IOERR:
             raise StorageBusy(f"I/O error on {path} ({msg}): nothing was written") from None
         if "not a database" in low or "file is encrypted" in low:
             text = f"{path} is not a SQLite database"
