@@ -25,6 +25,8 @@ from test_log_stdin import Feeder, feeder_fixture, notes  # noqa: F401 (a fixtur
 from test_screen_commands import NOW, make_app, ready
 
 from ircmd.demo import build_demo
+from ircmd.models import StorageBusy
+from ircmd.store import Store
 
 
 @pytest.fixture
@@ -149,3 +151,22 @@ async def test_a_read_only_screen_opens_on_a_full_disk(small_disk: Path) -> None
         screen = await ready(pilot)
         assert screen.timeline.rows, "the timeline is empty"
         assert screen.state is not None and screen.state.incident.id == 1
+
+
+async def test_a_write_the_full_disk_stopped_leaves_the_store_usable(small_disk: Path) -> None:
+    """Writes the full disk stopped leave nothing half-done behind: once there is
+    room again the same process writes, and none of the failed ones is on the record."""
+    db = small_disk / "ircmd.db"
+    async with await Store.open(db) as store:
+        await store.declare("Checkout down", actor="alice")
+        filler = fill(small_disk)
+        for attempt in range(3):
+            with pytest.raises(StorageBusy, match="is full"):
+                await store.add_item(1, f"step {attempt}" + " x" * 2000, actor="alice")
+            with pytest.raises(StorageBusy, match="is full"):
+                await store.log(1, f"note {attempt}" + " x" * 2000, actor="alice")
+        filler.unlink()
+        await store.add_item(1, "step after", actor="alice")
+        await store.log(1, "note after", actor="alice")
+        assert [i.text for i in (await store.state(1)).checklist] == ["step after"]
+        assert (await store.verify()).ok
