@@ -238,6 +238,7 @@ def declare(
     default=DEFAULT_RETRIES,
     envvar="IRCMD_RETRIES",
     show_default=True,
+    metavar="N",
     help="With --stdin: retries of a line the lock, a full disk or an I/O error stopped"
     " (env IRCMD_RETRIES).",
 )
