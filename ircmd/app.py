@@ -12,7 +12,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from textual import events, work
@@ -27,11 +27,10 @@ from .screens.command import CommandScreen
 from .screens.palette import IrcmdCommands
 from .store import Store
 from .store.feed import ChangeFeed
-from .store.store import utc_now
+from .store.store import PRESENCE_TIMEOUT, utc_now
 from .widgets.header import IncidentHeader
 
 HEARTBEAT = 10.0  # seconds between presence heartbeats
-PRESENCE_TIMEOUT = timedelta(seconds=35)  # a session missing 3 heartbeats is gone
 RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
 # Textual's palette commands that write no file, the only ones a locked or read-only
 # session offers: Textual's screenshot (and any writer it adds later) stays off.

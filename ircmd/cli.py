@@ -8,6 +8,7 @@ Every error reaches the user as one line, `ircmd: error: ...`, with exit status 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import sys
@@ -27,6 +28,8 @@ from .models import (
     REVIEW_FIELDS,
     ActionStatus,
     ActionType,
+    DatabaseReplaced,
+    Event,
     IrcmdError,
     Kind,
     Phase,
@@ -35,6 +38,7 @@ from .models import (
     parse_action_ref,
 )
 from .playbooks import find_playbook, load_playbooks
+from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff, retrying
 from .store import Store
 
 T = TypeVar("T")
@@ -54,13 +58,18 @@ def cfg_of(ctx: click.Context) -> Config:
     return cfg
 
 
-def run(ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]]) -> T:
+def run(
+    ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]], *, reads: bool = False
+) -> T:
     """Open the store, run one body against it, close it (an open aiosqlite
-    connection would keep the process alive)."""
+    connection would keep the process alive). A command that only `reads`
+    never creates the database: a missing file is an error."""
     cfg = cfg_of(ctx)
 
     async def go() -> T:
-        store = await Store.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout)
+        store = await Store.open(
+            cfg.db, read_only=cfg.read_only, must_exist=reads, timeout=cfg.timeout
+        )
         try:
             return await body(store, cfg)
         finally:
@@ -97,6 +106,10 @@ def refuse_if_read_only(ctx: click.Context, what: str) -> None:
     """A read-only session writes nothing anywhere: no record, and no file either."""
     if cfg_of(ctx).read_only:
         fail(f"this session is read-only; {what} refused (a read-only session writes nothing)")
+
+
+def warn(message: str) -> None:
+    click.echo(f"ircmd: warning: {display.printable(message)}", err=True)
 
 
 # ---------------------------------------------------------------------- root
@@ -226,6 +239,31 @@ def declare(
     is_flag=True,
     help="One entry per input line, each committed as it arrives.",
 )
+@click.option(
+    "--echo",
+    is_flag=True,
+    help="With --stdin: print each entry's #id once it is committed.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=DEFAULT_RETRIES,
+    envvar="IRCMD_RETRIES",
+    show_default=True,
+    metavar="N",
+    help="With --stdin: retries of a line the lock, a full disk or an I/O error stopped"
+    " (env IRCMD_RETRIES).",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(0, 60),
+    default=DEFAULT_DELAY,
+    envvar="IRCMD_RETRY_DELAY",
+    show_default=True,
+    metavar="SECONDS",
+    help="With --stdin: the first pause before a retry, doubled each time, jittered"
+    " (env IRCMD_RETRY_DELAY).",
+)
 @at_option
 @click.pass_context
 def log(
@@ -234,6 +272,9 @@ def log(
     words: tuple[str, ...],
     kind: str,
     from_stdin: bool,
+    echo: bool,
+    retries: int,
+    retry_delay: float,
     at: str | None,
 ) -> None:
     """Append an entry to an incident's timeline: TEXT (several words are joined
@@ -241,27 +282,75 @@ def log(
     text = " ".join(words) if words else None
     if from_stdin == (text is not None):
         fail("give TEXT or --stdin (not both)", 2)
+    backoff = Backoff(retries=retries, delay=retry_delay)
 
     async def body(store: Store, cfg: Config) -> int:
         if text is not None:
             ev = await store.log(incident, text, actor=cfg.user, kind=Kind(kind), at=when(at))
             click.echo(f"#{ev.id}")
             return 0
-        failures = 0
         await store.incident(incident)  # fail before reading input for a bad id
-        for number, line in enumerate(sys.stdin, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            try:
-                await store.log(incident, line, actor=cfg.user, kind=Kind(kind), at=when(at))
-            except IrcmdError as e:
-                failures += 1
-                click.echo(f"ircmd: error: line {number}: {display.printable(str(e))}", err=True)
-        return failures
+        return await log_lines(store, cfg.user, incident, Kind(kind), when(at), backoff, echo)
 
     if run(ctx, body):
         sys.exit(1)
+
+
+async def log_lines(
+    store: Store,
+    actor: str,
+    incident: str,
+    kind: Kind,
+    at: datetime | None,
+    backoff: Backoff,
+    echo: bool,
+) -> int:
+    """`log --stdin`: each line committed as it arrives; returns how many failed.
+
+    Nothing is dropped silently. A line the lock, a full disk or an I/O error
+    stopped is retried with backoff; one that still cannot be written, or that
+    the rules refuse, is printed to stderr with its number and its exact text
+    (as a JSON string) and the next line is tried. Input is read as bytes, so a
+    line that is not valid UTF-8 is stored with U+FFFD in place of the bad bytes,
+    with a warning. If the database file was replaced under this process, no
+    later line could be written either: it stops there, and says so.
+    """
+    failures = 0
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        raw = raw.rstrip(b"\r\n")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("utf-8", errors="replace")
+            warn(f"line {number} is not valid UTF-8: stored with U+FFFD for the bad bytes")
+        if not line.strip():
+            continue
+
+        async def write(line: str = line) -> Event:
+            return await store.log(incident, line, actor=actor, kind=kind, at=at)
+
+        def waiting(e: IrcmdError, attempt: int, pause: float, number: int = number) -> None:
+            warn(f"line {number}: {e}; retry {attempt} of {backoff.retries} in {pause:.1f} s")
+
+        try:
+            ev = await retrying(write, backoff, waiting)
+        except IrcmdError as e:
+            failures += 1
+            quoted = json.dumps(line, ensure_ascii=False)
+            click.echo(
+                f"ircmd: error: line {number} not written: {display.printable(str(e))}:"
+                f" {display.printable(quoted)}",
+                err=True,
+            )
+            if isinstance(e, DatabaseReplaced):
+                click.echo(
+                    f"ircmd: error: stopped after line {number}; later lines not read", err=True
+                )
+                break
+            continue
+        if echo:
+            click.echo(f"#{ev.id}")
+    return failures
 
 
 @cli.command()
@@ -406,7 +495,7 @@ cli.command("uncheck", help="Mark checklist step N not done.")(_check_command(Fa
 @click.pass_context
 def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
     """Active incidents (all with --all)."""
-    incidents = run(ctx, lambda s, c: s.list_incidents(include_closed=include_closed))
+    incidents = run(ctx, lambda s, c: s.list_incidents(include_closed=include_closed), reads=True)
     if as_json:
         emit_json([i.model_dump(mode="json") | {"key": i.key} for i in incidents])
         return
@@ -425,7 +514,7 @@ def show(ctx: click.Context, incident: str, as_json: bool) -> None:
     async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
         return await store.state(incident), await store.events(incident)
 
-    state, events = run(ctx, body)
+    state, events = run(ctx, body, reads=True)
     if as_json:
         emit_json(
             incident_json(state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir))
@@ -453,7 +542,7 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
     async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
         return await store.state(incident), await store.events(incident)
 
-    state, events = run(ctx, body)
+    state, events = run(ctx, body, reads=True)
     now = rules_now()
     if fmt == "json":
         text = display.json_text(
@@ -477,7 +566,7 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
 @click.pass_context
 def verify(ctx: click.Context, incident: str | None) -> None:
     """Recompute the hash chain and the projections; names the first bad event."""
-    result = run(ctx, lambda s, c: s.verify(incident))
+    result = run(ctx, lambda s, c: s.verify(incident), reads=True)
     if not result.ok:
         fail(f"verify failed: {result.message}")
     click.echo(f"ok: {result.message}")
@@ -491,6 +580,27 @@ def backup(ctx: click.Context, dest: str) -> None:
     refuse_if_read_only(ctx, "backup")
     path = run(ctx, lambda s, c: s.backup(dest))
     click.echo(f"backed up to {path}")
+
+
+@cli.command()
+@click.argument("backup_file", metavar="BACKUP", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Restore even while other sessions are present.")
+@click.pass_context
+def restore(ctx: click.Context, backup_file: str, force: bool) -> None:
+    """Put BACKUP in place of the database, once its chain verifies. The current
+    file (and its -wal/-shm) is kept beside it, renamed; running writers refuse
+    to write after the swap instead of writing to the old file."""
+    from .store.restore import restore_backup
+
+    cfg = cfg_of(ctx)
+    if cfg.user_locked:
+        fail("this session is locked by its administrator; restore refused (it names a host file)")
+    if cfg.read_only:
+        fail("this session is read-only: restore refused")
+    done = asyncio.run(restore_backup(cfg.db, Path(backup_file), force=force, timeout=cfg.timeout))
+    click.echo(f"restored {cfg.db} from {backup_file} ({done.events} events)")
+    if done.aside:
+        click.echo(f"the previous database is kept as {done.aside} (with its -wal/-shm, if any)")
 
 
 # ------------------------------------------------------- classification etc.
@@ -586,7 +696,7 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
 @click.pass_context
 def escalation(ctx: click.Context, incident: str) -> None:
     """Who must be told at this severity, and who still is not."""
-    state = run(ctx, lambda s, c: s.state(incident))
+    state = run(ctx, lambda s, c: s.state(incident), reads=True)
     inc = state.incident
     required = load_escalation(cfg_of(ctx).config_dir).get(inc.severity, [])
     pending = rules.pending_notifications(required, state)
@@ -612,7 +722,7 @@ def escalation(ctx: click.Context, incident: str) -> None:
 @click.pass_context
 def metrics(ctx: click.Context, incident: str, as_json: bool) -> None:
     """Time to detect, report, acknowledge, contain and resolve, from the record."""
-    m = rules.metrics(run(ctx, lambda s, c: s.events(incident)))
+    m = rules.metrics(run(ctx, lambda s, c: s.events(incident), reads=True))
     if as_json:
         emit_json(m.model_dump())
         return
@@ -734,7 +844,7 @@ def evidence_amend(ctx: click.Context, incident: str, evid: str, text: str, at: 
 @click.pass_context
 def evidence_list(ctx: click.Context, incident: str, as_json: bool) -> None:
     """Each item with its chain of custody."""
-    state = run(ctx, lambda s, c: s.state(incident))
+    state = run(ctx, lambda s, c: s.state(incident), reads=True)
     if as_json:
         emit_json([e.model_dump(mode="json") | {"key": e.key} for e in state.evidence])
         return
@@ -894,6 +1004,7 @@ def actions(
         lambda s, c: s.actions(
             incident=incident, owner=owner, overdue_at=rules_now() if overdue else None
         ),
+        reads=True,
     )
     if as_json:
         emit_json([a.model_dump(mode="json") | {"key": a.key} for a in found])

@@ -26,7 +26,7 @@ ALLOWED: dict[tuple[str, ...], frozenset[str]] = {
         (): "user read_only timeout version",  # not --db, --playbooks
         ("declare",): "title severity type_ impact urgency summary playbook detected_at"
         " started_at at",
-        ("log",): "incident words kind from_stdin at",
+        ("log",): "incident words kind from_stdin echo retries retry_delay at",
         ("amend",): "incident entry text at",
         ("severity",): "incident value reason at",
         ("status",): "incident value reason override at",
@@ -107,6 +107,7 @@ class LockedCommand(click.Command):
             raise refused(what, "a locked session names no file or setting on the host") from None
         # A parameter the lock hides still reaches the callback, as not given: None
         # (an empty tuple for a repeatable one), never a value from anywhere else.
+        # So a hidden option's callback must treat None as "not given".
         for param in super().get_params(ctx):
             if param.expose_value and param.name and param.name not in ctx.params:
                 ctx.params[param.name] = param.type_cast_value(ctx, None)

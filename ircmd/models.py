@@ -41,6 +41,16 @@ class StorageError(IrcmdError):
     """The database itself is unusable: corrupt, too new, locked, unwritable."""
 
 
+class StorageBusy(StorageError):
+    """A write that failed but may succeed later: the lock stayed busy past the
+    timeout, the disk was full, or an I/O error. Worth retrying; nothing was written."""
+
+
+class DatabaseReplaced(StorageError):
+    """The file at the database's path is no longer the one this process opened
+    (restored, replaced or deleted): every later write would go nowhere, so none is made."""
+
+
 class Severity(StrEnum):
     SEV1 = "SEV1"
     SEV2 = "SEV2"

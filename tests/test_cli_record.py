@@ -22,7 +22,7 @@ from conftest import IRCMD, RunCli, assert_error, assert_ok, clean_env, event_co
 
 from ircmd import rules
 from ircmd.models import VerifyResult
-from ircmd.store import Store
+from ircmd.store import Store, schema
 from ircmd.store.record import event_from_row
 
 
@@ -124,7 +124,8 @@ def test_log_stdin_reports_bad_lines_and_keeps_good_ones(run_cli: RunCli, inc1: 
     r = run_cli("log", "INC-1", "--stdin", input="good one\n" + "x" * 70_000 + "\nalso good\n")
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
-        "ircmd: error: line 2: text is 70000 bytes; the limit is 65536 (64 KiB)"
+        "ircmd: error: line 2 not written: text is 70000 bytes; the limit is 65536 (64 KiB):"
+        f' "{"x" * 70_000}"'
     ]
     assert notes(run_cli)[1:] == ["good one", "also good"]
 
@@ -385,7 +386,7 @@ def test_schema_newer_than_the_program(run_cli: RunCli, inc1: Path) -> None:
     assert_error(run_cli("list"), "schema version 99")
     assert_error(run_cli("--read-only", "list"), "schema version 99")
     with sqlite3.connect(inc1) as conn:
-        conn.execute("PRAGMA user_version = 1")
+        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
     assert_intact(run_cli, inc1, 2)
 
 

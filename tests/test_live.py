@@ -235,16 +235,16 @@ async def test_simultaneous_check_and_status_from_two_screens_agree(
     [(n, done, by)] = sa["checked"]
     assert n == 1 and done
     checks = [t for _i, t in sa["rows"] if "isolate host" in t and "step" not in t]
-    # Exactly one of the two found it already checked, and the state follows the last event.
+    # Exactly one of the two found it already checked, and the state keeps the first checker.
     assert sum("already checked" in t for t in checks) == 1, checks
     assert by in ("alice", "bob")
     import sqlite3
 
     with sqlite3.connect(db_path) as conn:
-        last_check = conn.execute(
-            "SELECT actor FROM events WHERE kind = 'check' ORDER BY id DESC LIMIT 1"
+        first_check = conn.execute(
+            "SELECT actor FROM events WHERE kind = 'check' ORDER BY id LIMIT 1"
         ).fetchone()[0]
-    assert by == last_check
+    assert by == first_check
 
 
 async def test_presence_heartbeats_leave_on_exit_and_expire_when_killed(

@@ -152,7 +152,7 @@ async def test_checklist_check_uncheck_and_amend(store: Store) -> None:
     await store.check(1, 1, actor="bob")
     again = await store.check(1, 1, actor="carol")  # both land, second says who had
     assert again.data["already"] == "bob"
-    assert (await store.state(1)).checklist[0].done_by == "carol"
+    assert (await store.state(1)).checklist[0].done_by == "bob"  # the first checker stays
     await store.check(1, 1, actor="bob", done=False)
     assert not (await store.state(1)).checklist[0].done
     fix = await store.amend(1, 2, "block IPs and ranges", actor="alice")

@@ -91,6 +91,10 @@ def statements(ev: Event) -> list[Statement]:
             out += [
                 _item(inc, s["n"], s["phase"], s["text"], None, ev.actor, at) for s in d["steps"]
             ]
+        case Kind.CHECK if "already" in d:
+            # A step checked again keeps who did it first and when; the later
+            # check is on the record as its own event.
+            pass
         case Kind.CHECK:
             out.append(
                 (

@@ -6,7 +6,7 @@ that `projections.statements` derives from events alone.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -171,7 +171,26 @@ CREATE TABLE presence (
 );
 """
 
+# Version 1 let a repeated check overwrite who checked a step first; the
+# projection now keeps the first checker, so rows already overwritten are set
+# back to the first `check` since the step was last unchecked. `verify` replays
+# with the new projection and would otherwise call such rows edited.
+_V2 = """
+UPDATE checklist SET (done_by, done_at) = (
+    SELECT e.actor, e.occurred_at FROM events e
+    WHERE e.incident_id = checklist.incident_id AND e.kind = 'check'
+      AND json_extract(e.data, '$.n') = checklist.n
+      AND e.id > (
+          SELECT coalesce(max(u.id), 0) FROM events u
+          WHERE u.incident_id = checklist.incident_id AND u.kind = 'uncheck'
+            AND json_extract(u.data, '$.n') = checklist.n
+      )
+    ORDER BY e.id LIMIT 1
+)
+WHERE done = 1;
+"""
+
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,7 +1,8 @@
 """The Store: one async method per domain verb, one SQLite transaction each.
 
 Every write starts with BEGIN IMMEDIATE (a deferred read that upgrades to a
-write fails at once with "database is locked", whatever the timeout), checks the
+write fails at once with "database is locked", whatever the timeout), checks
+that the file at the path is still the one it opened (`_still_at_path`), checks the
 rules against the state read inside that transaction, appends its event(s) to the
 hash chain and applies the projection statements before COMMIT. A per-process
 asyncio lock keeps coroutines sharing the one connection out of each other's
@@ -38,6 +39,7 @@ from ..models import (
     ChecklistItem,
     CommsUpdate,
     CustodyTransfer,
+    DatabaseReplaced,
     Event,
     Evidence,
     Incident,
@@ -56,6 +58,7 @@ from ..models import (
     RuleViolation,
     Severity,
     Status,
+    StorageBusy,
     StorageError,
     VerifyResult,
     action_key,
@@ -85,6 +88,8 @@ DEFAULT_TIMEOUT = 5.0
 # sparing the CPU that 20 writers retrying every few ms burned on 2 cores
 # (bench/writes: Store/raw 0.42 at 10 ms, 0.48-0.57 at 50 ms).
 BUSY_STEP_MS = 50
+# The screen heartbeats every 10 s (app.HEARTBEAT): a session missing 3 is gone.
+PRESENCE_TIMEOUT = timedelta(seconds=35)
 
 
 def utc_now() -> datetime:
@@ -112,6 +117,8 @@ class Store:
         self.timeout = timeout
         self._clock = clock
         self._lock = asyncio.Lock()
+        # Which file this connection writes to; see `_still_at_path`.
+        self._file_id: tuple[int, int] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -121,10 +128,16 @@ class Store:
         path: str | Path,
         *,
         read_only: bool = False,
+        must_exist: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Clock = utc_now,
     ) -> Store:
         """Open (read-write: create and migrate) the database at `path`.
+
+        `must_exist` is for commands that only read: they never create a file or
+        a directory, so a mistyped --db is an error rather than a new empty
+        record, and an empty (0-byte) file is refused. If the disk is full, a
+        reader still opens (`_open_on_full_disk`).
 
         Read-only mode opens `file:...?mode=ro`. A WAL database needs its -shm
         (and -wal) file even to be read, so in a directory nobody can write (a
@@ -133,19 +146,21 @@ class Store:
         """
         path = Path(path).expanduser()
         if read_only:
-            if not path.exists():
-                raise StorageError(f"{path}: no such database (read-only mode cannot create one)")
+            _check_exists(path)
             target = f"file:{quote(str(path.resolve()))}?mode=ro"
             try:
                 return await cls._connect(path, target, True, read_only, timeout, clock)
             except sqlite3.Error as e:
-                if not (_cannot_open_or_write(e) and _immutable_ok(path)):
+                full = _out_of_space(e, path) and not _wal_pending(path)
+                if not (full or (_cannot_open_or_write(e) and _immutable_ok(path))):
                     with _sqlite_errors(path, timeout):
                         raise
             with _sqlite_errors(path, timeout):
                 return await cls._connect(
                     path, target + "&immutable=1", True, read_only, timeout, clock
                 )
+        if must_exist:
+            _check_exists(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -155,6 +170,8 @@ class Store:
         try:
             return await cls._connect(path, str(path), False, read_only, timeout, clock)
         except sqlite3.Error as e:
+            if must_exist and _out_of_space(e, path):
+                return await cls._open_on_full_disk(path, timeout, clock)
             if _cannot_open_or_write(e) and not _dir_writable(path.parent):
                 raise StorageError(
                     f"cannot write {path}: its directory {path.parent} is read-only"
@@ -165,10 +182,33 @@ class Store:
                 raise
 
     @classmethod
+    async def _open_on_full_disk(cls, path: Path, timeout: float, clock: Clock) -> Store:
+        """A reader's open when the disk is full: SQLite cannot size the shared
+        -shm index a WAL reader needs (SQLITE_IOERR_SHMSIZE), so read with the
+        index in process memory, which `locking_mode=EXCLUSIVE` set before the
+        first read allows. Needs a read-write handle; the store refuses writes.
+        The lock is held only for this one command, and writers cannot write
+        on this disk meanwhile anyway.
+        """
+        target = f"file:{quote(str(path.resolve()))}?mode=rw"
+        with _sqlite_errors(path, timeout):
+            return await cls._connect(
+                path, target, True, True, timeout, clock, ["PRAGMA locking_mode = EXCLUSIVE"]
+            )
+
+    @classmethod
     async def _connect(
-        cls, path: Path, target: str, uri: bool, read_only: bool, timeout: float, clock: Clock
+        cls,
+        path: Path,
+        target: str,
+        uri: bool,
+        read_only: bool,
+        timeout: float,
+        clock: Clock,
+        first: Sequence[str] = (),
     ) -> Store:
-        """Connect and prepare; SQLite's own exceptions pass through untranslated."""
+        """Connect and prepare (after the `first` pragmas); SQLite's own
+        exceptions pass through untranslated."""
         conn = aiosqlite.connect(target, uri=uri, isolation_level=None, timeout=timeout)
         try:
             db = await conn
@@ -182,7 +222,10 @@ class Store:
             raise
         store = cls(db, path, read_only, timeout, clock)
         try:
+            for pragma in first:
+                await db.execute(pragma)
             await store._prepare()
+            store._file_id = _file_id(path)
         except BaseException:
             await db.close()
             raise
@@ -273,10 +316,12 @@ class Store:
                     raise
                 try:
                     yield
+                    # A COMMIT that fails (disk full) may leave the transaction
+                    # open; roll it back so that a retry starts clean.
+                    await self._db.execute("COMMIT")
                 except BaseException:
-                    await self._db.execute("ROLLBACK")
+                    await self._call(_rollback)
                     raise
-                await self._db.execute("COMMIT")
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` on the connection's own thread, in one hop.
@@ -306,6 +351,7 @@ class Store:
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                self._still_at_path(conn)
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) and "busy" not in str(e):
@@ -314,6 +360,33 @@ class Store:
                     raise
             time.sleep(random.uniform(0, pause))
             pause = min(pause * 2, 0.01)
+
+    def _still_at_path(self, conn: sqlite3.Connection) -> None:
+        """Refuse to write if the file at `self.path` is not the one this
+        connection opened (restored, replaced or deleted since).
+
+        SQLite writes through the open file handle, so without this check a
+        write after a restore lands in the file moved aside, and one after an
+        unlink in a file nobody can open again, and both report success.
+        Checked after BEGIN IMMEDIATE: `ircmd restore` swaps the file while it
+        holds that lock, so no swap can slip in between this check and COMMIT.
+        """
+        try:
+            now: tuple[int, int] | None = _file_id(self.path)
+        except FileNotFoundError:
+            now = None
+        except OSError as e:
+            conn.execute("ROLLBACK")
+            raise StorageError(
+                f"cannot check {self.path}: {e.strerror}; nothing was written"
+            ) from None
+        if now != self._file_id:
+            conn.execute("ROLLBACK")
+            gone = "deleted" if now is None else "replaced by another file"
+            raise DatabaseReplaced(
+                f"{self.path} was {gone} after this process opened it; nothing was"
+                " written (run the command again to use the file now at that path)"
+            )
 
     async def _append(
         self,
@@ -427,10 +500,10 @@ class Store:
             try:
                 _check_incident(conn, n, writable=True)
                 ev = append_event(conn, n, kind, actor, text, {}, at or now, now)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
-            conn.execute("COMMIT")
             return ev
 
         async with self._lock:
@@ -1408,6 +1481,59 @@ def _split_sql(script: str) -> list[str]:
     return [s for s in out if s]
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End the open transaction, if SQLite has not already (a failed COMMIT may have)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    """The identity of the file at `path`: its device and inode."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _check_exists(path: Path) -> None:
+    """For readers: the database must be there, and be more than an empty file."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise StorageError(f"{path}: no such database") from None
+    except OSError as e:
+        raise StorageError(f"cannot open {path}: {e.strerror}") from None
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory, not a database file")
+    if size == 0:
+        raise StorageError(f"{path} is empty: not an ircmd database")
+
+
+def _out_of_space(e: sqlite3.Error, path: Path) -> bool:
+    """Did this error come from a full disk? SQLITE_FULL says so; an I/O error
+    (e.g. SQLITE_IOERR_SHMSIZE, when the -shm index cannot grow) does when the
+    filesystem holding `path` has no free blocks left."""
+    if _primary_code(e) == sqlite3.SQLITE_FULL or "disk is full" in str(e):
+        return True
+    if _primary_code(e) != sqlite3.SQLITE_IOERR:
+        return False
+    try:
+        return os.statvfs(path.resolve().parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def _primary_code(e: sqlite3.Error) -> int:
+    """SQLite's primary result code (SQLITE_IOERR for SQLITE_IOERR_SHMSIZE), 0 if unknown."""
+    return int(getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _wal_pending(path: Path) -> bool:
+    """Does a non-empty -wal beside `path` hold changes not yet in the main file?"""
+    try:
+        return (path.resolve().parent / f"{path.name}-wal").stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 def _cannot_open_or_write(e: sqlite3.Error) -> bool:
     """SQLite could not open or create a file it needed (e.g. the WAL's -shm)."""
     code = getattr(e, "sqlite_errorcode", None)
@@ -1450,14 +1576,13 @@ def _immutable_ok(path: Path) -> bool:
             f"cannot open {path}: SQLite needs to create {path.name}-shm in {directory},"
             " which you cannot write; ask its owner, or copy the database somewhere writable"
         )
-    wal = directory / f"{path.name}-wal"
-    with suppress(FileNotFoundError):
-        if wal.stat().st_size > 0:
-            raise StorageError(
-                f"cannot open {path}: {wal.name} beside it may hold committed changes that"
-                f" cannot be read in the read-only directory {directory}; copy {path.name}"
-                f" and {wal.name} together to a writable directory and open the copy"
-            )
+    if _wal_pending(path):
+        wal = f"{path.name}-wal"
+        raise StorageError(
+            f"cannot open {path}: {wal} beside it may hold committed changes that"
+            f" cannot be read in the read-only directory {directory}; copy {path.name}"
+            f" and {wal} together to a writable directory and open the copy"
+        )
     return True
 
 
@@ -1471,7 +1596,14 @@ def _sqlite_errors(path: Path, timeout: float) -> Iterator[None]:
         low = msg.lower()
         if "locked" in low or "busy" in low:
             text = f"{path} is locked by another writer for more than {timeout:g} s; try again"
-        elif "not a database" in low or "file is encrypted" in low:
+            raise StorageBusy(text) from None
+        if _out_of_space(e, path):
+            raise StorageBusy(
+                f"the disk holding {path} is full: nothing was written; free some space"
+            ) from None
+        if _primary_code(e) == sqlite3.SQLITE_IOERR:
+            raise StorageBusy(f"I/O error on {path} ({msg}): nothing was written") from None
+        if "not a database" in low or "file is encrypted" in low:
             text = f"{path} is not a SQLite database"
         elif "readonly" in low or "read-only" in low:
             text = f"{path} is read-only: cannot write (check file and directory permissions)"

@@ -1,0 +1,77 @@
+"""A step checked twice keeps who checked it first and when; the second check is
+its own event on the record, and `verify` agrees (the projection changed, not
+only the table). Records written before, where the second check overwrote the
+first, are set right when opened."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import RunCli, assert_ok
+
+from ircmd.models import Kind
+from ircmd.store import Store, schema
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+async def test_a_second_check_is_an_event_not_an_overwrite(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.declare("x", actor="alice", at=T0 - timedelta(hours=1))
+        await store.add_item(1, "block IPs", actor="alice")
+        await store.check(1, 1, actor="bob", at=T0)
+        again = await store.check(1, 1, actor="carol", at=T0 + timedelta(minutes=5))
+        assert again.kind is Kind.CHECK and again.data["already"] == "bob"
+        item = (await store.state(1)).checklist[0]
+        assert (item.done, item.done_by, item.done_at) == (True, "bob", T0)
+        checks = [(e.actor, e.kind) for e in await store.events(1) if e.kind is Kind.CHECK]
+        assert checks == [("bob", Kind.CHECK), ("carol", Kind.CHECK)]
+        assert (await store.verify()).ok
+        # Unchecked, the step's next checker is its first again.
+        await store.check(1, 1, actor="dave", done=False, at=T0 + timedelta(minutes=6))
+        await store.check(1, 1, actor="erin", at=T0 + timedelta(minutes=7))
+        await store.check(1, 1, actor="bob", at=T0 + timedelta(minutes=8))
+        item = (await store.state(1)).checklist[0]
+        assert (item.done_by, item.done_at) == ("erin", T0 + timedelta(minutes=7))
+        assert (await store.verify()).ok
+
+
+def test_show_names_the_first_checker(run_cli: RunCli) -> None:
+    assert_ok(run_cli("declare", "Checkout down"))
+    assert_ok(run_cli("checklist", "add", "INC-1", "block IPs"))
+    assert_ok(run_cli("check", "INC-1", "1", "--at", "09:00", user="bob"))
+    out = assert_ok(run_cli("check", "INC-1", "1", "--at", "09:05", user="carol"))
+    assert out == "step 1 was already checked by bob; yours is recorded too\n"
+    (item,) = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))["checklist"]
+    assert item["done_by"] == "bob" and item["done_at"].endswith("T09:00:00Z")
+    assert "(bob 09:00)" in assert_ok(run_cli("show", "INC-1"))
+
+
+async def test_a_record_from_before_is_set_right_and_still_verifies(db_path: Path) -> None:
+    async with await Store.open(db_path) as store:
+        await store.declare("x", actor="alice", at=T0 - timedelta(hours=1))
+        await store.add_item(1, "block IPs", actor="alice")
+        await store.add_item(1, "rotate keys", actor="alice")
+        await store.check(1, 1, actor="bob", at=T0)
+        await store.check(1, 1, actor="carol", at=T0 + timedelta(minutes=5))
+        await store.check(1, 2, actor="dave", at=T0 + timedelta(minutes=6))
+    # What version 1 left: the second check had overwritten the first checker.
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute(
+            "UPDATE checklist SET done_by = 'carol', done_at = ? WHERE n = 1",
+            ((T0 + timedelta(minutes=5)).isoformat(timespec="microseconds"),),
+        )
+        conn.execute("PRAGMA user_version = 1")
+    finally:
+        conn.close()
+    async with await Store.open(db_path) as store:  # migrates
+        first, second = (await store.state(1)).checklist
+        assert (first.done_by, first.done_at) == ("bob", T0)
+        assert (second.done_by, second.done_at) == ("dave", T0 + timedelta(minutes=6))
+        assert (await store.verify()).ok
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (schema.SCHEMA_VERSION,)
