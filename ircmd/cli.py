@@ -19,6 +19,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__, display, rules
+from .anchor import open_warning as anchor_open_warning
 from .config import Config, resolve
 from .escalation import load_escalation
 from .hashing import sha256_of
@@ -30,6 +31,7 @@ from .models import (
     Kind,
     Phase,
     Status,
+    VerifyResult,
     action_key,
     parse_action_ref,
 )
@@ -53,14 +55,24 @@ def cfg_of(ctx: click.Context) -> Config:
     return cfg
 
 
-def run(ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]]) -> T:
+def run(
+    ctx: click.Context,
+    body: Callable[[Store, Config], Awaitable[T]],
+    *,
+    check_anchor: bool = True,
+) -> T:
     """Open the store, run one body against it, close it (an open aiosqlite
-    connection would keep the process alive)."""
+    connection would keep the process alive). On opening, the newest anchor is
+    checked (one query) and a mismatch is one warning line; the body still runs."""
     cfg = cfg_of(ctx)
 
     async def go() -> T:
         store = await Store.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout)
         try:
+            if check_anchor:
+                warning = await anchor_open_warning(store, cfg.anchor)
+                if warning:
+                    click.echo(f"ircmd: warning: {display.printable(warning)}", err=True)
             return await body(store, cfg)
         finally:
             await store.close()
@@ -410,16 +422,15 @@ def show(ctx: click.Context, incident: str, as_json: bool) -> None:
     """One incident: state, roles, checklist and its timeline."""
     from .report import incident_json, incident_markdown
 
-    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
-        return await store.state(incident), await store.events(incident)
-
-    state, events = run(ctx, body)
+    state, events, head = run(ctx, lambda s, c: s.snapshot(incident))
     if as_json:
         emit_json(
-            incident_json(state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir))
+            incident_json(
+                state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir), head=head
+            )
         )
     else:
-        out(incident_markdown(state, events, rules_now()))
+        out(incident_markdown(state, events, rules_now(), head=head))
 
 
 @cli.command()
@@ -435,19 +446,16 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
     """The postmortem report of an incident."""
     from .report import incident_csv, incident_json, incident_markdown
 
-    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
-        return await store.state(incident), await store.events(incident)
-
-    state, events = run(ctx, body)
+    state, events, head = run(ctx, lambda s, c: s.snapshot(incident))
     now = rules_now()
     if fmt == "json":
         text = display.json_text(
-            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir))
+            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir), head=head)
         )
     elif fmt == "csv":
         text = incident_csv(events)
     else:
-        text = incident_markdown(state, events, now)
+        text = incident_markdown(state, events, now, head=head)
     if output:
         try:
             Path(output).write_text(text + "\n", encoding="utf-8")
@@ -461,11 +469,63 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
 @click.argument("incident", required=False)
 @click.pass_context
 def verify(ctx: click.Context, incident: str | None) -> None:
-    """Recompute the hash chain and the projections; names the first bad event."""
-    result = run(ctx, lambda s, c: s.verify(incident))
-    if not result.ok:
-        fail(f"verify failed: {result.message}")
-    click.echo(f"ok: {result.message}")
+    """Recompute the hash chain, the schema and the projections, and check every
+    anchor of this database; names the first bad event or anchor."""
+    from .anchor import AnchorCheck, verify_anchors
+
+    async def body(store: Store, cfg: Config) -> tuple[VerifyResult, AnchorCheck]:
+        result = await store.verify(incident)
+        head = result.head or await store.head()
+        return result, await verify_anchors(store, cfg.anchor, head)
+
+    result, anchors = run(ctx, body, check_anchor=False)
+    problems = [p for p in (anchors.failure, None if result.ok else result.message) if p]
+    if problems:
+        fail(f"verify failed: {'; and '.join(problems)}")
+    assert result.head is not None
+    if anchors.log is None:
+        said = "no anchor log"
+    elif anchors.checked:
+        n = anchors.checked
+        said = f"{n} anchor{'s' if n > 1 else ''} in {anchors.log} match{'' if n > 1 else 'es'}"
+    else:
+        said = f"no anchor yet in {anchors.log} (see `ircmd anchor`)"
+    click.echo(f"ok: {result.message}; head #{result.head.id} {result.head.hash}; {said}")
+
+
+@cli.command()
+@click.option(
+    "--log", "log", metavar="PATH", help="Append to this anchor log (env IRCMD_ANCHOR_LOG)."
+)
+@click.option(
+    "--sign", "key", metavar="KEYFILE", help="Sign with this SSH key (env IRCMD_ANCHOR_KEY)."
+)
+@click.pass_context
+def anchor(ctx: click.Context, log: str | None, key: str | None) -> None:
+    """Append the chain's head (count, head id and hash, time, the database's path) to
+    the anchor log, signed with an SSH key if one is given or configured."""
+    from dataclasses import replace
+
+    from .anchor import write_anchor
+
+    cfg = cfg_of(ctx)
+    if cfg.user_locked and (log or key):
+        flag = "--log" if log else "--sign"
+        fail(f"this session is locked by its administrator; {flag} refused")
+    if cfg.read_only:
+        fail("this session is read-only: nothing was anchored")
+    settings = replace(cfg.anchor, log=Path(log).expanduser()) if log else cfg.anchor
+    signer = Path(key).expanduser() if key else None
+    made = run(
+        ctx,
+        lambda s, c: write_anchor(s, settings, rules_now(), key=signer),
+        check_anchor=False,
+    )
+    signed = " (signed)" if made.sig else ""
+    click.echo(
+        f"anchored {made.count} events; head #{made.head_id} {made.head_hash}{signed}"
+        f" in {settings.log}"
+    )
 
 
 @cli.command()
