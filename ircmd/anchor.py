@@ -344,6 +344,8 @@ class AutoAnchor:
     last_id: int = 0
     last_at: datetime | None = None
     _known: int = field(default=0, init=False)
+    # A feed batch and a heartbeat may both find an anchor due: one line, not two.
+    _busy: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self._known = self.last_id
@@ -366,10 +368,11 @@ class AutoAnchor:
     async def tick(self, newest_id: int | None = None) -> Anchor | None:
         """Anchor if due. Raises StorageError (the log cannot be written, the key
         cannot sign, the record no longer matches its newest anchor)."""
-        if self.settings.log is None or not self.due(newest_id):
-            return None
-        now = self.clock()
-        anchor = await write_anchor(self.store, self.settings, now)
-        self.last_id, self.last_at = anchor.head_id, now
-        self._known = max(self._known, anchor.head_id)
-        return anchor
+        async with self._busy:
+            if self.settings.log is None or not self.due(newest_id):
+                return None
+            now = self.clock()
+            anchor = await write_anchor(self.store, self.settings, now)
+            self.last_id, self.last_at = anchor.head_id, now
+            self._known = max(self._known, anchor.head_id)
+            return anchor

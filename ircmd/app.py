@@ -19,6 +19,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
+from .anchor import AutoAnchor, open_warning
 from .config import Config
 from .models import ACTIVE_STATUSES, IrcmdError
 from .screens.command import CommandScreen
@@ -62,6 +63,7 @@ class IrcmdApp(App[None]):
         self.error: str | None = None
         self._store: Store | None = None
         self._feed: ChangeFeed | None = None
+        self._anchoring: AutoAnchor | None = None
         self.command_screen = CommandScreen()
 
     @property
@@ -84,11 +86,15 @@ class IrcmdApp(App[None]):
             self.exit(return_code=1)
             return
         after = await self._store.last_event_id()
+        warning = await open_warning(self._store, self.cfg.anchor)
+        if not self.cfg.read_only and self.cfg.anchor.log is not None:
+            self._anchoring = AutoAnchor(self._store, self.cfg.anchor, self.clock, last_id=after)
         if self._poll is None:
             self._feed = ChangeFeed(self._store, after_id=after)
         else:  # tests shorten the fallback poll
             self._feed = ChangeFeed(self._store, after_id=after, poll_interval=self._poll)
         await self.push_screen(self.command_screen)
+        self.command_screen.query_one(IncidentHeader).warn(warning)
         await self.command_screen.start(await self._first_incident())
         self._watch_feed()
         self.set_interval(self._heartbeat, self.beat)
@@ -117,6 +123,8 @@ class IrcmdApp(App[None]):
                         failing, pause = False, RETRY_FIRST
                         self.notify("live updates resumed", markup=False)
                     await self.command_screen.apply(batch)
+                    if batch:
+                        self.anchor_if_due(batch[-1].id)
                 return
             except NoMatches:
                 return  # the screen was torn down while a batch was being read: exiting
@@ -153,6 +161,21 @@ class IrcmdApp(App[None]):
             return  # presence is a courtesy; a busy database must not break the screen
         with contextlib.suppress(NoMatches):  # the app may be closing meanwhile
             screen.query_one(IncidentHeader).show_watchers(watchers, self.cfg.user)
+        self.anchor_if_due()
+
+    @work(exclusive=False, group="anchor")
+    async def anchor_if_due(self, newest_id: int | None = None) -> None:
+        """Anchor the record every N events (after a feed batch) and every M minutes of
+        the clock (checked on each heartbeat). When the record no longer matches its
+        newest anchor, nothing is anchored and the header says so in red."""
+        anchoring = self._anchoring
+        if anchoring is None:
+            return
+        try:
+            await anchoring.tick(newest_id)
+        except IrcmdError as e:
+            with contextlib.suppress(NoMatches):
+                self.command_screen.query_one(IncidentHeader).warn(str(e))
 
     async def on_unmount(self) -> None:
         """Leave presence and close the database: an open aiosqlite thread keeps us alive."""
