@@ -98,6 +98,8 @@ class IrcmdApp(App[None]):
         await self.command_screen.start(await self._first_incident())
         self._watch_feed()
         self.set_interval(self._heartbeat, self.beat)
+        if self._anchoring is not None:  # the minutes are the clock's; this only looks
+            self.set_interval(self._heartbeat, self.anchor_if_due)
 
     async def _first_incident(self) -> int | None:
         """The incident asked for, else the active one with the latest activity."""
@@ -161,12 +163,11 @@ class IrcmdApp(App[None]):
             return  # presence is a courtesy; a busy database must not break the screen
         with contextlib.suppress(NoMatches):  # the app may be closing meanwhile
             screen.query_one(IncidentHeader).show_watchers(watchers, self.cfg.user)
-        self.anchor_if_due()
 
     @work(exclusive=False, group="anchor")
     async def anchor_if_due(self, newest_id: int | None = None) -> None:
         """Anchor the record every N events (after a feed batch) and every M minutes of
-        the clock (checked on each heartbeat). When the record no longer matches its
+        the clock (looked at every heartbeat period). When the record no longer matches its
         newest anchor, nothing is anchored and the header says so in red."""
         anchoring = self._anchoring
         if anchoring is None:
