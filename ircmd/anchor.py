@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -318,7 +318,7 @@ async def write_anchor(
         count=head.count,
         head_id=head.id,
         head_hash=head.hash,
-        at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        at=now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )
     signer = key or settings.key
     if signer is not None:

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 
 from .anchor import AutoAnchor, open_warning
-from .config import Config
+from .config import AnchorSettings, Config
 from .models import ACTIVE_STATUSES, IrcmdError
 from .screens.command import CommandScreen
 from .screens.palette import IrcmdCommands
@@ -86,7 +86,10 @@ class IrcmdApp(App[None]):
             self.exit(return_code=1)
             return
         after = await self._store.last_event_id()
-        warning = await open_warning(self._store, self.cfg.anchor)
+        try:
+            warning = await open_warning(self._store, self.cfg.anchor)
+        except IrcmdError as e:  # the check could not be made: that is worth a red line too
+            warning = f"the newest anchor could not be checked: {e}"
         if not self.cfg.read_only and self.cfg.anchor.log is not None:
             self._anchoring = AutoAnchor(self._store, self.cfg.anchor, self.clock, last_id=after)
         if self._poll is None:
@@ -209,4 +212,5 @@ def run_demo(cfg: Config) -> None:
     with tempfile.TemporaryDirectory(prefix="ircmd-demo-") as tmp:
         db = Path(tmp) / "demo.db"
         asyncio.run(build_demo(db, cfg.user, playbook_dirs=cfg.playbook_dirs))
-        run_app(replace(cfg, db=db, read_only=False), open_incident=1)
+        # A throwaway record: its anchors would only clutter the real log.
+        run_app(replace(cfg, db=db, read_only=False, anchor=AnchorSettings()), open_incident=1)
