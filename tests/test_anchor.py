@@ -30,6 +30,8 @@ from ircmd.models import Kind, Role, Severity, StorageError
 from ircmd.store import Store
 from ircmd.widgets.header import IncidentHeader
 
+DEADLINE = 30.0  # seconds a screen test waits for a condition (generous: CI is shared)
+
 
 def default_log(tmp_path: Path) -> Path:
     """Where `ircmd anchor` writes by default in run_cli's home (XDG_STATE_HOME)."""
@@ -538,9 +540,11 @@ async def test_the_screen_header_warns_in_red(tmp_path: Path, read_only: bool) -
     cut_tail(db, keep=6)
     app = screen_app(db, AnchorSettings(log=log), read_only=read_only)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.command_screen.is_mounted and app._feed is not None)
+        await until(
+            pilot, lambda: app.command_screen.is_mounted and app._feed is not None, timeout=DEADLINE
+        )
         header = app.command_screen.query_one(IncidentHeader)
-        await until(pilot, lambda: "WARNING" in str(header.render()))
+        await until(pilot, lambda: "WARNING" in str(header.render()), timeout=DEADLINE)
         text = str(header.render())
         assert "does not match its newest anchor" in text and "event #8 is gone" in text
         assert header.has_class("-warning")
@@ -557,9 +561,11 @@ async def test_the_screen_has_no_warning_on_an_honest_record(tmp_path: Path) -> 
         await write_anchor(s, AnchorSettings(log=log), NOW)
     app = screen_app(db, AnchorSettings(log=log))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.command_screen.is_mounted and app._feed is not None)
+        await until(
+            pilot, lambda: app.command_screen.is_mounted and app._feed is not None, timeout=DEADLINE
+        )
         header = app.command_screen.query_one(IncidentHeader)
-        await until(pilot, lambda: "Payments down" in str(header.render()))
+        await until(pilot, lambda: "Payments down" in str(header.render()), timeout=DEADLINE)
         assert header.warning is None and "WARNING" not in str(header.render())
 
 
@@ -568,11 +574,13 @@ async def test_the_screen_anchors_every_n_events(tmp_path: Path) -> None:
     await _first_half(db)
     app = screen_app(db, AnchorSettings(log=log, every_events=3))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app._feed is not None and app.feed.watching)
+        await until(pilot, lambda: app._feed is not None and app.feed.watching, timeout=DEADLINE)
         async with await Store.open(db) as other:  # another process's writes count too
             for text in ("five", "six", "seven"):
                 await other.log(1, text, actor="bob")
-        await until(pilot, lambda: log.exists() and bool(lines(log)), timeout=20)
+        await until(
+            pilot, lambda: log.exists() and log.read_bytes().endswith(b"\n"), timeout=DEADLINE
+        )
         assert lines(log)[0]["head_id"] == 7
         assert lines(log)[0]["head_hash"] == stored_hash(db, 7)
 
@@ -584,12 +592,16 @@ async def test_the_screen_anchors_every_m_minutes_of_its_clock(tmp_path: Path) -
     settings = AnchorSettings(log=log, every_events=0, every_minutes=10)
     app = screen_app(db, settings, clock=lambda: now[0], heartbeat=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app._feed is not None and app.feed.watching)
+        await until(pilot, lambda: app._feed is not None and app.feed.watching, timeout=DEADLINE)
         async with await Store.open(db) as other:
             await other.log(1, "five", actor="bob")
-        await until(pilot, lambda: 5 in {r.id for r in app.command_screen.timeline.rows})
+        await until(
+            pilot, lambda: 5 in {r.id for r in app.command_screen.timeline.rows}, timeout=DEADLINE
+        )
         now[0] += timedelta(minutes=10)
-        await until(pilot, lambda: log.exists() and bool(lines(log)), timeout=20)
+        await until(
+            pilot, lambda: log.exists() and log.read_bytes().endswith(b"\n"), timeout=DEADLINE
+        )
         assert [a["head_id"] for a in lines(log)] == [5]
 
 
