@@ -21,7 +21,8 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from .config import Config
+from .anchor import AutoAnchor, open_warning
+from .config import AnchorSettings, Config
 from .models import ACTIVE_STATUSES, IrcmdError
 from .screens.command import CommandScreen
 from .screens.palette import IrcmdCommands
@@ -66,6 +67,7 @@ class IrcmdApp(App[None]):
         self.error: str | None = None
         self._store: Store | None = None
         self._feed: ChangeFeed | None = None
+        self._anchoring: AutoAnchor | None = None
         self.command_screen = CommandScreen()
 
     @property
@@ -88,14 +90,23 @@ class IrcmdApp(App[None]):
             self.exit(return_code=1)
             return
         after = await self._store.last_event_id()
+        try:
+            warning = await open_warning(self._store, self.cfg.anchor)
+        except IrcmdError as e:  # the check could not be made: that is worth a red line too
+            warning = f"the newest anchor could not be checked: {e}"
+        if not self.cfg.read_only and self.cfg.anchor.log is not None:
+            self._anchoring = AutoAnchor(self._store, self.cfg.anchor, self.clock, last_id=after)
         if self._poll is None:
             self._feed = ChangeFeed(self._store, after_id=after)
         else:  # tests shorten the fallback poll
             self._feed = ChangeFeed(self._store, after_id=after, poll_interval=self._poll)
         await self.push_screen(self.command_screen)
+        self.command_screen.query_one(IncidentHeader).warn(warning)
         await self.command_screen.start(await self._first_incident())
         self._watch_feed()
         self.set_interval(self._heartbeat, self.beat)
+        if self._anchoring is not None:  # the minutes are the clock's; this only looks
+            self.set_interval(self._heartbeat, self.anchor_if_due)
 
     async def _first_incident(self) -> int | None:
         """The incident asked for, else the active one with the latest activity."""
@@ -121,6 +132,8 @@ class IrcmdApp(App[None]):
                         failing, pause = False, RETRY_FIRST
                         self.notify("live updates resumed", markup=False)
                     await self.command_screen.apply(batch)
+                    if batch:
+                        self.anchor_if_due(batch[-1].id)
                 return
             except NoMatches:
                 return  # the screen was torn down while a batch was being read: exiting
@@ -184,6 +197,20 @@ class IrcmdApp(App[None]):
         with contextlib.suppress(NoMatches):  # the app may be closing meanwhile
             screen.query_one(IncidentHeader).show_watchers(watchers, self.cfg.user)
 
+    @work(exclusive=False, group="anchor")
+    async def anchor_if_due(self, newest_id: int | None = None) -> None:
+        """Anchor the record every N events (after a feed batch) and every M minutes of
+        the clock (looked at every heartbeat period). When the record no longer matches its
+        newest anchor, nothing is anchored and the header says so in red."""
+        anchoring = self._anchoring
+        if anchoring is None:
+            return
+        try:
+            await anchoring.tick(newest_id)
+        except IrcmdError as e:
+            with contextlib.suppress(NoMatches):
+                self.command_screen.query_one(IncidentHeader).warn(str(e))
+
     async def on_unmount(self) -> None:
         """Leave presence and close the database: an open aiosqlite thread keeps us alive."""
         if self._feed is not None:
@@ -215,4 +242,5 @@ def run_demo(cfg: Config) -> None:
     with tempfile.TemporaryDirectory(prefix="ircmd-demo-") as tmp:
         db = Path(tmp) / "demo.db"
         asyncio.run(build_demo(db, cfg.user, playbook_dirs=cfg.playbook_dirs))
-        run_app(replace(cfg, db=db, read_only=False), open_incident=1)
+        # A throwaway record: its anchors would only clutter the real log.
+        run_app(replace(cfg, db=db, read_only=False, anchor=AnchorSettings()), open_incident=1)

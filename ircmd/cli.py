@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__, display, rules
+from .anchor import open_warning as anchor_open_warning
 from .config import Config, lock_user, resolve
 from .escalation import load_escalation
 from .hashing import receive, sha256_of
@@ -34,6 +35,8 @@ from .models import (
     Kind,
     Phase,
     Status,
+    StorageError,
+    VerifyResult,
     action_key,
     parse_action_ref,
 )
@@ -59,11 +62,16 @@ def cfg_of(ctx: click.Context) -> Config:
 
 
 def run(
-    ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]], *, reads: bool = False
+    ctx: click.Context,
+    body: Callable[[Store, Config], Awaitable[T]],
+    *,
+    reads: bool = False,
+    check_anchor: bool = True,
 ) -> T:
     """Open the store, run one body against it, close it (an open aiosqlite
-    connection would keep the process alive). A command that only `reads`
-    never creates the database: a missing file is an error."""
+    connection would keep the process alive). A command that only `reads` never
+    creates the database: a missing file is an error. On opening, the newest anchor
+    is checked (one query) and a mismatch is one warning line; the body still runs."""
     cfg = cfg_of(ctx)
 
     async def go() -> T:
@@ -71,6 +79,10 @@ def run(
             cfg.db, read_only=cfg.read_only, must_exist=reads, timeout=cfg.timeout
         )
         try:
+            if check_anchor:
+                warning = await anchor_open_warning(store, cfg.anchor)
+                if warning:
+                    warn(warning)
             return await body(store, cfg)
         finally:
             await store.close()
@@ -511,16 +523,15 @@ def show(ctx: click.Context, incident: str, as_json: bool) -> None:
     """One incident: state, roles, checklist and its timeline."""
     from .report import incident_json, incident_markdown
 
-    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
-        return await store.state(incident), await store.events(incident)
-
-    state, events = run(ctx, body, reads=True)
+    state, events, head = run(ctx, lambda s, c: s.snapshot(incident), reads=True)
     if as_json:
         emit_json(
-            incident_json(state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir))
+            incident_json(
+                state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir), head=head
+            )
         )
     else:
-        out(incident_markdown(state, events, rules_now()))
+        out(incident_markdown(state, events, rules_now(), head=head))
 
 
 @cli.command()
@@ -538,20 +549,16 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
 
     if output:
         refuse_if_read_only(ctx, "report -o/--output")
-
-    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
-        return await store.state(incident), await store.events(incident)
-
-    state, events = run(ctx, body, reads=True)
+    state, events, head = run(ctx, lambda s, c: s.snapshot(incident), reads=True)
     now = rules_now()
     if fmt == "json":
         text = display.json_text(
-            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir))
+            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir), head=head)
         )
     elif fmt == "csv":
         text = incident_csv(events)
     else:
-        text = incident_markdown(state, events, now)
+        text = incident_markdown(state, events, now, head=head)
     if output:
         try:
             Path(output).write_text(text + "\n", encoding="utf-8")
@@ -565,11 +572,68 @@ def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> N
 @click.argument("incident", required=False)
 @click.pass_context
 def verify(ctx: click.Context, incident: str | None) -> None:
-    """Recompute the hash chain and the projections; names the first bad event."""
-    result = run(ctx, lambda s, c: s.verify(incident), reads=True)
-    if not result.ok:
-        fail(f"verify failed: {result.message}")
-    click.echo(f"ok: {result.message}")
+    """Recompute the hash chain, the schema and the projections, and check every
+    anchor of this database; names the first bad event or anchor."""
+    from .anchor import AnchorCheck, read_all, verify_anchors
+
+    async def body(store: Store, cfg: Config) -> tuple[VerifyResult, AnchorCheck]:
+        result = await store.verify(incident)
+        head = result.head or await store.head()
+        return result, await verify_anchors(store, cfg.anchor, head)
+
+    try:
+        result, anchors = run(ctx, body, reads=True, check_anchor=False)
+    except StorageError as e:
+        # A missing, emptied or unreadable record still breaks its anchors: say which.
+        cfg = cfg_of(ctx)
+        first = next(read_all(cfg.anchor.log, cfg.db), None) if cfg.anchor.log else None
+        if first is None or first[1] is None:
+            raise
+        fail(f"verify failed: {e}; {first[1].describe(first[0])} does not hold")
+    problems = [p for p in (anchors.failure, None if result.ok else result.message) if p]
+    if problems:
+        fail(f"verify failed: {'; and '.join(problems)}")
+    assert result.head is not None
+    if anchors.log is None:
+        said = "no anchor log"
+    elif anchors.checked:
+        n = anchors.checked
+        said = f"{n} anchor{'s' if n > 1 else ''} in {anchors.log} match{'' if n > 1 else 'es'}"
+    else:
+        said = f"no anchor yet in {anchors.log} (see `ircmd anchor`)"
+    click.echo(f"ok: {result.message}; head #{result.head.id} {result.head.hash}; {said}")
+
+
+@cli.command()
+@click.option(
+    "--log", "log", metavar="PATH", help="Append to this anchor log (env IRCMD_ANCHOR_LOG)."
+)
+@click.option(
+    "--sign", "key", metavar="KEYFILE", help="Sign with this SSH key (env IRCMD_ANCHOR_KEY)."
+)
+@click.pass_context
+def anchor(ctx: click.Context, log: str | None, key: str | None) -> None:
+    """Append the chain's head (count, head id and hash, time, the database's path) to
+    the anchor log, signed with an SSH key if one is given or configured."""
+    from dataclasses import replace
+
+    from .anchor import write_anchor
+
+    cfg = cfg_of(ctx)
+    if cfg.read_only:
+        fail("this session is read-only: nothing was anchored")
+    settings = replace(cfg.anchor, log=Path(log).expanduser()) if log else cfg.anchor
+    signer = Path(key).expanduser() if key else None
+    made = run(
+        ctx,
+        lambda s, c: write_anchor(s, settings, rules_now(), key=signer),
+        check_anchor=False,
+    )
+    signed = " (signed)" if made.sig else ""
+    click.echo(
+        f"anchored {made.count} events; head #{made.head_id} {made.head_hash}{signed}"
+        f" in {settings.log}"
+    )
 
 
 @cli.command()

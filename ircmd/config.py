@@ -7,6 +7,8 @@ on the database the administrator chose, and only with the verbs and options in
 ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_DIR
 (where `evidence add --stdin` keeps a copy of each item; only the environment sets it,
 so a locked client cannot).
+The anchor log's settings (IRCMD_ANCHOR_*) are read by `anchor_settings`; ircmd has no
+config file reader, so they come from the environment only.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ from .models import InvalidInput
 
 APP = "ircmd"
 DEFAULT_TIMEOUT = 5.0
+DEFAULT_ANCHOR_EVERY_EVENTS = 100
+DEFAULT_ANCHOR_EVERY_MINUTES = 10.0
 
 
 def default_db() -> Path:
     return platformdirs.user_data_path(APP) / "ircmd.db"
+
+
+def default_anchor_log() -> Path:
+    """In the user state directory: away from the database's own directory by default."""
+    return platformdirs.user_state_path(APP) / "anchors.jsonl"
 
 
 def config_dir() -> Path:
@@ -50,6 +59,22 @@ def _truthy(value: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class AnchorSettings:
+    """Where anchors go and how they are signed and checked.
+
+    `log` None means no anchor log at all: nothing is anchored or checked (what a
+    Config built by hand in a test gets, so no test touches the real state directory).
+    A period of 0 turns that trigger of the screen's automatic anchoring off.
+    """
+
+    log: Path | None = None
+    key: Path | None = None
+    signers: Path | None = None
+    every_events: int = 0
+    every_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
 class Config:
     db: Path
     user: str
@@ -59,6 +84,7 @@ class Config:
     config_dir: Path = field(default_factory=config_dir)
     timeout: float = DEFAULT_TIMEOUT
     evidence_dir: Path | None = None
+    anchor: AnchorSettings = field(default_factory=AnchorSettings)
 
 
 def resolve(
@@ -102,4 +128,33 @@ def resolve(
         playbook_dirs=tuple(dirs),
         timeout=timeout,
         evidence_dir=Path(env["IRCMD_EVIDENCE_DIR"]) if env.get("IRCMD_EVIDENCE_DIR") else None,
+        anchor=anchor_settings(env),
+    )
+
+
+def anchor_settings(env: Mapping[str, str]) -> AnchorSettings:
+    """IRCMD_ANCHOR_LOG (default in the user state directory), IRCMD_ANCHOR_KEY (sign with
+    this SSH key), IRCMD_ANCHOR_SIGNERS (an ssh-keygen allowed_signers file to check the
+    signatures against), IRCMD_ANCHOR_EVERY_EVENTS and IRCMD_ANCHOR_EVERY_MINUTES."""
+
+    def path(name: str) -> Path | None:
+        raw = env.get(name, "").strip()
+        return Path(raw).expanduser() if raw else None
+
+    def number(name: str, default: float) -> float:
+        raw = env.get(name, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            raise InvalidInput(f"{name}={raw!r} is not a number") from None
+        if not 0 <= value <= 1e9:
+            raise InvalidInput(f"{name}={raw!r} is out of range (0 turns it off)")
+        return value
+
+    return AnchorSettings(
+        log=path("IRCMD_ANCHOR_LOG") or default_anchor_log(),
+        key=path("IRCMD_ANCHOR_KEY"),
+        signers=path("IRCMD_ANCHOR_SIGNERS"),
+        every_events=int(number("IRCMD_ANCHOR_EVERY_EVENTS", DEFAULT_ANCHOR_EVERY_EVENTS)),
+        every_minutes=number("IRCMD_ANCHOR_EVERY_MINUTES", DEFAULT_ANCHOR_EVERY_MINUTES),
     )

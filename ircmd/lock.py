@@ -41,6 +41,7 @@ ALLOWED: dict[tuple[str, ...], frozenset[str]] = {
         ("show",): "incident as_json",
         ("report",): "incident fmt",  # standard output only: no -o/--output
         ("verify",): "incident",
+        ("anchor",): "",  # to the administrator's log only: no --log, no --sign
         ("playbooks",): "",
         ("playbook",): "incident name at",
         ("update",): "incident audience text channel final at",

@@ -401,8 +401,25 @@ class Playbook(Frozen):
     source: str = ""
 
 
+class Head(Frozen):
+    """The chain's newest event as it stands: what an anchor records and checks.
+
+    `count` is the number of events (equal to `id` in an intact chain); `id` 0 and
+    the genesis hash stand for an empty record.
+    """
+
+    count: int
+    id: int
+    hash: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.count} events; head #{self.id} {self.hash}"
+
+
 class VerifyResult(Frozen):
     ok: bool
     events: int
     message: str
     bad_event_id: int | None = None
+    head: Head | None = None

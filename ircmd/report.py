@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import display, rules
-from .models import Event, IncidentState, Severity
+from .models import Event, Head, IncidentState, Severity
 
 # An entry written this long after the moment it records is marked as back-dated.
 BACKDATED = timedelta(minutes=1)
@@ -20,8 +20,12 @@ def incident_json(
     events: Sequence[Event],
     now: datetime,
     escalation: Mapping[Severity, list[str]],
+    *,
+    head: Head | None = None,
 ) -> dict[str, Any]:
-    """Everything `show --json` and `report --format json` say about one incident.
+    """Everything `show --json` and `report --format json` say about one incident,
+    with the whole database's chain head read with it (null if not given), which
+    `ircmd verify` and the anchor log can be held against later.
 
     User text is exact, byte for byte: this is data for tools. json.dumps escapes
     C0 controls (ESC, BEL, CR) as \\u001b and the like, and json.loads gives the
@@ -48,11 +52,15 @@ def incident_json(
         "closure_gaps": rules.closure_gaps(state, state.incident.resolved_at),
         "metrics": rules.metrics(events).model_dump(),
         "events": [e.model_dump(mode="json") for e in events],
+        "head": head.model_dump(mode="json") if head else None,
     }
 
 
-def incident_markdown(state: IncidentState, events: Sequence[Event], now: datetime) -> str:
-    """A postmortem-shaped summary, readable in a terminal or pasted into a wiki."""
+def incident_markdown(
+    state: IncidentState, events: Sequence[Event], now: datetime, *, head: Head | None = None
+) -> str:
+    """A postmortem-shaped summary, readable in a terminal or pasted into a wiki; ends
+    with the database's chain head when given."""
     inc = state.incident
     lines = [
         f"# {inc.key}: {inc.title}",
@@ -121,6 +129,8 @@ def incident_markdown(state: IncidentState, events: Sequence[Event], now: dateti
         lines.append(
             f"- {display.stamp(ev.occurred_at)} #{ev.id} {ev.actor}: {display.describe(ev)}{written}"
         )
+    if head is not None:
+        lines += ["", "## Record", f"- chain head when read: {head.label} (whole database)"]
     return "\n".join(_markdown_line(line) for line in lines)
 
 

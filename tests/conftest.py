@@ -23,13 +23,15 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without IRCMD_*, with HOME and the XDG dirs under `home`."""
+    """os.environ without IRCMD_*, with HOME and the XDG dirs under `home` (the state
+    dir too: the default anchor log lives there)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
     env |= {
         "HOME": str(home),
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_STATE_HOME": str(home / "state"),
         "PYTHONUNBUFFERED": "1",
     }
     env |= dict(extra or {})

@@ -24,6 +24,7 @@ CORE = [
     "ircmd.store.feed",
     "ircmd.escalation",
     "ircmd.playbooks",
+    "ircmd.anchor",
 ]
 
 

@@ -1,12 +1,15 @@
-"""Tampering with the file behind ircmd's back is caught by `ircmd verify`."""
+"""Tampering with the file behind ircmd's back is caught by `ircmd verify` (and, for what
+the record cannot show by itself, by its anchors: tests/test_anchor.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from attacker import drop_triggers, rehash, remove_files, restore_triggers, sql
 from conftest import RunCli, assert_error, assert_ok
 
 from ircmd.models import Kind, Role, Severity, Status
@@ -113,3 +116,67 @@ def test_edited_projection_fails_verify(
 ) -> None:
     _sql(recorded, statement)
     assert_error(run_cli("verify"), "verify failed", f"table {table}")
+
+
+# Each check in Store.verify has a test here that fails when that check is removed:
+# the chain link (test_rehashed_event_is_caught_at_its_successor), the row hash
+# (test_edited_event_text_fails_verify_and_names_the_event), the id sequence, the
+# schema and the projections (test_edited_projection_fails_verify). The attacks put
+# the append-only triggers back after editing, so no other check catches them.
+
+
+def test_deleted_event_with_the_rest_rehashed_shows_only_as_a_gap(
+    recorded: Path, run_cli: RunCli
+) -> None:
+    """Note #2 deleted and #3.. re-linked and re-hashed: every link and hash holds and
+    the projections replay the same (later events set what #2 set); the ids do not."""
+    saved = drop_triggers(recorded)
+    sql(recorded, "DELETE FROM events WHERE id = 2;")
+    rehash(recorded, 3)
+    restore_triggers(recorded, saved)
+    line = assert_error(run_cli("verify"), "verify failed", "events #2..#2 are missing")
+    assert "table" not in line and "schema" not in line
+
+
+def test_rolled_back_to_a_backup_is_caught_by_the_anchor(
+    recorded: Path, run_cli: RunCli, tmp_path: Path
+) -> None:
+    backup = tmp_path / "backups" / "early.db"
+    assert_ok(run_cli("backup", str(backup)))
+    assert_ok(run_cli("log", "INC-1", "after the backup"))
+    assert_ok(run_cli("anchor"))
+    remove_files(recorded)
+    shutil.copyfile(backup, recorded)
+    assert "ok: chain intact: 8 events" in assert_ok(
+        run_cli("verify", env={"IRCMD_ANCHOR_LOG": str(tmp_path / "none" / "a.jsonl")})
+    )
+    assert_error(run_cli("verify"), "verify failed", "line 1", "event #9 is gone")
+
+
+@pytest.mark.parametrize(
+    ("attack", "needle"),
+    [
+        ("DROP TRIGGER events_append_only_delete;", "trigger events_append_only_delete is missing"),
+        (
+            "DROP TRIGGER events_append_only_update;"
+            " CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events WHEN 0"
+            " BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+            "trigger events_append_only_update differs from ircmd's schema",
+        ),
+        ("DROP INDEX events_by_incident;", "index events_by_incident is missing"),
+        ("CREATE TABLE aside (id INTEGER);", "table aside is not part of ircmd's schema"),
+        (
+            "PRAGMA writable_schema = ON;"
+            " UPDATE sqlite_master SET sql = replace(sql, 'text        TEXT NOT NULL DEFAULT',"
+            " 'text        TEXT DEFAULT') WHERE name = 'events';"
+            " PRAGMA writable_schema = OFF;",
+            "table events differs from ircmd's schema",
+        ),
+    ],
+    ids=["dropped-trigger", "neutered-trigger", "dropped-index", "extra-table", "edited-table"],
+)
+def test_schema_not_made_by_ircmd_fails_verify(
+    recorded: Path, run_cli: RunCli, attack: str, needle: str
+) -> None:
+    sql(recorded, attack)
+    assert_error(run_cli("verify"), "verify failed", needle)

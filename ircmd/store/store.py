@@ -42,6 +42,7 @@ from ..models import (
     DatabaseReplaced,
     Event,
     Evidence,
+    Head,
     Incident,
     IncidentState,
     InvalidInput,
@@ -296,6 +297,17 @@ class Store:
         async with self._lock:
             with _sqlite_errors(self.path, self.timeout):
                 yield
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[None]:
+        """One read transaction: every query inside sees the same committed state, so
+        an incident's events and the chain's head read together agree."""
+        async with self._read():
+            await self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                await self._db.execute("ROLLBACK")
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[None]:
@@ -1095,6 +1107,37 @@ class Store:
         """Every event committed after `event_id`: the change feed's query."""
         return await self.events(after_id=event_id, limit=limit)
 
+    async def head(self) -> Head:
+        """The chain's newest event and the number of events: one query, no scan of
+        the chain (count(*) walks the smallest index, not the rows)."""
+        async with self._read():
+            return await self._head()
+
+    async def _head(self) -> Head:
+        rows = await self._rows(
+            "SELECT (SELECT count(*) FROM events), id, hash FROM events ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return Head(count=0, id=0, hash=GENESIS)
+        return Head(count=rows[0][0], id=rows[0][1], hash=rows[0][2])
+
+    async def hash_of(self, event_id: int) -> str | None:
+        """The stored hash of event #`event_id`, None if there is no such event."""
+        async with self._read():
+            value = await self._scalar("SELECT hash FROM events WHERE id = ?", (event_id,))
+        return None if value is None else str(value)
+
+    async def snapshot(self, ref: IncidentRef) -> tuple[IncidentState, list[Event], Head]:
+        """An incident's state and events with the whole chain's head, from one read."""
+        async with self._snapshot():
+            n = await self._incident_id(ref)
+            state = await self._load(n)
+            rows = await self._rows(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ? ORDER BY id", (n,)
+            )
+            head = await self._head()
+        return state, [event_from_row(r) for r in rows], head
+
     async def last_event_id(self) -> int:
         async with self._read():
             return int(await self._scalar("SELECT coalesce(max(id), 0) FROM events"))
@@ -1135,10 +1178,11 @@ class Store:
         return found
 
     async def verify(self, ref: IncidentRef | None = None) -> VerifyResult:
-        """Recompute the hash chain and replay the projections; name the first fault."""
-        async with self._read():
+        """Recompute the hash chain, compare the schema with the one ircmd creates and
+        replay the projections, all in one read transaction; name the first fault."""
+        async with self._snapshot():
             only = await self._incident_id(ref) if ref is not None else None
-            prev, count, last_id = GENESIS, 0, 0
+            prev, count, last_id, total = GENESIS, 0, 0, 0
             events: list[Event] = []
             async with self._db.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id") as cur:
                 async for row in cur:
@@ -1159,23 +1203,50 @@ class Store:
                             bad_event_id=row[0],
                             message=f"events #{last_id + 1}..#{row[0] - 1} are missing",
                         )
-                    prev, last_id = row[9], row[0]
+                    prev, last_id, total = row[9], row[0], total + 1
                     if only is None or row[1] == only:
                         count += 1
                     events.append(event_from_row(row))
-            mismatch = await self._compare_projections(events)
+            head = Head(count=total, id=last_id, hash=prev)
+            mismatch = await self._compare_schema() or await self._compare_projections(events)
         if mismatch:
-            return VerifyResult(ok=False, events=count, message=mismatch)
+            return VerifyResult(ok=False, events=count, message=mismatch, head=head)
         scope = incident_key(only) if only else "all incidents"
         return VerifyResult(
-            ok=True, events=count, message=f"chain intact: {count} events ({scope})"
+            ok=True, events=count, message=f"chain intact: {count} events ({scope})", head=head
         )
 
-    async def _compare_projections(self, events: list[Event]) -> str | None:
-        scratch = sqlite3.connect(":memory:")
+    async def _compare_schema(self) -> str | None:
+        """Name the first schema object that ircmd's migrations did not create as it is.
+
+        Someone with the sqlite3 shell can make reads lie without touching a stored
+        row: a trigger that rewrites what later writes insert, a dropped append-only
+        trigger, a view, an index or a table edited through writable_schema. Every
+        object's (type, name, table, sql) must be what the migrations create; only
+        the statistics tables ANALYZE may add are ignored.
+        """
+        sql = (
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+        )
+        scratch = _fresh_schema()
         try:
-            for stmt in _split_sql(schema.MIGRATIONS[0]):
-                scratch.execute(stmt)
+            want = {(r[0], r[1]): (r[2], r[3]) for r in scratch.execute(sql)}
+        finally:
+            scratch.close()
+        have = {(r[0], r[1]): (r[2], r[3]) for r in await self._rows(sql)}
+        # A planted trigger or view is the likelier lie: name it before a renamed table.
+        for key in sorted(have.keys() - want.keys(), key=lambda k: (k[0] not in _PLANTED, k)):
+            return f"{key[0]} {key[1]} is not part of ircmd's schema (added outside ircmd)"
+        for key in sorted(want.keys() - have.keys()):
+            return f"{key[0]} {key[1]} is missing from the schema (dropped outside ircmd)"
+        for key in sorted(want.keys()):
+            if want[key] != have[key]:
+                return f"{key[0]} {key[1]} differs from ircmd's schema (altered outside ircmd)"
+        return None
+
+    async def _compare_projections(self, events: list[Event]) -> str | None:
+        scratch = _fresh_schema()
+        try:
             replay(scratch, events)
             for table in schema.PROJECTION_TABLES:
                 want = sorted(scratch.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
@@ -1466,6 +1537,18 @@ def append_event(
     for sql, params in statements(ev):
         conn.execute(sql, params)
     return ev
+
+
+_PLANTED = ("trigger", "view")
+
+
+def _fresh_schema() -> sqlite3.Connection:
+    """An in-memory database holding exactly the schema the migrations create."""
+    scratch = sqlite3.connect(":memory:")
+    for step in schema.MIGRATIONS:
+        for stmt in _split_sql(step):
+            scratch.execute(stmt)
+    return scratch
 
 
 def _split_sql(script: str) -> list[str]:

@@ -25,6 +25,7 @@ class IncidentHeader(Static):
         self._clock = clock
         self.state: IncidentState | None = None
         self.watchers: list[tuple[str, list[str]]] = []
+        self.warning: str | None = None
         self._shown: tuple[str, tuple[object, ...]] | None = None
 
     def on_mount(self) -> None:
@@ -46,6 +47,13 @@ class IncidentHeader(Static):
         self.watchers = sorted(seen.items())
         self.redraw()
 
+    def warn(self, warning: str | None) -> None:
+        """A red third line that stays: the record does not match its anchor, or
+        anchoring failed. None clears it."""
+        self.warning = warning
+        self.set_class(warning is not None, "-warning")
+        self.redraw()
+
     def redraw(self) -> None:
         """Called every second, but repaints only when the text changed: an idle
         session over SSH should send next to nothing."""
@@ -56,6 +64,12 @@ class IncidentHeader(Static):
             self.update(content)
 
     def build(self, now: datetime) -> Content:
+        content = self._build(now)
+        if self.warning is None:
+            return content
+        return Content.assemble(content, "\n", user(f"WARNING: {self.warning}", "bold $text-error"))
+
+    def _build(self, now: datetime) -> Content:
         state = self.state
         if state is None:
             return Content.assemble(
