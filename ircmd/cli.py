@@ -88,6 +88,12 @@ def out(text: str) -> None:
     click.echo(display.printable(text, keep_newlines=True))
 
 
+def row(text: str) -> None:
+    """One record of a listing: any line break in user text shows as ⏎, so a row
+    printed is a row stored."""
+    click.echo(display.one_line(text))
+
+
 def emit_json(data: Any) -> None:
     click.echo(display.json_text(data))
 
@@ -379,7 +385,7 @@ def _check_command(done: bool) -> Callable[..., None]:
     def command(ctx: click.Context, incident: str, n: int, at: str | None) -> None:
         ev = run(ctx, lambda s, c: s.check(incident, n, actor=c.user, done=done, at=when(at)))
         if ev.data.get("already"):
-            out(f"step {n} was already checked by {ev.data['already']}; yours is recorded too")
+            row(f"step {n} was already checked by {ev.data['already']}; yours is recorded too")
 
     return command
 
@@ -399,7 +405,7 @@ def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
         emit_json([i.model_dump(mode="json") | {"key": i.key} for i in incidents])
         return
     for i in incidents:
-        out(f"{i.key:<8} {i.severity} {i.status:<10} {display.stamp(i.declared_at)}  {i.title}")
+        row(f"{i.key:<8} {i.severity} {i.status:<10} {display.stamp(i.declared_at)}  {i.title}")
 
 
 @cli.command()
@@ -491,7 +497,7 @@ def playbooks_(ctx: click.Context) -> None:
         click.echo(f"ircmd: error: {display.printable(e)}", err=True)
     for b in sorted(books.values(), key=lambda b: b.name):
         steps = f"{len(b.containment)} containment, {len(b.recovery)} recovery"
-        out(f"{b.name}  {b.title} ({steps}; roles: {', '.join(b.required_roles) or '-'})")
+        row(f"{b.name}  {b.title} ({steps}; roles: {', '.join(b.required_roles) or '-'})")
     if errors:
         sys.exit(1)
 
@@ -576,7 +582,7 @@ def escalation(ctx: click.Context, incident: str) -> None:
     inc = state.incident
     required = load_escalation(cfg_of(ctx).config_dir).get(inc.severity, [])
     pending = rules.pending_notifications(required, state)
-    out(
+    row(
         f"{inc.key} {inc.severity} ({inc.severity.label}): "
         f"{len(required) - len(pending)} of {len(required)} notified"
         + (f"; pending: {', '.join(pending)}" if pending else "")
@@ -585,11 +591,11 @@ def escalation(ctx: click.Context, incident: str) -> None:
     for who in required:
         n = told.get(who.casefold())
         mark = f"[x] {display.stamp(n.notified_at)} by {n.notified_by}" if n else "[ ] pending"
-        out(f"{mark}  {who}")
+        row(f"{mark}  {who}")
     wanted = {w.casefold() for w in required}
     extra = [n for n in state.notifications if n.who.casefold() not in wanted]
     for n in extra:
-        out(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
+        row(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
 
 
 @cli.command()
@@ -700,18 +706,18 @@ def evidence_list(ctx: click.Context, incident: str, as_json: bool) -> None:
         emit_json([e.model_dump(mode="json") | {"key": e.key} for e in state.evidence])
         return
     for e in state.evidence:
-        out(f"{e.key}  {e.description}")
-        out(
+        row(f"{e.key}  {e.description}")
+        row(
             f"    collected {display.stamp(e.collected_at)} by {e.collected_by}"
             + (f" at {e.location}" if e.location else "")
         )
         if e.sha256:
-            out(f"    sha256 {e.sha256}")
+            row(f"    sha256 {e.sha256}")
         for t in e.transfers:
-            out(f"    {display.stamp(t.at)} {t.from_person} -> {t.to_person}: {t.reason}")
+            row(f"    {display.stamp(t.at)} {t.from_person} -> {t.to_person}: {t.reason}")
         for a in e.amendments:
-            out(f"    amended: {a}")
-        out(f"    held by {e.custodian}")
+            row(f"    amended: {a}")
+        row(f"    held by {e.custodian}")
 
 
 # -------------------------------------------------------------------- review
@@ -862,7 +868,7 @@ def actions(
     now = rules_now()
     for a in found:
         late = " OVERDUE" if rules.action_overdue(a, now) else ""
-        out(
+        row(
             f"{action_key(a.id):<7} INC-{a.incident_id:<4} {a.status:<11} {a.owner or '-':<12} "
             f"due {a.due or '-':<10}{late}  {a.title}"
         )
