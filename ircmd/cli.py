@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -414,18 +414,13 @@ def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, incident: str, as_json: bool) -> None:
     """One incident: state, roles, checklist and its timeline."""
-    from .report import incident_json, incident_markdown
-
-    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
-        return await store.state(incident), await store.events(incident)
-
-    state, events = run(ctx, body)
+    write = sys.stdout.write
     if as_json:
-        emit_json(
-            incident_json(state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir))
-        )
+        stream_report(ctx, incident, "json", write)
     else:
-        out(incident_markdown(state, events, rules_now()))
+        stream_report(
+            ctx, incident, "md", lambda text: write(display.printable(text, keep_newlines=True))
+        )
 
 
 @cli.command()
@@ -439,28 +434,67 @@ def show(ctx: click.Context, incident: str, as_json: bool) -> None:
 @click.pass_context
 def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> None:
     """The postmortem report of an incident."""
-    from .report import incident_csv, incident_json, incident_markdown
+    if not output:
+        stream_report(ctx, incident, fmt, sys.stdout.write, terminal=sys.stdout.isatty())
+        return
+    files: list[TextIO] = []
 
-    async def body(store: Store, cfg: Config) -> tuple[Any, Any]:
-        return await store.state(incident), await store.events(incident)
+    def write(text: str) -> None:
+        if not files:  # opened once the incident is found: a bad id leaves no file
+            files.append(open(output, "w", encoding="utf-8"))  # noqa: SIM115
+        files[0].write(text)
 
-    state, events = run(ctx, body)
-    now = rules_now()
-    if fmt == "json":
-        text = display.json_text(
-            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir))
+    try:
+        stream_report(ctx, incident, fmt, write)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}")
+    finally:
+        for f in files:
+            f.close()
+
+
+def stream_report(
+    ctx: click.Context,
+    incident: str,
+    fmt: str,
+    write: Callable[[str], Any],
+    *,
+    terminal: bool = False,
+) -> None:
+    """Write an incident's report (md, json or csv) as it is read: the state and the
+    few events metrics need first, then the timeline a chunk at a time, so an
+    incident of 100,000 entries never sits in memory whole. The text is the same as
+    `report.incident_markdown`, `display.json_text(report.incident_json(...))` and
+    `report.incident_csv` give, plus a final newline; CSV bound for a `terminal`
+    has its control characters shown safely."""
+    from . import report as rep
+
+    async def body(store: Store, cfg: Config) -> None:
+        state = await store.state(incident)
+        now = rules_now()
+        if fmt == "csv":
+            write(rep.csv_header())
+            async for chunk in store.event_chunks(incident):
+                write(rep.csv_rows(chunk, for_terminal=terminal))
+            return
+        m = rules.metrics(
+            [e async for c in store.event_chunks(incident, kinds=rules.METRIC_KINDS) for e in c]
         )
-    elif fmt == "csv":
-        text = incident_csv(events)
-    else:
-        text = incident_markdown(state, events, now)
-    if output:
-        try:
-            Path(output).write_text(text + "\n", encoding="utf-8")
-        except OSError as e:
-            fail(f"cannot write {output}: {e.strerror}")
-    else:
-        click.echo(text)
+        if fmt == "json":
+            head = rep.incident_json_head(state, m, now, load_escalation(cfg.config_dir))
+            write(rep.json_open(display.json_text(head)))
+            first = True
+            async for chunk in store.event_chunks(incident):
+                write("".join(rep.json_event(e, first and i == 0) for i, e in enumerate(chunk)))
+                first = False
+            write(rep.json_close(first) + "\n")
+            return
+        write(rep.markdown_head(state, m, now))
+        async for chunk in store.event_chunks(incident, by_time=True):
+            write("".join("\n" + rep.markdown_event(e) for e in chunk))
+        write("\n")
+
+    run(ctx, body)
 
 
 @cli.command()

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .models import (
     MAX_NAME_CHARS,
@@ -353,13 +353,20 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str
 
 
 class Metrics(BaseModel):
-    """Durations in seconds; None when the record does not yet say."""
+    """Durations in seconds, never negative; None when the record does not yet say,
+    or when its times run backwards (those are named in `out_of_order`, which
+    `model_dump` leaves out so that the dump holds durations only)."""
 
     time_to_detect: float | None = None
     time_to_report: float | None = None
     time_to_acknowledge: float | None = None
     time_to_contain: float | None = None
     time_to_resolve: float | None = None
+    out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
+
+
+# The only kinds of event `metrics` reads: a report can fetch just these.
+METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
 
 
 def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
@@ -397,15 +404,21 @@ def metrics(events: Sequence[Event]) -> Metrics:
     contained = status_reached(events, Status.CONTAINED)
     resolved = status_reached(events, Status.RESOLVED)
 
-    def span(a: datetime | None, b: datetime | None) -> float | None:
-        return (b - a).total_seconds() if a and b else None
-
+    spans = {
+        "time_to_detect": (started, detected),
+        "time_to_report": (detected, declared),
+        "time_to_acknowledge": (declared, ack),
+        "time_to_contain": (origin, contained),
+        "time_to_resolve": (origin, resolved),
+    }
+    # A back-dated status or assignment (or one forced with --force-time) can sit
+    # before the moment it is measured from; a negative duration would read as a
+    # record-breaking response, so it is unknown instead, and named.
+    known = {k: (b - a).total_seconds() for k, (a, b) in spans.items() if a and b}
+    backwards = tuple(k for k, v in known.items() if v < 0)
     return Metrics(
-        time_to_detect=span(started, detected),
-        time_to_report=span(detected, declared),
-        time_to_acknowledge=span(declared, ack),
-        time_to_contain=span(origin, contained),
-        time_to_resolve=span(origin, resolved),
+        **{k: v for k, v in known.items() if v >= 0},
+        out_of_order=backwards,
     )
 
 
