@@ -17,6 +17,7 @@ from pathlib import Path
 import platformdirs
 
 from .models import InvalidInput
+from .rules import check_name
 
 APP = "ircmd"
 DEFAULT_TIMEOUT = 5.0
@@ -66,8 +67,13 @@ def resolve(
     locked = env.get("IRCMD_LOCK_USER", "").strip()
     if user is not None and not user.strip():
         raise InvalidInput("--as needs a name (it is empty)")
+    # Names are compared and recorded in one normal form (rules.check_name).
+    if locked:
+        locked = check_name(locked, "IRCMD_LOCK_USER")
     # Under a lock the OS account is shared, so only an explicit name can disagree.
     asked = user or env.get("IRCMD_USER")
+    if asked:
+        asked = check_name(asked, "--as" if user else "IRCMD_USER")
     if locked and asked and asked != locked:
         raise InvalidInput(f"this session is locked to user {locked!r}; --as {asked!r} refused")
     if locked and (db or playbooks):

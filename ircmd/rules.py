@@ -53,16 +53,52 @@ def check_text(text: str, what: str = "text") -> str:
     return text
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters a
+# renderer may draw as nothing. Some are letters (U+3164 HANGUL FILLER is Lo), so
+# the general category alone does not find them.
+_DEFAULT_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# Controls, format characters (the bidi controls among them), line and paragraph
+# separators, surrogates, private-use and unassigned code points.
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def check_name(name: str, what: str = "name") -> str:
-    """A person, channel or custodian: one line, printable, at most 100 characters."""
-    name = name.strip()
+    """A person, role holder, custodian, owner, contact or channel, as the record
+    keeps it: NFKC-normalised, spaces collapsed, at most 100 characters.
+
+    Two spellings that look the same are one name: NFKC folds compatibility forms
+    (fullwidth `ｃａｒｏｌ`, ligatures, non-breaking spaces) into the plain ones, and
+    a name holding an invisible character is refused rather than kept, so `carol`
+    and `carol` followed by a Hangul filler (U+3164), a zero-width space or a
+    variation selector cannot be two people. Refused: default-ignorable code
+    points, controls, bidi controls and other format characters, separators,
+    private-use and unassigned characters."""
+    typed = name
+    name = " ".join(unicodedata.normalize("NFKC", name).split())
     if not name:
         raise InvalidInput(f"{what} is empty")
     if len(name) > MAX_NAME_CHARS:
         raise InvalidInput(f"{what} is longer than {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
-        raise InvalidInput(f"{what} contains control characters")
+    # The typed text first, so the error names the character that was typed.
+    hidden = _hidden(typed) or _hidden(name)
+    if hidden:
+        raise InvalidInput(
+            f"{what} contains invisible or control characters (U+{ord(hidden):04X});"
+            " type the name plainly"
+        )
     return name
+
+
+def _hidden(text: str) -> str | None:
+    """The first character of `text` that has no place in a name, if any."""
+    found = _DEFAULT_IGNORABLE.search(text)
+    if found:
+        return found.group()
+    return next((c for c in text if unicodedata.category(c) in _NOT_IN_A_NAME), None)
 
 
 def parse_severity(value: str) -> Severity:
@@ -292,8 +328,9 @@ def missing_roles(state: IncidentState) -> list[Role]:
 def contact_name(who: str, required: Iterable[str]) -> str:
     """The escalation list's own spelling of `who` when it names a listed contact
     ("legal counsel" for "Legal Counsel"), so one contact is not recorded as two."""
-    key = who.strip().casefold()
-    return next((w for w in required if w.casefold() == key), who.strip())
+    who = check_name(who, "contact")
+    key = who.casefold()
+    return next((w for w in required if w.casefold() == key), who)
 
 
 def pending_notifications(required: Iterable[str], state: IncidentState) -> list[str]:

@@ -548,6 +548,7 @@ class Store:
         at: datetime | None = None,
     ) -> Event:
         actor = rules.check_name(actor, "user name")
+        person = rules.check_name(person, "person")
         async with self._tx():
             state = await self._open_incident(ref)
             rules.require_command(state, actor, "assign roles")
@@ -1075,7 +1076,7 @@ class Store:
                 params.append(await self._incident_id(incident))
             if owner:
                 clauses.append("owner = ?")
-                params.append(owner)
+                params.append(rules.check_name(owner, "owner"))
             where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
             rows = await self._rows(
                 f"SELECT {_ACTION_COLUMNS} FROM actions {where} ORDER BY id", params
