@@ -83,6 +83,7 @@ class IrcmdApp(App[None]):
             self.error = str(e)
             self.exit(return_code=1)
             return
+        self._store.force_time = self.cfg.force_time
         after = await self._store.last_event_id()
         if self._poll is None:
             self._feed = ChangeFeed(self._store, after_id=after)

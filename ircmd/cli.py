@@ -60,6 +60,7 @@ def run(ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]]) -> T:
 
     async def go() -> T:
         store = await Store.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout)
+        store.force_time = cfg.force_time
         try:
             return await body(store, cfg)
         finally:
@@ -112,6 +113,13 @@ def emit_json(data: Any) -> None:
     metavar="SECONDS",
     help="How long to wait for another writer's lock (env IRCMD_TIMEOUT, default 5).",
 )
+@click.option(
+    "--force-time",
+    is_flag=True,
+    default=None,
+    help="Record a time that looks wrong (future, or over a week before the incident's"
+    " start) (env IRCMD_FORCE_TIME).",
+)
 @click.version_option(__version__, prog_name="ircmd")
 @click.pass_context
 def cli(
@@ -121,12 +129,20 @@ def cli(
     read_only: bool | None,
     playbooks: str | None,
     timeout: float | None,
+    force_time: bool | None,
 ) -> None:
     """Run a live incident from one terminal screen, on a tamper-evident record.
 
     With no command, opens the command screen on the database.
     """
-    ctx.obj = resolve(db=db, user=user, read_only=read_only, playbooks=playbooks, timeout=timeout)
+    ctx.obj = resolve(
+        db=db,
+        user=user,
+        read_only=read_only,
+        playbooks=playbooks,
+        timeout=timeout,
+        force_time=force_time,
+    )
     if ctx.invoked_subcommand is None:
         from .app import run_app
 
@@ -640,10 +656,12 @@ def metrics(ctx: click.Context, incident: str, as_json: bool) -> None:
     """Time to detect, report, acknowledge, contain and resolve, from the record."""
     m = rules.metrics(run(ctx, lambda s, c: s.events(incident)))
     if as_json:
-        emit_json(m.model_dump())
+        from .report import metrics_json
+
+        emit_json(metrics_json(m))
         return
     for name, seconds in m.model_dump().items():
-        click.echo(f"{name.replace('_', ' '):<20} {rules.format_duration(seconds)}")
+        click.echo(f"{name.replace('_', ' '):<20} {rules.format_duration(seconds)}{m.note(name)}")
 
 
 # ------------------------------------------------------------------ evidence

@@ -1,7 +1,9 @@
 """Where settings come from, in one place: flags > environment > defaults.
 
 IRCMD_DB, IRCMD_USER, IRCMD_READ_ONLY, IRCMD_PLAYBOOKS (os.pathsep-separated),
-IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5) and
+IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5),
+IRCMD_FORCE_TIME (record times that look wrong: future, or long before the incident),
+IRCMD_MAX_TEXT (the largest entry text, in bytes; default 64 KiB) and
 IRCMD_LOCK_USER (set by an SSH forced command: the session acts only as that person,
 on the database the administrator chose, and `--as`, `--db` and `--playbooks` are refused).
 """
@@ -51,6 +53,7 @@ class Config:
     playbook_dirs: tuple[Path, ...] = field(default_factory=tuple)
     config_dir: Path = field(default_factory=config_dir)
     timeout: float = DEFAULT_TIMEOUT
+    force_time: bool = False
 
 
 def resolve(
@@ -60,6 +63,7 @@ def resolve(
     read_only: bool | None = None,
     playbooks: str | Path | None = None,
     timeout: float | None = None,
+    force_time: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
     """Build the effective configuration; a flag beats its variable beats the default."""
@@ -98,4 +102,5 @@ def resolve(
         user_locked=bool(locked),
         playbook_dirs=tuple(dirs),
         timeout=timeout,
+        force_time=bool(force_time) or _truthy(env.get("IRCMD_FORCE_TIME")),
     )

@@ -172,8 +172,7 @@ def metric_lines(m: Metrics) -> list[str]:
     """`time to detect: 15m 00s`, one per metric; one whose times run backwards in
     the record (contained before impact began, say) shows as unknown and says why."""
     return [
-        f"{k.replace('_', ' ')}: {rules.format_duration(v)}"
-        + (" (its times are out of order in the record)" if k in m.out_of_order else "")
+        f"{k.replace('_', ' ')}: {rules.format_duration(v)}{m.note(k)}"
         for k, v in m.model_dump().items()
     ]
 

@@ -148,12 +148,21 @@ def parse_audience(value: str) -> Audience:
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
+# How far ahead of this host's clock a time may be: another machine's clock skew.
+CLOCK_SKEW = timedelta(minutes=1)
+# How long before an incident's impact start an entry may be dated: earlier is a typo
+# (a wrong day or year) far more often than history.
+BEFORE_IMPACT = timedelta(days=7)
+
 
 def parse_at(value: str, now: datetime) -> datetime:
     """Parse `--at`: ISO-8601 (naive means UTC) or `HH:MM[:SS]` UTC.
 
     `HH:MM` is the most recent such moment: typed at 00:10 UTC, `23:55` means
-    yesterday, because a scribe back-dating an entry never means the future.
+    yesterday, because a scribe back-dating an entry never means the future. A time
+    a few minutes ahead stays today (and is then refused as future by
+    `check_time`, rather than silently read as yesterday). Only parses: whether a
+    time is plausible is `check_time`'s question, asked where it is written.
     """
     value = value.strip()
     m = _HHMM.match(value)
@@ -172,12 +181,30 @@ def parse_at(value: str, now: datetime) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        result = parsed.astimezone(UTC)
+        return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59-23:00 lands past year 9999
         raise InvalidInput(f"not a time: {value!r} (out of range)") from None
-    if result > now + timedelta(minutes=5):
-        raise InvalidInput(f"time {value!r} is in the future")
-    return result
+
+
+def check_time(
+    at: datetime, now: datetime, origin: datetime | None = None, what: str = "time"
+) -> datetime:
+    """Refuse a time that cannot be meant: in the future beyond CLOCK_SKEW, or more
+    than BEFORE_IMPACT before the incident's `origin` (impact start, else detection,
+    else declaration). Back-dating anywhere within an incident's real span passes.
+    `--force-time` (IRCMD_FORCE_TIME) skips this check for a clock that is wrong."""
+    shown = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput(
+            f"{what} {shown} UTC is in the future (this host's clock says"
+            f" {now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC); --force-time records it anyway"
+        )
+    if origin is not None and at < origin - BEFORE_IMPACT:
+        raise InvalidInput(
+            f"{what} {shown} UTC is more than a week before the incident's impact start"
+            f" ({origin.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC); --force-time records it anyway"
+        )
+    return at
 
 
 def parse_date(value: str, what: str = "date") -> date:
@@ -400,6 +427,10 @@ class Metrics(BaseModel):
     time_to_contain: float | None = None
     time_to_resolve: float | None = None
     out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
+
+    def note(self, name: str) -> str:
+        """What to say beside metric `name` when its times run backwards."""
+        return " (its times are out of order in the record)" if name in self.out_of_order else ""
 
 
 # The only kinds of event `metrics` reads: a report can fetch just these.

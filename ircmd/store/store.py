@@ -112,6 +112,8 @@ class Store:
         self.timeout = timeout
         self._clock = clock
         self._lock = asyncio.Lock()
+        # Record times that `rules.check_time` would refuse (--force-time).
+        self.force_time = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -326,11 +328,12 @@ class Store:
     ) -> Event:
         """Append one event to the chain and apply its projections. Inside `_tx` only."""
         now = self._clock()
-        return await self._call(
-            lambda conn: append_event(
-                conn, incident_id, kind, actor, text, data or {}, at or now, now
-            )
-        )
+
+        def write(conn: sqlite3.Connection) -> Event:
+            self._check_time_in(conn, incident_id, at, now)
+            return append_event(conn, incident_id, kind, actor, text, data or {}, at or now, now)
+
+        return await self._call(write)
 
     async def _incident_id(self, ref: IncidentRef, *, writable: bool = False) -> int:
         """The incident's number; with `writable`, refuse a closed incident."""
@@ -342,10 +345,27 @@ class Store:
         """The state of an incident that may still change (not closed)."""
         return await self._load(await self._incident_id(ref, writable=True))
 
-    def _check_at(self, at: datetime | None) -> datetime | None:
-        if at is not None and at > self._clock() + timedelta(minutes=5):
-            raise InvalidInput("that time is in the future")
-        return at
+    def _check_at(self, at: datetime | None, what: str) -> None:
+        """A time given for something other than an event (detection, impact start)."""
+        if at is not None and not self.force_time:
+            rules.check_time(at, self._clock(), what=what)
+
+    def _check_time_in(
+        self, conn: sqlite3.Connection, incident_id: int | None, at: datetime | None, now: datetime
+    ) -> None:
+        """The one check of an event's stated time (`rules.check_time`), inside its
+        write transaction, against the incident as it stands."""
+        if at is None or self.force_time:
+            return
+        row = (
+            conn.execute(
+                "SELECT coalesce(started_at, detected_at, declared_at) FROM incidents WHERE id = ?",
+                (incident_id,),
+            ).fetchone()
+            if incident_id is not None
+            else None
+        )
+        rules.check_time(at, now, from_ts(row[0]) if row else None)
 
     # ------------------------------------------------------------ the verbs
 
@@ -371,7 +391,8 @@ class Store:
             rules.check_text(summary, "summary")
         if type and len(type) > MAX_NAME_CHARS:
             raise InvalidInput(f"type is longer than {MAX_NAME_CHARS} characters")
-        at = self._check_at(at)
+        self._check_at(detected_at, "detected-at")
+        self._check_at(started_at, "started-at")
         declared = at or self._clock()
         if detected_at and detected_at > declared:
             raise InvalidInput("detected-at is after the declaration")
@@ -415,7 +436,6 @@ class Store:
         rules.check_text(text)
         if kind not in (Kind.NOTE, Kind.DECISION):
             raise InvalidInput(f"cannot log an entry of kind {kind}")
-        at = self._check_at(at)
         n = ref if isinstance(ref, int) else parse_incident_ref(ref)
         if self.read_only:
             raise ReadOnly("this session is read-only: nothing was written")
@@ -426,6 +446,7 @@ class Store:
             self._begin_in_thread(conn)
             try:
                 _check_incident(conn, n, writable=True)
+                self._check_time_in(conn, n, at, now)
                 ev = append_event(conn, n, kind, actor, text, {}, at or now, now)
             except BaseException:
                 conn.execute("ROLLBACK")
