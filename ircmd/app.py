@@ -84,6 +84,7 @@ class IrcmdApp(App[None]):
             self.exit(return_code=1)
             return
         self._store.force_time = self.cfg.force_time
+        self._store.max_text = self.cfg.max_text
         after = await self._store.last_event_id()
         if self._poll is None:
             self._feed = ChangeFeed(self._store, after_id=after)

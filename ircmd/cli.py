@@ -61,6 +61,7 @@ def run(ctx: click.Context, body: Callable[[Store, Config], Awaitable[T]]) -> T:
     async def go() -> T:
         store = await Store.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout)
         store.force_time = cfg.force_time
+        store.max_text = cfg.max_text
         try:
             return await body(store, cfg)
         finally:

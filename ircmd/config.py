@@ -18,11 +18,13 @@ from pathlib import Path
 
 import platformdirs
 
-from .models import InvalidInput
+from .models import MAX_TEXT_BYTES, InvalidInput
 from .rules import check_name
 
 APP = "ircmd"
 DEFAULT_TIMEOUT = 5.0
+# IRCMD_MAX_TEXT's upper bound: a report streams entries, but each one whole.
+MAX_TEXT_CEILING = 16 * 1024 * 1024
 
 
 def default_db() -> Path:
@@ -54,6 +56,7 @@ class Config:
     config_dir: Path = field(default_factory=config_dir)
     timeout: float = DEFAULT_TIMEOUT
     force_time: bool = False
+    max_text: int = MAX_TEXT_BYTES
 
 
 def resolve(
@@ -95,6 +98,13 @@ def resolve(
             raise InvalidInput(f"IRCMD_TIMEOUT={raw!r} is not a number of seconds") from None
     if not 0 <= timeout <= 3600:
         raise InvalidInput(f"timeout {timeout:g} s is out of range (0..3600)")
+    raw = env.get("IRCMD_MAX_TEXT", "").strip()
+    try:
+        max_text = int(raw) if raw else MAX_TEXT_BYTES
+    except ValueError:
+        raise InvalidInput(f"IRCMD_MAX_TEXT={raw!r} is not a number of bytes") from None
+    if not 1 <= max_text <= MAX_TEXT_CEILING:
+        raise InvalidInput(f"IRCMD_MAX_TEXT={max_text} is out of range (1..{MAX_TEXT_CEILING})")
     return Config(
         db=Path(db or env.get("IRCMD_DB") or default_db()).expanduser(),
         user=locked or asked or os_user(),
@@ -103,4 +113,5 @@ def resolve(
         playbook_dirs=tuple(dirs),
         timeout=timeout,
         force_time=bool(force_time) or _truthy(env.get("IRCMD_FORCE_TIME")),
+        max_text=max_text,
     )

@@ -36,8 +36,9 @@ from .models import (
 # ---------------------------------------------------------------- validation
 
 
-def check_text(text: str, what: str = "text") -> str:
-    """Refuse empty, whitespace-only and oversized text; otherwise return it unchanged.
+def check_text(text: str, what: str = "text", limit: int = MAX_TEXT_BYTES) -> str:
+    """Refuse empty, whitespace-only and oversized text (over `limit` bytes of UTF-8:
+    IRCMD_MAX_TEXT, 64 KiB by default); otherwise return it unchanged.
 
     The record keeps exactly what was typed (markup, escapes and all): it is the
     display's job to show it safely, not the store's to rewrite evidence.
@@ -48,8 +49,9 @@ def check_text(text: str, what: str = "text") -> str:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidInput(f"{what} is not valid Unicode (lone surrogate)") from None
-    if size > MAX_TEXT_BYTES:
-        raise InvalidInput(f"{what} is {size} bytes; the limit is {MAX_TEXT_BYTES} (64 KiB)")
+    if size > limit:
+        unit = f" ({limit // 1024} KiB)" if limit % 1024 == 0 else " bytes"
+        raise InvalidInput(f"{what} is {size} bytes; the limit is {limit}{unit}")
     return text
 
 

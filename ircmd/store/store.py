@@ -28,6 +28,7 @@ import aiosqlite
 from .. import rules
 from ..models import (
     MAX_NAME_CHARS,
+    MAX_TEXT_BYTES,
     REVIEW_FIELDS,
     Action,
     ActionStatus,
@@ -114,6 +115,8 @@ class Store:
         self._lock = asyncio.Lock()
         # Record times that `rules.check_time` would refuse (--force-time).
         self.force_time = False
+        # The largest text of an entry, in bytes of UTF-8 (IRCMD_MAX_TEXT).
+        self.max_text = MAX_TEXT_BYTES
 
     # ------------------------------------------------------------ lifecycle
 
@@ -345,6 +348,9 @@ class Store:
         """The state of an incident that may still change (not closed)."""
         return await self._load(await self._incident_id(ref, writable=True))
 
+    def _check_text(self, text: str, what: str = "text") -> str:
+        return rules.check_text(text, what, self.max_text)
+
     def _check_at(self, at: datetime | None, what: str) -> None:
         """A time given for something other than an event (detection, impact start)."""
         if at is not None and not self.force_time:
@@ -386,9 +392,9 @@ class Store:
     ) -> Incident:
         """Open a new incident; its id is the next INC-<n> of this database."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(title, "title")
+        self._check_text(title, "title")
         if summary:
-            rules.check_text(summary, "summary")
+            self._check_text(summary, "summary")
         if type and len(type) > MAX_NAME_CHARS:
             raise InvalidInput(f"type is longer than {MAX_NAME_CHARS} characters")
         self._check_at(detected_at, "detected-at")
@@ -433,7 +439,7 @@ class Store:
     ) -> Event:
         """A timeline entry: a note or a decision, possibly back-dated."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text)
+        self._check_text(text)
         if kind not in (Kind.NOTE, Kind.DECISION):
             raise InvalidInput(f"cannot log an entry of kind {kind}")
         n = ref if isinstance(ref, int) else parse_incident_ref(ref)
@@ -469,7 +475,7 @@ class Store:
     ) -> Event:
         """Correct an entry: a new event pointing at the old; the old stays as it was."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text)
+        self._check_text(text)
         async with self._tx():
             n = await self._incident_id(ref, writable=True)
             owner = (
@@ -510,9 +516,9 @@ class Store:
         """Move the incident; closing passes the closure gate unless overridden."""
         actor = rules.check_name(actor, "user name")
         if reason:
-            rules.check_text(reason, "reason")
+            self._check_text(reason, "reason")
         if override:
-            rules.check_text(override, "override reason")
+            self._check_text(override, "override reason")
         async with self._tx():
             state = await self._load(await self._incident_id(ref))
             current = state.incident.status
@@ -590,7 +596,7 @@ class Store:
     ) -> ChecklistItem:
         """An ad-hoc containment or recovery step; numbered after the existing ones."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text, "step")
+        self._check_text(text, "step")
         if assignee:
             assignee = rules.check_name(assignee, "assignee")
         async with self._tx():
@@ -681,7 +687,7 @@ class Store:
     ) -> Event:
         """Log a stakeholder update; it resets the cadence countdown."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text, "update")
+        self._check_text(text, "update")
         if channel:
             channel = rules.check_name(channel, "channel")
         async with self._tx():
@@ -712,9 +718,9 @@ class Store:
     ) -> Evidence:
         """Register an item; the collector is its first custodian."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(description, "description")
+        self._check_text(description, "description")
         if location:
-            rules.check_text(location, "location")
+            self._check_text(location, "location")
         async with self._tx():
             state = await self._open_incident(ref)
             n = max((e.n for e in state.evidence), default=0) + 1
@@ -751,7 +757,7 @@ class Store:
     ) -> Event:
         actor = rules.check_name(actor, "user name")
         to = rules.check_name(to, "recipient")
-        rules.check_text(reason, "reason")
+        self._check_text(reason, "reason")
         async with self._tx():
             state = await self._load(await self._incident_id(ref))
             item = next((e for e in state.evidence if e.n == n), None)
@@ -773,7 +779,7 @@ class Store:
         at: datetime | None = None,
     ) -> Event:
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text, "amendment")
+        self._check_text(text, "amendment")
         async with self._tx():
             state = await self._load(await self._incident_id(ref))
             if not any(e.n == n for e in state.evidence):
@@ -809,9 +815,9 @@ class Store:
             if v is None:
                 continue
             if isinstance(v, str):
-                given[k] = rules.check_text(v, k.replace("_", " ")) if v.strip() else ""
+                given[k] = self._check_text(v, k.replace("_", " ")) if v.strip() else ""
             else:
-                given[k] = [rules.check_text(part, k.replace("_", " ")) for part in v]
+                given[k] = [self._check_text(part, k.replace("_", " ")) for part in v]
         if not given:
             raise InvalidInput("nothing to save: give at least one review field")
 
@@ -890,7 +896,7 @@ class Store:
     ) -> Action:
         """A follow-up action; it may start without owner or due, but closing needs both."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(title, "action title")
+        self._check_text(title, "action title")
         if owner:
             owner = rules.check_name(owner, "owner")
         async with self._tx():
@@ -925,7 +931,7 @@ class Store:
             owner = rules.check_name(owner, "owner")
         for what, value in (("note", note), ("evidence", evidence)):
             if value:
-                rules.check_text(value, what)
+                self._check_text(value, what)
         async with self._tx():
             action = await self._action(action_id)
             new = status or action.status
