@@ -63,7 +63,7 @@ from ..models import (
     incident_key,
     parse_incident_ref,
 )
-from . import schema
+from . import private, schema
 from .projections import replay, statements
 from .record import (
     EVENT_COLUMNS,
@@ -152,11 +152,15 @@ class Store:
                     path, target + "&immutable=1", True, read_only, timeout, clock
                 )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(path.parent)
         except OSError as e:
             raise StorageError(f"cannot create {path.parent}: {e.strerror}") from None
         if path.is_dir():
             raise StorageError(f"{path} is a directory, not a database file")
+        # Created here, with its mode, before SQLite would create it by the umask;
+        # when that fails, SQLite's own open below says why, in the usual words.
+        with suppress(OSError):
+            private.create_file(path)
         try:
             return await cls._connect(path, str(path), False, read_only, timeout, clock)
         except sqlite3.Error as e:
@@ -1174,9 +1178,10 @@ class Store:
         if dest.exists():
             raise InvalidInput(f"{dest} already exists; choose a new file")
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(dest.parent)
+            private.create_file(dest)
         except OSError as e:
-            raise StorageError(f"cannot create {dest.parent}: {e.strerror}") from None
+            raise StorageError(f"cannot create {dest}: {e.strerror}") from None
         async with self._read():
             target = sqlite3.connect(dest)
             try:
