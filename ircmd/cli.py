@@ -502,9 +502,9 @@ def stream_report(
             write(rep.json_open(display.json_text(head)))
             first = True
             async for chunk in store.event_chunks(incident):
-                write("".join(rep.json_event(e, first and i == 0) for i, e in enumerate(chunk)))
+                write(rep.json_events(chunk, first))
                 first = False
-            write(rep.json_close(first) + "\n")
+            write(rep.JSON_CLOSE + "\n")
             return
         write(rep.markdown_head(state, m, now))
         async for chunk in store.event_chunks(incident, by_time=True):

@@ -38,7 +38,7 @@ def incident_json_head(
     escalation: Mapping[Severity, list[str]],
 ) -> dict[str, Any]:
     """`incident_json` without its events, which a large incident streams
-    (`json_events`)."""
+    (`json_open`)."""
     due = rules.next_update_due(state)
     required = escalation.get(state.incident.severity, [])
     return {
@@ -71,19 +71,20 @@ def metrics_json(m: Metrics) -> dict[str, Any]:
 def json_open(head_text: str) -> str:
     """`display.json_text(incident_json(...))` is written piece by piece for a large
     incident: this opening (the text of `incident_json_head` with an "events" list
-    begun), then `json_event` for each event in id order, then `json_close`. The
-    pieces are laid out exactly as json.dumps(indent=2) lays out the whole, so
-    100,000 events never sit in memory as one structure or one string."""
+    begun), then `json_events` for each chunk of events in id order, then
+    `JSON_CLOSE`. The pieces are laid out exactly as json.dumps(indent=2) lays out
+    the whole, so 100,000 events never sit in memory as one structure or string."""
     return head_text.removesuffix("\n}") + ',\n  "events": ['
 
 
-def json_event(e: Event, first: bool) -> str:
-    body = display.json_text(e.model_dump(mode="json")).replace("\n", "\n    ")
-    return ("\n    " if first else ",\n    ") + body
+def json_events(events: Sequence[Event], first: bool) -> str:
+    """A chunk of the "events" list; `first` when nothing of the list precedes it."""
+    items = [display.json_text(e.model_dump(mode="json")).replace("\n", "\n    ") for e in events]
+    return ("\n    " if first else ",\n    ") + ",\n    ".join(items)
 
 
-def json_close(empty: bool) -> str:
-    return "]\n}" if empty else "\n  ]\n}"
+# The end of the streamed JSON; the list is never empty: an incident has its declaration.
+JSON_CLOSE = "\n  ]\n}"
 
 
 def incident_markdown(state: IncidentState, events: Sequence[Event], now: datetime) -> str:
