@@ -206,3 +206,11 @@ async def test_a_backwards_metric_is_unknown_and_says_why(
     assert "-10m" not in out and "-10m" not in md
     js = report.metrics_json(m)
     assert js["time_to_acknowledge"] is None and js["out_of_order"] == ["time_to_acknowledge"]
+
+
+def test_the_screen_says_a_metric_is_out_of_order() -> None:
+    from ircmd.widgets.process import metrics_line
+
+    line = metrics_line(rules.Metrics(time_to_detect=60.0, out_of_order=("time_to_acknowledge",)))
+    assert "detect 1m 00s" in line.plain
+    assert "ack - (out of order)" in line.plain
