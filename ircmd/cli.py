@@ -494,9 +494,7 @@ def stream_report(
             async for chunk in store.event_chunks(incident):
                 write(rep.csv_rows(chunk, for_terminal=terminal))
             return
-        m = rules.metrics(
-            [e async for c in store.event_chunks(incident, kinds=rules.METRIC_KINDS) for e in c]
-        )
+        m = await incident_metrics(store, incident)
         if fmt == "json":
             head = rep.incident_json_head(state, m, now, load_escalation(cfg.config_dir))
             write(rep.json_open(display.json_text(head)))
@@ -649,13 +647,20 @@ def escalation(ctx: click.Context, incident: str) -> None:
         row(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
 
 
+async def incident_metrics(store: Store, incident: str) -> rules.Metrics:
+    """Metrics from the few events they are computed from, not all of the incident's."""
+    return rules.metrics(
+        [e async for c in store.event_chunks(incident, kinds=rules.METRIC_KINDS) for e in c]
+    )
+
+
 @cli.command()
 @click.argument("incident")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def metrics(ctx: click.Context, incident: str, as_json: bool) -> None:
     """Time to detect, report, acknowledge, contain and resolve, from the record."""
-    m = rules.metrics(run(ctx, lambda s, c: s.events(incident)))
+    m = run(ctx, lambda s, c: incident_metrics(s, incident))
     if as_json:
         from .report import metrics_json
 

@@ -164,6 +164,7 @@ def test_show_and_report_of_100k_entries_stay_under_300_mb(tmp_path: Path) -> No
         (["report", "INC-1"], 100_000),
         (["report", "INC-1", "--format", "json"], 1_000_000),
         (["report", "INC-1", "--format", "csv"], 100_001),
+        (["metrics", "INC-1"], 5),
     ):
         peak, lines = peak_rss_mb(args, env)
         assert lines >= min_lines, (args, lines)
