@@ -14,10 +14,14 @@ import pytest
 from conftest import RunCli, assert_error, assert_ok, event_count
 from hypothesis import given
 from hypothesis import strategies as st
+from test_screen_commands import declared, frozen, make_app, message_text, submit, until
 
 from ircmd import report, rules
+from ircmd.app import IrcmdApp
+from ircmd.config import Config
 from ircmd.models import Audience, Event, InvalidInput, Kind, Role, Severity, Status
 from ircmd.store import Store
+from ircmd.widgets.process import metrics_line
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 STARTED = T0 - timedelta(hours=2)  # impact start: the incident's origin
@@ -209,8 +213,33 @@ async def test_a_backwards_metric_is_unknown_and_says_why(
 
 
 def test_the_screen_says_a_metric_is_out_of_order() -> None:
-    from ircmd.widgets.process import metrics_line
-
     line = metrics_line(rules.Metrics(time_to_detect=60.0, out_of_order=("time_to_acknowledge",)))
     assert "detect 1m 00s" in line.plain
     assert "ack - (out of order)" in line.plain
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("/at 2999-01-01T00:00 from the future", "in the future"),
+        ("/at 2020-01-01T00:00 long before", "more than a week before"),
+    ],
+)
+async def test_the_screen_refuses_an_implausible_time_and_keeps_the_line(
+    tmp_path: Path, line: str, says: str
+) -> None:
+    db = await declared(tmp_path)
+    app = make_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await submit(pilot, line)
+        assert says in message_text(screen)
+        assert screen.bar.value == line, "nothing typed is lost"
+    assert event_count(db) == 1
+
+
+async def test_the_screen_records_it_with_force_time(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    app = IrcmdApp(Config(db=db, user="alice", force_time=True), clock=frozen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await submit(pilot, "/at 2020-01-01T00:00 long before")
+        await until(pilot, lambda: event_count(db) == 2)
