@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import aclosing
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -480,10 +481,11 @@ def stream_report(
 ) -> None:
     """Write an incident's report (md, json or csv) as it is read: the state and the
     few events metrics need first, then the timeline a chunk at a time, so an
-    incident of 100,000 entries never sits in memory whole. The text is the same as
-    `report.incident_markdown`, `display.json_text(report.incident_json(...))` and
-    `report.incident_csv` give, plus a final newline; CSV bound for a `terminal`
-    has its control characters shown safely."""
+    incident of 100,000 entries never sits in memory whole. The text is the same
+    as `report.incident_markdown`, `display.json_text(report.incident_json(...))`
+    and `report.incident_csv` give, plus a final newline; CSV bound for a
+    `terminal` has its control characters shown safely. Each stream of chunks is
+    closed (`aclosing`) before the store is, even when the reader goes away."""
     from . import report as rep
 
     async def body(store: Store, cfg: Config) -> None:
@@ -491,22 +493,25 @@ def stream_report(
         now = rules_now()
         if fmt == "csv":
             write(rep.csv_header())
-            async for chunk in store.event_chunks(incident):
-                write(rep.csv_rows(chunk, for_terminal=terminal))
+            async with aclosing(store.event_chunks(incident)) as chunks:
+                async for chunk in chunks:
+                    write(rep.csv_rows(chunk, for_terminal=terminal))
             return
         m = await incident_metrics(store, incident)
         if fmt == "json":
             head = rep.incident_json_head(state, m, now, load_escalation(cfg.config_dir))
             write(rep.json_open(display.json_text(head)))
             first = True
-            async for chunk in store.event_chunks(incident):
-                write(rep.json_events(chunk, first))
-                first = False
+            async with aclosing(store.event_chunks(incident)) as chunks:
+                async for chunk in chunks:
+                    write(rep.json_events(chunk, first))
+                    first = False
             write(rep.JSON_CLOSE + "\n")
             return
         write(rep.markdown_head(state, m, now))
-        async for chunk in store.event_chunks(incident, by_time=True):
-            write("".join("\n" + rep.markdown_event(e) for e in chunk))
+        async with aclosing(store.event_chunks(incident, by_time=True)) as chunks:
+            async for chunk in chunks:
+                write("".join("\n" + rep.markdown_event(e) for e in chunk))
         write("\n")
 
     run(ctx, body)

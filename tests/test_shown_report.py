@@ -169,3 +169,23 @@ def test_show_and_report_of_100k_entries_stay_under_300_mb(tmp_path: Path) -> No
         peak, lines = peak_rss_mb(args, env)
         assert lines >= min_lines, (args, lines)
         assert peak < 300, f"{' '.join(args)}: peak RSS {peak:.0f} MB"
+
+
+@pytest.mark.parametrize("fmt", ["md", "json", "csv"])
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path, fmt: str) -> None:
+    """`ircmd report INC-1 | head -1`: the stream of chunks is closed before the
+    store, so the pipe closing mid-report leaves nothing on stderr."""
+    db = tmp_path / "big.db"
+    build(db, incidents=1, big_events=5_000)  # far more than a pipe's buffer
+    env = clean_env(tmp_path / "home", {"IRCMD_DB": str(db)})
+    proc = subprocess.Popen(
+        [*IRCMD, "report", "INC-1", "--format", fmt],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert err == b"", err.decode()

@@ -16,7 +16,15 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -1055,12 +1063,14 @@ class Store:
         by_time: bool = False,
         kinds: Collection[Kind] | None = None,
         size: int = 1000,
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncGenerator[list[Event], None]:
         """One incident's events, `size` at a time, in id order (or, `by_time`, in the
         order things happened: occurred_at, then id), optionally of some kinds only.
 
         One query read through one cursor, so a report of 100,000 events holds a
-        chunk of them at a time, not all. The store is busy until it is exhausted."""
+        chunk of them at a time, not all. The store is busy until it is exhausted
+        or closed: a caller that may stop early closes it (`contextlib.aclosing`)
+        before closing the store."""
         async with self._read():
             n = await self._incident_id(ref)
             where = "incident_id = ?"
