@@ -89,6 +89,8 @@ class IrcmdApp(App[None]):
             self.error = str(e)
             self.exit(return_code=1)
             return
+        self._store.force_time = self.cfg.force_time
+        self._store.max_text = self.cfg.max_text
         after = await self._store.last_event_id()
         try:
             warning = await open_warning(self._store, self.cfg.anchor)

@@ -13,9 +13,10 @@ import os
 import shlex
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import aclosing
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -78,6 +79,8 @@ def run(
         store = await Store.open(
             cfg.db, read_only=cfg.read_only, must_exist=reads, timeout=cfg.timeout
         )
+        store.force_time = cfg.force_time
+        store.max_text = cfg.max_text
         try:
             if check_anchor:
                 warning = await anchor_open_warning(store, cfg.anchor)
@@ -108,6 +111,12 @@ def rules_now() -> datetime:
 
 def out(text: str) -> None:
     click.echo(display.printable(text, keep_newlines=True))
+
+
+def row(text: str) -> None:
+    """One record of a listing: any line break in user text shows as ⏎, so a row
+    printed is a row stored."""
+    click.echo(display.one_line(text))
 
 
 def emit_json(data: Any) -> None:
@@ -142,6 +151,13 @@ def warn(message: str) -> None:
     metavar="SECONDS",
     help="How long to wait for another writer's lock (env IRCMD_TIMEOUT, default 5).",
 )
+@click.option(
+    "--force-time",
+    is_flag=True,
+    default=None,
+    help="Record a time that looks wrong (future, or over a week before the incident's"
+    " start) (env IRCMD_FORCE_TIME).",
+)
 @click.version_option(__version__, prog_name="ircmd")
 @click.pass_context
 def cli(
@@ -151,12 +167,20 @@ def cli(
     read_only: bool | None,
     playbooks: str | None,
     timeout: float | None,
+    force_time: bool | None,
 ) -> None:
     """Run a live incident from one terminal screen, on a tamper-evident record.
 
     With no command, opens the command screen on the database.
     """
-    ctx.obj = resolve(db=db, user=user, read_only=read_only, playbooks=playbooks, timeout=timeout)
+    ctx.obj = resolve(
+        db=db,
+        user=user,
+        read_only=read_only,
+        playbooks=playbooks,
+        timeout=timeout,
+        force_time=force_time,
+    )
     if ctx.invoked_subcommand is None:
         from .app import run_app
 
@@ -492,7 +516,7 @@ def _check_command(done: bool) -> Callable[..., None]:
     def command(ctx: click.Context, incident: str, n: int, at: str | None) -> None:
         ev = run(ctx, lambda s, c: s.check(incident, n, actor=c.user, done=done, at=when(at)))
         if ev.data.get("already"):
-            out(f"step {n} was already checked by {ev.data['already']}; yours is recorded too")
+            row(f"step {n} was already checked by {ev.data['already']}; yours is recorded too")
 
     return command
 
@@ -512,7 +536,7 @@ def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
         emit_json([i.model_dump(mode="json") | {"key": i.key} for i in incidents])
         return
     for i in incidents:
-        out(f"{i.key:<8} {i.severity} {i.status:<10} {display.stamp(i.declared_at)}  {i.title}")
+        row(f"{i.key:<8} {i.severity} {i.status:<10} {display.stamp(i.declared_at)}  {i.title}")
 
 
 @cli.command()
@@ -521,17 +545,13 @@ def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, incident: str, as_json: bool) -> None:
     """One incident: state, roles, checklist and its timeline."""
-    from .report import incident_json, incident_markdown
-
-    state, events, head = run(ctx, lambda s, c: s.snapshot(incident), reads=True)
+    write = sys.stdout.write
     if as_json:
-        emit_json(
-            incident_json(
-                state, events, rules_now(), load_escalation(cfg_of(ctx).config_dir), head=head
-            )
-        )
+        stream_report(ctx, incident, "json", write)
     else:
-        out(incident_markdown(state, events, rules_now(), head=head))
+        stream_report(
+            ctx, incident, "md", lambda text: write(display.printable(text, keep_newlines=True))
+        )
 
 
 @cli.command()
@@ -545,27 +565,75 @@ def show(ctx: click.Context, incident: str, as_json: bool) -> None:
 @click.pass_context
 def report(ctx: click.Context, incident: str, fmt: str, output: str | None) -> None:
     """The postmortem report of an incident."""
-    from .report import incident_csv, incident_json, incident_markdown
-
     if output:
         refuse_if_read_only(ctx, "report -o/--output")
-    state, events, head = run(ctx, lambda s, c: s.snapshot(incident), reads=True)
-    now = rules_now()
-    if fmt == "json":
-        text = display.json_text(
-            incident_json(state, events, now, load_escalation(cfg_of(ctx).config_dir), head=head)
-        )
-    elif fmt == "csv":
-        text = incident_csv(events)
-    else:
-        text = incident_markdown(state, events, now, head=head)
-    if output:
-        try:
-            Path(output).write_text(text + "\n", encoding="utf-8")
-        except OSError as e:
-            fail(f"cannot write {output}: {e.strerror}")
-    else:
-        click.echo(text)
+    if not output:
+        stream_report(ctx, incident, fmt, sys.stdout.write, terminal=sys.stdout.isatty())
+        return
+    files: list[TextIO] = []
+
+    def write(text: str) -> None:
+        if not files:  # opened once the incident is found: a bad id leaves no file
+            files.append(open(output, "w", encoding="utf-8"))  # noqa: SIM115
+        files[0].write(text)
+
+    try:
+        stream_report(ctx, incident, fmt, write)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}")
+    finally:
+        for f in files:
+            f.close()
+
+
+def stream_report(
+    ctx: click.Context,
+    incident: str,
+    fmt: str,
+    write: Callable[[str], Any],
+    *,
+    terminal: bool = False,
+) -> None:
+    """Write an incident's report (md, json or csv) as it is read: the state and the
+    few events metrics need first, then the timeline a chunk at a time, so an
+    incident of 100,000 entries never sits in memory whole. The text is the same
+    as `report.incident_markdown`, `display.json_text(report.incident_json(...))`
+    and `report.incident_csv` give, plus a final newline; CSV bound for a
+    `terminal` has its control characters shown safely. Each stream of chunks is
+    closed (`aclosing`) before the store is, even when the reader goes away."""
+    from . import report as rep
+
+    async def body(store: Store, cfg: Config) -> None:
+        # The head first, and the timeline up to it: what the report says it read.
+        head = await store.head()
+        state = await store.state(incident)
+        now = rules_now()
+        if fmt == "csv":
+            write(rep.csv_header())
+            async with aclosing(store.event_chunks(incident, upto=head.id)) as chunks:
+                async for chunk in chunks:
+                    write(rep.csv_rows(chunk, for_terminal=terminal))
+            return
+        m = await incident_metrics(store, incident)
+        if fmt == "json":
+            summary = rep.incident_json_head(
+                state, m, now, load_escalation(cfg.config_dir), head=head
+            )
+            write(rep.json_open(display.json_text(summary)))
+            first = True
+            async with aclosing(store.event_chunks(incident, upto=head.id)) as chunks:
+                async for chunk in chunks:
+                    write(rep.json_events(chunk, first))
+                    first = False
+            write(rep.JSON_CLOSE + "\n")
+            return
+        write(rep.markdown_head(state, m, now))
+        async with aclosing(store.event_chunks(incident, by_time=True, upto=head.id)) as chunks:
+            async for chunk in chunks:
+                write("".join("\n" + rep.markdown_event(e) for e in chunk))
+        write("\n" + rep.markdown_record(head) + "\n")
+
+    run(ctx, body, reads=True)
 
 
 @cli.command()
@@ -679,7 +747,7 @@ def playbooks_(ctx: click.Context) -> None:
         click.echo(f"ircmd: error: {display.printable(e)}", err=True)
     for b in sorted(books.values(), key=lambda b: b.name):
         steps = f"{len(b.containment)} containment, {len(b.recovery)} recovery"
-        out(f"{b.name}  {b.title} ({steps}; roles: {', '.join(b.required_roles) or '-'})")
+        row(f"{b.name}  {b.title} ({steps}; roles: {', '.join(b.required_roles) or '-'})")
     if errors:
         sys.exit(1)
 
@@ -764,7 +832,7 @@ def escalation(ctx: click.Context, incident: str) -> None:
     inc = state.incident
     required = load_escalation(cfg_of(ctx).config_dir).get(inc.severity, [])
     pending = rules.pending_notifications(required, state)
-    out(
+    row(
         f"{inc.key} {inc.severity} ({inc.severity.label}): "
         f"{len(required) - len(pending)} of {len(required)} notified"
         + (f"; pending: {', '.join(pending)}" if pending else "")
@@ -773,11 +841,18 @@ def escalation(ctx: click.Context, incident: str) -> None:
     for who in required:
         n = told.get(who.casefold())
         mark = f"[x] {display.stamp(n.notified_at)} by {n.notified_by}" if n else "[ ] pending"
-        out(f"{mark}  {who}")
+        row(f"{mark}  {who}")
     wanted = {w.casefold() for w in required}
     extra = [n for n in state.notifications if n.who.casefold() not in wanted]
     for n in extra:
-        out(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
+        row(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
+
+
+async def incident_metrics(store: Store, incident: str) -> rules.Metrics:
+    """Metrics from the few events they are computed from, not all of the incident's."""
+    return rules.metrics(
+        [e async for c in store.event_chunks(incident, kinds=rules.METRIC_KINDS) for e in c]
+    )
 
 
 @cli.command()
@@ -786,12 +861,14 @@ def escalation(ctx: click.Context, incident: str) -> None:
 @click.pass_context
 def metrics(ctx: click.Context, incident: str, as_json: bool) -> None:
     """Time to detect, report, acknowledge, contain and resolve, from the record."""
-    m = rules.metrics(run(ctx, lambda s, c: s.events(incident), reads=True))
+    m = run(ctx, lambda s, c: incident_metrics(s, incident), reads=True)
     if as_json:
-        emit_json(m.model_dump())
+        from .report import metrics_json
+
+        emit_json(metrics_json(m))
         return
     for name, seconds in m.model_dump().items():
-        click.echo(f"{name.replace('_', ' '):<20} {rules.format_duration(seconds)}")
+        click.echo(f"{name.replace('_', ' '):<20} {rules.format_duration(seconds)}{m.note(name)}")
 
 
 # ------------------------------------------------------------------ evidence
@@ -913,18 +990,18 @@ def evidence_list(ctx: click.Context, incident: str, as_json: bool) -> None:
         emit_json([e.model_dump(mode="json") | {"key": e.key} for e in state.evidence])
         return
     for e in state.evidence:
-        out(f"{e.key}  {e.description}")
-        out(
+        row(f"{e.key}  {e.description}")
+        row(
             f"    collected {display.stamp(e.collected_at)} by {e.collected_by}"
             + (f" at {e.location}" if e.location else "")
         )
         if e.sha256:
-            out(f"    sha256 {e.sha256}")
+            row(f"    sha256 {e.sha256}")
         for t in e.transfers:
-            out(f"    {display.stamp(t.at)} {t.from_person} -> {t.to_person}: {t.reason}")
+            row(f"    {display.stamp(t.at)} {t.from_person} -> {t.to_person}: {t.reason}")
         for a in e.amendments:
-            out(f"    amended: {a}")
-        out(f"    held by {e.custodian}")
+            row(f"    amended: {a}")
+        row(f"    held by {e.custodian}")
 
 
 # -------------------------------------------------------------------- review
@@ -1076,7 +1153,7 @@ def actions(
     now = rules_now()
     for a in found:
         late = " OVERDUE" if rules.action_overdue(a, now) else ""
-        out(
+        row(
             f"{action_key(a.id):<7} INC-{a.incident_id:<4} {a.status:<11} {a.owner or '-':<12} "
             f"due {a.due or '-':<10}{late}  {a.title}"
         )

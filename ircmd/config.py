@@ -1,7 +1,9 @@
 """Where settings come from, in one place: flags > environment > defaults.
 
 IRCMD_DB, IRCMD_USER, IRCMD_READ_ONLY, IRCMD_PLAYBOOKS (os.pathsep-separated),
-IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5) and
+IRCMD_TIMEOUT (seconds to wait for another writer's lock, default 5),
+IRCMD_FORCE_TIME (record times that look wrong: future, or long before the incident),
+IRCMD_MAX_TEXT (the largest entry text, in bytes; default 64 KiB) and
 IRCMD_LOCK_USER (set by an SSH forced command: the session acts only as that person,
 on the database the administrator chose, and only with the verbs and options in
 ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_DIR
@@ -21,12 +23,15 @@ from pathlib import Path
 
 import platformdirs
 
-from .models import InvalidInput
+from .models import MAX_TEXT_BYTES, InvalidInput
+from .rules import check_name
 
 APP = "ircmd"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_ANCHOR_EVERY_EVENTS = 100
 DEFAULT_ANCHOR_EVERY_MINUTES = 10.0
+# IRCMD_MAX_TEXT's upper bound: a report streams entries, but each one whole.
+MAX_TEXT_CEILING = 16 * 1024 * 1024
 
 
 def default_db() -> Path:
@@ -85,6 +90,8 @@ class Config:
     timeout: float = DEFAULT_TIMEOUT
     evidence_dir: Path | None = None
     anchor: AnchorSettings = field(default_factory=AnchorSettings)
+    force_time: bool = False
+    max_text: int = MAX_TEXT_BYTES
 
 
 def resolve(
@@ -94,6 +101,7 @@ def resolve(
     read_only: bool | None = None,
     playbooks: str | Path | None = None,
     timeout: float | None = None,
+    force_time: bool | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Config:
     """Build the effective configuration; a flag beats its variable beats the default."""
@@ -101,8 +109,13 @@ def resolve(
     locked = lock_user(env)
     if user is not None and not user.strip():
         raise InvalidInput("--as needs a name (it is empty)")
+    # Names are compared and recorded in one normal form (rules.check_name).
+    if locked:
+        locked = check_name(locked, "IRCMD_LOCK_USER")
     # Under a lock the OS account is shared, so only an explicit name can disagree.
     asked = user or env.get("IRCMD_USER")
+    if asked:
+        asked = check_name(asked, "--as" if user else "IRCMD_USER")
     if locked and asked and asked != locked:
         raise InvalidInput(f"this session is locked to user {locked!r}; --as {asked!r} refused")
     if locked and (db or playbooks):
@@ -120,6 +133,13 @@ def resolve(
             raise InvalidInput(f"IRCMD_TIMEOUT={raw!r} is not a number of seconds") from None
     if not 0 <= timeout <= 3600:
         raise InvalidInput(f"timeout {timeout:g} s is out of range (0..3600)")
+    raw = env.get("IRCMD_MAX_TEXT", "").strip()
+    try:
+        max_text = int(raw) if raw else MAX_TEXT_BYTES
+    except ValueError:
+        raise InvalidInput(f"IRCMD_MAX_TEXT={raw!r} is not a number of bytes") from None
+    if not 1 <= max_text <= MAX_TEXT_CEILING:
+        raise InvalidInput(f"IRCMD_MAX_TEXT={max_text} is out of range (1..{MAX_TEXT_CEILING})")
     return Config(
         db=Path(db or env.get("IRCMD_DB") or default_db()).expanduser(),
         user=locked or asked or os_user(),
@@ -129,6 +149,8 @@ def resolve(
         timeout=timeout,
         evidence_dir=Path(env["IRCMD_EVIDENCE_DIR"]) if env.get("IRCMD_EVIDENCE_DIR") else None,
         anchor=anchor_settings(env),
+        force_time=bool(force_time) or _truthy(env.get("IRCMD_FORCE_TIME")),
+        max_text=max_text,
     )
 
 

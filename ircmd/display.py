@@ -77,6 +77,20 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
+# Every character that ends a line somewhere: Python's str.splitlines set (LF, VT,
+# FF, CR, the file/group/record separators, NEL, U+2028/2029). CRLF is one break.
+_LINE_BREAK = re.compile("\r\n|[\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029]")
+NEWLINE_MARK = "\u23ce"  # ⏎
+
+
+def one_line(text: str) -> str:
+    """A listing's row (`list`, `actions`, `evidence list`, `escalation`): user text
+    on exactly one terminal line. Each line break in it, of any kind, shows as ⏎,
+    so a title with a newline cannot print what looks like another record's row;
+    everything else is made safe as `printable` does."""
+    return printable(_LINE_BREAK.sub(NEWLINE_MARK, text))
+
+
 _NOT_ASCII = re.compile(r"[^\x20-\x7e\n]")
 
 
@@ -177,4 +191,4 @@ def describe(ev: Event) -> str:
 def event_line(ev: Event) -> str:
     """`#12 14:02 INC-3 alice note: text` as the CLI prints a timeline."""
     inc = incident_key(ev.incident_id) if ev.incident_id else "-"
-    return printable(f"#{ev.id} {stamp(ev.occurred_at)} {inc} {ev.actor} {ev.kind}: {describe(ev)}")
+    return one_line(f"#{ev.id} {stamp(ev.occurred_at)} {inc} {ev.actor} {ev.kind}: {describe(ev)}")

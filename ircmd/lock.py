@@ -23,7 +23,7 @@ from .config import lock_user
 ALLOWED: dict[tuple[str, ...], frozenset[str]] = {
     path: frozenset(params.split())
     for path, params in {
-        (): "user read_only timeout version",  # not --db, --playbooks
+        (): "user read_only timeout force_time version",  # not --db, --playbooks
         ("declare",): "title severity type_ impact urgency summary playbook detected_at"
         " started_at at",
         ("log",): "incident words kind from_stdin echo retries retry_delay at",

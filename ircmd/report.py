@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import display, rules
 from .models import Event, Head, IncidentState, Severity
+from .rules import Metrics
 
 # An entry written this long after the moment it records is marked as back-dated.
 BACKDATED = timedelta(minutes=1)
@@ -30,6 +31,20 @@ def incident_json(
     User text is exact, byte for byte: this is data for tools. json.dumps escapes
     C0 controls (ESC, BEL, CR) as \\u001b and the like, and json.loads gives the
     stored text back."""
+    summary = incident_json_head(state, rules.metrics(events), now, escalation, head=head)
+    return summary | {"events": [e.model_dump(mode="json") for e in events]}
+
+
+def incident_json_head(
+    state: IncidentState,
+    metrics: Metrics,
+    now: datetime,
+    escalation: Mapping[Severity, list[str]],
+    *,
+    head: Head | None = None,
+) -> dict[str, Any]:
+    """`incident_json` without its events, which a large incident streams
+    (`json_open`)."""
     due = rules.next_update_due(state)
     required = escalation.get(state.incident.severity, [])
     return {
@@ -50,10 +65,33 @@ def incident_json(
         "actions": [a.model_dump(mode="json") | {"key": a.key} for a in state.actions],
         "playbooks": [p.model_dump(mode="json") for p in state.playbooks],
         "closure_gaps": rules.closure_gaps(state, state.incident.resolved_at),
-        "metrics": rules.metrics(events).model_dump(),
-        "events": [e.model_dump(mode="json") for e in events],
+        "metrics": metrics_json(metrics),
         "head": head.model_dump(mode="json") if head else None,
     }
+
+
+def metrics_json(m: Metrics) -> dict[str, Any]:
+    """The durations, and which of them the record's times make impossible."""
+    return m.model_dump() | ({"out_of_order": list(m.out_of_order)} if m.out_of_order else {})
+
+
+def json_open(head_text: str) -> str:
+    """`display.json_text(incident_json(...))` is written piece by piece for a large
+    incident: this opening (the text of `incident_json_head` with an "events" list
+    begun), then `json_events` for each chunk of events in id order, then
+    `JSON_CLOSE`. The pieces are laid out exactly as json.dumps(indent=2) lays out
+    the whole, so 100,000 events never sit in memory as one structure or string."""
+    return head_text.removesuffix("\n}") + ',\n  "events": ['
+
+
+def json_events(events: Sequence[Event], first: bool) -> str:
+    """A chunk of the "events" list; `first` when nothing of the list precedes it."""
+    items = [display.json_text(e.model_dump(mode="json")).replace("\n", "\n    ") for e in events]
+    return ("\n    " if first else ",\n    ") + ",\n    ".join(items)
+
+
+# The end of the streamed JSON; the list is never empty: an incident has its declaration.
+JSON_CLOSE = "\n  ]\n}"
 
 
 def incident_markdown(
@@ -61,6 +99,22 @@ def incident_markdown(
 ) -> str:
     """A postmortem-shaped summary, readable in a terminal or pasted into a wiki; ends
     with the database's chain head when given."""
+    timeline = sorted(events, key=lambda e: (e.occurred_at, e.id))
+    tail = [markdown_record(head)] if head is not None else []
+    return "\n".join(
+        [markdown_head(state, rules.metrics(events), now), *map(markdown_event, timeline), *tail]
+    )
+
+
+def markdown_record(head: Head) -> str:
+    """The report's last section: the chain's head when it was read, which an anchor
+    or a later `ircmd verify` can be compared with."""
+    return _markdown_line(f"\n## Record\n- chain head when read: {head.label} (whole database)")
+
+
+def markdown_head(state: IncidentState, m: Metrics, now: datetime) -> str:
+    """The Markdown report up to its timeline's heading; `markdown_event` gives each
+    line that follows, so a long timeline is written as it is read."""
     inc = state.incident
     lines = [
         f"# {inc.key}: {inc.title}",
@@ -115,23 +169,30 @@ def incident_markdown(
             f"due {a.due or '-'})"
             for a in state.actions
         ]
-    m = rules.metrics(events)
     lines += ["", "## Metrics"]
-    lines += [
-        f"- {k.replace('_', ' ')}: {rules.format_duration(v)}" for k, v in m.model_dump().items()
-    ]
+    lines += [f"- {line}" for line in metric_lines(m)]
     # A postmortem reads in the order things happened: back-dated entries (`--at`,
     # `/at`) take their place, and say when they were written.
     lines += ["", "## Timeline (UTC, in the order things happened)"]
-    for ev in sorted(events, key=lambda e: (e.occurred_at, e.id)):
-        backdated = ev.recorded_at - ev.occurred_at > BACKDATED
-        written = f" (written {display.stamp(ev.recorded_at)})" if backdated else ""
-        lines.append(
-            f"- {display.stamp(ev.occurred_at)} #{ev.id} {ev.actor}: {display.describe(ev)}{written}"
-        )
-    if head is not None:
-        lines += ["", "## Record", f"- chain head when read: {head.label} (whole database)"]
     return "\n".join(_markdown_line(line) for line in lines)
+
+
+def markdown_event(ev: Event) -> str:
+    """One timeline line of the Markdown report (events come in (occurred_at, id) order)."""
+    backdated = ev.recorded_at - ev.occurred_at > BACKDATED
+    written = f" (written {display.stamp(ev.recorded_at)})" if backdated else ""
+    return _markdown_line(
+        f"- {display.stamp(ev.occurred_at)} #{ev.id} {ev.actor}: {display.describe(ev)}{written}"
+    )
+
+
+def metric_lines(m: Metrics) -> list[str]:
+    """`time to detect: 15m 00s`, one per metric; one whose times run backwards in
+    the record (contained before impact began, say) shows as unknown and says why."""
+    return [
+        f"{k.replace('_', ' ')}: {rules.format_duration(v)}{m.note(k)}"
+        for k, v in m.model_dump().items()
+    ]
 
 
 def _markdown_line(line: str) -> str:
@@ -147,27 +208,55 @@ def _markdown_line(line: str) -> str:
     return display.printable(line, keep_newlines=True).replace("\n", "\n" + indent)
 
 
+CSV_HEADER = ["id", "occurred_at", "recorded_at", "actor", "kind", "text", "description", "hash"]
+
+# OWASP's CSV-injection rule: a spreadsheet may run a cell that starts with one of these.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def incident_csv(events: Sequence[Event]) -> str:
-    """The timeline as CSV. Like JSON, this is data for tools, so text is exact
-    (control characters included): the export must match the record it is hashed
-    from, and the csv module quotes any field holding a newline, CR or quote, so
-    rows stay intact. It is not for reading in a terminal; that is the Markdown.
-    A spreadsheet may evaluate a cell that begins with `=`, `+`, `-` or `@`;
-    import it as text."""
+    """The timeline as CSV, as one string (see `csv_rows`)."""
+    return (csv_header() + csv_rows(events)).rstrip("\n")
+
+
+def csv_header() -> str:
+    return _csv_text([CSV_HEADER])
+
+
+def csv_rows(events: Iterable[Event], *, for_terminal: bool = False) -> str:
+    """CSV rows of the timeline, one per event; a long timeline is written a chunk
+    at a time, after `csv_header`.
+
+    Like JSON, this is data for tools, so text is exact (control characters
+    included), and the csv module quotes any field holding a newline, CR or quote,
+    so rows stay intact. Two exceptions. A cell that begins with `=`, `+`, `-`,
+    `@`, tab or CR is prefixed with a single quote, so a spreadsheet shows it as
+    text instead of evaluating it as a formula (OWASP's rule; the record itself is
+    unchanged). And `for_terminal` (standard output is a terminal) shows control,
+    bidi and invisible characters as `display.printable` does, like every other
+    output."""
+
+    def cell(value: str) -> str:
+        if value.startswith(_FORMULA_START):
+            value = "'" + value
+        return display.printable(value, keep_newlines=True) if for_terminal else value
+
+    return _csv_text(
+        [
+            e.id,
+            e.occurred_at.isoformat(),
+            e.recorded_at.isoformat(),
+            cell(e.actor),
+            e.kind,
+            cell(e.text),
+            cell(display.describe(e)),
+            e.hash,
+        ]
+        for e in events
+    )
+
+
+def _csv_text(rows: Iterable[Sequence[object]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["id", "occurred_at", "recorded_at", "actor", "kind", "text", "description", "hash"])
-    for e in events:
-        w.writerow(
-            [
-                e.id,
-                e.occurred_at.isoformat(),
-                e.recorded_at.isoformat(),
-                e.actor,
-                e.kind,
-                e.text,
-                display.describe(e),
-                e.hash,
-            ]
-        )
-    return buf.getvalue().rstrip("\n")
+    csv.writer(buf).writerows(rows)
+    return buf.getvalue()

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .models import (
     MAX_NAME_CHARS,
@@ -36,8 +36,9 @@ from .models import (
 # ---------------------------------------------------------------- validation
 
 
-def check_text(text: str, what: str = "text") -> str:
-    """Refuse empty, whitespace-only and oversized text; otherwise return it unchanged.
+def check_text(text: str, what: str = "text", limit: int = MAX_TEXT_BYTES) -> str:
+    """Refuse empty, whitespace-only and oversized text (over `limit` bytes of UTF-8:
+    IRCMD_MAX_TEXT, 64 KiB by default); otherwise return it unchanged.
 
     The record keeps exactly what was typed (markup, escapes and all): it is the
     display's job to show it safely, not the store's to rewrite evidence.
@@ -48,21 +49,58 @@ def check_text(text: str, what: str = "text") -> str:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidInput(f"{what} is not valid Unicode (lone surrogate)") from None
-    if size > MAX_TEXT_BYTES:
-        raise InvalidInput(f"{what} is {size} bytes; the limit is {MAX_TEXT_BYTES} (64 KiB)")
+    if size > limit:
+        unit = f" ({limit // 1024} KiB)" if limit % 1024 == 0 else " bytes"
+        raise InvalidInput(f"{what} is {size} bytes; the limit is {limit}{unit}")
     return text
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters a
+# renderer may draw as nothing. Some are letters (U+3164 HANGUL FILLER is Lo), so
+# the general category alone does not find them.
+_DEFAULT_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# Controls, format characters (the bidi controls among them), line and paragraph
+# separators, surrogates, private-use and unassigned code points.
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def check_name(name: str, what: str = "name") -> str:
-    """A person, channel or custodian: one line, printable, at most 100 characters."""
-    name = name.strip()
+    """A person, role holder, custodian, owner, contact or channel, as the record
+    keeps it: NFKC-normalised, spaces collapsed, at most 100 characters.
+
+    Two spellings that look the same are one name: NFKC folds compatibility forms
+    (fullwidth `ｃａｒｏｌ`, ligatures, non-breaking spaces) into the plain ones, and
+    a name holding an invisible character is refused rather than kept, so `carol`
+    and `carol` followed by a Hangul filler (U+3164), a zero-width space or a
+    variation selector cannot be two people. Refused: default-ignorable code
+    points, controls, bidi controls and other format characters, separators,
+    private-use and unassigned characters."""
+    typed = name
+    name = " ".join(unicodedata.normalize("NFKC", name).split())
     if not name:
         raise InvalidInput(f"{what} is empty")
     if len(name) > MAX_NAME_CHARS:
         raise InvalidInput(f"{what} is longer than {MAX_NAME_CHARS} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
-        raise InvalidInput(f"{what} contains control characters")
+    # The typed text first, so the error names the character that was typed.
+    hidden = _hidden(typed) or _hidden(name)
+    if hidden:
+        raise InvalidInput(
+            f"{what} contains invisible or control characters (U+{ord(hidden):04X});"
+            " type the name plainly"
+        )
     return name
+
+
+def _hidden(text: str) -> str | None:
+    """The first character of `text` that has no place in a name, if any."""
+    found = _DEFAULT_IGNORABLE.search(text)
+    if found:
+        return found.group()
+    return next((c for c in text if unicodedata.category(c) in _NOT_IN_A_NAME), None)
 
 
 def parse_severity(value: str) -> Severity:
@@ -112,12 +150,21 @@ def parse_audience(value: str) -> Audience:
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
+# How far ahead of this host's clock a time may be: another machine's clock skew.
+CLOCK_SKEW = timedelta(minutes=1)
+# How long before an incident's impact start an entry may be dated: earlier is a typo
+# (a wrong day or year) far more often than history.
+BEFORE_IMPACT = timedelta(days=7)
+
 
 def parse_at(value: str, now: datetime) -> datetime:
     """Parse `--at`: ISO-8601 (naive means UTC) or `HH:MM[:SS]` UTC.
 
     `HH:MM` is the most recent such moment: typed at 00:10 UTC, `23:55` means
-    yesterday, because a scribe back-dating an entry never means the future.
+    yesterday, because a scribe back-dating an entry never means the future. A time
+    a few minutes ahead stays today (and is then refused as future by
+    `check_time`, rather than silently read as yesterday). Only parses: whether a
+    time is plausible is `check_time`'s question, asked where it is written.
     """
     value = value.strip()
     m = _HHMM.match(value)
@@ -136,12 +183,30 @@ def parse_at(value: str, now: datetime) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
-        result = parsed.astimezone(UTC)
+        return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59-23:00 lands past year 9999
         raise InvalidInput(f"not a time: {value!r} (out of range)") from None
-    if result > now + timedelta(minutes=5):
-        raise InvalidInput(f"time {value!r} is in the future")
-    return result
+
+
+def check_time(
+    at: datetime, now: datetime, origin: datetime | None = None, what: str = "time"
+) -> datetime:
+    """Refuse a time that cannot be meant: in the future beyond CLOCK_SKEW, or more
+    than BEFORE_IMPACT before the incident's `origin` (impact start, else detection,
+    else declaration). Back-dating anywhere within an incident's real span passes.
+    `--force-time` (IRCMD_FORCE_TIME) skips this check for a clock that is wrong."""
+    shown = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput(
+            f"{what} {shown} UTC is in the future (this host's clock says"
+            f" {now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC); --force-time records it anyway"
+        )
+    if origin is not None and at < origin - BEFORE_IMPACT:
+        raise InvalidInput(
+            f"{what} {shown} UTC is more than a week before the incident's impact start"
+            f" ({origin.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC); --force-time records it anyway"
+        )
+    return at
 
 
 def parse_date(value: str, what: str = "date") -> date:
@@ -292,8 +357,9 @@ def missing_roles(state: IncidentState) -> list[Role]:
 def contact_name(who: str, required: Iterable[str]) -> str:
     """The escalation list's own spelling of `who` when it names a listed contact
     ("legal counsel" for "Legal Counsel"), so one contact is not recorded as two."""
-    key = who.strip().casefold()
-    return next((w for w in required if w.casefold() == key), who.strip())
+    who = check_name(who, "contact")
+    key = who.casefold()
+    return next((w for w in required if w.casefold() == key), who)
 
 
 def pending_notifications(required: Iterable[str], state: IncidentState) -> list[str]:
@@ -353,13 +419,24 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str
 
 
 class Metrics(BaseModel):
-    """Durations in seconds; None when the record does not yet say."""
+    """Durations in seconds, never negative; None when the record does not yet say,
+    or when its times run backwards (those are named in `out_of_order`, which
+    `model_dump` leaves out so that the dump holds durations only)."""
 
     time_to_detect: float | None = None
     time_to_report: float | None = None
     time_to_acknowledge: float | None = None
     time_to_contain: float | None = None
     time_to_resolve: float | None = None
+    out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
+
+    def note(self, name: str) -> str:
+        """What to say beside metric `name` when its times run backwards."""
+        return " (its times are out of order in the record)" if name in self.out_of_order else ""
+
+
+# The only kinds of event `metrics` reads: a report can fetch just these.
+METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
 
 
 def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
@@ -397,15 +474,21 @@ def metrics(events: Sequence[Event]) -> Metrics:
     contained = status_reached(events, Status.CONTAINED)
     resolved = status_reached(events, Status.RESOLVED)
 
-    def span(a: datetime | None, b: datetime | None) -> float | None:
-        return (b - a).total_seconds() if a and b else None
-
+    spans = {
+        "time_to_detect": (started, detected),
+        "time_to_report": (detected, declared),
+        "time_to_acknowledge": (declared, ack),
+        "time_to_contain": (origin, contained),
+        "time_to_resolve": (origin, resolved),
+    }
+    # A back-dated status or assignment (or one forced with --force-time) can sit
+    # before the moment it is measured from; a negative duration would read as a
+    # record-breaking response, so it is unknown instead, and named.
+    known = {k: (b - a).total_seconds() for k, (a, b) in spans.items() if a and b}
+    backwards = tuple(k for k, v in known.items() if v < 0)
     return Metrics(
-        time_to_detect=span(started, detected),
-        time_to_report=span(detected, declared),
-        time_to_acknowledge=span(declared, ack),
-        time_to_contain=span(origin, contained),
-        time_to_resolve=span(origin, resolved),
+        **{k: v for k, v in known.items() if v >= 0},
+        out_of_order=backwards,
     )
 
 

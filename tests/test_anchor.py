@@ -104,18 +104,17 @@ def test_show_and_report_carry_the_whole_chains_head(anchored: Path, run_cli: Ru
     )
 
 
-async def test_snapshot_reads_the_head_with_the_incident(db_path: Path) -> None:
-    """Another process commits between the two reads of a snapshot's transaction: the
-    head stays the one that belongs with the events read."""
+async def test_a_report_stops_its_timeline_at_the_head_it_read(db_path: Path) -> None:
+    """Another process commits after the report read the head: the streamed timeline
+    stops at that head, so the head the report prints belongs with the events shown."""
     await _first_half(db_path)
     async with await Store.open(db_path) as s, await Store.open(db_path) as other:
-        async with s._snapshot():  # what snapshot() holds while it reads
-            events = await s._rows("SELECT id FROM events WHERE incident_id = 1")
-            await other.log(1, "written meanwhile", actor="bob")
-            head = await s._head()
-        assert [r[0] for r in events] == [1, 2, 3, 4] and head.id == 4
-        _state, evs, head = await s.snapshot(1)
-        assert [e.id for e in evs][-1] == head.id == head.count == 5
+        head = await s.head()
+        await other.log(1, "written meanwhile", actor="bob")
+        shown = [e.id async for c in s.event_chunks(1, upto=head.id) for e in c]
+        everything = [e.id async for c in s.event_chunks(1) for e in c]
+    assert shown == [1, 2, 3, 4] == everything[:-1] and head.id == head.count == 4
+    assert everything[-1] == 5
 
 
 # ---------------------------------------------------------------- ircmd anchor

@@ -16,7 +16,7 @@ from rich.cells import cell_len
 from test_screen_commands import NOW, declared, frozen, make_app, ready, submit, until
 from textual.app import App, ComposeResult
 
-from ircmd.models import Event, Kind
+from ircmd.models import Event, Kind, Severity
 from ircmd.store import Store
 from ircmd.widgets import timeline as tl_mod
 from ircmd.widgets.timeline import MAX_LINES, Row, Timeline
@@ -52,8 +52,23 @@ def body(tl: Timeline, line: str) -> str:
 # ------------------------------------------------------------------ dates
 
 
+async def began_in_2019(tmp_path: Path) -> Path:
+    """An incident declared at 11:55 today whose impact began on 2019-12-31 (a breach
+    found late), so an entry dated 2020 is a plausible time (rules.check_time)."""
+    db = tmp_path / "ircmd.db"
+    async with await Store.open(db, clock=frozen) as store:
+        await store.declare(
+            "Checkout down",
+            actor="alice",
+            severity=Severity.SEV2,
+            at=NOW - timedelta(minutes=5),
+            started_at=datetime(2019, 12, 31, tzinfo=UTC),
+        )
+    return db
+
+
 async def test_back_dated_entries_show_their_date(tmp_path: Path) -> None:
-    db = await declared(tmp_path)  # 11:55 today
+    db = await began_in_2019(tmp_path)  # 11:55 today
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await submit(pilot, "same day as the declaration")
@@ -153,7 +168,7 @@ async def test_without_a_clock_the_first_row_is_dated() -> None:
 async def test_scrolled_back_keeps_its_place_when_the_time_column_widens(
     tmp_path: Path,
 ) -> None:
-    db = await declared(tmp_path)
+    db = await began_in_2019(tmp_path)
     async with await Store.open(db, clock=frozen) as store:
         for i in range(60):
             await store.log(1, f"entry {i} " + "word " * 12, actor="bob")

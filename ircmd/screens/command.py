@@ -80,10 +80,6 @@ TABS = (
     ("review", "Review", "f7"),
     ("actions", "Actions", "f8"),
 )
-# Events the response metrics are computed from (rules.metrics): kept as they
-# arrive, so the metrics never need all of an incident's events read again.
-METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
-
 # A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
 QUIT_AGAIN = 5.0
 # Seconds the message line keeps a confirmation, or an error.
@@ -268,7 +264,9 @@ class CommandScreen(Screen[None]):
             if not chunk:
                 break
             rows.extend(Row(ev) for ev in chunk)
-            kept.extend(ev for ev in chunk if ev.kind in METRIC_KINDS or ev.kind is Kind.DECISION)
+            kept.extend(
+                ev for ev in chunk if ev.kind in rules.METRIC_KINDS or ev.kind is Kind.DECISION
+            )
             after = chunk[-1].id
         if self.current == number:
             self.timeline.insert_older(rows)
@@ -282,7 +280,7 @@ class CommandScreen(Screen[None]):
                 self._latest_decision is None or ev.id > self._latest_decision_id
             ):
                 self._latest_decision, self._latest_decision_id = ev.text, ev.id
-            elif ev.kind in METRIC_KINDS and (
+            elif ev.kind in rules.METRIC_KINDS and (
                 ev.kind is not Kind.ASSIGN or ev.data.get("role") == Role.COMMANDER.value
             ):
                 self._metric_events[ev.id] = ev

@@ -17,7 +17,15 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +37,7 @@ import aiosqlite
 from .. import rules
 from ..models import (
     MAX_NAME_CHARS,
+    MAX_TEXT_BYTES,
     REVIEW_FIELDS,
     Action,
     ActionStatus,
@@ -66,7 +75,7 @@ from ..models import (
     incident_key,
     parse_incident_ref,
 )
-from . import schema
+from . import private, schema
 from .projections import replay, statements
 from .record import (
     EVENT_COLUMNS,
@@ -120,6 +129,10 @@ class Store:
         self._lock = asyncio.Lock()
         # Which file this connection writes to; see `_still_at_path`.
         self._file_id: tuple[int, int] | None = None
+        # Record times that `rules.check_time` would refuse (--force-time).
+        self.force_time = False
+        # The largest text of an entry, in bytes of UTF-8 (IRCMD_MAX_TEXT).
+        self.max_text = MAX_TEXT_BYTES
 
     # ------------------------------------------------------------ lifecycle
 
@@ -163,11 +176,15 @@ class Store:
         if must_exist:
             _check_exists(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(path.parent)
         except OSError as e:
             raise StorageError(f"cannot create {path.parent}: {e.strerror}") from None
         if path.is_dir():
             raise StorageError(f"{path} is a directory, not a database file")
+        # Created here, with its mode, before SQLite would create it by the umask;
+        # when that fails, SQLite's own open below says why, in the usual words.
+        with suppress(OSError):
+            private.create_file(path)
         try:
             return await cls._connect(path, str(path), False, read_only, timeout, clock)
         except sqlite3.Error as e:
@@ -411,11 +428,12 @@ class Store:
     ) -> Event:
         """Append one event to the chain and apply its projections. Inside `_tx` only."""
         now = self._clock()
-        return await self._call(
-            lambda conn: append_event(
-                conn, incident_id, kind, actor, text, data or {}, at or now, now
-            )
-        )
+
+        def write(conn: sqlite3.Connection) -> Event:
+            self._check_time_in(conn, incident_id, at, now)
+            return append_event(conn, incident_id, kind, actor, text, data or {}, at or now, now)
+
+        return await self._call(write)
 
     async def _incident_id(self, ref: IncidentRef, *, writable: bool = False) -> int:
         """The incident's number; with `writable`, refuse a closed incident."""
@@ -427,10 +445,30 @@ class Store:
         """The state of an incident that may still change (not closed)."""
         return await self._load(await self._incident_id(ref, writable=True))
 
-    def _check_at(self, at: datetime | None) -> datetime | None:
-        if at is not None and at > self._clock() + timedelta(minutes=5):
-            raise InvalidInput("that time is in the future")
-        return at
+    def _check_text(self, text: str, what: str = "text") -> str:
+        return rules.check_text(text, what, self.max_text)
+
+    def _check_at(self, at: datetime | None, what: str) -> None:
+        """A time given for something other than an event (detection, impact start)."""
+        if at is not None and not self.force_time:
+            rules.check_time(at, self._clock(), what=what)
+
+    def _check_time_in(
+        self, conn: sqlite3.Connection, incident_id: int | None, at: datetime | None, now: datetime
+    ) -> None:
+        """The one check of an event's stated time (`rules.check_time`), inside its
+        write transaction, against the incident as it stands."""
+        if at is None or self.force_time:
+            return
+        row = (
+            conn.execute(
+                "SELECT coalesce(started_at, detected_at, declared_at) FROM incidents WHERE id = ?",
+                (incident_id,),
+            ).fetchone()
+            if incident_id is not None
+            else None
+        )
+        rules.check_time(at, now, from_ts(row[0]) if row else None)
 
     # ------------------------------------------------------------ the verbs
 
@@ -451,12 +489,13 @@ class Store:
     ) -> Incident:
         """Open a new incident; its id is the next INC-<n> of this database."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(title, "title")
+        self._check_text(title, "title")
         if summary:
-            rules.check_text(summary, "summary")
+            self._check_text(summary, "summary")
         if type and len(type) > MAX_NAME_CHARS:
             raise InvalidInput(f"type is longer than {MAX_NAME_CHARS} characters")
-        at = self._check_at(at)
+        self._check_at(detected_at, "detected-at")
+        self._check_at(started_at, "started-at")
         declared = at or self._clock()
         if detected_at and detected_at > declared:
             raise InvalidInput("detected-at is after the declaration")
@@ -497,10 +536,9 @@ class Store:
     ) -> Event:
         """A timeline entry: a note or a decision, possibly back-dated."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text)
+        self._check_text(text)
         if kind not in (Kind.NOTE, Kind.DECISION):
             raise InvalidInput(f"cannot log an entry of kind {kind}")
-        at = self._check_at(at)
         n = ref if isinstance(ref, int) else parse_incident_ref(ref)
         if self.read_only:
             raise ReadOnly("this session is read-only: nothing was written")
@@ -511,6 +549,7 @@ class Store:
             self._begin_in_thread(conn)
             try:
                 _check_incident(conn, n, writable=True)
+                self._check_time_in(conn, n, at, now)
                 ev = append_event(conn, n, kind, actor, text, {}, at or now, now)
                 conn.execute("COMMIT")
             except BaseException:
@@ -533,7 +572,7 @@ class Store:
     ) -> Event:
         """Correct an entry: a new event pointing at the old; the old stays as it was."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text)
+        self._check_text(text)
         async with self._tx():
             n = await self._incident_id(ref, writable=True)
             owner = (
@@ -574,9 +613,9 @@ class Store:
         """Move the incident; closing passes the closure gate unless overridden."""
         actor = rules.check_name(actor, "user name")
         if reason:
-            rules.check_text(reason, "reason")
+            self._check_text(reason, "reason")
         if override:
-            rules.check_text(override, "override reason")
+            self._check_text(override, "override reason")
         async with self._tx():
             state = await self._load(await self._incident_id(ref))
             current = state.incident.status
@@ -633,6 +672,7 @@ class Store:
         at: datetime | None = None,
     ) -> Event:
         actor = rules.check_name(actor, "user name")
+        person = rules.check_name(person, "person")
         async with self._tx():
             state = await self._open_incident(ref)
             rules.require_command(state, actor, "assign roles")
@@ -653,7 +693,7 @@ class Store:
     ) -> ChecklistItem:
         """An ad-hoc containment or recovery step; numbered after the existing ones."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text, "step")
+        self._check_text(text, "step")
         if assignee:
             assignee = rules.check_name(assignee, "assignee")
         async with self._tx():
@@ -744,7 +784,7 @@ class Store:
     ) -> Event:
         """Log a stakeholder update; it resets the cadence countdown."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text, "update")
+        self._check_text(text, "update")
         if channel:
             channel = rules.check_name(channel, "channel")
         async with self._tx():
@@ -777,9 +817,9 @@ class Store:
         """Register an item; the collector is its first custodian. The size in bytes of
         an item streamed in (`evidence add --stdin`) goes on the record with its hash."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(description, "description")
+        self._check_text(description, "description")
         if location:
-            rules.check_text(location, "location")
+            self._check_text(location, "location")
         async with self._tx():
             state = await self._open_incident(ref)
             n = max((e.n for e in state.evidence), default=0) + 1
@@ -816,7 +856,7 @@ class Store:
     ) -> Event:
         actor = rules.check_name(actor, "user name")
         to = rules.check_name(to, "recipient")
-        rules.check_text(reason, "reason")
+        self._check_text(reason, "reason")
         async with self._tx():
             state = await self._load(await self._incident_id(ref))
             item = next((e for e in state.evidence if e.n == n), None)
@@ -838,7 +878,7 @@ class Store:
         at: datetime | None = None,
     ) -> Event:
         actor = rules.check_name(actor, "user name")
-        rules.check_text(text, "amendment")
+        self._check_text(text, "amendment")
         async with self._tx():
             state = await self._load(await self._incident_id(ref))
             if not any(e.n == n for e in state.evidence):
@@ -874,9 +914,9 @@ class Store:
             if v is None:
                 continue
             if isinstance(v, str):
-                given[k] = rules.check_text(v, k.replace("_", " ")) if v.strip() else ""
+                given[k] = self._check_text(v, k.replace("_", " ")) if v.strip() else ""
             else:
-                given[k] = [rules.check_text(part, k.replace("_", " ")) for part in v]
+                given[k] = [self._check_text(part, k.replace("_", " ")) for part in v]
         if not given:
             raise InvalidInput("nothing to save: give at least one review field")
 
@@ -955,7 +995,7 @@ class Store:
     ) -> Action:
         """A follow-up action; it may start without owner or due, but closing needs both."""
         actor = rules.check_name(actor, "user name")
-        rules.check_text(title, "action title")
+        self._check_text(title, "action title")
         if owner:
             owner = rules.check_name(owner, "owner")
         async with self._tx():
@@ -990,7 +1030,7 @@ class Store:
             owner = rules.check_name(owner, "owner")
         for what, value in (("note", note), ("evidence", evidence)):
             if value:
-                rules.check_text(value, what)
+                self._check_text(value, what)
         async with self._tx():
             action = await self._action(action_id)
             new = status or action.status
@@ -1103,6 +1143,39 @@ class Store:
                 )
         return [event_from_row(r) for r in rows]
 
+    async def event_chunks(
+        self,
+        ref: IncidentRef,
+        *,
+        by_time: bool = False,
+        kinds: Collection[Kind] | None = None,
+        upto: int | None = None,
+        size: int = 1000,
+    ) -> AsyncGenerator[list[Event], None]:
+        """One incident's events, `size` at a time, in id order (or, `by_time`, in the
+        order things happened: occurred_at, then id), optionally of some kinds only
+        and none after event `upto`.
+
+        One query read through one cursor, so a report of 100,000 events holds a
+        chunk of them at a time, not all. The store is busy until it is exhausted
+        or closed: a caller that may stop early closes it (`contextlib.aclosing`)
+        before closing the store."""
+        async with self._read():
+            n = await self._incident_id(ref)
+            where = "incident_id = ?"
+            params: list[Any] = [n]
+            if kinds is not None:
+                where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+                params += sorted(k.value for k in kinds)
+            if upto is not None:
+                where += " AND id <= ?"
+                params.append(upto)
+            order = "occurred_at, id" if by_time else "id"
+            sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY {order}"
+            async with self._db.execute(sql, params) as cur:
+                while rows := await cur.fetchmany(size):
+                    yield [event_from_row(r) for r in rows]
+
     async def events_since(self, event_id: int, limit: int | None = None) -> list[Event]:
         """Every event committed after `event_id`: the change feed's query."""
         return await self.events(after_id=event_id, limit=limit)
@@ -1126,17 +1199,6 @@ class Store:
         async with self._read():
             value = await self._scalar("SELECT hash FROM events WHERE id = ?", (event_id,))
         return None if value is None else str(value)
-
-    async def snapshot(self, ref: IncidentRef) -> tuple[IncidentState, list[Event], Head]:
-        """An incident's state and events with the whole chain's head, from one read."""
-        async with self._snapshot():
-            n = await self._incident_id(ref)
-            state = await self._load(n)
-            rows = await self._rows(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ? ORDER BY id", (n,)
-            )
-            head = await self._head()
-        return state, [event_from_row(r) for r in rows], head
 
     async def last_event_id(self) -> int:
         async with self._read():
@@ -1167,7 +1229,7 @@ class Store:
                 params.append(await self._incident_id(incident))
             if owner:
                 clauses.append("owner = ?")
-                params.append(owner)
+                params.append(rules.check_name(owner, "owner"))
             where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
             rows = await self._rows(
                 f"SELECT {_ACTION_COLUMNS} FROM actions {where} ORDER BY id", params
@@ -1266,9 +1328,10 @@ class Store:
         if dest.exists():
             raise InvalidInput(f"{dest} already exists; choose a new file")
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dirs(dest.parent)
+            private.create_file(dest)
         except OSError as e:
-            raise StorageError(f"cannot create {dest.parent}: {e.strerror}") from None
+            raise StorageError(f"cannot create {dest}: {e.strerror}") from None
         async with self._read():
             target = sqlite3.connect(dest)
             try:

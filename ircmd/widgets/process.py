@@ -258,7 +258,10 @@ def metrics_line(m: rules.Metrics) -> Text:
     for i, (key, label) in enumerate(METRIC_LABELS):
         value = getattr(m, key)
         t.append(("  " if i else "") + label + " ", style="dim")
-        t.append(rules.format_duration(value), style="bold" if value is not None else "dim")
+        shown = rules.format_duration(value)
+        if key in m.out_of_order:  # unknown because the record's times run backwards
+            shown += " (out of order)"
+        t.append(shown, style="bold" if value is not None else "dim")
     return t
 
 
