@@ -32,7 +32,7 @@ from ircmd.models import (
     Severity,
     Status,
 )
-from ircmd.screens.command import CommandScreen
+from ircmd.screens.command import SAY_DONE, SAY_ERROR, CommandScreen
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
 from ircmd.widgets.entry_bar import EntryBar
@@ -42,6 +42,16 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def frozen() -> datetime:
     return NOW
+
+
+class Clock:
+    """A clock that moves only when a test moves it (`clock.now += ...`)."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def make_app(db: Path, user: str = "alice", **kw: object) -> IrcmdApp:
@@ -464,22 +474,35 @@ def test_cli_check_says_who_checked_first(tmp_path: Path) -> None:
     assert out == "step 1 was already checked by dave; yours is recorded too\n"
 
 
-async def test_the_message_line_does_not_go_stale(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("ircmd.screens.command.SAY_DONE", 0.3)
+async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
+    """An error goes when its line is edited; a confirmation fades when the app's
+    clock says its time is up (the clock moves only here: no wall-clock window)."""
+    clock = Clock()
     db = await declared(tmp_path)
-    app = make_app(db)
+    app = make_app(db, clock=clock)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await submit(pilot, "/check 9")
-        assert "no checklist item 9" in message_text(screen)
+        assert message_text(screen) == "no checklist item 9 on INC-1"
         await pilot.press("backspace")  # fixing the refused line: the error has done its job
         await until(pilot, lambda: message_text(screen) == "")
         await pilot.press(*"1")
         assert screen.bar.value == "/check 1"
         await submit(pilot, "a note")
-        assert "#2 added" in message_text(screen)
-        await until(pilot, lambda: message_text(screen) == "")  # a confirmation fades
+        assert message_text(screen) == "#2 added"
+        clock.now += SAY_DONE - timedelta(milliseconds=1)
+        screen._tick()  # the once-a-second tick, driven here
+        assert message_text(screen) == "#2 added"
+        clock.now += timedelta(milliseconds=1)
+        await until(pilot, lambda: message_text(screen) == "", timeout=30)  # the app's own tick
+        await submit(pilot, "/sev 9")
+        error = message_text(screen)
+        assert error == "/sev: unknown severity '9' (use SEV1..SEV4)"
+        clock.now += SAY_ERROR - timedelta(milliseconds=1)
+        screen._tick()
+        assert message_text(screen) == error
+        clock.now += timedelta(milliseconds=1)
+        screen._tick()
+        assert message_text(screen) == ""
 
 
 async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -> None:
