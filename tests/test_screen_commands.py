@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from textual.widgets import TextArea
 
 from ircmd.app import IrcmdApp
 from ircmd.config import Config
+from ircmd.store.store import DEFAULT_TIMEOUT
 from ircmd.demo import build_demo
 from ircmd.models import (
     ActionStatus,
@@ -58,7 +61,9 @@ def make_app(db: Path, user: str = "alice", **kw: object) -> IrcmdApp:
     """The app on `db` with the clock frozen at NOW; `read_only=True` passes to Config."""
     read_only = bool(kw.pop("read_only", False))
     clock = kw.pop("clock", frozen)
-    return IrcmdApp(Config(db=db, user=user, read_only=read_only), clock=clock, **kw)  # type: ignore[arg-type]
+    timeout = float(kw.pop("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
+    cfg = Config(db=db, user=user, read_only=read_only, timeout=timeout)
+    return IrcmdApp(cfg, clock=clock, **kw)  # type: ignore[arg-type]
 
 
 async def seeded(tmp_path: Path, user: str = "alice") -> Path:
@@ -86,6 +91,39 @@ async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.02)
+
+
+@asynccontextmanager
+async def write_lock_held(db: Path) -> AsyncIterator[None]:
+    """Another writer's lock on `db`, taken and held on a thread of its own: the event
+    loop never blocks on it, so the app's own transactions (the start-up heartbeat)
+    finish or wait as they would against another process. Released on exit."""
+    held, release = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            held.set()
+            release.wait(120)
+            conn.execute("COMMIT")
+        except BaseException as e:  # surfaced on the test's side
+            failed.append(e)
+        finally:
+            held.set()
+            conn.close()
+
+    thread = threading.Thread(target=hold, name="write-lock", daemon=True)
+    thread.start()
+    assert await asyncio.to_thread(held.wait, 60), "the write lock was never taken"
+    assert not failed, failed
+    try:
+        yield
+    finally:
+        release.set()
+        await asyncio.to_thread(thread.join, 60)
+    assert not failed, failed
 
 
 def screen_of(app: IrcmdApp) -> CommandScreen:
@@ -176,24 +214,23 @@ async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: P
     records nothing twice, lines typed meanwhile queue as entries of their own, in
     order, and text typed without Enter stays in the bar."""
     db = await declared(tmp_path)
-    app = make_app(db)
+    app = make_app(db, timeout=60)  # the screen's write outwaits the lock, however slow the test
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)
         bar = screen.bar
-        blocker = sqlite3.connect(db, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-        try:
+        async with write_lock_held(db):
             type_fast(app, "first entry", enter=True)
             app.post_message(Key("enter", "\r"))  # a double press
             type_fast(app, "second entry", enter=True)
             type_fast(app, "half typed")
-            await asyncio.sleep(0.4)  # the screen's write is waiting for the lock
-            assert bar.value == "half typed"
+            # Every key handled, the first line's write waiting for the lock, the
+            # second line queued behind it.
+            await until(
+                pilot, lambda: bar.value == "half typed" and screen._lines.qsize() == 1, 30
+            )
+            assert bar.history == []
             assert [e.text for e in await events(db)] == ["Checkout down"]
-        finally:
-            blocker.execute("COMMIT")
-            blocker.close()
-        await until(pilot, lambda: bar.history == ["first entry", "second entry"])
+        await until(pilot, lambda: bar.history == ["first entry", "second entry"], 30)
         assert bar.value == "half typed"
     notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
     assert notes == ["first entry", "second entry"]
