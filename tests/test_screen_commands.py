@@ -83,7 +83,7 @@ async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
     return db
 
 
-async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 30.0) -> None:
     """Let the app run until `cond()` holds; fail after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -444,7 +444,7 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)
         await pilot.press("/", "s", "t")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: screen.bar._suggestion == "/status ")  # a worker finds it
         await pilot.press("tab")
         assert screen.bar.value == "/status "
 
