@@ -411,18 +411,40 @@ def test_locked_by_another_writer_longer_than_the_timeout(run_cli: RunCli, inc1:
 def test_a_lock_shorter_than_the_timeout_is_waited_out(run_cli: RunCli, inc1: Path) -> None:
     holder = sqlite3.connect(inc1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
+    env = {"IRCMD_DB": str(inc1), "IRCMD_USER": "alice", "IRCMD_TIMEOUT": "600"}
     proc = subprocess.Popen(
         [*IRCMD, "log", "INC-1", "waited"],
-        env=clean_env(inc1.parent / "home", {"IRCMD_DB": str(inc1), "IRCMD_USER": "alice"}),
+        env=clean_env(inc1.parent / "home", env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.8)
-    holder.execute("ROLLBACK")
-    holder.close()
-    out, err = proc.communicate(timeout=30)
+    try:
+        # The writer has the database open (then it reads and waits for the lock); it
+        # cannot finish while the lock is held, however long that takes.
+        deadline = time.monotonic() + 30
+        while not _has_open(proc.pid, inc1):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the writer never opened the database"
+            time.sleep(0.02)
+        # More of the lock to wait out. No outcome depends on this pause: a slow start
+        # only shortens the wait, and the writer cannot finish before the release.
+        time.sleep(0.5)
+        assert proc.poll() is None, "the writer finished while the lock was held"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out, err) == (0, "#3\n", "")
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` holds `path` open (Linux /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
+    except (FileNotFoundError, PermissionError):
+        return False
 
 
 def test_bad_timeout_variable(run_cli: RunCli, inc1: Path) -> None:
