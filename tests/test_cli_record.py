@@ -12,13 +12,22 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IRCMD, RunCli, assert_error, assert_ok, clean_env, event_count
+from conftest import (
+    IRCMD,
+    UNPRIVILEGED,
+    RunCli,
+    assert_error,
+    assert_ok,
+    clean_env,
+    event_count,
+)
 
 from ircmd import rules
 from ircmd.models import VerifyResult
@@ -471,14 +480,22 @@ def test_read_only_on_a_missing_database(run_cli: RunCli, tmp_path: Path) -> Non
 
 
 def test_read_only_file_without_the_flag(run_cli: RunCli, inc1: Path) -> None:
-    """A database the user may not write: one clear line, nothing half-written."""
-    if os.geteuid() == 0:
-        # root ignores file modes; simulate with SQLite's own read-only open instead.
-        assert_error(run_cli("--read-only", "log", "INC-1", "x"), "read-only")
-        return
+    """A database the user may not write: one clear line, nothing half-written. The
+    CLI runs without privilege (as root too, where file modes would not bind it)."""
     inc1.chmod(0o444)
     try:
-        assert_error(run_cli("log", "INC-1", "x"), "read-only")
+        # The process the CLI runs as really cannot open the file for writing.
+        probe = subprocess.run(
+            [*UNPRIVILEGED, sys.executable, "-c", f"open({str(inc1)!r}, 'r+b')"],
+            capture_output=True,
+            text=True,
+        )
+        assert probe.returncode != 0 and "PermissionError" in probe.stderr, probe.stderr
+        r = run_cli("log", "INC-1", "x", unprivileged=True)
+        line = assert_error(r, f"{inc1} is read-only: cannot write", "permissions")
+        assert "session is read-only" not in line  # the file's mode, not --read-only
+        # Reading it stays possible.
+        assert "first note" in assert_ok(run_cli("show", "INC-1", unprivileged=True))
     finally:
         inc1.chmod(0o644)
     assert_intact(run_cli, inc1, 2)
