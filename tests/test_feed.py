@@ -453,7 +453,8 @@ def test_cli_stdin_streams_each_line_as_it_arrives(run_cli: RunCli, db_path: Pat
 
 
 async def test_a_write_cancelled_while_waiting_for_the_lock_leaves_no_transaction(
-    db_path: Path, store: Store  # the fixture declares INC-1
+    db_path: Path,
+    store: Store,  # the fixture declares INC-1
 ) -> None:
     """The app's exclusive workers cancel a heartbeat that is still waiting in BEGIN
     IMMEDIATE. aiosqlite runs that BEGIN anyway once the lock frees: unless it is rolled

@@ -225,9 +225,7 @@ async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: P
             type_fast(app, "half typed")
             # Every key handled, the first line's write waiting for the lock, the
             # second line queued behind it.
-            await until(
-                pilot, lambda: bar.value == "half typed" and screen._lines.qsize() == 1, 30
-            )
+            await until(pilot, lambda: bar.value == "half typed" and screen._lines.qsize() == 1, 30)
             assert bar.history == []
             assert [e.text for e in await events(db)] == ["Checkout down"]
         await until(pilot, lambda: bar.history == ["first entry", "second entry"], 30)
