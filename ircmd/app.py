@@ -77,7 +77,10 @@ class IrcmdApp(App[None]):
     async def on_mount(self) -> None:
         try:
             self._store = await Store.open(
-                self.cfg.db, read_only=self.cfg.read_only, clock=self.clock, timeout=self.cfg.timeout
+                self.cfg.db,
+                read_only=self.cfg.read_only,
+                clock=self.clock,
+                timeout=self.cfg.timeout,
             )
         except IrcmdError as e:
             self.error = str(e)

@@ -22,7 +22,6 @@ from textual.widgets import TextArea
 
 from ircmd.app import IrcmdApp
 from ircmd.config import Config
-from ircmd.store.store import DEFAULT_TIMEOUT
 from ircmd.demo import build_demo
 from ircmd.models import (
     ActionStatus,
@@ -38,6 +37,7 @@ from ircmd.models import (
 from ircmd.screens.command import SAY_DONE, SAY_ERROR, CommandScreen
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
+from ircmd.store.store import DEFAULT_TIMEOUT
 from ircmd.widgets.entry_bar import EntryBar
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
