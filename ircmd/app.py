@@ -83,7 +83,10 @@ class IrcmdApp(App[None]):
     async def on_mount(self) -> None:
         try:
             self._store = await Store.open(
-                self.cfg.db, read_only=self.cfg.read_only, clock=self.clock
+                self.cfg.db,
+                read_only=self.cfg.read_only,
+                clock=self.clock,
+                timeout=self.cfg.timeout,
             )
         except IrcmdError as e:
             self.error = str(e)

@@ -21,6 +21,35 @@ IRCMD: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m"
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 
+# Exec argv[1:] with no capability at all: every one dropped from the bounding set
+# (root's capabilities after exec), the ambient and inheritable sets cleared, and
+# no_new_privs set so no setuid program brings any back. Root ignores file modes
+# through CAP_DAC_OVERRIDE; without it file modes bind it as they bind any owner.
+_NO_CAPABILITIES = """
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def check(result, what):
+    if result != 0:
+        sys.exit(what + ": " + os.strerror(ctypes.get_errno()))
+cap = 0
+while libc.prctl(24, cap, 0, 0, 0) == 0:  # PR_CAPBSET_DROP, up to the last one known
+    cap += 1
+if cap == 0 or ctypes.get_errno() != errno.EINVAL:
+    sys.exit("PR_CAPBSET_DROP: " + os.strerror(ctypes.get_errno()))
+check(libc.prctl(47, 4, 0, 0, 0), "PR_CAP_AMBIENT_CLEAR_ALL")
+header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+data = (ctypes.c_uint32 * 6)()  # (effective, permitted, inheritable) x 2
+check(libc.capget(header, data), "capget")
+data[2] = data[5] = 0
+check(libc.capset(header, data), "capset")
+check(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+#: A command prefix that runs a program without privilege: as root (CI), with no
+#: capability (see above); as anyone else, nothing is needed.
+UNPRIVILEGED: list[str] = [sys.executable, "-c", _NO_CAPABILITIES] if os.geteuid() == 0 else []
+
 
 def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """os.environ without IRCMD_*, with HOME and the XDG dirs under `home` (the state
@@ -46,8 +75,10 @@ def ircmd(
     input: str | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 60,
+    unprivileged: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ircmd ARGS` with IRCMD_DB / IRCMD_USER set (None leaves them unset)."""
+    """Run `ircmd ARGS` with IRCMD_DB / IRCMD_USER set (None leaves them unset);
+    `unprivileged`: through UNPRIVILEGED, so file modes bind it even as root."""
     extra: dict[str, str] = {}
     if db is not None:
         extra["IRCMD_DB"] = str(db)
@@ -55,7 +86,7 @@ def ircmd(
         extra["IRCMD_USER"] = user
     extra |= dict(env or {})
     return subprocess.run(
-        [*IRCMD, *args],
+        [*(UNPRIVILEGED if unprivileged else []), *IRCMD, *args],
         env=clean_env(home, extra),
         input=input,
         capture_output=True,

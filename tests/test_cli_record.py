@@ -12,13 +12,22 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IRCMD, RunCli, assert_error, assert_ok, clean_env, event_count
+from conftest import (
+    IRCMD,
+    UNPRIVILEGED,
+    RunCli,
+    assert_error,
+    assert_ok,
+    clean_env,
+    event_count,
+)
 
 from ircmd import rules
 from ircmd.models import VerifyResult
@@ -65,7 +74,8 @@ def test_declare_prints_the_id_and_numbers_sequentially(run_cli: RunCli) -> None
     assert r.stdout == "INC-1\n" and r.returncode == 0
     r = run_cli("declare", "Search slow", "--impact", "low", "--urgency", "high")
     assert r.stdout == "INC-2\n"
-    assert "SEV3" in r.stderr  # the suggested severity is explained
+    # The severity suggested by impact and urgency is explained.
+    assert r.stderr == "severity SEV3 (moderate: degraded or partial impact with a workaround)\n"
     inc = show(run_cli, "INC-2")["incident"]
     assert (inc["severity"], inc["status"], inc["declared_by"]) == ("SEV3", "reported", "alice")
 
@@ -283,14 +293,14 @@ BAD_INPUT = [
     (("assign", "INC-1", "boss", "bob"), "unknown role 'boss'"),
     (("status", "INC-1", "fixed"), "unknown status 'fixed'"),
     (("severity", "INC-1", "SEV9"), "unknown severity 'SEV9'"),
-    (("declare", "x", "--severity", "SEV0"), "unknown severity"),
+    (("declare", "x", "--severity", "SEV0"), "unknown severity 'SEV0'"),
     (("log", "INC-1", ""), "text is empty"),
     (("log", "INC-1", " \t "), "text is empty"),
     (("log", "INC-1", "x" * 65_537), "limit is 65536"),
     (("declare", "   "), "title is empty"),
     (("assign", "INC-1", "ic", "bo\x07b"), "control characters"),
     (("checklist", "add", "INC-1", ""), "step is empty"),
-    (("log", "INC-1", "x", "--kind", "severity"), "kind"),
+    (("log", "INC-1", "x", "--kind", "severity"), "'severity' is not one of 'note', 'decision'"),
     (("frobnicate",), "no such command"),
     (("--timeout", "-1", "list"), "out of range"),
     (("amend", "INC-1", "99999999999999999999", "fix"), "no entry #99999999999999999999"),
@@ -417,18 +427,40 @@ def test_locked_by_another_writer_longer_than_the_timeout(run_cli: RunCli, inc1:
 def test_a_lock_shorter_than_the_timeout_is_waited_out(run_cli: RunCli, inc1: Path) -> None:
     holder = sqlite3.connect(inc1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
+    env = {"IRCMD_DB": str(inc1), "IRCMD_USER": "alice", "IRCMD_TIMEOUT": "600"}
     proc = subprocess.Popen(
         [*IRCMD, "log", "INC-1", "waited"],
-        env=clean_env(inc1.parent / "home", {"IRCMD_DB": str(inc1), "IRCMD_USER": "alice"}),
+        env=clean_env(inc1.parent / "home", env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.8)
-    holder.execute("ROLLBACK")
-    holder.close()
-    out, err = proc.communicate(timeout=30)
+    try:
+        # The writer has the database open (then it reads and waits for the lock); it
+        # cannot finish while the lock is held, however long that takes.
+        deadline = time.monotonic() + 30
+        while not _has_open(proc.pid, inc1):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the writer never opened the database"
+            time.sleep(0.02)
+        # More of the lock to wait out. No outcome depends on this pause: a slow start
+        # only shortens the wait, and the writer cannot finish before the release.
+        time.sleep(0.5)
+        assert proc.poll() is None, "the writer finished while the lock was held"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out, err) == (0, "#3\n", "")
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` holds `path` open (Linux /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
+    except (FileNotFoundError, PermissionError):
+        return False
 
 
 def test_bad_timeout_variable(run_cli: RunCli, inc1: Path) -> None:
@@ -455,14 +487,22 @@ def test_read_only_on_a_missing_database(run_cli: RunCli, tmp_path: Path) -> Non
 
 
 def test_read_only_file_without_the_flag(run_cli: RunCli, inc1: Path) -> None:
-    """A database the user may not write: one clear line, nothing half-written."""
-    if os.geteuid() == 0:
-        # root ignores file modes; simulate with SQLite's own read-only open instead.
-        assert_error(run_cli("--read-only", "log", "INC-1", "x"), "read-only")
-        return
+    """A database the user may not write: one clear line, nothing half-written. The
+    CLI runs without privilege (as root too, where file modes would not bind it)."""
     inc1.chmod(0o444)
     try:
-        assert_error(run_cli("log", "INC-1", "x"), "read-only")
+        # The process the CLI runs as really cannot open the file for writing.
+        probe = subprocess.run(
+            [*UNPRIVILEGED, sys.executable, "-c", f"open({str(inc1)!r}, 'r+b')"],
+            capture_output=True,
+            text=True,
+        )
+        assert probe.returncode != 0 and "PermissionError" in probe.stderr, probe.stderr
+        r = run_cli("log", "INC-1", "x", unprivileged=True)
+        line = assert_error(r, f"{inc1} is read-only: cannot write", "permissions")
+        assert "session is read-only" not in line  # the file's mode, not --read-only
+        # Reading it stays possible.
+        assert "first note" in assert_ok(run_cli("show", "INC-1", unprivileged=True))
     finally:
         inc1.chmod(0o644)
     assert_intact(run_cli, inc1, 2)

@@ -26,6 +26,7 @@ from ircmd.store import Store
 
 async def main(db, name, count, go):
     store = await Store.open(db)
+    print("ready", flush=True)
     try:
         while not __import__("os").path.exists(go):  # start together
             await asyncio.sleep(0.005)
@@ -65,7 +66,9 @@ def test_twenty_processes_five_hundred_entries_each(tmp_path: Path) -> None:
         )
         for k in range(WRITERS)
     ]
-    time.sleep(0.5)  # let every interpreter import and open the store
+    for p in procs:  # every interpreter has imported and opened the store
+        assert p.stdout is not None
+        assert p.stdout.readline() == "ready\n", p.stderr.read() if p.stderr else ""
     start = time.perf_counter()
     go.touch()
     results = [p.communicate(timeout=240) for p in procs]

@@ -4,11 +4,10 @@ SQLite needs a WAL database's -shm (and -wal) file even to read it, so the plain
 `mode=ro` open fails there; `--read-only` falls back to `immutable=1`. These tests
 run the real CLI against a directory that is truly read-only *for the CLI
 process*: `chmod 0o555`. The tests may run as root, which ignores file modes
-through CAP_DAC_OVERRIDE; so as root the CLI is started through a small wrapper
-that drops that capability from its bounding set before exec (root's
-capabilities after exec are the bounding set). The directory's modes then apply
-to it exactly as to an ordinary user: it gets EACCES creating the -shm. As an
-ordinary user no wrapper is needed.
+through CAP_DAC_OVERRIDE; so the CLI is started through conftest.UNPRIVILEGED,
+which as root drops every capability before exec. The directory's modes then
+apply to it exactly as to an ordinary user: it gets EACCES creating the -shm.
+As an ordinary user no wrapper is needed.
 
 Each test first checks that the wrapped process really cannot create a file
 in the directory, so a pass cannot come from a directory that was writable.
@@ -16,7 +15,6 @@ in the directory, so a pass cannot come from a directory that was writable.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -26,20 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import conftest
 import pytest
-from conftest import RunCli, assert_error, assert_ok
+from conftest import UNPRIVILEGED, RunCli, assert_error, assert_ok
 
 from ircmd.store import Store
-
-# prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE), then exec the rest of argv.
-_DROP_DAC_OVERRIDE = (
-    "import ctypes, os, sys\n"
-    "libc = ctypes.CDLL(None, use_errno=True)\n"
-    "if libc.prctl(24, 1, 0, 0, 0) != 0:\n"
-    "    sys.exit('prctl(PR_CAPBSET_DROP): ' + os.strerror(ctypes.get_errno()))\n"
-    "os.execv(sys.argv[1], sys.argv[1:])\n"
-)
 
 
 class ReadOnlyDir:
@@ -47,29 +35,24 @@ class ReadOnlyDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.prefix: list[str] = []
 
     def seal(self) -> None:
         """From here on the directory is read-only for commands run through `run`."""
         self.path.chmod(0o555)
-        if os.geteuid() == 0:
-            self.prefix = [sys.executable, "-c", _DROP_DAC_OVERRIDE]
         self.assert_unwritable()
 
     def assert_unwritable(self) -> None:
         probe = self.path / "probe"
         code = f"open({str(probe)!r}, 'x')"
         r = subprocess.run(
-            [*self.prefix, sys.executable, "-c", code], capture_output=True, text=True
+            [*UNPRIVILEGED, sys.executable, "-c", code], capture_output=True, text=True
         )
         assert r.returncode != 0 and not probe.exists(), "the directory is still writable"
         assert "PermissionError" in r.stderr or "Read-only file system" in r.stderr, r.stderr
 
     def run(self, run_cli: RunCli, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-        """`run_cli(*args)`, the real CLI, started through the prefix."""
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(conftest, "IRCMD", [*self.prefix, *conftest.IRCMD])
-            return run_cli(*args, **kw)
+        """`run_cli(*args)`, the real CLI, started without privilege."""
+        return run_cli(*args, unprivileged=True, **kw)
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
     assert "- next update due: 2026-03-01 10:10:00 UTC\n" in md  # SEV1: 30 min after 09:40
     assert "(OVERDUE)" in report.incident_markdown(state, events, now + timedelta(minutes=11))
     data = report.incident_json(state, events, now, load_escalation(None))
-    json.dumps(data, default=str)  # serialisable
+    # Plain JSON values only (no datetime left to a `default=`): it round-trips exactly.
+    assert json.loads(json.dumps(data)) == data
     assert data["incident"]["key"] == "INC-1"
     assert data["missing_roles"] == ["scribe", "comms"]
     assert data["next_update_due"].startswith("2026-03-01T10:10:00")
@@ -89,7 +90,9 @@ async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
     assert data["closure_gaps"] == []
     assert data["metrics"]["time_to_acknowledge"] == 0.0
     assert [e["key"] for e in data["evidence"]] == ["EV-1"]
-    assert len(data["events"]) == len(events)
+    assert [(e["id"], e["actor"], e["kind"], e["text"]) for e in data["events"]] == [
+        (e.id, e.actor, e.kind.value, e.text) for e in events
+    ]
     late = report.incident_json(state, events, now + timedelta(minutes=31), {})
     assert late["update_overdue"] is True
     assert late["escalation"] == {"required": [], "pending": [], "notified": []}

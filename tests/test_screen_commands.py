@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,9 +34,10 @@ from ircmd.models import (
     Severity,
     Status,
 )
-from ircmd.screens.command import CommandScreen
+from ircmd.screens.command import SAY_DONE, SAY_ERROR, CommandScreen
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
+from ircmd.store.store import DEFAULT_TIMEOUT
 from ircmd.widgets.entry_bar import EntryBar
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -44,11 +47,23 @@ def frozen() -> datetime:
     return NOW
 
 
+class Clock:
+    """A clock that moves only when a test moves it (`clock.now += ...`)."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def make_app(db: Path, user: str = "alice", **kw: object) -> IrcmdApp:
     """The app on `db` with the clock frozen at NOW; `read_only=True` passes to Config."""
     read_only = bool(kw.pop("read_only", False))
     clock = kw.pop("clock", frozen)
-    return IrcmdApp(Config(db=db, user=user, read_only=read_only), clock=clock, **kw)  # type: ignore[arg-type]
+    timeout = float(kw.pop("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
+    cfg = Config(db=db, user=user, read_only=read_only, timeout=timeout)
+    return IrcmdApp(cfg, clock=clock, **kw)  # type: ignore[arg-type]
 
 
 async def seeded(tmp_path: Path, user: str = "alice") -> Path:
@@ -68,7 +83,7 @@ async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
     return db
 
 
-async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 30.0) -> None:
     """Let the app run until `cond()` holds; fail after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -76,6 +91,39 @@ async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.02)
+
+
+@asynccontextmanager
+async def write_lock_held(db: Path) -> AsyncIterator[None]:
+    """Another writer's lock on `db`, taken and held on a thread of its own: the event
+    loop never blocks on it, so the app's own transactions (the start-up heartbeat)
+    finish or wait as they would against another process. Released on exit."""
+    held, release = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            held.set()
+            release.wait(120)
+            conn.execute("COMMIT")
+        except BaseException as e:  # surfaced on the test's side
+            failed.append(e)
+        finally:
+            held.set()
+            conn.close()
+
+    thread = threading.Thread(target=hold, name="write-lock", daemon=True)
+    thread.start()
+    assert await asyncio.to_thread(held.wait, 60), "the write lock was never taken"
+    assert not failed, failed
+    try:
+        yield
+    finally:
+        release.set()
+        await asyncio.to_thread(thread.join, 60)
+    assert not failed, failed
 
 
 def screen_of(app: IrcmdApp) -> CommandScreen:
@@ -166,24 +214,21 @@ async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: P
     records nothing twice, lines typed meanwhile queue as entries of their own, in
     order, and text typed without Enter stays in the bar."""
     db = await declared(tmp_path)
-    app = make_app(db)
+    app = make_app(db, timeout=60)  # the screen's write outwaits the lock, however slow the test
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)
         bar = screen.bar
-        blocker = sqlite3.connect(db, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-        try:
+        async with write_lock_held(db):
             type_fast(app, "first entry", enter=True)
             app.post_message(Key("enter", "\r"))  # a double press
             type_fast(app, "second entry", enter=True)
             type_fast(app, "half typed")
-            await asyncio.sleep(0.4)  # the screen's write is waiting for the lock
-            assert bar.value == "half typed"
+            # Every key handled, the first line's write waiting for the lock, the
+            # second line queued behind it.
+            await until(pilot, lambda: bar.value == "half typed" and screen._lines.qsize() == 1, 30)
+            assert bar.history == []
             assert [e.text for e in await events(db)] == ["Checkout down"]
-        finally:
-            blocker.execute("COMMIT")
-            blocker.close()
-        await until(pilot, lambda: bar.history == ["first entry", "second entry"])
+        await until(pilot, lambda: bar.history == ["first entry", "second entry"], 30)
         assert bar.value == "half typed"
     notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
     assert notes == ["first entry", "second entry"]
@@ -344,22 +389,26 @@ async def test_help_opens_the_help(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "needle"),
+    ("line", "said"),
     [
-        ("/frobnicate now", "unknown command"),
-        ("/check 99", "99"),
-        ("/sev 7", "unknown severity"),
-        ("/amend 999 x", "#999"),
-        ("/open INC-42", "INC-42"),
-        ("/playbook nope", "no playbook"),
+        ("/frobnicate now", "unknown command /frobnicate; /help lists them"),
+        ("/check 99", "no checklist item 99 on INC-1"),
+        ("/sev 7", "/sev: unknown severity '7' (use SEV1..SEV4)"),
+        ("/amend 999 x", "no entry #999 in INC-1"),
+        ("/open INC-42", "no incident INC-42"),
+        (
+            "/playbook nope",
+            "no playbook 'nope' (known: data-loss, degraded-performance, security-breach,"
+            " service-outage)",
+        ),
     ],
 )
-async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, needle: str) -> None:
+async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, said: str) -> None:
     db = await declared(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await submit(pilot, line)
-        assert needle in message_text(screen)
+        assert message_text(screen) == said
         assert screen.bar.value == line, "nothing typed is lost"
     assert app.return_code in (None, 0)
 
@@ -397,7 +446,7 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)
         await pilot.press("/", "s", "t")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: screen.bar._suggestion == "/status ")  # a worker finds it
         await pilot.press("tab")
         assert screen.bar.value == "/status "
 
@@ -464,22 +513,35 @@ def test_cli_check_says_who_checked_first(tmp_path: Path) -> None:
     assert out == "step 1 was already checked by dave; yours is recorded too\n"
 
 
-async def test_the_message_line_does_not_go_stale(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("ircmd.screens.command.SAY_DONE", 0.3)
+async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
+    """An error goes when its line is edited; a confirmation fades when the app's
+    clock says its time is up (the clock moves only here: no wall-clock window)."""
+    clock = Clock()
     db = await declared(tmp_path)
-    app = make_app(db)
+    app = make_app(db, clock=clock)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await submit(pilot, "/check 9")
-        assert "no checklist item 9" in message_text(screen)
+        assert message_text(screen) == "no checklist item 9 on INC-1"
         await pilot.press("backspace")  # fixing the refused line: the error has done its job
         await until(pilot, lambda: message_text(screen) == "")
         await pilot.press(*"1")
         assert screen.bar.value == "/check 1"
         await submit(pilot, "a note")
-        assert "#2 added" in message_text(screen)
-        await until(pilot, lambda: message_text(screen) == "")  # a confirmation fades
+        assert message_text(screen) == "#2 added"
+        clock.now += SAY_DONE - timedelta(milliseconds=1)
+        screen._tick()  # the once-a-second tick, driven here
+        assert message_text(screen) == "#2 added"
+        clock.now += timedelta(milliseconds=1)
+        await until(pilot, lambda: message_text(screen) == "", timeout=30)  # the app's own tick
+        await submit(pilot, "/sev 9")
+        error = message_text(screen)
+        assert error == "/sev: unknown severity '9' (use SEV1..SEV4)"
+        clock.now += SAY_ERROR - timedelta(milliseconds=1)
+        screen._tick()
+        assert message_text(screen) == error
+        clock.now += timedelta(milliseconds=1)
+        screen._tick()
+        assert message_text(screen) == ""
 
 
 async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ async def test_hostile_note_and_title_shown_literally(tmp_path: Path, text: str)
         await until(pilot, lambda: timeline_text(tl).count(text) >= 2)
         assert text in str(screen.query_one("#header").render())
         assert any(text in str(o.prompt) for o in screen.board.options)
-        await pilot.pause(0.1)  # a layout and paint pass with the text on screen
+        await pilot.pause()
+        app.export_screenshot()  # every widget rendered, with the text on screen
         assert app.is_running
     assert (await state(db)).incident.title == text
     assert (await events(db))[-1].text == text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_screen_commands import declared, make_app, ready, seeded, state, submit, until
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select
 
 from ircmd.models import Level, Role, Severity, Status
@@ -110,7 +110,15 @@ async def test_f1_help_and_palette(tmp_path: Path) -> None:
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"check step 4")
-        await pilot.pause(0.3)
+        hits = app.screen.query_one(CommandList)
+        # The palette searches in a worker: Enter before the hit is listed picks nothing.
+        await until(
+            pilot,
+            lambda: (
+                hits.highlighted == 0
+                and str(hits.get_option_at_index(0).prompt).startswith("Check step 4:")
+            ),
+        )
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is screen)
         await until(

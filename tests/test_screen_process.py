@@ -5,7 +5,7 @@ Each drives the real app on a real SQLite file and asserts on the Store afterwar
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +125,16 @@ async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(tmp_path:
             original(content, **kw)
 
         comms.update = counting  # type: ignore[method-assign]
+        ticks: list[datetime] = []
+        real_tick = comms.tick
+
+        def tick(at: datetime) -> None:
+            ticks.append(at)
+            real_tick(at)
+
+        comms.tick = tick  # type: ignore[method-assign]
         now[0] = NOW + timedelta(seconds=80)
-        await pilot.pause(1.3)
+        await until(pilot, lambda: now[0] in ticks)  # the screen's tick has seen the new time
         assert updates == [], "no redraw while the shown text stays the same"
         now[0] = NOW + timedelta(minutes=15)
         await until(pilot, lambda: "Update OVERDUE by 6m" in str(comms.render()))

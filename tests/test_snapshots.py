@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_screen_commands import NOW, make_app
+from test_screen_commands import NOW, make_app, message_text, until
 from textual.pilot import Pilot
 
 from ircmd.demo import build_demo
 from ircmd.screens.forms import FormScreen
+from ircmd.screens.modals import DeclareScreen
 
 SnapCompare = Callable[..., bool]
 
@@ -28,12 +29,12 @@ def demo_app(tmp_path: Path, **kw: Any) -> Any:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Wait for the first load, stop the cursor blinking, let the layout settle."""
+    """Wait for the first load and stop the cursor blinking; snap_compare then waits
+    for every pending message and animation before it takes the picture."""
     app: Any = pilot.app
-    while not (app.command_screen.is_mounted and app.command_screen.timeline.rows):
-        await pilot.pause(0.02)
+    await until(pilot, lambda: app.command_screen.is_mounted and app.command_screen.timeline.rows)
     app.command_screen.bar.cursor_blink = False
-    await pilot.pause(0.1)
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
@@ -53,9 +54,16 @@ def test_inline_error(snap_compare: SnapCompare, tmp_path: Path) -> None:
     async def bad(pilot: Pilot[None]) -> None:
         await settle(pilot)
         app: Any = pilot.app
-        app.command_screen.bar.value = "/sev 9"
+        screen = app.command_screen
+        screen.bar.value = "/sev 9"
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until(
+            pilot,
+            lambda: (
+                message_text(screen) == "/sev: unknown severity '9' (use SEV1..SEV4)"
+                and screen.bar.value == "/sev 9"
+            ),
+        )
 
     assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=bad)
 
@@ -64,9 +72,12 @@ def test_declare_form(snap_compare: SnapCompare, tmp_path: Path) -> None:
     async def form(pilot: Pilot[None]) -> None:
         await settle(pilot)
         await pilot.press("f2")
-        await pilot.pause(0.3)
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, DeclareScreen) and pilot.app.screen.is_mounted,
+        )
         pilot.app.screen.query_one("#declare-title").cursor_blink = False  # type: ignore[attr-defined]
-        await pilot.pause(0.1)
+        await pilot.pause()
 
     assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=form)
 
@@ -92,9 +103,9 @@ def test_process_tab(
         await settle(pilot)
         await pilot.press(key)
         app: Any = pilot.app
-        while not app.command_screen.query_one("#tabs").active.endswith(TAB_OF[key]):
-            await pilot.pause(0.02)
-        await pilot.pause(0.2)
+        tabs = app.command_screen.query_one("#tabs")
+        await until(pilot, lambda: tabs.active == f"tab-{TAB_OF[key]}")
+        await pilot.pause()
 
     assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=tab)
 
@@ -103,10 +114,11 @@ def test_update_draft_form(snap_compare: SnapCompare, tmp_path: Path) -> None:
     async def draft(pilot: Pilot[None]) -> None:
         await settle(pilot)
         await pilot.press("f5", "u")
-        while not isinstance(pilot.app.screen, FormScreen):
-            await pilot.pause(0.02)
-        await pilot.pause(0.2)
+        await until(
+            pilot,
+            lambda: isinstance(pilot.app.screen, FormScreen) and pilot.app.screen.is_mounted,
+        )
         pilot.app.screen.query_one("#field-text").cursor_blink = False  # type: ignore[attr-defined]
-        await pilot.pause(0.2)
+        await pilot.pause()
 
     assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=draft)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 from ircmd.models import (
     MAX_TEXT_BYTES,
     InvalidInput,
+    IrcmdError,
     Kind,
     NotFound,
     ReadOnly,
@@ -101,31 +102,94 @@ async def test_text_is_stored_byte_for_byte(store: Store) -> None:
     assert (await store.verify()).ok
 
 
-async def test_refused_writes_leave_the_file_unchanged(store: Store, db_path: Path) -> None:
+# Each refusal: the write, the exception it must raise, and the start of its message.
+REFUSALS: dict[str, tuple[Callable[[Store], Awaitable[object]], type[Exception], str]] = {
+    "no such incident": (
+        lambda s: s.log("INC-9", "no such incident", actor="alice"),
+        NotFound,
+        "no incident INC-9",
+    ),
+    "blank text": (lambda s: s.log(1, "   ", actor="alice"), InvalidInput, "text is empty"),
+    "text too long": (
+        lambda s: s.log(1, "x" * (MAX_TEXT_BYTES + 1), actor="alice"),
+        InvalidInput,
+        "the limit is 65536",
+    ),
+    "control character in a name": (
+        lambda s: s.log(1, "ok", actor="bad\x1bname"),
+        InvalidInput,
+        "control characters",
+    ),
+    "a kind log cannot write": (
+        lambda s: s.log(1, "ok", actor="alice", kind=Kind.SEVERITY),
+        InvalidInput,
+        "cannot log an entry of kind severity",
+    ),
+    "a time in the future": (
+        lambda s: s.log(1, "future", actor="alice", at=T0 + timedelta(days=1)),
+        InvalidInput,
+        "in the future",
+    ),
+    "back without a reason": (
+        lambda s: s.set_status(1, Status.TRIAGED, actor="alice"),
+        RuleViolation,
+        "is a re-open: give a reason",
+    ),
+    "severity by a non-commander": (
+        lambda s: s.set_severity(1, Severity.SEV1, actor="bob"),
+        RuleViolation,
+        "only the commander or deputy may change severity",
+    ),
+    "commander already": (
+        lambda s: s.assign(1, Role.COMMANDER, "alice", actor="alice"),
+        RuleViolation,
+        "alice is already commander on INC-1",
+    ),
+    "no such checklist item": (
+        lambda s: s.check(1, 7, actor="alice"),
+        NotFound,
+        "no checklist item 7 on INC-1",
+    ),
+    "amend a missing entry": (
+        lambda s: s.amend(1, 999, "fix", actor="alice"),
+        NotFound,
+        "no entry #999 in INC-1",
+    ),
+    "amend an id too big to bind": (  # NotFound, not OverflowError
+        lambda s: s.amend(1, 2**70, "fix", actor="alice"),
+        NotFound,
+        "no entry #1180591620717411303424 in INC-1",
+    ),
+    "amend entry 0": (
+        lambda s: s.amend(1, 0, "fix", actor="alice"),
+        NotFound,
+        "no entry #0 in INC-1",
+    ),
+    "empty checklist item": (
+        lambda s: s.add_item(1, "", actor="alice"),
+        InvalidInput,
+        "step is empty",
+    ),
+    "unassign someone without the role": (
+        lambda s: s.unassign(1, Role.SCRIBE, "zed", actor="alice"),
+        NotFound,
+        "zed is not scribe on INC-1",
+    ),
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS))
+async def test_refused_writes_leave_the_file_unchanged(
+    store: Store, db_path: Path, refusal: str
+) -> None:
+    write, error, message = REFUSALS[refusal]
     await store.declare("x", actor="alice")
     await store.assign(1, Role.COMMANDER, "alice", actor="alice")
     await store.set_status(1, Status.CONTAINED, actor="alice")
     before = dump(db_path)
-    attempts = [
-        store.log("INC-9", "no such incident", actor="alice"),
-        store.log(1, "   ", actor="alice"),
-        store.log(1, "x" * (MAX_TEXT_BYTES + 1), actor="alice"),
-        store.log(1, "ok", actor="bad\x1bname"),
-        store.log(1, "ok", actor="alice", kind=Kind.SEVERITY),
-        store.log(1, "future", actor="alice", at=T0 + timedelta(days=1)),
-        store.set_status(1, Status.TRIAGED, actor="alice"),  # back without reason
-        store.set_severity(1, Severity.SEV1, actor="bob"),  # not the commander
-        store.assign(1, Role.COMMANDER, "alice", actor="alice"),  # already
-        store.check(1, 7, actor="alice"),
-        store.amend(1, 999, "fix", actor="alice"),
-        store.amend(1, 2**70, "fix", actor="alice"),  # too big to bind: NotFound, not Overflow
-        store.amend(1, 0, "fix", actor="alice"),
-        store.add_item(1, "", actor="alice"),
-        store.unassign(1, Role.SCRIBE, "zed", actor="alice"),
-    ]
-    for coro in attempts:
-        with pytest.raises((InvalidInput, NotFound, RuleViolation)):
-            await coro
+    with pytest.raises(IrcmdError) as caught:
+        await write(store)
+    assert type(caught.value) is error and message in str(caught.value), repr(caught.value)
     assert dump(db_path) == before
     assert (await store.verify()).ok
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
@@ -21,7 +22,6 @@ from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
 from .. import display, entry, rules
@@ -82,8 +82,9 @@ TABS = (
 )
 # A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
 QUIT_AGAIN = 5.0
-# Seconds the message line keeps a confirmation, or an error.
-SAY_DONE, SAY_ERROR = 10.0, 30.0
+# How long the message line keeps a confirmation, or an error (by the app's clock,
+# checked on the once-a-second tick, so a frozen clock in tests never fades it).
+SAY_DONE, SAY_ERROR = timedelta(seconds=10), timedelta(seconds=30)
 
 
 class CommandScreen(Screen[None]):
@@ -114,7 +115,7 @@ class CommandScreen(Screen[None]):
         self._metric_events: dict[int, Event] = {}
         self._latest_decision: str | None = None
         self._quit_armed_at: float | None = None
-        self._message_timer: Timer | None = None
+        self._message_until: datetime | None = None  # when the message line fades
         self._refused_line: str | None = None  # the bar's line the message refused
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._latest_decision_id = 0
@@ -200,8 +201,11 @@ class CommandScreen(Screen[None]):
                 panel.stale = True
 
     def _tick(self) -> None:
-        """Once a second: the visible process panel, if its text depends on the clock
-        (it redraws only when that text changes, about once a minute)."""
+        """Once a second: fade the message line when its time is up; the visible process
+        panel, if its text depends on the clock (it redraws only when that text changes,
+        about once a minute)."""
+        if self._message_until is not None and self.ircmd.clock() >= self._message_until:
+            self.say("")
         active = self.tabs.active.removeprefix("tab-")
         if active != "checklist":
             self.panel(active).tick(self.ircmd.clock())
@@ -341,15 +345,9 @@ class CommandScreen(Screen[None]):
         self.query_one("#message", Static).update(user(message, style) if message else "")
         self.query_one("#message").set_class(bool(message), "-shown")
         self._refused_line = None
-        if self._message_timer is not None:
-            self._message_timer.stop()
-            self._message_timer = None
+        self._message_until = None
         if message:
-            self._message_timer = self.set_timer(SAY_ERROR if error else SAY_DONE, self._unsay)
-
-    def _unsay(self) -> None:
-        self._message_timer = None
-        self.say("")
+            self._message_until = self.ircmd.clock() + (SAY_ERROR if error else SAY_DONE)
 
     @on(EntryBar.Changed, "#bar")
     def _bar_edited(self, message: EntryBar.Changed) -> None:

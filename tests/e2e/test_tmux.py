@@ -53,7 +53,7 @@ class Tmux:
     def key(self, *keys: str) -> None:
         self.run("send-keys", "-t", "e2e", *keys)
 
-    def wait(self, cond: Callable[[str], bool], what: str, timeout: float = 15.0) -> str:
+    def wait(self, cond: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         while True:
             text = self.screen()

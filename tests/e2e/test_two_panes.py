@@ -8,6 +8,7 @@ requirement of this test, not an option: without it the test fails.
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -85,6 +86,7 @@ def test_note_typed_in_one_terminal_appears_in_the_other(
     tmux.run("send-keys", "-t", "bob", "Enter")
     screen = tmux.until("alice", "bob here too")
     assert "hello from alice" in screen
-    # The record has both, attributed.
-    shown = assert_ok(run_cli("show", "INC-1", "--json"))
-    assert "hello from alice" in shown and "bob here too" in shown
+    # The record has both, each written by the person at that terminal.
+    shown = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))
+    notes = [(e["actor"], e["text"]) for e in shown["events"] if e["kind"] == "note"]
+    assert notes == [("alice", "hello from alice"), ("bob", "bob here too")]
