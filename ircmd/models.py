@@ -33,6 +33,20 @@ class RuleViolation(IrcmdError):
     """Valid input that the rules refuse now: a permission or a transition."""
 
 
+class ClosureRefused(RuleViolation):
+    """Closing refused while items are missing. `gaps` lists them, so each front end
+    can act on the refusal (the screen opens the Review tab) without reading the text."""
+
+    def __init__(self, incident_key: str, gaps: list[str]) -> None:
+        self.incident_key = incident_key
+        self.gaps = list(gaps)
+        listed = "; ".join(f"({i}) {g}" for i, g in enumerate(gaps, 1))
+        super().__init__(
+            f"cannot close {incident_key}, {len(gaps)} missing: {listed};"
+            " fix these or override with a reason"
+        )
+
+
 class ReadOnly(IrcmdError):
     """A write attempted through a store opened read-only."""
 

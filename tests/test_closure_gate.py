@@ -15,6 +15,7 @@ from ircmd import rules
 from ircmd.models import (
     Audience,
     ChecklistItem,
+    ClosureRefused,
     CommsUpdate,
     IncidentState,
     Phase,
@@ -145,8 +146,13 @@ async def test_resolved_is_not_gated_but_closed_is(store: Store) -> None:
     await store.check(n, 1, actor="rex")
     await store.set_status(n, Status.RESOLVED, actor="alice")  # recovery may still be open
     await store.send_update(n, Audience.EXTERNAL, "resolved", actor="cara")
-    with pytest.raises(RuleViolation) as e:
+    with pytest.raises(ClosureRefused) as e:
         await store.set_status(n, Status.CLOSED, actor="alice")
+    assert e.value.incident_key == "INC-1"
+    assert e.value.gaps == [
+        "2 containment steps not done (2, 3)",
+        "2 recovery steps not done (4, 5)",
+    ]
     assert str(e.value) == (
         "cannot close INC-1, 2 missing: (1) 2 containment steps not done (2, 3);"
         " (2) 2 recovery steps not done (4, 5); fix these or override with a reason"

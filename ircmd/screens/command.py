@@ -27,6 +27,7 @@ from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 from .. import display, entry, rules
 from ..escalation import load_escalation
 from ..models import (
+    ClosureRefused,
     Event,
     IncidentState,
     IrcmdError,
@@ -545,9 +546,7 @@ class CommandScreen(Screen[None]):
                     self._ref(), Status.CLOSED, actor=me, reason=reason, override=override
                 )
             )
-        except RuleViolation as e:
-            if not str(e).startswith("cannot close"):
-                raise
+        except ClosureRefused as e:
             self.tabs.active = "tab-review"
             raise RuleViolation(
                 on_screen(str(e)) + " (/close REASON, commander or deputy)"

@@ -46,6 +46,7 @@ from ..models import (
     Assignment,
     Audience,
     ChecklistItem,
+    ClosureRefused,
     CommsUpdate,
     CustodyTransfer,
     DatabaseReplaced,
@@ -627,11 +628,7 @@ class Store:
             if status is Status.CLOSED:
                 gaps = rules.closure_gaps(state, state.incident.resolved_at)
                 if gaps and not override.strip():
-                    listed = "; ".join(f"({i}) {g}" for i, g in enumerate(gaps, 1))
-                    raise RuleViolation(
-                        f"cannot close {state.incident.key}, {len(gaps)} missing: {listed};"
-                        " fix these or override with a reason"
-                    )
+                    raise ClosureRefused(state.incident.key, gaps)
                 if gaps:
                     data["override"] = override
                     data["gaps"] = gaps
