@@ -109,7 +109,9 @@ def incident_markdown(
 def markdown_record(head: Head) -> str:
     """The report's last section: the chain's head when it was read, which an anchor
     or a later `ircmd verify` can be compared with."""
-    return _markdown_line(f"\n## Record\n- chain head when read: {head.label} (whole database)")
+    return "\n".join(
+        ["", "## Record", _markdown_line(f"- chain head when read: {head.label} (whole database)")]
+    )
 
 
 def markdown_head(state: IncidentState, m: Metrics, now: datetime) -> str:

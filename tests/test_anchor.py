@@ -99,6 +99,7 @@ def test_show_and_report_carry_the_whole_chains_head(anchored: Path, run_cli: Ru
     assert json.loads(assert_ok(run_cli("show", "INC-1", "--json")))["head"] == head
     assert json.loads(assert_ok(run_cli("report", "INC-1", "--format", "json")))["head"] == head
     md = assert_ok(run_cli("report", "INC-1"))
+    assert "\n\n## Record\n- chain head when read:" in md  # a heading, not a list item's line
     assert md.rstrip().endswith(
         f"- chain head when read: 8 events; head #8 {head['hash']} (whole database)"
     )
