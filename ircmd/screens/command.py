@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -57,17 +57,11 @@ from ..widgets.process import (
 )
 from ..widgets.style import user
 from ..widgets.timeline import Row, Timeline
-from . import forms
-from .modals import (
-    AssignScreen,
-    ConfirmScreen,
-    DeclareRequest,
-    DeclareScreen,
-    ReopenScreen,
-    TextScreen,
-    help_body,
-)
 from .tabs import TABS
+
+if TYPE_CHECKING:  # the forms and dialogs are imported on first use: not for the first frame
+    from . import forms
+    from .modals import DeclareRequest
 
 TAIL = 500  # events fetched before the first paint of an incident; the rest follow
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
@@ -622,6 +616,8 @@ class CommandScreen(Screen[None]):
 
     @work
     async def _confirm_reopen(self, state: IncidentState, status: Status) -> None:
+        from .modals import ReopenScreen
+
         reason = await self.app.push_screen_wait(
             ReopenScreen(state.incident.key, state.incident.status, status)
         )
@@ -679,6 +675,8 @@ class CommandScreen(Screen[None]):
         """Ctrl+Q. With unsent work (text in the bar, a form or dialog open) the
         first press only says so and a second one quits: a note or a draft typed
         during the call is not lost to a reflex."""
+        from .modals import TextScreen
+
         app = self.app
         open_form = app.screen is not self and not isinstance(app.screen, TextScreen)
         unsent = bool(self.bar.value.strip()) or open_form
@@ -697,12 +695,16 @@ class CommandScreen(Screen[None]):
 
     def action_show_in_full(self) -> None:
         """Enter on the roles or checklist pane: all of it, wrapped, in a dialog."""
+        from .modals import TextScreen
+
         pane = self.focused
         if isinstance(pane, FullView):
             title = str(pane.border_title or "")
             self.app.push_screen(TextScreen(title, Content("\n").join(pane.lines)))
 
     def action_help(self) -> None:
+        from .modals import TextScreen, help_body
+
         self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))
 
     def _refused_read_only(self) -> bool:
@@ -713,6 +715,8 @@ class CommandScreen(Screen[None]):
 
     @work
     async def action_declare(self) -> None:
+        from .modals import DeclareRequest, DeclareScreen
+
         if self._refused_read_only():
             return
         books, _ = load_playbooks(self.session.cfg.playbook_dirs)
@@ -744,6 +748,8 @@ class CommandScreen(Screen[None]):
 
     @work
     async def action_assign(self) -> None:
+        from .modals import AssignScreen
+
         if self.current is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
@@ -792,6 +798,8 @@ class CommandScreen(Screen[None]):
         """Several lines pasted: one note, checked in a form (the bar is one line)."""
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             done = self._form_done("note added")
             self.bar.value = ""  # what it held is in the form now
             return forms.note_form(
@@ -805,6 +813,8 @@ class CommandScreen(Screen[None]):
         state = self.state
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             assert state is not None
             submit = forms.submit_update(
                 self.session.store, ref, me, self._form_done("update sent")
@@ -815,6 +825,8 @@ class CommandScreen(Screen[None]):
 
     async def action_add_evidence(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             done = self._form_done(f"evidence registered, held by {me}")
             submit = forms.submit_evidence(self.session.store, ref, me, done)
             return forms.evidence_form(submit, host_files=not self.session.cfg.user_locked)
@@ -825,6 +837,8 @@ class CommandScreen(Screen[None]):
         state = self.state
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             assert state is not None
             if not state.evidence:
                 raise NotFound("no evidence to transfer: /evidence DESCRIPTION registers some")
@@ -839,6 +853,8 @@ class CommandScreen(Screen[None]):
         state = self.state
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             assert state is not None
             done = self._form_done("review saved")
             submit = forms.submit_review(self.session.store, ref, me, done, state.review)
@@ -848,6 +864,8 @@ class CommandScreen(Screen[None]):
 
     async def action_add_action(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             done = self._form_done("follow-up action added")
             return forms.action_form(forms.submit_action(self.session.store, ref, me, done))
 
@@ -857,6 +875,8 @@ class CommandScreen(Screen[None]):
         """`n` in the Comms tab: check off the first escalation contact not yet told,
         once Enter confirms. The dialog is pushed here, inside the key's own
         (priority) binding, so the keys typed after `n` already reach it."""
+        from .modals import ConfirmScreen
+
         state = self.state
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
@@ -894,5 +914,7 @@ class CommandScreen(Screen[None]):
 
     @on(Timeline.EntryChosen)
     def _entry_chosen(self, message: Timeline.EntryChosen) -> None:
+        from .modals import TextScreen
+
         body = Content("\n").join(user(line) for line in message.text.split("\n"))
         self.app.push_screen(TextScreen(message.heading or f"Entry #{message.event_id}", body))
