@@ -4,7 +4,7 @@ Median of N runs each, alternating, against one database prepared beforehand.
 `ircmd log` must not import Textual (tests/test_core_imports.py), so its cost is
 the interpreter plus click, pydantic, aiosqlite and one committed write.
 
-Row: cli_start | ircmd log median | python -c pass median | ratio | target.
+Row: cli_start | ircmd log median | python -c pass median | ratio | target (100 ms).
 Usage: python -m bench.cli_start [--runs N]
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ircmd.store import Store
 
-TARGET = "none set (DESIGN: starts fast, no Textual)"
+TARGET_MS = 100.0  # issue 10: a one-shot `ircmd log` in at most 100 ms
 
 
 def _ircmd() -> list[str]:
@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         ircmd_s, python_s = measure(a.runs, Path(tmp))
     print(
         f"cli_start (ircmd log, median of {a.runs}) | {ircmd_s * 1000:.0f} ms"
-        f" | python -c pass {python_s * 1000:.0f} ms | {ircmd_s / python_s:.1f}x | {TARGET}",
+        f" | python -c pass {python_s * 1000:.0f} ms | {ircmd_s / python_s:.1f}x"
+        f" | <= {TARGET_MS:g} ms {'ok' if ircmd_s * 1000 <= TARGET_MS else 'MISSED'}",
         flush=True,
     )
 

@@ -99,7 +99,7 @@ async def _consume_app(db: str, step: int, debounce: int) -> None:
     app = appmod.IrcmdApp(Config(db=Path(db), user="viewer"))
     loop = asyncio.get_running_loop()
     async with app.run_test(size=(120, 40)) as pilot:
-        while app._feed is None or not app.feed.watching:
+        while app.session is None or not app.session.feed.watching:
             await pilot.pause(0.01)
         print("ready", flush=True)
         await loop.run_in_executor(None, sys.stdin.read)  # A closes stdin when finished

@@ -1,11 +1,13 @@
 """Start to first paint: ircmd with 200 incidents and a 10,000-event incident open,
-against a bare Textual app with a Header and a Footer, in the same run.
+against a minimal Textual app (Header, Static, Footer), in the same run.
 
 Both run as real processes in a pseudo-terminal (120x40); "first paint" is the
 moment the terminal receives a string that only a painted screen contains: the
-last timeline entry of the open incident for ircmd, the header title for the
-bare app. Runs alternate to share any noise; the medians are compared.
-Target: ircmd <= 2x the bare app.
+last timeline entry of the open incident for ircmd, the Static's text for the
+minimal app. The minimal app is the fastest start a user could pick: it runs
+from `python -c`, imports nothing but Textual and paints its first frame at once.
+Runs alternate to share any noise; the medians are compared.
+Target: ircmd <= 1.5x the minimal app.
 
     python -m bench.startup [--runs 5]
 """
@@ -28,8 +30,25 @@ from pathlib import Path
 from bench.seed import build
 
 COLS, ROWS = 120, 40
-TARGET_RATIO = 2.0
-BARE_TITLE = "bare-textual-app"
+TARGET_RATIO = 1.5
+BARE_TEXT = "minimal-textual-app"
+# The baseline, run as `python -c`: no module of this repository is imported.
+BARE_APP = f"""
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Header, Static
+
+
+class Minimal(App[None]):
+    BINDINGS = [("ctrl+q", "quit", "Quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static({BARE_TEXT!r})
+        yield Footer()
+
+
+Minimal().run()
+"""
 
 
 class Terminal:
@@ -107,48 +126,28 @@ def first_paint(argv: list[str], marker: bytes, home: Path) -> float:
         term.close()
 
 
-def bare_app() -> None:
-    """The baseline: Textual with a Header and a Footer, nothing else."""
-    from textual.app import App, ComposeResult
-    from textual.widgets import Footer, Header
-
-    class Bare(App[None]):
-        TITLE = BARE_TITLE
-        BINDINGS = [("ctrl+q", "quit", "Quit")]
-
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield Footer()
-
-    Bare().run()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.startup")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--bare-app", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.bare_app:
-        bare_app()
-        return
     with tempfile.TemporaryDirectory(prefix="ircmd-bench-") as tmp:
         root = Path(tmp)
         db = root / "startup.db"
         build(db, incidents=200, big_events=10_000)
         home = root / "home"
         home.mkdir()
-        bare_argv = [sys.executable, "-m", "bench.startup", "--bare-app"]
+        bare_argv = [sys.executable, "-c", BARE_APP]
         ircmd_times: list[float] = []
         bare_times: list[float] = []
         for _ in range(args.runs):
-            bare_times.append(first_paint(bare_argv, BARE_TITLE.encode(), home))
+            bare_times.append(first_paint(bare_argv, BARE_TEXT.encode(), home))
             ircmd_times.append(first_paint(ircmd_argv(db), b"9999: ", home))
     ours, base = statistics.median(ircmd_times), statistics.median(bare_times)
     ratio = ours / base
     verdict = "ok" if ratio <= TARGET_RATIO else "MISSED"
     print(
         f"startup (200 incidents, 10k-event incident) | {ours * 1000:.0f} ms first paint"
-        f" | bare Textual {base * 1000:.0f} ms | {ratio:.2f}x | <= {TARGET_RATIO:g}x {verdict}",
+        f" | minimal Textual {base * 1000:.0f} ms | {ratio:.2f}x | <= {TARGET_RATIO:g}x {verdict}",
         flush=True,
     )
 

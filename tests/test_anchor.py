@@ -541,7 +541,9 @@ async def test_the_screen_header_warns_in_red(tmp_path: Path, read_only: bool) -
     app = screen_app(db, AnchorSettings(log=log), read_only=read_only)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(
-            pilot, lambda: app.command_screen.is_mounted and app._feed is not None, timeout=DEADLINE
+            pilot,
+            lambda: app.command_screen is not None and app.command_screen.is_mounted,
+            timeout=DEADLINE,
         )
         header = app.command_screen.query_one(IncidentHeader)
         await until(pilot, lambda: "WARNING" in str(header.render()), timeout=DEADLINE)
@@ -551,7 +553,7 @@ async def test_the_screen_header_warns_in_red(tmp_path: Path, read_only: bool) -
         span_styles = [str(s.style) for s in header.build(NOW).spans]
         assert any("$text-error" in st for st in span_styles)
         assert header.region.height >= 3  # the warning line is on screen, not cut off
-        assert (app._anchoring is None) is read_only
+        assert (app.session.anchoring is None) is read_only
 
 
 async def test_the_screen_has_no_warning_on_an_honest_record(tmp_path: Path) -> None:
@@ -562,7 +564,9 @@ async def test_the_screen_has_no_warning_on_an_honest_record(tmp_path: Path) -> 
     app = screen_app(db, AnchorSettings(log=log))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(
-            pilot, lambda: app.command_screen.is_mounted and app._feed is not None, timeout=DEADLINE
+            pilot,
+            lambda: app.command_screen is not None and app.command_screen.is_mounted,
+            timeout=DEADLINE,
         )
         header = app.command_screen.query_one(IncidentHeader)
         await until(pilot, lambda: "Payments down" in str(header.render()), timeout=DEADLINE)
@@ -574,7 +578,9 @@ async def test_the_screen_anchors_every_n_events(tmp_path: Path) -> None:
     await _first_half(db)
     app = screen_app(db, AnchorSettings(log=log, every_events=3))
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app._feed is not None and app.feed.watching, timeout=DEADLINE)
+        await until(
+            pilot, lambda: app.session is not None and app.session.feed.watching, timeout=DEADLINE
+        )
         async with await Store.open(db) as other:  # another process's writes count too
             for text in ("five", "six", "seven"):
                 await other.log(1, text, actor="bob")
@@ -592,7 +598,9 @@ async def test_the_screen_anchors_every_m_minutes_of_its_clock(tmp_path: Path) -
     settings = AnchorSettings(log=log, every_events=0, every_minutes=10)
     app = screen_app(db, settings, clock=lambda: now[0], heartbeat=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app._feed is not None and app.feed.watching, timeout=DEADLINE)
+        await until(
+            pilot, lambda: app.session is not None and app.session.feed.watching, timeout=DEADLINE
+        )
         async with await Store.open(db) as other:
             await other.log(1, "five", actor="bob")
         await until(

@@ -25,6 +25,7 @@ CORE = [
     "ircmd.escalation",
     "ircmd.playbooks",
     "ircmd.anchor",
+    "ircmd.session",
 ]
 
 

@@ -41,7 +41,7 @@ async def main(db, user):
         sys.stdout.flush()
 
     async with app.run_test(size=(120, 40)) as pilot:
-        while app._feed is None or not app.feed.watching:
+        while app.session is None or not app.session.feed.watching:
             await pilot.pause(0.01)
         screen = app.command_screen
         reply({"ready": True})

@@ -133,7 +133,7 @@ def screen_of(app: IrcmdApp) -> CommandScreen:
 async def ready(pilot: Pilot[None]) -> CommandScreen:
     app = pilot.app
     assert isinstance(app, IrcmdApp)
-    await until(pilot, lambda: app.command_screen.is_mounted and app._feed is not None)
+    await until(pilot, lambda: app.command_screen is not None and app.command_screen.is_mounted)
     return app.command_screen
 
 

@@ -127,8 +127,8 @@ async def test_store_is_closed_on_exit(tmp_path: Path) -> None:
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
-        store = app.store
-    assert app._store is None
+        store = app.session.store
+    assert app.session is None
     assert not store._db._running  # the aiosqlite thread has finished
 
 
@@ -158,7 +158,7 @@ async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path)
     app = make_app(db, poll_interval=0.05)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)
-        store = app.store
+        store = app.session.store
         real = store.events_since
         failures = [3]
 

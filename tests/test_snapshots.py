@@ -32,7 +32,14 @@ async def settle(pilot: Pilot[None]) -> None:
     """Wait for the first load and stop the cursor blinking; snap_compare then waits
     for every pending message and animation before it takes the picture."""
     app: Any = pilot.app
-    await until(pilot, lambda: app.command_screen.is_mounted and app.command_screen.timeline.rows)
+    await until(
+        pilot,
+        lambda: (
+            app.command_screen is not None
+            and app.command_screen.is_mounted
+            and app.command_screen.timeline.rows
+        ),
+    )
     app.command_screen.bar.cursor_blink = False
     await pilot.pause()
 

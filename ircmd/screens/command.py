@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import Provider
 from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
@@ -41,6 +42,7 @@ from ..models import (
     incident_key,
 )
 from ..playbooks import find_playbook, load_playbooks
+from ..session import Session
 from ..widgets.board import Board
 from ..widgets.entry_bar import EntryBar
 from ..widgets.header import IncidentHeader
@@ -55,41 +57,39 @@ from ..widgets.process import (
 )
 from ..widgets.style import user
 from ..widgets.timeline import Row, Timeline
-from . import forms
-from .modals import (
-    AssignScreen,
-    ConfirmScreen,
-    DeclareRequest,
-    DeclareScreen,
-    ReopenScreen,
-    TextScreen,
-    help_body,
-)
+from .tabs import TABS
 
-if TYPE_CHECKING:
-    from ..app import IrcmdApp
+if TYPE_CHECKING:  # the forms and dialogs are imported on first use: not for the first frame
+    from . import forms
+    from .modals import DeclareRequest
 
 TAIL = 500  # events fetched before the first paint of an incident; the rest follow
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
 WIDE = 120  # from this width the panes sit beside the timeline
 
-# The process tabs beside the board: (pane id suffix, title, key).
-TABS = (
-    ("checklist", "Checklist", "f4"),
-    ("comms", "Comms", "f5"),
-    ("evidence", "Evidence", "f6"),
-    ("review", "Review", "f7"),
-    ("actions", "Actions", "f8"),
-)
+HEARTBEAT = 10.0  # seconds between presence heartbeats
+RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
 # A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
 QUIT_AGAIN = 5.0
-# How long the message line keeps a confirmation, or an error (by the app's clock,
+# How long the message line keeps a confirmation, or an error (by the session's clock,
 # checked on the once-a-second tick, so a frozen clock in tests never fades it).
 SAY_DONE, SAY_ERROR = timedelta(seconds=10), timedelta(seconds=30)
 
 
+def _palette() -> type[Provider]:
+    """The palette's provider, imported when Ctrl+P first opens it, not at start-up."""
+    from .palette import IrcmdCommands
+
+    return IrcmdCommands
+
+
 class CommandScreen(Screen[None]):
-    """Header, board, roles, checklist, timeline, entry bar and footer."""
+    """Header, board, roles, checklist, timeline, entry bar and footer, on one Session.
+
+    The screen runs its own live data: the change feed, presence heartbeats and the
+    automatic anchoring are its workers, and it needs nothing from the app."""
+
+    COMMANDS = {_palette}
 
     # The function keys are priority bindings: they run before the next key is
     # routed, so `a` typed right after F8 reaches the Actions tab, not the bar.
@@ -107,8 +107,13 @@ class CommandScreen(Screen[None]):
         Binding("ctrl+p", "app.command_palette", "Palette", show=True),
     ]
 
-    def __init__(self) -> None:
+    def __init__(
+        self, session: Session, *, open_incident: int | None = None, heartbeat: float = HEARTBEAT
+    ) -> None:
         super().__init__()
+        self.session = session
+        self._open_first = open_incident
+        self._heartbeat = heartbeat
         self.state: IncidentState | None = None
         self.current: int | None = None
         self.escalation: dict[Severity, list[str]] = {}
@@ -121,20 +126,13 @@ class CommandScreen(Screen[None]):
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         self._latest_decision_id = 0
 
-    @property
-    def ircmd(self) -> IrcmdApp:
-        from ..app import IrcmdApp
-
-        assert isinstance(self.app, IrcmdApp)
-        return self.app
-
     def compose(self) -> ComposeResult:
         try:
-            self.escalation = load_escalation(self.ircmd.cfg.config_dir)
+            self.escalation = load_escalation(self.session.cfg.config_dir)
         except IrcmdError as e:  # a broken user file must not keep the screen from opening
             self.escalation = load_escalation(None)
             self._escalation_error = f"escalation list not loaded, using the defaults: {e}"
-        yield IncidentHeader(self.ircmd.clock, id="header")
+        yield IncidentHeader(self.session.clock, id="header")
         with Container(id="body"):
             with Container(id="side"):
                 with Vertical(id="left"):
@@ -151,10 +149,10 @@ class CommandScreen(Screen[None]):
                         yield ReviewPanel(id="review")
                     with TabPane("Actions", id="tab-actions"):
                         yield ActionsPanel(id="actions")
-            yield Timeline(id="timeline")
+            yield Timeline(clock=self.session.clock, id="timeline")
         with Vertical(id="entry"):
             yield Static("", id="message")
-            yield EntryBar(read_only=self.ircmd.cfg.read_only, id="bar")
+            yield EntryBar(read_only=self.session.cfg.read_only, id="bar")
         yield Footer()
 
     @property
@@ -179,7 +177,7 @@ class CommandScreen(Screen[None]):
     def panel(self, name: str) -> ProcessPanel:
         return self.query_one(f"#{name}", ProcessPanel)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one("#roles").border_title = "Roles"
         self.query_one("#checklist").border_title = "Checklist"
         self.timeline.border_title = "Timeline"
@@ -190,6 +188,12 @@ class CommandScreen(Screen[None]):
         self.set_interval(1, self._tick)
         if self._escalation_error:
             self.say(self._escalation_error, error=True)
+        self.query_one(IncidentHeader).warn(self.session.warning)
+        await self.start(await self.session.first_incident(self._open_first))
+        self._watch_feed()
+        self.set_interval(self._heartbeat, self.beat)
+        if self.session.anchoring is not None:  # the minutes are the clock's; this only looks
+            self.set_interval(self._heartbeat, self.anchor_if_due)
 
     def _refresh_panels(self) -> None:
         """Redraw the visible process panel now; the hidden ones when their tab is shown
@@ -197,7 +201,7 @@ class CommandScreen(Screen[None]):
         active = self.tabs.active.removeprefix("tab-")
         for panel in self.panels():
             if panel.id == active:
-                panel.show(self.state, self.ircmd.clock())
+                panel.show(self.state, self.session.clock())
             else:
                 panel.stale = True
 
@@ -205,11 +209,11 @@ class CommandScreen(Screen[None]):
         """Once a second: fade the message line when its time is up; the visible process
         panel, if its text depends on the clock (it redraws only when that text changes,
         about once a minute)."""
-        if self._message_until is not None and self.ircmd.clock() >= self._message_until:
+        if self._message_until is not None and self.session.clock() >= self._message_until:
             self.say("")
         active = self.tabs.active.removeprefix("tab-")
         if active != "checklist":
-            self.panel(active).tick(self.ircmd.clock())
+            self.panel(active).tick(self.session.clock())
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
@@ -217,9 +221,9 @@ class CommandScreen(Screen[None]):
         if name != "checklist":
             panel = self.panel(name)
             if panel.stale:
-                panel.show(self.state, self.ircmd.clock())
+                panel.show(self.state, self.session.clock())
             else:
-                panel.tick(self.ircmd.clock())
+                panel.tick(self.session.clock())
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
@@ -228,7 +232,7 @@ class CommandScreen(Screen[None]):
 
     async def start(self, incidents_current: int | None) -> None:
         """First load: the board, then the chosen incident (if any)."""
-        store = self.ircmd.store
+        store = self.session.store
         incidents = await store.list_incidents()
         self.board.load(incidents, incidents_current)
         if incidents_current is not None:
@@ -238,7 +242,7 @@ class CommandScreen(Screen[None]):
 
     async def open_incident(self, number: int) -> None:
         """Make an incident current: its state at once, its last entries, then its history."""
-        store = self.ircmd.store
+        store = self.session.store
         state = await store.state(number)
         self.current = number
         self._show(state)
@@ -254,12 +258,12 @@ class CommandScreen(Screen[None]):
         if tail and timeline.rows and timeline.rows[0].id > 1:
             # After the frame that shows the tail: the first paint waits for nothing older.
             self.call_after_refresh(self._load_history, number, timeline.rows[0].id)
-        self.ircmd.beat()
+        self.beat()
 
     @work(exclusive=True, group="history")
     async def _load_history(self, number: int, before: int) -> None:
         """Older events in chunks, as light rows, inserted above the tail in one go."""
-        store = self.ircmd.store
+        store = self.session.store
         rows: list[Row] = []
         kept: list[Event] = []
         after = 0
@@ -296,7 +300,7 @@ class CommandScreen(Screen[None]):
                 [self._metric_events[k] for k in sorted(self._metric_events)]
             )
             if self.tabs.active == "tab-review":
-                review.show(self.state, self.ircmd.clock())
+                review.show(self.state, self.session.clock())
             else:
                 review.stale = True
 
@@ -314,7 +318,7 @@ class CommandScreen(Screen[None]):
 
     async def apply(self, batch: list[Event]) -> None:
         """New events from any process: patch what they touch, nothing else."""
-        store = self.ircmd.store
+        store = self.session.store
         # The timeline first: it needs no query, and the next frame then carries
         # the new rows instead of waiting for the reads below.
         mine = [ev for ev in batch if ev.incident_id == self.current]
@@ -336,6 +340,60 @@ class CommandScreen(Screen[None]):
                 await self.open_incident(ev.incident_id)
                 self.say(f"{incident_key(ev.incident_id)} declared by {ev.actor}: now open")
 
+    @work(exclusive=True, group="feed")
+    async def _watch_feed(self) -> None:
+        """Every process's new events, applied incrementally to the screen.
+
+        A failed read (the file locked through another process's recovery, a full
+        disk, a vanished mount) pauses live updates, says so once, and retries with
+        backoff; the feed keeps its place, so nothing committed meanwhile is missed."""
+        feed = self.session.feed
+        pause = RETRY_FIRST
+        failing = False
+        while not feed.stopped:
+            try:
+                async for batch in feed:
+                    if failing:
+                        failing, pause = False, RETRY_FIRST
+                        self.notify("live updates resumed", markup=False)
+                    await self.apply(batch)
+                    if batch:
+                        self.anchor_if_due(batch[-1].id)
+                return
+            except NoMatches:
+                return  # the screen was torn down while a batch was being read: exiting
+            except IrcmdError as e:
+                if not failing:
+                    failing = True
+                    title = "live updates paused, retrying"
+                    self.notify(str(e), title=title, severity="error", markup=False)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_LAST)
+
+    @work(exclusive=True, group="presence")
+    async def beat(self) -> None:
+        """Say which incident this session shows; read who else is watching."""
+        try:
+            watchers = await self.session.heartbeat(self.current)
+        except IrcmdError:
+            return  # presence is a courtesy; a busy database must not break the screen
+        with contextlib.suppress(NoMatches):  # the screen may be closing meanwhile
+            self.query_one(IncidentHeader).show_watchers(watchers, self.session.user)
+
+    @work(exclusive=False, group="anchor")
+    async def anchor_if_due(self, newest_id: int | None = None) -> None:
+        """Anchor the record every N events (after a feed batch) and every M minutes of
+        the clock (looked at every heartbeat period). When the record no longer matches its
+        newest anchor, nothing is anchored and the header says so in red."""
+        anchoring = self.session.anchoring
+        if anchoring is None:
+            return
+        try:
+            await anchoring.tick(newest_id)
+        except IrcmdError as e:
+            with contextlib.suppress(NoMatches):
+                self.query_one(IncidentHeader).warn(str(e))
+
     # ------------------------------------------------------------ input
 
     def say(self, message: str, *, error: bool = False) -> None:
@@ -348,7 +406,7 @@ class CommandScreen(Screen[None]):
         self._refused_line = None
         self._message_until = None
         if message:
-            self._message_until = self.ircmd.clock() + (SAY_ERROR if error else SAY_DONE)
+            self._message_until = self.session.clock() + (SAY_ERROR if error else SAY_DONE)
 
     @on(EntryBar.Changed, "#bar")
     def _bar_edited(self, message: EntryBar.Changed) -> None:
@@ -374,7 +432,7 @@ class CommandScreen(Screen[None]):
         put back to fix, any other is remembered (Up recalls it), also when it only
         opened a form: a cancelled form leaves nothing for the next line to glue onto."""
         try:
-            command = entry.parse(line, now=self.ircmd.clock())
+            command = entry.parse(line, now=self.session.clock())
             done = await self.execute(command)
         except IrcmdError as e:
             self.say(str(e), error=True)
@@ -395,17 +453,17 @@ class CommandScreen(Screen[None]):
 
     async def _write(self, verb: Callable[[], Awaitable[Any]]) -> Any:
         """Run a Store write, then poke the feed so this screen sees it at once."""
-        if self.ircmd.cfg.read_only:
+        if self.session.cfg.read_only:
             raise ReadOnly("this session is read-only: nothing was written")
         result = await verb()
-        self.ircmd.feed.poke()
+        self.session.feed.poke()
         return result
 
     async def execute(self, command: entry.Command) -> str | None:
         """One command -> one Store verb. Returns the confirmation, or None when a
         dialog took over (the bar keeps its text until the dialog is done)."""
-        store = self.ircmd.store
-        me = self.ircmd.cfg.user
+        store = self.session.store
+        me = self.session.cfg.user
         match command:
             case entry.Entry(text=text, kind=kind, at=at):
                 ev = await self._write(
@@ -481,7 +539,7 @@ class CommandScreen(Screen[None]):
                 )
                 return f"{audience} update logged" + (" (final)" if final else "")
             case entry.ApplyPlaybook(name=name):
-                book = find_playbook(name, self.ircmd.cfg.playbook_dirs)
+                book = find_playbook(name, self.session.cfg.playbook_dirs)
                 await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
                 return f"playbook {name} applied"
             case entry.Notify(who=typed):
@@ -519,18 +577,18 @@ class CommandScreen(Screen[None]):
         raise AssertionError(f"unhandled command {command!r}")
 
     async def _set_status(self, status: Status, reason: str) -> str | None:
-        state = await self.ircmd.store.state(self._ref())
+        state = await self.session.store.state(self._ref())
         current = state.incident.status
         if status is Status.CLOSED and current is not Status.CLOSED:
             return await self._close("", reason)
         if status.rank < current.rank and not reason:
-            if self.ircmd.cfg.read_only:
+            if self.session.cfg.read_only:
                 raise ReadOnly("this session is read-only: nothing was written")
             self._confirm_reopen(state, status)
             return None
         await self._write(
-            lambda: self.ircmd.store.set_status(
-                self._ref(), status, actor=self.ircmd.cfg.user, reason=reason
+            lambda: self.session.store.set_status(
+                self._ref(), status, actor=self.session.cfg.user, reason=reason
             )
         )
         return f"status {status}"
@@ -538,8 +596,8 @@ class CommandScreen(Screen[None]):
     async def _close(self, override: str, reason: str = "") -> str:
         """The closure gate: refused with the list of what is missing (shown in the
         Review tab too), or overridden with a reason that goes on the record."""
-        me = self.ircmd.cfg.user
-        store = self.ircmd.store
+        me = self.session.cfg.user
+        store = self.session.store
         try:
             ev = await self._write(
                 lambda: store.set_status(
@@ -558,6 +616,8 @@ class CommandScreen(Screen[None]):
 
     @work
     async def _confirm_reopen(self, state: IncidentState, status: Status) -> None:
+        from .modals import ReopenScreen
+
         reason = await self.app.push_screen_wait(
             ReopenScreen(state.incident.key, state.incident.status, status)
         )
@@ -615,6 +675,8 @@ class CommandScreen(Screen[None]):
         """Ctrl+Q. With unsent work (text in the bar, a form or dialog open) the
         first press only says so and a second one quits: a note or a draft typed
         during the call is not lost to a reflex."""
+        from .modals import TextScreen
+
         app = self.app
         open_form = app.screen is not self and not isinstance(app.screen, TextScreen)
         unsent = bool(self.bar.value.strip()) or open_form
@@ -633,25 +695,31 @@ class CommandScreen(Screen[None]):
 
     def action_show_in_full(self) -> None:
         """Enter on the roles or checklist pane: all of it, wrapped, in a dialog."""
+        from .modals import TextScreen
+
         pane = self.focused
         if isinstance(pane, FullView):
             title = str(pane.border_title or "")
             self.app.push_screen(TextScreen(title, Content("\n").join(pane.lines)))
 
     def action_help(self) -> None:
+        from .modals import TextScreen, help_body
+
         self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))
 
     def _refused_read_only(self) -> bool:
         """In a read-only session, say so before a dialog is filled in, not after."""
-        if self.ircmd.cfg.read_only:
+        if self.session.cfg.read_only:
             self.say("this session is read-only: nothing can be written", error=True)
-        return self.ircmd.cfg.read_only
+        return self.session.cfg.read_only
 
     @work
     async def action_declare(self) -> None:
+        from .modals import DeclareRequest, DeclareScreen
+
         if self._refused_read_only():
             return
-        books, _ = load_playbooks(self.ircmd.cfg.playbook_dirs)
+        books, _ = load_playbooks(self.session.cfg.playbook_dirs)
         request = await self.app.push_screen_wait(DeclareScreen(books))
         if not isinstance(request, DeclareRequest):
             return
@@ -661,10 +729,10 @@ class CommandScreen(Screen[None]):
             self.say(str(e), error=True)
 
     async def _declare(self, request: DeclareRequest) -> None:
-        cfg = self.ircmd.cfg
+        cfg = self.session.cfg
         book = find_playbook(request.playbook, cfg.playbook_dirs) if request.playbook else None
         inc = await self._write(
-            lambda: self.ircmd.store.declare(
+            lambda: self.session.store.declare(
                 request.title,
                 actor=cfg.user,
                 severity=request.severity,
@@ -680,6 +748,8 @@ class CommandScreen(Screen[None]):
 
     @work
     async def action_assign(self) -> None:
+        from .modals import AssignScreen
+
         if self.current is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
@@ -699,7 +769,7 @@ class CommandScreen(Screen[None]):
 
     def _writable_ref(self) -> int:
         ref = self._ref()
-        if self.ircmd.cfg.read_only:
+        if self.session.cfg.read_only:
             raise ReadOnly("this session is read-only: nothing was written")
         return ref
 
@@ -707,7 +777,7 @@ class CommandScreen(Screen[None]):
         """After a form's write: poke the feed and confirm."""
 
         def after() -> None:
-            self.ircmd.feed.poke()
+            self.session.feed.poke()
             self.say(message)
 
         return after
@@ -716,7 +786,7 @@ class CommandScreen(Screen[None]):
         """Open a form on the current incident, or say why not (keys and palette)."""
         try:
             ref = self._writable_ref()
-            form = build(ref, self.ircmd.cfg.user)
+            form = build(ref, self.session.cfg.user)
         except IrcmdError as e:
             self.say(str(e), error=True)
             return
@@ -728,9 +798,13 @@ class CommandScreen(Screen[None]):
         """Several lines pasted: one note, checked in a form (the bar is one line)."""
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             done = self._form_done("note added")
             self.bar.value = ""  # what it held is in the form now
-            return forms.note_form(message.text, forms.submit_note(self.ircmd.store, ref, me, done))
+            return forms.note_form(
+                message.text, forms.submit_note(self.session.store, ref, me, done)
+            )
 
         await self._open_form(build)
 
@@ -739,17 +813,23 @@ class CommandScreen(Screen[None]):
         state = self.state
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             assert state is not None
-            submit = forms.submit_update(self.ircmd.store, ref, me, self._form_done("update sent"))
-            return forms.update_form(state, self.ircmd.clock(), submit, self._latest_decision)
+            submit = forms.submit_update(
+                self.session.store, ref, me, self._form_done("update sent")
+            )
+            return forms.update_form(state, self.session.clock(), submit, self._latest_decision)
 
         await self._open_form(build)
 
     async def action_add_evidence(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             done = self._form_done(f"evidence registered, held by {me}")
-            submit = forms.submit_evidence(self.ircmd.store, ref, me, done)
-            return forms.evidence_form(submit, host_files=not self.ircmd.cfg.user_locked)
+            submit = forms.submit_evidence(self.session.store, ref, me, done)
+            return forms.evidence_form(submit, host_files=not self.session.cfg.user_locked)
 
         await self._open_form(build)
 
@@ -757,12 +837,14 @@ class CommandScreen(Screen[None]):
         state = self.state
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             assert state is not None
             if not state.evidence:
                 raise NotFound("no evidence to transfer: /evidence DESCRIPTION registers some")
             done = self._form_done("custody transferred")
             return forms.transfer_form(
-                state, forms.submit_transfer(self.ircmd.store, ref, me, done)
+                state, forms.submit_transfer(self.session.store, ref, me, done)
             )
 
         await self._open_form(build)
@@ -771,17 +853,21 @@ class CommandScreen(Screen[None]):
         state = self.state
 
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             assert state is not None
             done = self._form_done("review saved")
-            submit = forms.submit_review(self.ircmd.store, ref, me, done, state.review)
+            submit = forms.submit_review(self.session.store, ref, me, done, state.review)
             return forms.review_form(state, submit)
 
         await self._open_form(build)
 
     async def action_add_action(self) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
+            from . import forms
+
             done = self._form_done("follow-up action added")
-            return forms.action_form(forms.submit_action(self.ircmd.store, ref, me, done))
+            return forms.action_form(forms.submit_action(self.session.store, ref, me, done))
 
         await self._open_form(build)
 
@@ -789,6 +875,8 @@ class CommandScreen(Screen[None]):
         """`n` in the Comms tab: check off the first escalation contact not yet told,
         once Enter confirms. The dialog is pushed here, inside the key's own
         (priority) binding, so the keys typed after `n` already reach it."""
+        from .modals import ConfirmScreen
+
         state = self.state
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
@@ -826,5 +914,7 @@ class CommandScreen(Screen[None]):
 
     @on(Timeline.EntryChosen)
     def _entry_chosen(self, message: Timeline.EntryChosen) -> None:
+        from .modals import TextScreen
+
         body = Content("\n").join(user(line) for line in message.text.split("\n"))
         self.app.push_screen(TextScreen(message.heading or f"Entry #{message.event_id}", body))

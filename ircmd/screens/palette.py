@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -17,6 +17,7 @@ from .. import entry
 from ..models import ActionStatus
 from ..widgets.process import CommsPanel
 from ..widgets.style import user
+from .tabs import TABS
 
 if TYPE_CHECKING:
     from .command import CommandScreen
@@ -25,15 +26,13 @@ Action = tuple[Content, Callable[[], object], str]
 
 
 class IrcmdCommands(Provider):
-    """Forms, slash-command templates, open INC-n, check step N, theme, quit."""
+    """Forms, slash-command templates, open INC-n, check step N, theme, quit.
+
+    Attached to the command screen (its COMMANDS), not to the app."""
 
     def _actions(self) -> list[Action]:
-        from .command import CommandScreen
-
-        screen = self.screen
-        if not isinstance(screen, CommandScreen):
-            return []
-        return actions_of(screen)
+        # Attached through CommandScreen.COMMANDS, so only that screen ever calls it.
+        return actions_of(cast("CommandScreen", self.screen))
 
     async def discover(self) -> Hits:
         for name, run, help_text in self._actions():
@@ -49,8 +48,6 @@ class IrcmdCommands(Provider):
 
 def actions_of(screen: CommandScreen) -> list[Action]:
     """What the palette lists for the screen as it is now."""
-    from .command import TABS
-
     found: list[Action] = [
         (Content("Declare an incident (form)"), screen.action_declare, "F2"),
         (Content("Assign a role (form)"), screen.action_assign, "F3"),

@@ -9,7 +9,7 @@ entry. An amendment is shown in its place in time and also under the entry it
 corrects, which carries a marker, so nobody reads a corrected entry without its fix.
 
 Times are UTC. A row whose day differs from the row above (the first row: from
-the app's clock's today) shows its date too, `11-22 23:59:00`, with the year
+the injected clock's today) shows its date too, `11-22 23:59:00`, with the year
 when that differs as well; the time column is as wide as the widest stamp it
 holds, so the columns stay aligned. Which rows show a date is worked out when
 rows are added or laid out, never per line drawn.
@@ -142,7 +142,7 @@ class Timeline(ScrollView, can_focus=True):
     def __init__(
         self, *, clock: Callable[[], datetime] | None = None, id: str | None = None
     ) -> None:
-        """`clock` gives "today" for the first row's date; default: the app's `clock`."""
+        """`clock` gives "today" for the first row's date; none: every first row is dated."""
         super().__init__(id=id)
         self.rows: list[Row] = []
         self._by_id: dict[int, Row] = {}
@@ -264,17 +264,10 @@ class Timeline(ScrollView, can_focus=True):
         return Layout(width, id_w, 12 if wide else 8, 8, STAMP_WIDTHS[self._dated])
 
     def _today(self) -> date | None:
-        """The clock's UTC date (the app's clock unless one was given), else None."""
-        clock = self._clock
-        if clock is None:
-            try:
-                clock = getattr(self.app, "clock", None)
-            except Exception:  # not in an app (yet)
-                return None
-        if not callable(clock):
+        """The clock's UTC date, else None (no clock given)."""
+        if self._clock is None:
             return None
-        now = clock()
-        return now.astimezone(UTC).date() if isinstance(now, datetime) else None
+        return self._clock().astimezone(UTC).date()
 
     def _lines_of(self, row: Row) -> int:
         text_w = self._layout.text_w
