@@ -184,6 +184,49 @@ def test_declare_with_security_playbook_defaults_to_sev1(cli: Cli) -> None:
     assert len(state["checklist"]) == 10
 
 
+def test_declare_with_a_type_applies_its_playbook_and_says_so(cli: Cli) -> None:
+    r = cli.ok("declare", "Admin logins from one ASN", "--type", "Security")
+    assert r.out == "INC-1\n"
+    assert "applied playbook security-breach for type Security" in r.err.splitlines()
+    assert "severity SEV1" in r.err, "the playbook's severity, as with --playbook"
+    state = cli.ok("show", "INC-1", "--json").json()
+    assert [p["name"] for p in state["playbooks"]] == ["security-breach"]
+    assert len(state["checklist"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("flags", "books"),
+    [
+        (["--type", "security", "--no-playbook"], []),
+        (["--type", "weather"], []),
+        (["--type", "security", "--playbook", "data-loss"], ["data-loss"]),
+    ],
+)
+def test_declare_applies_no_playbook_for_its_type_when_told_or_none_fits(
+    cli: Cli, flags: list[str], books: list[str]
+) -> None:
+    r = cli.ok("declare", "x", *flags)
+    assert "applied playbook" not in r.err
+    state = cli.ok("show", "INC-1", "--json").json()
+    assert [p["name"] for p in state["playbooks"]] == books
+
+
+def test_declare_maps_a_type_through_a_user_playbooks_types(cli: Cli) -> None:
+    (cli.user_config() / "playbooks").mkdir()
+    (cli.user_config() / "playbooks" / "dns.toml").write_text(
+        'title = "DNS failure"\ntypes = ["dns", "resolver"]\ncontainment = ["Flush caches"]\n',
+        encoding="utf-8",
+    )
+    r = cli.ok("declare", "lookups fail", "--type", "resolver")
+    assert "applied playbook dns for type resolver" in r.err
+    assert cli.ok("show", "INC-1", "--json").json()["checklist"][0]["text"] == "Flush caches"
+
+
+def test_declare_refuses_a_playbook_and_no_playbook(cli: Cli) -> None:
+    cli.fails("declare", "x", "--playbook", "data-loss", "--no-playbook", says="exclude each other")
+    assert cli("list").out == ""
+
+
 def test_recovery_checklist_items(cli: Cli) -> None:
     cli.ok("declare", "x")
     assert cli.ok("checklist", "add", "INC-1", "Isolate host").out == "1\n"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_screen_commands import declared, make_app, ready, seeded, state, submit, until
+from test_screen_commands import (
+    declared,
+    make_app,
+    message_text,
+    ready,
+    seeded,
+    state,
+    submit,
+    until,
+)
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select
 
@@ -35,6 +44,47 @@ async def test_declare_form_suggests_severity(tmp_path: Path) -> None:
     assert st.incident.severity is Severity.SEV2
     assert st.incident.impact is Level.HIGH and st.incident.urgency is Level.MEDIUM
     assert [p.name for p in st.playbooks] == ["service-outage"]
+
+
+async def test_declare_form_picks_the_playbook_of_the_type(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = app.screen
+        await pilot.press(*"Admin logins", "tab", *"securit")
+        book = form.query_one("#declare-playbook", Select)
+        assert book.is_blank()
+        await pilot.press("y")  # "security" is in security-breach's types
+        await until(pilot, lambda: book.value == "security-breach")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.command_screen.current == 1)
+        assert "playbook security-breach applied" in message_text(app.command_screen)
+    st = await state(db)
+    assert st.incident.type == "security"
+    assert [p.name for p in st.playbooks] == ["security-breach"]
+
+
+async def test_declare_form_keeps_a_playbook_chosen_by_hand(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    app = make_app(db)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = app.screen
+        await pilot.press(*"Admin logins", "tab", *"security")
+        book = form.query_one("#declare-playbook", Select)
+        await until(pilot, lambda: book.value == "security-breach")
+        book.clear()  # "none", chosen by hand
+        await pilot.pause()
+        await pilot.press("backspace", *"y", "ctrl+s")  # the type moves again
+        await until(pilot, lambda: app.command_screen.current == 1)
+        assert book.is_blank()
+    st = await state(db)
+    assert st.incident.type == "security" and st.playbooks == ()
 
 
 async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> None:
