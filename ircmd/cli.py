@@ -27,6 +27,7 @@ from .escalation import load_escalation
 from .hashing import receive, sha256_of
 from .lock import LockedGroup
 from .models import (
+    LOG_KINDS,
     REVIEW_FIELDS,
     ActionStatus,
     ActionType,
@@ -282,7 +283,7 @@ def declare(
 @click.argument("words", nargs=-1)
 @click.option(
     "--kind",
-    type=click.Choice([k.value for k in (Kind.NOTE, Kind.DECISION)]),
+    type=click.Choice([k.value for k in LOG_KINDS]),
     default="note",
     show_default=True,
 )
