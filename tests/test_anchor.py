@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from attacker import cut_tail, drop_triggers, remove_files, rewrite, sql
-from conftest import RunCli, assert_error, assert_ok
-from test_screen_commands import NOW, until
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.screen import NOW, until
 
 from ircmd.anchor import Anchor, AutoAnchor, db_key, newest, write_anchor
 from ircmd.app import IrcmdApp

@@ -6,77 +6,12 @@ non-zero exit and no traceback.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-IRCMD = str(Path(sys.executable).with_name("ircmd"))
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-class Cli:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.config = root / "config"  # XDG_CONFIG_HOME; ircmd's dir is config/ircmd
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("IRCMD_") and k not in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")
-        }
-        self.env |= {
-            "IRCMD_DB": str(root / "ircmd.db"),
-            "IRCMD_USER": "alice",
-            "XDG_CONFIG_HOME": str(self.config),
-            "XDG_DATA_HOME": str(root / "data"),
-        }
-
-    def __call__(self, *args: str, user: str = "alice") -> Run:
-        p = subprocess.run(
-            [IRCMD, *args],
-            env=self.env | {"IRCMD_USER": user},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(p.returncode, p.stdout, p.stderr)
-
-    def ok(self, *args: str, user: str = "alice") -> Run:
-        r = self(*args, user=user)
-        assert r.code == 0, r.err
-        return r
-
-    def fails(self, *args: str, user: str = "alice", says: str = "") -> str:
-        """Run a command that must fail with one clean error line; return that line."""
-        r = self(*args, user=user)
-        assert r.code != 0, f"{args} succeeded: {r.out}"
-        assert "Traceback" not in r.err
-        lines = r.err.splitlines()
-        assert len(lines) == 1, f"{args}: expected one stderr line, got {r.err!r}"
-        assert lines[0].startswith("ircmd: error: "), lines[0]
-        assert says.lower() in lines[0].lower(), f"{says!r} not in {lines[0]!r}"
-        return lines[0]
-
-    def user_config(self) -> Path:
-        d = self.config / "ircmd"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+from helpers.cli import Cli
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from test_screen_commands import NOW, events, frozen, make_app, message_text, state, submit
+from helpers.screen import NOW, events, frozen, make_app, message_text, state, submit
 
 from ircmd.models import Role, Severity
 from ircmd.store import Store

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok
-from test_log_stdin import Feeder, feeder_fixture, notes  # noqa: F401 (a fixture, by name)
-from test_screen_commands import NOW, make_app, ready
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.processes import Feeder, notes
+from helpers.screen import NOW, make_app, ready
 
 from ircmd.demo import build_demo
 from ircmd.models import StorageBusy

@@ -13,9 +13,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_cli_process import Cli
-from test_screen_commands import NOW, declared, events, make_app, message_text, ready, state, until
-from test_screen_process import fill, form_of, save
+from helpers.cli import Cli
+from helpers.screen import (
+    NOW,
+    declared,
+    events,
+    fill,
+    form_of,
+    make_app,
+    message_text,
+    ready,
+    save,
+    state,
+    until,
+)
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 

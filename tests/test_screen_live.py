@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from test_screen_commands import NOW, declared, frozen, make_app, ready, seeded, submit, until
+from helpers.screen import NOW, declared, frozen, make_app, ready, seeded, submit, until
 
 from ircmd.models import Event, Kind, Severity, Status, StorageError
 from ircmd.store import Store

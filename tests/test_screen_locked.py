@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
-from test_screen_commands import declared, frozen, ready, until
+from helpers.screen import declared, frozen, ready, until
 from textual.command import CommandList, CommandPalette
 
 from ircmd.app import IrcmdApp

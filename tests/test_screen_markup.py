@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_screen_commands import declared, events, make_app, ready, state, submit, until
+from helpers.screen import declared, events, make_app, ready, state, submit, until
 
 from ircmd.widgets.timeline import Timeline
 

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_screen_commands import (
-    declared,
-    make_app,
-    message_text,
-    ready,
-    seeded,
-    state,
-    submit,
-    until,
-)
+from helpers.screen import declared, make_app, message_text, ready, seeded, state, submit, until
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select
 

@@ -9,66 +9,32 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from test_screen_commands import (
+from helpers.screen import (
     NOW,
     declared,
     events,
+    fill,
+    form_of,
     frozen,
     make_app,
     message_text,
     ready,
+    save,
     seeded,
+    shown,
     state,
     submit,
     until,
 )
-from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, Select, Static, TabbedContent, TextArea
+from textual.widgets import Static, TabbedContent, TextArea
 
 from ircmd import rules
 from ircmd.app import IrcmdApp
 from ircmd.models import ActionStatus, Audience, Kind, Role, Status
-from ircmd.screens.command import CommandScreen
-from ircmd.screens.forms import FormScreen
 from ircmd.screens.modals import ConfirmScreen, TextScreen
 from ircmd.screens.palette import actions_of
 from ircmd.store import Store
 from ircmd.widgets.process import CommsPanel
-
-
-def shown(screen: CommandScreen, wid: str) -> str:
-    return str(screen.query_one(f"#{wid}").render())
-
-
-async def form_of(pilot: Pilot[None]) -> FormScreen:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FormScreen))
-    await pilot.pause()
-    assert isinstance(app.screen, FormScreen)
-    return app.screen
-
-
-def fill(form: FormScreen, **values: Any) -> None:
-    """Set form fields directly (typing is covered by test_process_screens)."""
-    for key, value in values.items():
-        widget = form.query_one(f"#field-{key}")
-        if isinstance(widget, TextArea):
-            widget.text = value
-        elif isinstance(widget, Checkbox):
-            widget.value = bool(value)
-        elif isinstance(widget, Select):
-            widget.value = value
-        else:
-            assert isinstance(widget, Input)
-            widget.value = value
-
-
-async def save(pilot: Pilot[None], form: FormScreen) -> None:
-    """Ctrl+S; wait until the form closed."""
-    await pilot.press("ctrl+s")
-    await until(pilot, lambda: pilot.app.screen is not form)
-    await pilot.pause()
-
 
 # ----------------------------------------------------------------- panels
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok, event_count
+from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.screen import declared, frozen, make_app, message_text, submit, until
 from hypothesis import given
 from hypothesis import strategies as st
-from test_screen_commands import declared, frozen, make_app, message_text, submit, until
 
 from ircmd import report, rules
 from ircmd.app import IrcmdApp

@@ -12,8 +12,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from helpers.screen import NOW, declared, frozen, make_app, ready, submit, until
 from rich.cells import cell_len
-from test_screen_commands import NOW, declared, frozen, make_app, ready, submit, until
 from textual.app import App, ComposeResult
 
 from ircmd.models import Event, Kind, Severity
