@@ -13,9 +13,9 @@ from helpers.screen import (
     declared,
     events,
     frozen,
-    make_app,
     message_text,
     ready,
+    running,
     seeded,
     state,
     submit,
@@ -45,8 +45,7 @@ from ircmd.widgets.entry_bar import EntryBar
 
 async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         bar = screen.query_one(EntryBar)
         assert bar.has_focus, "the entry bar is focused at start"
@@ -72,8 +71,9 @@ async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: P
     records nothing twice, lines typed meanwhile queue as entries of their own, in
     order, and text typed without Enter stays in the bar."""
     db = await declared(tmp_path)
-    app = make_app(db, timeout=60)  # the screen's write outwaits the lock, however slow the test
-    async with app.run_test(size=(100, 30)) as pilot:
+    # The screen's write outwaits the lock, however slow the test.
+    async with running(db, timeout=60) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         bar = screen.bar
         async with write_lock_held(db):
@@ -96,8 +96,8 @@ async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path)
     """`ok then` typed fast with focus in the Comms tab: its `n` must not reach the
     tab's notify key (a false notification), nor `u` the update form."""
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         told = len((await state(db)).notifications)
         for text in ("ok then", "bob burst in"):
@@ -113,8 +113,8 @@ async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path)
 
 async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press(*"log: ")
         app.post_message(Paste("502 upstream\r\n503 upstream\nretry storm"))
@@ -130,8 +130,8 @@ async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) 
 
 async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         await submit(pilot, "/action")
         await until(pilot, lambda: isinstance(app.screen, FormScreen))
         await pilot.press(*"draft", "ctrl+q")
@@ -143,8 +143,7 @@ async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -
 
 async def test_declare_open_sev_status(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, "/declare SEV3 search slow")
         assert screen.current == 2
         await submit(pilot, "/sev 1")
@@ -160,8 +159,7 @@ async def test_declare_open_sev_status(tmp_path: Path) -> None:
 
 async def test_assign_and_handoff(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/assign scribe carol")
         await submit(pilot, "/ic alice")
         screen = await submit(pilot, "/ic bob")
@@ -176,8 +174,7 @@ async def test_assign_and_handoff(tmp_path: Path) -> None:
 
 async def test_checklist_commands(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/add isolate the host")
         await submit(pilot, "/recovery restore from backup")
         await submit(pilot, "/check 1")
@@ -194,8 +191,7 @@ async def test_checklist_commands(tmp_path: Path) -> None:
 
 async def test_entries_decision_at_amend(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/decision fail over to eu-west-2")
         await submit(pilot, "/at 11:50 vendor called back")
         await submit(pilot, "first entry with a typo")
@@ -217,8 +213,7 @@ async def test_entries_decision_at_amend(tmp_path: Path) -> None:
 
 async def test_update_action_playbook_notify(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/update external we are investigating")
         await submit(pilot, "/action add a canary stage")
         await submit(pilot, "/playbook service-outage")
@@ -233,8 +228,8 @@ async def test_update_action_playbook_notify(tmp_path: Path) -> None:
 
 async def test_help_opens_the_help(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         await ready(pilot)
         bar = app.command_screen.bar
         bar.value = "/help"
@@ -263,8 +258,8 @@ async def test_help_opens_the_help(tmp_path: Path) -> None:
 )
 async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, said: str) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await submit(pilot, line)
         assert message_text(screen) == said
         assert screen.bar.value == line, "nothing typed is lost"
@@ -273,8 +268,7 @@ async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, sa
 
 async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
-    app = make_app(db, user="dave", open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, user="dave", open_incident=1) as pilot:
         screen = await submit(pilot, "/sev 2")
         text = message_text(screen)
         assert "only the commander or deputy" in text and "alice" in text
@@ -284,8 +278,7 @@ async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
 
 async def test_history_recall(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "first")
         screen = await submit(pilot, "second")
         bar = screen.bar
@@ -300,8 +293,7 @@ async def test_history_recall(tmp_path: Path) -> None:
 
 async def test_completion_with_tab(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press("/", "s", "t")
         await until(pilot, lambda: screen.bar._suggestion == "/status ")  # a worker finds it
@@ -311,8 +303,7 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
 
 async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press(*"rollback at")
         await pilot.press("escape")
@@ -325,8 +316,8 @@ async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_pat
 
 async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press(*"half a note", "ctrl+q")
         await pilot.pause()
@@ -338,8 +329,8 @@ async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -
 
 async def test_ctrl_q_with_an_empty_bar_quits_at_once(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         await ready(pilot)
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running)
@@ -349,8 +340,7 @@ async def test_checking_a_step_someone_just_checked_says_so(tmp_path: Path) -> N
     db = await declared(tmp_path)
     async with await Store.open(db, clock=frozen) as other:
         await other.add_item(1, "Fail over to EU-2", actor="alice")
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         async with await Store.open(db, clock=frozen) as other:
             await other.check(1, 1, actor="dave")
@@ -376,8 +366,7 @@ async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
     clock says its time is up (the clock moves only here: no wall-clock window)."""
     clock = Clock(NOW)
     db = await declared(tmp_path)
-    app = make_app(db, clock=clock)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, clock=clock) as pilot:
         screen = await submit(pilot, "/check 9")
         assert message_text(screen) == "no checklist item 9 on INC-1"
         await pilot.press("backspace")  # fixing the refused line: the error has done its job
@@ -404,8 +393,8 @@ async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
 
 async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         for key in ["t", "e", "h", "backspace", "backspace", "h", "e", "left", "X", "end", "!"]:
             app.post_message(Key(key, key if len(key) == 1 else None))

@@ -5,6 +5,7 @@ keystrokes the screen tests share."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +25,6 @@ from ircmd.models import Event, IncidentState, Severity
 from ircmd.screens.command import CommandScreen
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
-from ircmd.store.store import DEFAULT_TIMEOUT
 from ircmd.widgets.entry_bar import EntryBar
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -34,24 +34,27 @@ def frozen() -> datetime:
     return NOW
 
 
-def make_app(db: Path, user: str = "alice", **kw: object) -> IrcmdApp:
-    """The app on `db` with the clock frozen at NOW; `read_only=True` passes to Config."""
-    read_only = bool(kw.pop("read_only", False))
+CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
+
+
+def make_app(db: Path, user: str = "alice", **kw: Any) -> IrcmdApp:
+    """The app on `db` as `user` with the clock frozen at NOW (`clock=` for another).
+    Keywords naming a Config field (read_only, timeout, anchor, force_time, ...) go
+    to Config; the rest (open_incident, poll_interval, ...) to IrcmdApp."""
     clock = kw.pop("clock", frozen)
-    timeout = float(kw.pop("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
-    cfg = Config(db=db, user=user, read_only=read_only, timeout=timeout)
-    return IrcmdApp(cfg, clock=clock, **kw)  # type: ignore[arg-type]
+    cfg = Config(db=db, user=user, **{k: kw.pop(k) for k in list(kw) if k in CONFIG_FIELDS})
+    return IrcmdApp(cfg, clock=clock, **kw)
 
 
 @asynccontextmanager
 async def running(
     db: Path, user: str = "alice", *, size: tuple[int, int] = (100, 30), **kw: Any
-) -> AsyncIterator[tuple[IrcmdApp, Pilot[None]]]:
-    """`make_app(db, user, **kw)` running headless at `size`: the app and its pilot.
-    The app outlives the block, so a test can still read its return code."""
+) -> AsyncIterator[Pilot[None]]:
+    """`make_app(db, user, **kw)` running headless at `size`; its pilot (`pilot.app`
+    is the app). The one place a screen test builds and starts the app."""
     app = make_app(db, user, **kw)
     async with app.run_test(size=size) as pilot:
-        yield app, pilot
+        yield pilot
 
 
 async def seeded(tmp_path: Path, user: str = "alice") -> Path:
