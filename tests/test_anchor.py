@@ -211,21 +211,31 @@ def test_anchor_refuses_to_bless_a_rewritten_record(
 # ------------------------------------------------------------------ tampering
 
 
-def test_rewritten_and_rehashed_event_is_caught_by_the_anchor_after_it(
-    anchored: Path, run_cli: RunCli, tmp_path: Path
+@pytest.mark.parametrize(
+    ("event", "column", "value", "named", "not_named"),
+    [
+        # Between the two anchors: the second one, after it, catches it.
+        (6, "text", "nothing happened", ("line 2", "head #8", "hash differs"), ("line 1",)),
+        # Before the first anchor: the first one is named.
+        (2, "actor", "mallory", ("line 1", "head #4"), ()),
+    ],
+    ids=["after-the-first-anchor", "before-the-first-anchor"],
+)
+def test_a_rewritten_and_rehashed_event_is_caught_by_the_first_anchor_after_it(
+    anchored: Path,
+    run_cli: RunCli,
+    tmp_path: Path,
+    event: int,
+    column: str,
+    value: str,
+    named: tuple[str, ...],
+    not_named: tuple[str, ...],
 ) -> None:
-    rewrite(anchored, 6, "text", "nothing happened")
+    rewrite(anchored, event, column, value)
     assert_fooled_without_anchors(run_cli, tmp_path)
-    line = assert_error(run_cli("verify"), "verify failed", "line 2", "head #8", "hash differs")
-    assert "line 1" not in line
-
-
-def test_rewrite_before_the_first_anchor_names_the_first_anchor(
-    anchored: Path, run_cli: RunCli, tmp_path: Path
-) -> None:
-    rewrite(anchored, 2, "actor", "mallory")
-    assert_fooled_without_anchors(run_cli, tmp_path)
-    assert_error(run_cli("verify"), "verify failed", "line 1", "head #4")
+    line = assert_error(run_cli("verify"), "verify failed", *named)
+    for needle in not_named:
+        assert needle not in line
 
 
 def test_truncated_tail_is_caught(anchored: Path, run_cli: RunCli, tmp_path: Path) -> None:
