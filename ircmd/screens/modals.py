@@ -160,6 +160,8 @@ class DeclareScreen(Dialog):
 
     @on(Input.Changed, "#declare-type")
     def _follow_type(self, event: Input.Changed) -> None:
+        """Select the type's playbook as the type is typed, so what Declare will apply
+        is on screen before it is applied; a choice made by hand is left alone."""
         if self._book_by_hand:
             return
         book = playbook_for_type(event.value, self._playbooks)
@@ -175,6 +177,7 @@ class DeclareScreen(Dialog):
 
     @on(Select.Changed, "#declare-playbook")
     def _book_chosen(self) -> None:
+        """A change this form did not make itself is the user's choice: it stays."""
         if self._book_moves:
             self._book_moves -= 1
         else:
