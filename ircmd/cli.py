@@ -27,6 +27,7 @@ from .escalation import load_escalation
 from .hashing import receive, sha256_of
 from .lock import LockedGroup
 from .models import (
+    LOG_KINDS,
     REVIEW_FIELDS,
     ActionStatus,
     ActionType,
@@ -41,7 +42,7 @@ from .models import (
     action_key,
     parse_action_ref,
 )
-from .playbooks import find_playbook, load_playbooks
+from .playbooks import find_playbook, load_playbooks, playbook_for_type
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff, retrying
 from .store import Store
 
@@ -209,12 +210,17 @@ def demo(ctx: click.Context) -> None:
     help="SEV1..SEV4; suggested from impact x urgency if omitted.",
 )
 @click.option(
-    "--type", "type_", metavar="TYPE", default="", help="Incident type, e.g. outage, security."
+    "--type",
+    "type_",
+    metavar="TYPE",
+    default="",
+    help="Incident type, e.g. outage, security; applies the playbook that lists it.",
 )
 @click.option("--impact", metavar="LEVEL", help="high, medium or low.")
 @click.option("--urgency", metavar="LEVEL", help="high, medium or low.")
 @click.option("--summary", default="", help="What is known so far.")
 @click.option("--playbook", metavar="NAME", help="Apply this playbook's steps at once.")
+@click.option("--no-playbook", is_flag=True, help="Apply no playbook, not even the type's.")
 @click.option("--detected-at", metavar="TIME", help="When it was detected (for metrics).")
 @click.option("--started-at", metavar="TIME", help="When impact began (for metrics).")
 @at_option
@@ -228,16 +234,25 @@ def declare(
     urgency: str | None,
     summary: str,
     playbook: str | None,
+    no_playbook: bool,
     detected_at: str | None,
     started_at: str | None,
     at: str | None,
 ) -> None:
-    """Declare an incident; prints its id (INC-n)."""
+    """Declare an incident; prints its id (INC-n).
+
+    With a type and no --playbook, the playbook whose name or `types` list matches
+    the type is applied (said on stderr); --no-playbook applies none."""
     cfg = cfg_of(ctx)
+    if playbook and no_playbook:
+        fail("--playbook and --no-playbook exclude each other", 2)
     sev = rules.parse_severity(severity) if severity else None
     imp = rules.parse_level(impact, "impact") if impact else None
     urg = rules.parse_level(urgency, "urgency") if urgency else None
     book = find_playbook(playbook, cfg.playbook_dirs) if playbook else None
+    by_type = book is None and not no_playbook and bool(type_.strip())
+    if by_type:
+        book = playbook_for_type(type_, load_playbooks(cfg.playbook_dirs)[0])
 
     async def body(store: Store, cfg: Config) -> None:
         inc = await store.declare(
@@ -256,6 +271,9 @@ def declare(
         click.echo(inc.key)
         if sev is None:
             click.echo(f"severity {inc.severity} ({inc.severity.meaning})", err=True)
+        if by_type and book is not None:
+            type_shown = display.printable(type_)
+            click.echo(f"applied playbook {book.name} for type {type_shown}", err=True)
 
     run(ctx, body)
 
@@ -265,7 +283,7 @@ def declare(
 @click.argument("words", nargs=-1)
 @click.option(
     "--kind",
-    type=click.Choice([k.value for k in (Kind.NOTE, Kind.DECISION)]),
+    type=click.Choice([k.value for k in LOG_KINDS]),
     default="note",
     show_default=True,
 )

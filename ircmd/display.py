@@ -12,7 +12,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Event, Kind, incident_key
+from .models import Event, Kind
 
 _PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
 
@@ -186,9 +186,3 @@ def describe(ev: Event) -> str:
             move = ", ".join(changes) or "updated"
             return f"action ACT-{d['action_id']} {move}" + (f": {ev.text}" if ev.text else "")
     return ev.text
-
-
-def event_line(ev: Event) -> str:
-    """`#12 14:02 INC-3 alice note: text` as the CLI prints a timeline."""
-    inc = incident_key(ev.incident_id) if ev.incident_id else "-"
-    return one_line(f"#{ev.id} {stamp(ev.occurred_at)} {inc} {ev.actor} {ev.kind}: {describe(ev)}")

@@ -1,122 +1,19 @@
-"""Shared test helpers: a database path in tmp_path and the real `ircmd` CLI as a process.
+"""Shared fixtures: a database path in tmp_path and the real `ircmd` CLI as a process.
 
-Every subprocess gets a clean environment: no IRCMD_* from the caller, and HOME /
-XDG dirs inside tmp_path so no test reads or writes the real user's data or config.
+The helpers themselves live in tests/helpers/ (a package: this directory is on
+sys.path for every test); the fixtures here are what pytest finds by name.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import subprocess
-import sys
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from helpers.cli import RunCli, ircmd
+from helpers.processes import feeder_fixture, holder_of_fixture
 
-_SCRIPT = Path(sys.executable).with_name("ircmd")
-# The console script of this interpreter's environment, else the module.
-IRCMD: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "ircmd"]
-
-RunCli = Callable[..., subprocess.CompletedProcess[str]]
-
-# Exec argv[1:] with no capability at all: every one dropped from the bounding set
-# (root's capabilities after exec), the ambient and inheritable sets cleared, and
-# no_new_privs set so no setuid program brings any back. Root ignores file modes
-# through CAP_DAC_OVERRIDE; without it file modes bind it as they bind any owner.
-_NO_CAPABILITIES = """
-import ctypes, errno, os, sys
-libc = ctypes.CDLL(None, use_errno=True)
-def check(result, what):
-    if result != 0:
-        sys.exit(what + ": " + os.strerror(ctypes.get_errno()))
-cap = 0
-while libc.prctl(24, cap, 0, 0, 0) == 0:  # PR_CAPBSET_DROP, up to the last one known
-    cap += 1
-if cap == 0 or ctypes.get_errno() != errno.EINVAL:
-    sys.exit("PR_CAPBSET_DROP: " + os.strerror(ctypes.get_errno()))
-check(libc.prctl(47, 4, 0, 0, 0), "PR_CAP_AMBIENT_CLEAR_ALL")
-header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-data = (ctypes.c_uint32 * 6)()  # (effective, permitted, inheritable) x 2
-check(libc.capget(header, data), "capget")
-data[2] = data[5] = 0
-check(libc.capset(header, data), "capset")
-check(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
-os.execv(sys.argv[1], sys.argv[1:])
-"""
-
-#: A command prefix that runs a program without privilege: as root (CI), with no
-#: capability (see above); as anyone else, nothing is needed.
-UNPRIVILEGED: list[str] = [sys.executable, "-c", _NO_CAPABILITIES] if os.geteuid() == 0 else []
-
-
-def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without IRCMD_*, with HOME and the XDG dirs under `home` (the state
-    dir too: the default anchor log lives there)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
-    env |= {
-        "HOME": str(home),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env |= dict(extra or {})
-    return env
-
-
-def ircmd(
-    *args: str,
-    db: Path | None,
-    home: Path,
-    user: str | None = "alice",
-    input: str | None = None,
-    env: Mapping[str, str] | None = None,
-    timeout: float = 60,
-    unprivileged: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """Run `ircmd ARGS` with IRCMD_DB / IRCMD_USER set (None leaves them unset);
-    `unprivileged`: through UNPRIVILEGED, so file modes bind it even as root."""
-    extra: dict[str, str] = {}
-    if db is not None:
-        extra["IRCMD_DB"] = str(db)
-    if user is not None:
-        extra["IRCMD_USER"] = user
-    extra |= dict(env or {})
-    return subprocess.run(
-        [*(UNPRIVILEGED if unprivileged else []), *IRCMD, *args],
-        env=clean_env(home, extra),
-        input=input,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=timeout,
-    )
-
-
-def assert_ok(r: subprocess.CompletedProcess[str]) -> str:
-    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    assert "Traceback" not in r.stderr
-    return r.stdout
-
-
-def assert_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
-    """Exactly one line `ircmd: error: ...` on stderr, non-zero exit, no traceback."""
-    assert r.returncode != 0, f"expected failure, got exit 0; stdout: {r.stdout!r}"
-    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, f"expected one error line, got: {r.stderr!r}"
-    assert lines[0].startswith("ircmd: error: "), lines[0]
-    for needle in needles:
-        assert needle.lower() in lines[0].lower(), f"{needle!r} not in {lines[0]!r}"
-    return lines[0]
-
-
-def event_count(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+__all__ = ["feeder_fixture", "holder_of_fixture"]  # fixtures, found by pytest by name
 
 
 @pytest.fixture

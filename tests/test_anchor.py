@@ -1,7 +1,7 @@
 """The anchor: the chain's head kept outside the database, so that a record rewritten
 whole, cut short, replaced or emptied by someone who can write the file is caught.
 
-Every attack is done as it would be done (tests/attacker.py: the sqlite3 shell, the
+Every attack is done as it would be done (tests/helpers/attacker.py: the sqlite3 shell, the
 append-only triggers dropped and put back, the chain re-hashed and the projections
 rebuilt, so that the record checks against itself), and each is caught by
 `ircmd verify` naming the first anchor that no longer holds.
@@ -19,13 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from attacker import cut_tail, drop_triggers, remove_files, rewrite, sql
-from conftest import RunCli, assert_error, assert_ok
-from test_screen_commands import NOW, until
+from helpers.attacker import cut_tail, drop_triggers, remove_files, rewrite, sql
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.screen import NOW, running, until
 
 from ircmd.anchor import Anchor, AutoAnchor, db_key, newest, write_anchor
-from ircmd.app import IrcmdApp
-from ircmd.config import AnchorSettings, Config
+from ircmd.config import AnchorSettings
 from ircmd.models import Kind, Role, Severity, StorageError
 from ircmd.store import Store
 from ircmd.widgets.header import IncidentHeader
@@ -213,21 +212,31 @@ def test_anchor_refuses_to_bless_a_rewritten_record(
 # ------------------------------------------------------------------ tampering
 
 
-def test_rewritten_and_rehashed_event_is_caught_by_the_anchor_after_it(
-    anchored: Path, run_cli: RunCli, tmp_path: Path
+@pytest.mark.parametrize(
+    ("event", "column", "value", "named", "not_named"),
+    [
+        # Between the two anchors: the second one, after it, catches it.
+        (6, "text", "nothing happened", ("line 2", "head #8", "hash differs"), ("line 1",)),
+        # Before the first anchor: the first one is named.
+        (2, "actor", "mallory", ("line 1", "head #4"), ()),
+    ],
+    ids=["after-the-first-anchor", "before-the-first-anchor"],
+)
+def test_a_rewritten_and_rehashed_event_is_caught_by_the_first_anchor_after_it(
+    anchored: Path,
+    run_cli: RunCli,
+    tmp_path: Path,
+    event: int,
+    column: str,
+    value: str,
+    named: tuple[str, ...],
+    not_named: tuple[str, ...],
 ) -> None:
-    rewrite(anchored, 6, "text", "nothing happened")
+    rewrite(anchored, event, column, value)
     assert_fooled_without_anchors(run_cli, tmp_path)
-    line = assert_error(run_cli("verify"), "verify failed", "line 2", "head #8", "hash differs")
-    assert "line 1" not in line
-
-
-def test_rewrite_before_the_first_anchor_names_the_first_anchor(
-    anchored: Path, run_cli: RunCli, tmp_path: Path
-) -> None:
-    rewrite(anchored, 2, "actor", "mallory")
-    assert_fooled_without_anchors(run_cli, tmp_path)
-    assert_error(run_cli("verify"), "verify failed", "line 1", "head #4")
+    line = assert_error(run_cli("verify"), "verify failed", *named)
+    for needle in not_named:
+        assert needle not in line
 
 
 def test_truncated_tail_is_caught(anchored: Path, run_cli: RunCli, tmp_path: Path) -> None:
@@ -523,13 +532,6 @@ async def test_auto_anchor_refuses_over_a_record_that_no_longer_matches(tmp_path
 # ------------------------------------------------------------------ the screen
 
 
-def screen_app(db: Path, settings: AnchorSettings, **kw: object) -> IrcmdApp:
-    read_only = bool(kw.pop("read_only", False))
-    clock = kw.pop("clock", lambda: NOW)
-    cfg = Config(db=db, user="alice", read_only=read_only, anchor=settings)
-    return IrcmdApp(cfg, clock=clock, **kw)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("read_only", [False, True])
 async def test_the_screen_header_warns_in_red(tmp_path: Path, read_only: bool) -> None:
     db, log = tmp_path / "ircmd.db", tmp_path / "anchors" / "anchors.jsonl"
@@ -538,8 +540,8 @@ async def test_the_screen_header_warns_in_red(tmp_path: Path, read_only: bool) -
     async with await Store.open(db) as s:
         await write_anchor(s, AnchorSettings(log=log), NOW)
     cut_tail(db, keep=6)
-    app = screen_app(db, AnchorSettings(log=log), read_only=read_only)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, anchor=AnchorSettings(log=log), read_only=read_only) as pilot:
+        app = pilot.app
         await until(
             pilot,
             lambda: app.command_screen is not None and app.command_screen.is_mounted,
@@ -561,8 +563,8 @@ async def test_the_screen_has_no_warning_on_an_honest_record(tmp_path: Path) -> 
     await _first_half(db)
     async with await Store.open(db) as s:
         await write_anchor(s, AnchorSettings(log=log), NOW)
-    app = screen_app(db, AnchorSettings(log=log))
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, anchor=AnchorSettings(log=log)) as pilot:
+        app = pilot.app
         await until(
             pilot,
             lambda: app.command_screen is not None and app.command_screen.is_mounted,
@@ -576,8 +578,8 @@ async def test_the_screen_has_no_warning_on_an_honest_record(tmp_path: Path) -> 
 async def test_the_screen_anchors_every_n_events(tmp_path: Path) -> None:
     db, log = tmp_path / "ircmd.db", tmp_path / "anchors" / "anchors.jsonl"
     await _first_half(db)
-    app = screen_app(db, AnchorSettings(log=log, every_events=3))
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, anchor=AnchorSettings(log=log, every_events=3)) as pilot:
+        app = pilot.app
         await until(
             pilot, lambda: app.session is not None and app.session.feed.watching, timeout=DEADLINE
         )
@@ -596,8 +598,8 @@ async def test_the_screen_anchors_every_m_minutes_of_its_clock(tmp_path: Path) -
     await _first_half(db)
     now = [NOW]
     settings = AnchorSettings(log=log, every_events=0, every_minutes=10)
-    app = screen_app(db, settings, clock=lambda: now[0], heartbeat=0.05)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, anchor=settings, clock=lambda: now[0], heartbeat=0.05) as pilot:
+        app = pilot.app
         await until(
             pilot, lambda: app.session is not None and app.session.feed.watching, timeout=DEADLINE
         )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import IRCMD, RunCli, assert_error, assert_ok, clean_env, event_count
+from helpers.cli import IRCMD, RunCli, assert_error, assert_ok, clean_env, event_count
 
 from ircmd.config import resolve
 from ircmd.models import InvalidInput

@@ -6,77 +6,12 @@ non-zero exit and no traceback.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-IRCMD = str(Path(sys.executable).with_name("ircmd"))
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-class Cli:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.config = root / "config"  # XDG_CONFIG_HOME; ircmd's dir is config/ircmd
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("IRCMD_") and k not in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")
-        }
-        self.env |= {
-            "IRCMD_DB": str(root / "ircmd.db"),
-            "IRCMD_USER": "alice",
-            "XDG_CONFIG_HOME": str(self.config),
-            "XDG_DATA_HOME": str(root / "data"),
-        }
-
-    def __call__(self, *args: str, user: str = "alice") -> Run:
-        p = subprocess.run(
-            [IRCMD, *args],
-            env=self.env | {"IRCMD_USER": user},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(p.returncode, p.stdout, p.stderr)
-
-    def ok(self, *args: str, user: str = "alice") -> Run:
-        r = self(*args, user=user)
-        assert r.code == 0, r.err
-        return r
-
-    def fails(self, *args: str, user: str = "alice", says: str = "") -> str:
-        """Run a command that must fail with one clean error line; return that line."""
-        r = self(*args, user=user)
-        assert r.code != 0, f"{args} succeeded: {r.out}"
-        assert "Traceback" not in r.err
-        lines = r.err.splitlines()
-        assert len(lines) == 1, f"{args}: expected one stderr line, got {r.err!r}"
-        assert lines[0].startswith("ircmd: error: "), lines[0]
-        assert says.lower() in lines[0].lower(), f"{says!r} not in {lines[0]!r}"
-        return lines[0]
-
-    def user_config(self) -> Path:
-        d = self.config / "ircmd"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+from helpers.cli import Cli
 
 
 @pytest.fixture
@@ -182,6 +117,49 @@ def test_declare_with_security_playbook_defaults_to_sev1(cli: Cli) -> None:
     assert state["incident"]["severity"] == "SEV1"
     assert state["missing_roles"] == ["commander", "scribe", "comms", "liaison"]
     assert len(state["checklist"]) == 10
+
+
+def test_declare_with_a_type_applies_its_playbook_and_says_so(cli: Cli) -> None:
+    r = cli.ok("declare", "Admin logins from one ASN", "--type", "Security")
+    assert r.out == "INC-1\n"
+    assert "applied playbook security-breach for type Security" in r.err.splitlines()
+    assert "severity SEV1" in r.err, "the playbook's severity, as with --playbook"
+    state = cli.ok("show", "INC-1", "--json").json()
+    assert [p["name"] for p in state["playbooks"]] == ["security-breach"]
+    assert len(state["checklist"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("flags", "books"),
+    [
+        (["--type", "security", "--no-playbook"], []),
+        (["--type", "weather"], []),
+        (["--type", "security", "--playbook", "data-loss"], ["data-loss"]),
+    ],
+)
+def test_declare_applies_no_playbook_for_its_type_when_told_or_none_fits(
+    cli: Cli, flags: list[str], books: list[str]
+) -> None:
+    r = cli.ok("declare", "x", *flags)
+    assert "applied playbook" not in r.err
+    state = cli.ok("show", "INC-1", "--json").json()
+    assert [p["name"] for p in state["playbooks"]] == books
+
+
+def test_declare_maps_a_type_through_a_user_playbooks_types(cli: Cli) -> None:
+    (cli.user_config() / "playbooks").mkdir()
+    (cli.user_config() / "playbooks" / "dns.toml").write_text(
+        'title = "DNS failure"\ntypes = ["dns", "resolver"]\ncontainment = ["Flush caches"]\n',
+        encoding="utf-8",
+    )
+    r = cli.ok("declare", "lookups fail", "--type", "resolver")
+    assert "applied playbook dns for type resolver" in r.err
+    assert cli.ok("show", "INC-1", "--json").json()["checklist"][0]["text"] == "Flush caches"
+
+
+def test_declare_refuses_a_playbook_and_no_playbook(cli: Cli) -> None:
+    cli.fails("declare", "x", "--playbook", "data-loss", "--no-playbook", says="exclude each other")
+    assert cli("list").out == ""
 
 
 def test_recovery_checklist_items(cli: Cli) -> None:

@@ -19,15 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    IRCMD,
-    UNPRIVILEGED,
-    RunCli,
-    assert_error,
-    assert_ok,
-    clean_env,
-    event_count,
-)
+from helpers.cli import IRCMD, UNPRIVILEGED, RunCli, assert_error, assert_ok, clean_env, event_count
 
 from ircmd import rules
 from ircmd.models import VerifyResult

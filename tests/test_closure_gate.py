@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_rules_process import T0, incident
+from helpers.builders import T0, incident
 
 from ircmd import rules
 from ircmd.models import (

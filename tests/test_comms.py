@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_screen_commands import NOW, frozen
+from helpers.screen import NOW, frozen
 
 from ircmd.comms import draft_update
 from ircmd.models import Audience, Phase, Severity, Status

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import clean_env
+from helpers.cli import clean_env
 
 from ircmd.store import Store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from test_screen_commands import NOW, events, frozen, make_app, message_text, state, submit
+from helpers.screen import NOW, events, frozen, message_text, running, state, submit
 
 from ircmd.models import Role, Severity
 from ircmd.store import Store
@@ -20,8 +20,7 @@ async def test_screen_refuses_transfer_by_a_non_holder(tmp_path: Path) -> None:
         await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
         await store.add_evidence(inc.id, "disk image", actor="carol")
     before = await events(db)
-    app = make_app(db, user="bob")
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with running(db, user="bob", size=(120, 30)) as pilot:
         screen = await submit(pilot, "/transfer EV-1 bob grabbing it")
         assert (
             "EV-1 is held by carol; only carol or the commander/deputy (alice) may transfer it;"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from test_screen_commands import events, frozen
+from helpers.screen import events, frozen
 
 from ircmd.display import describe
 from ircmd.models import ActionStatus, Kind, Role, Severity

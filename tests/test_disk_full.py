@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok
-from test_log_stdin import Feeder, feeder_fixture, notes  # noqa: F401 (a fixture, by name)
-from test_screen_commands import NOW, make_app, ready
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.processes import Feeder, notes
+from helpers.screen import NOW, ready, running
 
 from ircmd.demo import build_demo
 from ircmd.models import StorageBusy
@@ -146,8 +146,7 @@ async def test_a_read_only_screen_opens_on_a_full_disk(small_disk: Path) -> None
     db = small_disk / "ircmd.db"
     await build_demo(db, "alice", now=NOW)
     fill(small_disk)
-    app = make_app(db, read_only=True, open_incident=1)
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with running(db, read_only=True, open_incident=1, size=(120, 30)) as pilot:
         screen = await ready(pilot)
         assert screen.timeline.rows, "the timeline is empty"
         assert screen.state is not None and screen.state.incident.id == 1

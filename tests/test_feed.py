@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import IRCMD, RunCli, assert_ok, clean_env
+from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
 
 from ircmd.models import Event, Kind, Status
 from ircmd.store.feed import ChangeFeed

@@ -10,7 +10,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import RunCli, assert_ok
+from helpers.cli import RunCli, assert_ok
 
 from ircmd.models import Kind
 from ircmd.store import Store, schema

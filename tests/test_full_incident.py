@@ -5,40 +5,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-IRCMD = str(Path(sys.executable).with_name("ircmd"))
+from helpers.cli import Cli
+
 DAY = "2026-01-05T"
 
 
-class Cli:
+class Script:
+    """Commands run as named people, reconstructed at `DAY`+`at`: the stdout of each,
+    which must succeed."""
+
     def __init__(self, root: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
-        self.env = env | {
-            "IRCMD_DB": str(root / "ircmd.db"),
-            "XDG_CONFIG_HOME": str(root / "config"),
-            "XDG_DATA_HOME": str(root / "data"),
-        }
+        self.cli = Cli(root)
 
     def __call__(self, user: str, *args: str, at: str | None = None) -> str:
-        argv = [IRCMD, *args] + (["--at", DAY + at + "Z"] if at else [])
-        p = subprocess.run(
-            argv, env=self.env | {"IRCMD_USER": user}, capture_output=True, text=True, timeout=60
-        )
-        assert p.returncode == 0, f"{args}: {p.stderr}"
-        assert p.stderr == "" or not p.stderr.startswith("ircmd: error"), p.stderr
-        return p.stdout
+        r = self.cli(*args, *(["--at", DAY + at + "Z"] if at else []), user=user)
+        assert r.code == 0, f"{args}: {r.err}"
+        assert r.err == "" or not r.err.startswith("ircmd: error"), r.err
+        return r.out
 
     def json(self, *args: str) -> Any:
         return json.loads(self("auditor", *args))
 
 
 def test_incident_from_declaration_to_closed(tmp_path: Path) -> None:
-    run = Cli(tmp_path)
+    run = Script(tmp_path)
     dump = tmp_path / "heap.dump"
     dump.write_bytes(b"\x00core dump of checkout-api\x01" * 100)
 
@@ -330,16 +323,10 @@ def test_incident_from_declaration_to_closed(tmp_path: Path) -> None:
     assert [i["key"] for i in run.json("list", "--all", "--json")] == ["INC-1"]
 
     # Closed: further changes are refused, until re-opened with a reason.
-    p = subprocess.run(
-        [IRCMD, "update", "INC-1", "internal", "one more thing"],
-        env=run.env | {"IRCMD_USER": "cara"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert p.returncode == 1
+    p = run.cli("update", "INC-1", "internal", "one more thing", user="cara")
+    assert p.code == 1
     assert (
-        p.stderr
+        p.err
         == "ircmd: error: INC-1 is closed: re-open it first by setting an earlier status with a reason\n"
     )
     # follow-up actions outlive the incident and stay in the cross-incident log

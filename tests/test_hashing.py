@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok, event_count
+from helpers.cli import RunCli, assert_error, assert_ok, event_count
 
 from ircmd.hashing import sha256_of
 from ircmd.models import InvalidInput

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IRCMD, RunCli, assert_ok, clean_env
+from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
 
 DEADLINE = 30.0
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import ircmd
 
 from ircmd.models import NotFound, Role, Severity
 from ircmd.playbooks import (
@@ -19,23 +18,13 @@ from ircmd.playbooks import (
     playbook_for_type,
 )
 
-IRCMD = str(Path(sys.executable).with_name("ircmd"))
 SHIPPED_NAMES = ["data-loss", "degraded-performance", "security-breach", "service-outage"]
 
 
 def run(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
-    base |= {
-        "IRCMD_DB": str(tmp_path / "ircmd.db"),
-        "IRCMD_USER": "alice",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-    }
-    return subprocess.run(
-        [IRCMD, *args], env=base | (env or {}), capture_output=True, text=True, timeout=60
-    )
+    return ircmd(*args, db=tmp_path / "ircmd.db", home=tmp_path, env=env)
 
 
 def one_error(stderr: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_error
+from helpers.cli import RunCli, assert_error
 
 READERS = [
     ("list",),

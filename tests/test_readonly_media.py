@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import UNPRIVILEGED, RunCli, assert_error, assert_ok
+from helpers.cli import UNPRIVILEGED, RunCli, assert_error, assert_ok
 
 from ircmd.store import Store
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from helpers.cli import ircmd
 
 from ircmd import report
 from ircmd.escalation import load_escalation
 from ircmd.models import Audience, Role, Severity, Status
 from ircmd.store import Store
 
-IRCMD = str(Path(sys.executable).with_name("ircmd"))
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
@@ -114,13 +113,7 @@ async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
-    env |= {
-        "IRCMD_DB": str(tmp_path / "r.db"),
-        "IRCMD_USER": "alice",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
-    return subprocess.run([IRCMD, *args], env=env, capture_output=True, text=True, timeout=60)
+    return ircmd(*args, db=tmp_path / "r.db", home=tmp_path)
 
 
 async def test_cli_report_formats_and_output_file(tmp_path: Path) -> None:

@@ -9,14 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok
-from test_log_stdin import (  # the fixtures are used by name
-    Feeder,
-    Holder,
-    feeder_fixture,  # noqa: F401
-    holder_of_fixture,  # noqa: F401
-    notes,
-)
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.processes import Feeder, Holder, notes
 
 from ircmd.store import Store
 

@@ -13,9 +13,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_cli_process import Cli
-from test_screen_commands import NOW, declared, events, make_app, message_text, ready, state, until
-from test_screen_process import fill, form_of, save
+from helpers.cli import Cli
+from helpers.screen import (
+    NOW,
+    declared,
+    events,
+    fill,
+    form_of,
+    message_text,
+    ready,
+    running,
+    save,
+    state,
+    until,
+)
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
@@ -54,8 +65,8 @@ async def test_different_fields_both_land(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     async with await Store.open(db) as store:
         await store.save_review(1, actor="alice", summary="first draft", lessons="canary")
-    app = make_app(db)
-    async with app.run_test(size=(100, 50)) as pilot:
+    async with running(db, size=(100, 50)) as pilot:
+        app = pilot.app
         form = await open_review_form(pilot)
         await as_bob(db, summary="bob's careful summary")
         fill(form, root_cause="no canary stage")
@@ -75,8 +86,8 @@ async def test_different_fields_both_land(tmp_path: Path) -> None:
 
 async def test_same_field_is_refused_and_the_typed_text_stays(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 50)) as pilot:
+    async with running(db, size=(100, 50)) as pilot:
+        app = pilot.app
         form = await open_review_form(pilot)
         await as_bob(db, summary="bob's careful summary")
         before = await review_events(db)
@@ -111,8 +122,7 @@ async def test_emptying_a_field_clears_it_untouched_fields_are_not_sent(tmp_path
         await store.save_review(
             1, actor="alice", summary="s", went_well="fast rollback", whys=["a", "b"]
         )
-    app = make_app(db)
-    async with app.run_test(size=(100, 50)) as pilot:
+    async with running(db, size=(100, 50)) as pilot:
         form = await open_review_form(pilot)
         await as_bob(db, lessons="bob's lessons")  # a field alice leaves alone
         fill(form, went_well="", whys="  \n")
@@ -124,8 +134,8 @@ async def test_emptying_a_field_clears_it_untouched_fields_are_not_sent(tmp_path
 
 async def test_an_unchanged_form_says_so_and_writes_nothing(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 50)) as pilot:
+    async with running(db, size=(100, 50)) as pilot:
+        app = pilot.app
         form = await open_review_form(pilot)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "nothing changed" in error_line(form))

@@ -9,24 +9,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers.builders import T0, Clock, act, ev, incident, state, upd
 
 from ircmd import rules
 from ircmd.models import (
-    Action,
     ActionStatus,
     ActionType,
     AppliedPlaybook,
     Assignment,
     Audience,
-    CommsUpdate,
-    Event,
     Evidence,
-    Incident,
-    IncidentState,
     InvalidInput,
     Kind,
     Level,
@@ -41,22 +36,7 @@ from ircmd.models import (
 )
 from ircmd.store import Store
 
-T0 = datetime(2026, 11, 23, 23, 40, tzinfo=UTC)  # 20 minutes before midnight UTC
-
-
-# ------------------------------------------------------------------ helpers
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
+# ------------------------------------------------------------------ fixtures
 
 
 @pytest.fixture
@@ -71,53 +51,6 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
         yield s
     finally:
         await s.close()
-
-
-def incident(**kw: Any) -> Incident:
-    base: dict[str, Any] = dict(
-        id=1,
-        title="t",
-        severity=Severity.SEV2,
-        status=Status.REPORTED,
-        declared_at=T0,
-        declared_by="alice",
-        updated_at=T0,
-        last_event_id=1,
-    )
-    return Incident(**(base | kw))
-
-
-def state(**kw: Any) -> IncidentState:
-    inc = kw.pop("incident", None) or incident()
-    return IncidentState(incident=inc, **kw)
-
-
-def upd(at: datetime, final: bool = False) -> CommsUpdate:
-    return CommsUpdate(
-        event_id=1, audience=Audience.INTERNAL, text="u", sent_at=at, sent_by="c", final=final
-    )
-
-
-def act(**kw: Any) -> Action:
-    base: dict[str, Any] = dict(
-        id=1,
-        incident_id=1,
-        title="fix",
-        type=ActionType.CORRECTIVE,
-        owner="dave",
-        due="2026-11-23",
-        review_date=None,
-        status=ActionStatus.OPEN,
-        created_at=T0,
-        updated_at=T0,
-    )
-    return Action(**(base | kw))
-
-
-def ev(n: int, kind: Kind, at: datetime, **data: Any) -> Event:
-    return Event(
-        id=n, incident_id=1, occurred_at=at, recorded_at=at, actor="a", kind=kind, data=data
-    )
 
 
 # ------------------------------------------------------- severity matrix

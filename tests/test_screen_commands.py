@@ -1,185 +1,51 @@
-"""Pilot tests of every slash command, asserting on the Store afterwards.
-
-Also the home of the screen tests' helpers (imported by the other
-test_screen_* files): a frozen clock, a seeded database and an app factory.
-"""
+"""Pilot tests of every slash command, asserting on the Store afterwards."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import assert_ok, ircmd
+from helpers.builders import Clock
+from helpers.cli import assert_ok, ircmd
+from helpers.screen import (
+    NOW,
+    declared,
+    events,
+    frozen,
+    message_text,
+    ready,
+    running,
+    seeded,
+    state,
+    submit,
+    type_fast,
+    until,
+    write_lock_held,
+)
 from textual.events import Key, Paste
-from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from ircmd.app import IrcmdApp
-from ircmd.config import Config
-from ircmd.demo import build_demo
 from ircmd.models import (
     ActionStatus,
     Audience,
-    Event,
-    IncidentState,
     Kind,
     Phase,
     Role,
     Severity,
     Status,
 )
-from ircmd.screens.command import SAY_DONE, SAY_ERROR, CommandScreen
+from ircmd.screens.command import SAY_DONE, SAY_ERROR
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
-from ircmd.store.store import DEFAULT_TIMEOUT
 from ircmd.widgets.entry_bar import EntryBar
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def frozen() -> datetime:
-    return NOW
-
-
-class Clock:
-    """A clock that moves only when a test moves it (`clock.now += ...`)."""
-
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def make_app(db: Path, user: str = "alice", **kw: object) -> IrcmdApp:
-    """The app on `db` with the clock frozen at NOW; `read_only=True` passes to Config."""
-    read_only = bool(kw.pop("read_only", False))
-    clock = kw.pop("clock", frozen)
-    timeout = float(kw.pop("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
-    cfg = Config(db=db, user=user, read_only=read_only, timeout=timeout)
-    return IrcmdApp(cfg, clock=clock, **kw)  # type: ignore[arg-type]
-
-
-async def seeded(tmp_path: Path, user: str = "alice") -> Path:
-    """The demo record (three incidents, `user` commands INC-1) at the frozen time."""
-    db = tmp_path / "ircmd.db"
-    await build_demo(db, user, now=NOW)
-    return db
-
-
-async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
-    """One fresh SEV2 incident declared by alice, nobody assigned."""
-    db = tmp_path / "ircmd.db"
-    async with await Store.open(db, clock=frozen) as store:
-        await store.declare(
-            title, actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)
-        )
-    return db
-
-
-async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Let the app run until `cond()` holds; fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
-
-
-@asynccontextmanager
-async def write_lock_held(db: Path) -> AsyncIterator[None]:
-    """Another writer's lock on `db`, taken and held on a thread of its own: the event
-    loop never blocks on it, so the app's own transactions (the start-up heartbeat)
-    finish or wait as they would against another process. Released on exit."""
-    held, release = threading.Event(), threading.Event()
-    failed: list[BaseException] = []
-
-    def hold() -> None:
-        conn = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            held.set()
-            release.wait(120)
-            conn.execute("COMMIT")
-        except BaseException as e:  # surfaced on the test's side
-            failed.append(e)
-        finally:
-            held.set()
-            conn.close()
-
-    thread = threading.Thread(target=hold, name="write-lock", daemon=True)
-    thread.start()
-    assert await asyncio.to_thread(held.wait, 60), "the write lock was never taken"
-    assert not failed, failed
-    try:
-        yield
-    finally:
-        release.set()
-        await asyncio.to_thread(thread.join, 60)
-    assert not failed, failed
-
-
-def screen_of(app: IrcmdApp) -> CommandScreen:
-    return app.command_screen
-
-
-async def ready(pilot: Pilot[None]) -> CommandScreen:
-    app = pilot.app
-    assert isinstance(app, IrcmdApp)
-    await until(pilot, lambda: app.command_screen is not None and app.command_screen.is_mounted)
-    return app.command_screen
-
-
-async def submit(pilot: Pilot[None], line: str) -> CommandScreen:
-    """Put `line` in the entry bar and press Enter; wait until the bar reacted."""
-    screen = await ready(pilot)
-    bar = screen.query_one(EntryBar)
-    bar.focus()
-    bar.value = line
-    history = len(bar.history)
-    message = screen.query_one("#message")
-    before = str(message.render())
-    await pilot.press("enter")
-    await until(
-        pilot,
-        lambda: (
-            len(bar.history) > history
-            or str(message.render()) != before
-            or pilot.app.screen is not screen
-        ),
-    )
-    await pilot.pause()
-    return screen
-
-
-def message_text(screen: CommandScreen) -> str:
-    return str(screen.query_one("#message").render())
-
-
-async def state(db: Path, ref: int = 1) -> IncidentState:
-    async with await Store.open(db, clock=frozen) as store:
-        return await store.state(ref)
-
-
-async def events(db: Path, ref: int = 1) -> list[Event]:
-    async with await Store.open(db, clock=frozen) as store:
-        return await store.events(ref)
-
 
 # ------------------------------------------------------------------ tests
 
 
 async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         bar = screen.query_one(EntryBar)
         assert bar.has_focus, "the entry bar is focused at start"
@@ -200,22 +66,14 @@ async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None
     )
 
 
-def type_fast(app: IrcmdApp, keys: str, *, enter: bool = False) -> None:
-    """Keys arriving together, as from a paste, fast typing or a slow link: all in
-    the app's queue before the first is handled (Pilot's `press` waits in between)."""
-    for ch in keys:
-        app.post_message(Key(ch, ch))
-    if enter:
-        app.post_message(Key("enter", "\r"))
-
-
 async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: Path) -> None:
     """Another writer holds the lock. Enter empties the bar at once: a second Enter
     records nothing twice, lines typed meanwhile queue as entries of their own, in
     order, and text typed without Enter stays in the bar."""
     db = await declared(tmp_path)
-    app = make_app(db, timeout=60)  # the screen's write outwaits the lock, however slow the test
-    async with app.run_test(size=(100, 30)) as pilot:
+    # The screen's write outwaits the lock, however slow the test.
+    async with running(db, timeout=60) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         bar = screen.bar
         async with write_lock_held(db):
@@ -238,8 +96,8 @@ async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path)
     """`ok then` typed fast with focus in the Comms tab: its `n` must not reach the
     tab's notify key (a false notification), nor `u` the update form."""
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         told = len((await state(db)).notifications)
         for text in ("ok then", "bob burst in"):
@@ -255,8 +113,8 @@ async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path)
 
 async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press(*"log: ")
         app.post_message(Paste("502 upstream\r\n503 upstream\nretry storm"))
@@ -272,8 +130,8 @@ async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) 
 
 async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         await submit(pilot, "/action")
         await until(pilot, lambda: isinstance(app.screen, FormScreen))
         await pilot.press(*"draft", "ctrl+q")
@@ -285,8 +143,7 @@ async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -
 
 async def test_declare_open_sev_status(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, "/declare SEV3 search slow")
         assert screen.current == 2
         await submit(pilot, "/sev 1")
@@ -302,8 +159,7 @@ async def test_declare_open_sev_status(tmp_path: Path) -> None:
 
 async def test_assign_and_handoff(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/assign scribe carol")
         await submit(pilot, "/ic alice")
         screen = await submit(pilot, "/ic bob")
@@ -318,8 +174,7 @@ async def test_assign_and_handoff(tmp_path: Path) -> None:
 
 async def test_checklist_commands(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/add isolate the host")
         await submit(pilot, "/recovery restore from backup")
         await submit(pilot, "/check 1")
@@ -336,8 +191,7 @@ async def test_checklist_commands(tmp_path: Path) -> None:
 
 async def test_entries_decision_at_amend(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/decision fail over to eu-west-2")
         await submit(pilot, "/at 11:50 vendor called back")
         await submit(pilot, "first entry with a typo")
@@ -359,8 +213,7 @@ async def test_entries_decision_at_amend(tmp_path: Path) -> None:
 
 async def test_update_action_playbook_notify(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "/update external we are investigating")
         await submit(pilot, "/action add a canary stage")
         await submit(pilot, "/playbook service-outage")
@@ -375,8 +228,8 @@ async def test_update_action_playbook_notify(tmp_path: Path) -> None:
 
 async def test_help_opens_the_help(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         await ready(pilot)
         bar = app.command_screen.bar
         bar.value = "/help"
@@ -405,8 +258,8 @@ async def test_help_opens_the_help(tmp_path: Path) -> None:
 )
 async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, said: str) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await submit(pilot, line)
         assert message_text(screen) == said
         assert screen.bar.value == line, "nothing typed is lost"
@@ -415,8 +268,7 @@ async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, sa
 
 async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
-    app = make_app(db, user="dave", open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, user="dave", open_incident=1) as pilot:
         screen = await submit(pilot, "/sev 2")
         text = message_text(screen)
         assert "only the commander or deputy" in text and "alice" in text
@@ -426,8 +278,7 @@ async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
 
 async def test_history_recall(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         await submit(pilot, "first")
         screen = await submit(pilot, "second")
         bar = screen.bar
@@ -442,8 +293,7 @@ async def test_history_recall(tmp_path: Path) -> None:
 
 async def test_completion_with_tab(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press("/", "s", "t")
         await until(pilot, lambda: screen.bar._suggestion == "/status ")  # a worker finds it
@@ -453,8 +303,7 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
 
 async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press(*"rollback at")
         await pilot.press("escape")
@@ -467,8 +316,8 @@ async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_pat
 
 async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press(*"half a note", "ctrl+q")
         await pilot.pause()
@@ -480,8 +329,8 @@ async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -
 
 async def test_ctrl_q_with_an_empty_bar_quits_at_once(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         await ready(pilot)
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running)
@@ -491,8 +340,7 @@ async def test_checking_a_step_someone_just_checked_says_so(tmp_path: Path) -> N
     db = await declared(tmp_path)
     async with await Store.open(db, clock=frozen) as other:
         await other.add_item(1, "Fail over to EU-2", actor="alice")
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         async with await Store.open(db, clock=frozen) as other:
             await other.check(1, 1, actor="dave")
@@ -516,10 +364,9 @@ def test_cli_check_says_who_checked_first(tmp_path: Path) -> None:
 async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
     """An error goes when its line is edited; a confirmation fades when the app's
     clock says its time is up (the clock moves only here: no wall-clock window)."""
-    clock = Clock()
+    clock = Clock(NOW)
     db = await declared(tmp_path)
-    app = make_app(db, clock=clock)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, clock=clock) as pilot:
         screen = await submit(pilot, "/check 9")
         assert message_text(screen) == "no checklist item 9 on INC-1"
         await pilot.press("backspace")  # fixing the refused line: the error has done its job
@@ -546,8 +393,8 @@ async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
 
 async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         for key in ["t", "e", "h", "backspace", "backspace", "h", "e", "left", "X", "end", "!"]:
             app.post_message(Key(key, key if len(key) == 1 else None))

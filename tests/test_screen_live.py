@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from test_screen_commands import NOW, declared, frozen, make_app, ready, seeded, submit, until
+from helpers.screen import NOW, declared, frozen, ready, running, seeded, submit, until
 
 from ircmd.models import Event, Kind, Severity, Status, StorageError
 from ircmd.store import Store
@@ -13,8 +13,7 @@ from ircmd.store import Store
 
 async def test_other_writers_appear_incrementally(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1, poll_interval=0.05)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1, poll_interval=0.05) as pilot:
         screen = await ready(pilot)
         tl = screen.timeline
         rows_before = list(tl.rows)
@@ -45,8 +44,7 @@ async def test_scrolled_back_timeline_keeps_its_place(tmp_path: Path) -> None:
     async with await Store.open(db, clock=frozen) as store:
         for i in range(60):
             await store.log(1, f"entry {i}", actor="bob")
-    app = make_app(db, poll_interval=0.05)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, poll_interval=0.05, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         tl = screen.timeline
         await until(pilot, lambda: tl.total_lines >= 61)
@@ -79,8 +77,7 @@ async def test_history_loads_behind_the_tail(tmp_path: Path) -> None:
             await store.log(1, f"entry {i}", actor="bob")
     old_tail, command.TAIL = command.TAIL, 10
     try:
-        app = make_app(db)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with running(db, size=(80, 24)) as pilot:
             screen = await ready(pilot)
             await until(pilot, lambda: len(screen.timeline.rows) == 31)
             assert [r.id for r in screen.timeline.rows] == list(range(1, 32))
@@ -90,8 +87,7 @@ async def test_history_loads_behind_the_tail(tmp_path: Path) -> None:
 
 async def test_read_only_refuses_every_write(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, read_only=True, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, read_only=True, open_incident=1) as pilot:
         screen = await ready(pilot)
         assert "read-only" in screen.bar.placeholder
         assert screen.bar.border_title == "READ-ONLY"
@@ -111,8 +107,7 @@ async def test_presence_shows_watchers_and_leaves(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
     async with await Store.open(db, clock=frozen) as other:
         await other.heartbeat("carol-session", 1, "carol", "laptop")
-        app = make_app(db, open_incident=1)
-        async with app.run_test(size=(120, 30)) as pilot:
+        async with running(db, open_incident=1, size=(120, 30)) as pilot:
             screen = await ready(pilot)
             header = screen.query_one("#header")
             await until(pilot, lambda: "carol (scribe)" in str(header.render()))
@@ -124,8 +119,8 @@ async def test_presence_shows_watchers_and_leaves(tmp_path: Path) -> None:
 
 async def test_store_is_closed_on_exit(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
+        app = pilot.app
         await ready(pilot)
         store = app.session.store
     assert app.session is None
@@ -135,8 +130,7 @@ async def test_store_is_closed_on_exit(tmp_path: Path) -> None:
 async def test_header_counts_down_to_the_next_update(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # SEV1, last update 21 minutes before NOW
     now = [NOW]
-    app = make_app(db, open_incident=1, clock=lambda: now[0])
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1, clock=lambda: now[0]) as pilot:
         screen = await ready(pilot)
         header = str(screen.query_one("#header").render())
         assert "declared 47m  next update 9m" in header
@@ -155,8 +149,8 @@ def test_header_durations_tick_by_the_minute() -> None:
 
 async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db, poll_interval=0.05)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, poll_interval=0.05) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         store = app.session.store
         real = store.events_since
@@ -187,8 +181,7 @@ async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path)
 
 async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Path) -> None:
     db = tmp_path / "ircmd.db"
-    app = make_app(db, user="bob", poll_interval=0.05)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, user="bob", poll_interval=0.05) as pilot:
         screen = await ready(pilot)
         assert screen.current is None
         async with await Store.open(db, clock=frozen) as other:

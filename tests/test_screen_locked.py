@@ -12,11 +12,9 @@ import io
 from pathlib import Path
 
 import pytest
-from test_screen_commands import declared, frozen, ready, until
+from helpers.screen import declared, ready, running, until
 from textual.command import CommandList, CommandPalette
 
-from ircmd.app import IrcmdApp
-from ircmd.config import Config
 from ircmd.screens.forms import FormScreen
 
 SESSIONS = {
@@ -24,11 +22,6 @@ SESSIONS = {
     "locked": {"user_locked": True},
     "read-only": {"read_only": True},
 }
-
-
-def app_for(db: Path, session: str) -> IrcmdApp:
-    cfg = Config(db=db, user="alice", **SESSIONS[session])  # type: ignore[arg-type]
-    return IrcmdApp(cfg, clock=frozen, open_incident=1)
 
 
 def offered(palette: CommandPalette) -> list[str]:
@@ -42,8 +35,8 @@ async def test_the_palette_offers_a_screenshot_only_to_an_ordinary_session(
     tmp_path: Path, session: str
 ) -> None:
     db = await declared(tmp_path)
-    app = app_for(db, session)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40), open_incident=1, **SESSIONS[session]) as pilot:
+        app = pilot.app
         await ready(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert ("Screenshot" in titles) == (session == "ordinary")
@@ -69,8 +62,8 @@ async def test_the_screenshot_action_writes_nothing_when_locked_or_read_only(
     out = tmp_path / "shots"
     out.mkdir()
     monkeypatch.chdir(out)  # save_screenshot's default directory
-    app = app_for(db, session)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40), open_incident=1, **SESSIONS[session]) as pilot:
+        app = pilot.app
         await ready(pilot)
         app.action_screenshot(path=str(out))
         app.save_screenshot()
@@ -87,8 +80,8 @@ async def test_the_screenshot_action_writes_nothing_when_locked_or_read_only(
 @pytest.mark.parametrize("session", ["ordinary", "locked"])
 async def test_a_locked_evidence_form_has_no_host_file(tmp_path: Path, session: str) -> None:
     db = await declared(tmp_path)
-    app = app_for(db, session)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40), open_incident=1, **SESSIONS[session]) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await screen.action_add_evidence()
         await until(pilot, lambda: isinstance(app.screen, FormScreen))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_screen_commands import declared, events, make_app, ready, state, submit, until
+from helpers.screen import declared, events, ready, running, state, submit, until
 
 from ircmd.widgets.timeline import Timeline
 
@@ -26,8 +26,8 @@ def timeline_text(tl: Timeline) -> str:
 @pytest.mark.parametrize("text", HOSTILE)
 async def test_hostile_note_and_title_shown_literally(tmp_path: Path, text: str) -> None:
     db = tmp_path / "ircmd.db"
-    app = make_app(db)
-    async with app.run_test(size=(200, 50)) as pilot:
+    async with running(db, size=(200, 50)) as pilot:
+        app = pilot.app
         await submit(pilot, f"/declare SEV2 {text}")
         screen = await submit(pilot, text)
         tl = screen.timeline
@@ -44,8 +44,7 @@ async def test_hostile_note_and_title_shown_literally(tmp_path: Path, text: str)
 
 async def test_escape_sequences_are_shown_as_symbols(tmp_path: Path) -> None:
     db = await declared(tmp_path, "\x1b[31mred\x1b[0m title")
-    app = make_app(db)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with running(db, size=(120, 40)) as pilot:
         screen = await submit(pilot, "\x1b[31mred\x1b[0m note")
         await until(pilot, lambda: "note" in timeline_text(screen.timeline))
         shown = timeline_text(screen.timeline)
@@ -61,8 +60,8 @@ async def test_escape_sequences_are_shown_as_symbols(tmp_path: Path) -> None:
 async def test_ten_thousand_character_line(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     long = "0123456789" * 1000
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
+        app = pilot.app
         screen = await submit(pilot, long)
         tl = screen.timeline
         await until(
@@ -85,9 +84,9 @@ async def test_hostile_title_through_the_declare_form(tmp_path: Path) -> None:
     from ircmd.screens.modals import DeclareScreen
 
     db = tmp_path / "ircmd.db"
-    app = make_app(db)
     title = "[@click=app.quit]x[/] [b]"
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40)) as pilot:
+        app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
@@ -100,9 +99,9 @@ async def test_hostile_title_through_the_declare_form(tmp_path: Path) -> None:
 
 async def test_hostile_text_typed_key_by_key(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
     typed = "[@click=app.quit]x[/] a[b]c [$accent]x"
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with running(db, size=(120, 30)) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press(*typed)
         assert screen.bar.value == typed

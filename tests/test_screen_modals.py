@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_screen_commands import declared, make_app, ready, seeded, state, submit, until
+from helpers.screen import (
+    declared,
+    message_text,
+    ready,
+    running,
+    seeded,
+    state,
+    submit,
+    until,
+)
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select
 
@@ -14,8 +23,8 @@ from ircmd.screens.modals import AssignScreen, DeclareScreen, ReopenScreen, Text
 
 async def test_declare_form_suggests_severity(tmp_path: Path) -> None:
     db = tmp_path / "ircmd.db"
-    app = make_app(db)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40)) as pilot:
+        app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
@@ -37,10 +46,51 @@ async def test_declare_form_suggests_severity(tmp_path: Path) -> None:
     assert [p.name for p in st.playbooks] == ["service-outage"]
 
 
+async def test_declare_form_picks_the_playbook_of_the_type(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    async with running(db, size=(100, 40)) as pilot:
+        app = pilot.app
+        await ready(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = app.screen
+        await pilot.press(*"Admin logins", "tab", *"securit")
+        book = form.query_one("#declare-playbook", Select)
+        assert book.is_blank()
+        await pilot.press("y")  # "security" is in security-breach's types
+        await until(pilot, lambda: book.value == "security-breach")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.command_screen.current == 1)
+        assert "playbook security-breach applied" in message_text(app.command_screen)
+    st = await state(db)
+    assert st.incident.type == "security"
+    assert [p.name for p in st.playbooks] == ["security-breach"]
+
+
+async def test_declare_form_keeps_a_playbook_chosen_by_hand(tmp_path: Path) -> None:
+    db = tmp_path / "ircmd.db"
+    async with running(db, size=(100, 40)) as pilot:
+        app = pilot.app
+        await ready(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = app.screen
+        await pilot.press(*"Admin logins", "tab", *"security")
+        book = form.query_one("#declare-playbook", Select)
+        await until(pilot, lambda: book.value == "security-breach")
+        book.clear()  # "none", chosen by hand
+        await pilot.pause()
+        await pilot.press("backspace", *"y", "ctrl+s")  # the type moves again
+        await until(pilot, lambda: app.command_screen.current == 1)
+        assert book.is_blank()
+    st = await state(db)
+    assert st.incident.type == "security" and st.playbooks == ()
+
+
 async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> None:
     db = tmp_path / "ircmd.db"
-    app = make_app(db)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40)) as pilot:
+        app = pilot.app
         screen = await submit(pilot, "/declare")
         await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
         await pilot.press("ctrl+s")
@@ -57,8 +107,8 @@ async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> 
 
 async def test_assign_form(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, size=(100, 40)) as pilot:
+        app = pilot.app
         await ready(pilot)
         await pilot.press("f3")
         await until(pilot, lambda: isinstance(app.screen, AssignScreen))
@@ -74,8 +124,8 @@ async def test_assign_form(tmp_path: Path) -> None:
 
 async def test_reopen_asks_for_a_reason(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # INC-1 is contained
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, open_incident=1, size=(100, 40)) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         screen.bar.value = "/status triaged"
         await pilot.press("enter")
@@ -92,16 +142,15 @@ async def test_reopen_asks_for_a_reason(tmp_path: Path) -> None:
 
 async def test_reopen_with_reason_inline(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, open_incident=1, size=(100, 40)) as pilot:
         await submit(pilot, "/status reported errors are back")
     assert (await state(db)).incident.status is Status.REPORTED
 
 
 async def test_f1_help_and_palette(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, open_incident=1, size=(100, 40)) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, TextScreen))
@@ -136,8 +185,7 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
     from ircmd.screens.palette import actions_of
 
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 40)) as pilot:
+    async with running(db, open_incident=1, size=(100, 40)) as pilot:
         screen = await ready(pilot)
         names = [label.plain for label, _, _ in actions_of(screen)]
         for usage in entry.USAGES:

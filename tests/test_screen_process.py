@@ -9,74 +9,39 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from test_screen_commands import (
+from helpers.screen import (
     NOW,
     declared,
     events,
+    fill,
+    form_of,
     frozen,
-    make_app,
     message_text,
     ready,
+    running,
+    save,
     seeded,
+    shown,
     state,
     submit,
     until,
 )
-from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, Select, Static, TabbedContent, TextArea
+from textual.widgets import Static, TabbedContent, TextArea
 
 from ircmd import rules
 from ircmd.app import IrcmdApp
 from ircmd.models import ActionStatus, Audience, Kind, Role, Status
-from ircmd.screens.command import CommandScreen
-from ircmd.screens.forms import FormScreen
 from ircmd.screens.modals import ConfirmScreen, TextScreen
 from ircmd.screens.palette import actions_of
 from ircmd.store import Store
 from ircmd.widgets.process import CommsPanel
-
-
-def shown(screen: CommandScreen, wid: str) -> str:
-    return str(screen.query_one(f"#{wid}").render())
-
-
-async def form_of(pilot: Pilot[None]) -> FormScreen:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FormScreen))
-    await pilot.pause()
-    assert isinstance(app.screen, FormScreen)
-    return app.screen
-
-
-def fill(form: FormScreen, **values: Any) -> None:
-    """Set form fields directly (typing is covered by test_process_screens)."""
-    for key, value in values.items():
-        widget = form.query_one(f"#field-{key}")
-        if isinstance(widget, TextArea):
-            widget.text = value
-        elif isinstance(widget, Checkbox):
-            widget.value = bool(value)
-        elif isinstance(widget, Select):
-            widget.value = value
-        else:
-            assert isinstance(widget, Input)
-            widget.value = value
-
-
-async def save(pilot: Pilot[None], form: FormScreen) -> None:
-    """Ctrl+S; wait until the form closed."""
-    await pilot.press("ctrl+s")
-    await until(pilot, lambda: pilot.app.screen is not form)
-    await pilot.pause()
-
 
 # ----------------------------------------------------------------- panels
 
 
 async def test_tabs_switch_with_f_keys_and_show_each_panel(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, open_incident=1, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.timeline.rows != [])
         tabs = screen.query_one(TabbedContent)
@@ -109,8 +74,7 @@ async def test_tabs_switch_with_f_keys_and_show_each_panel(tmp_path: Path) -> No
 async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # SEV1, last update 21 minutes before NOW: due in 9m
     now = [NOW]
-    app = make_app(db, open_incident=1, clock=lambda: now[0])
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1, clock=lambda: now[0]) as pilot:
         screen = await ready(pilot)
         await pilot.press("f5")
         comms = screen.query_one("#comms", CommsPanel)
@@ -143,8 +107,7 @@ async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(tmp_path:
 
 async def test_roles_panel_flags_playbook_roles(tmp_path: Path) -> None:
     db = await declared(tmp_path)  # SEV2: commander and comms required
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, "/playbook security-breach")
         roles = screen.query_one("#roles")
         await until(pilot, lambda: "liaison" in str(roles.render()))
@@ -158,8 +121,7 @@ async def test_roles_panel_flags_playbook_roles(tmp_path: Path) -> None:
 
 async def test_metrics_follow_new_events(tmp_path: Path) -> None:
     db = await declared(tmp_path)  # declared 5 minutes before NOW
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press("f7")
         review = screen.query_one("#review")
@@ -175,8 +137,7 @@ async def test_metrics_follow_new_events(tmp_path: Path) -> None:
 
 async def test_evidence_and_transfer_commands(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, "/evidence web-3 auth.log [/] copy")
         assert "EV-1 registered, held by alice" in message_text(screen)
         await submit(pilot, "/transfer EV-1 carol to forensics for imaging")
@@ -200,8 +161,7 @@ async def test_evidence_and_transfer_commands(tmp_path: Path) -> None:
 
 async def test_act_moves_an_action_through_its_states(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, "/action add a canary stage")
         await submit(pilot, "/act ACT-1 in_progress")
         assert "ACT-1 in_progress" in message_text(screen)
@@ -223,8 +183,7 @@ async def test_act_moves_an_action_through_its_states(tmp_path: Path) -> None:
 
 async def test_close_lists_what_is_missing_then_override(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         await submit(pilot, "/ic alice")
         await submit(pilot, "/action add a canary stage")
         screen = await submit(pilot, "/close")
@@ -251,8 +210,7 @@ async def test_close_lists_what_is_missing_then_override(tmp_path: Path) -> None
 
 async def test_responder_may_not_close(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
-    app = make_app(db, user="dave", open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, user="dave", open_incident=1) as pilot:
         screen = await submit(pilot, "/close everyone agreed")
         text = message_text(screen)
         assert "only the commander or deputy" in text and "you are dave" in text
@@ -267,8 +225,8 @@ async def test_responder_may_not_close(tmp_path: Path) -> None:
 
 async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press("f5")
         comms = screen.query_one("#comms")
@@ -290,8 +248,8 @@ async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(tmp_path:
     """Someone who thinks they are in the entry bar types a note into the Comms tab,
     whose `n` is a key: no notification is recorded, and the note is, whole."""
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         before = len((await state(db)).notifications)
         for tab in ("f5", "f6", "f7", "f8"):  # keys n u / e t / r / a
@@ -311,8 +269,7 @@ async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(tmp_path:
 
 async def test_update_alone_opens_the_draft_and_sends_it(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, open_incident=1, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.timeline.rows != [])
         screen.bar.value = "/update"
@@ -339,8 +296,8 @@ async def test_update_alone_opens_the_draft_and_sends_it(tmp_path: Path) -> None
 
 async def test_u_in_comms_tab_and_escape_cancels(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         before = len((await state(db)).updates)
         await pilot.press("f5", "u")
@@ -352,8 +309,7 @@ async def test_u_in_comms_tab_and_escape_cancels(tmp_path: Path) -> None:
 
 async def test_review_form_from_slash_review(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, "/review")
         form = await form_of(pilot)
         fill(
@@ -378,8 +334,7 @@ async def test_review_form_from_slash_review(tmp_path: Path) -> None:
 
 async def test_action_form_from_slash_action_and_a_key(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, "/action")
         form = await form_of(pilot)
         fill(form, title="Add a canary stage", owner="dave", due="2026-12-01", type="preventive")
@@ -415,8 +370,8 @@ async def test_evidence_forms_from_keys(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     log = tmp_path / "auth.log"
     log.write_bytes(b"Failed password for root\n")
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         await pilot.press("f6", "t")
         await pilot.pause()
@@ -438,8 +393,8 @@ async def test_evidence_forms_from_keys(tmp_path: Path) -> None:
 
 async def test_forms_refused_when_read_only(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db, read_only=True)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, read_only=True) as pilot:
+        app = pilot.app
         screen = await submit(pilot, "/review")
         assert "read-only" in message_text(screen)
         assert app.screen is screen
@@ -456,8 +411,8 @@ async def test_forms_refused_when_read_only(tmp_path: Path) -> None:
 
 async def test_the_full_view_of_an_entry_says_when_and_who(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
+        app = pilot.app
         screen = await submit(pilot, "a note to read in full")
         tl = screen.timeline
         await until(pilot, lambda: len(tl.rows) == 2)
@@ -471,8 +426,7 @@ async def test_the_full_view_of_an_entry_says_when_and_who(tmp_path: Path) -> No
 
 async def test_palette_lists_the_process_actions(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.state is not None)
         names = [name.plain for name, _, _ in actions_of(screen)]
@@ -501,12 +455,12 @@ async def test_whole_incident_from_the_screen_alone(tmp_path: Path) -> None:
     """Declare with a playbook, run it, review it and close it: only keys and lines."""
     db = tmp_path / "ircmd.db"
     now = [NOW]
-    app = make_app(db, clock=lambda: now[0])
 
     def later(minutes: int) -> None:
         now[0] += timedelta(minutes=minutes)
 
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, clock=lambda: now[0], size=(80, 24)) as pilot:
+        app = pilot.app
         screen = await submit(pilot, "/declare SEV1 Card payments failing in EU")
         assert screen.current == 1
         await submit(pilot, "/playbook service-outage")
@@ -612,8 +566,7 @@ async def test_an_action_gets_its_owner_and_dates_and_a_final_update_from_the_ba
     tmp_path: Path,
 ) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, "/action add a canary stage")
         await submit(pilot, "/act ACT-1 owner dave")
         assert "ACT-1: owner dave, due -" in message_text(screen)
@@ -644,8 +597,8 @@ async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: P
         await store.add_item(
             1, "Restore capacity, then remove mitigations one by one " * 3, actor="alice"
         )
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
+        app = pilot.app
         screen = await ready(pilot)
         roles = screen.query_one("#roles")
         await until(pilot, lambda: "more: Enter shows all" in str(roles.render()))
@@ -663,8 +616,7 @@ async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: P
 
 async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -> None:
     db = await seeded(tmp_path)  # INC-1 is SEV1: its list names the CTO
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, open_incident=1) as pilot:
         screen = await submit(pilot, "/notify cto")
         assert "CTO notified" in message_text(screen)
         await submit(pilot, "/notify Bob's mum")
@@ -680,8 +632,7 @@ async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -
 
 async def test_the_wide_layout_grows_the_roles_pane_to_fit(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
-    app = make_app(db, open_incident=1)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with running(db, open_incident=1, size=(160, 48)) as pilot:
         screen = await ready(pilot)
         roles = screen.query_one("#roles")
         await until(pilot, lambda: "responder" in str(roles.render()))

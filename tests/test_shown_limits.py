@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok, event_count
+from helpers.cli import RunCli, assert_error, assert_ok, event_count
 
 from ircmd.config import resolve
 from ircmd.models import MAX_TEXT_BYTES, Audience, InvalidInput, Severity, Status

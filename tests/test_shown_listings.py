@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_ok
+from helpers.cli import RunCli, assert_ok
 
 from ircmd import display
 

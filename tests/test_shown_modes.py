@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_ok
+from helpers.cli import RunCli, assert_ok
 
 # Opens the database with the Store under the given umask, writes, and reports the
 # mode of each file while the connection (and so -wal and -shm) is still open.

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok, event_count
+from helpers.cli import RunCli, assert_error, assert_ok, event_count
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import IRCMD, RunCli, assert_ok, clean_env
+from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
 
 from bench.seed import build
 from ircmd import display, report

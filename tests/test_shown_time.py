@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunCli, assert_error, assert_ok, event_count
+from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.screen import declared, message_text, running, submit, until
 from hypothesis import given
 from hypothesis import strategies as st
-from test_screen_commands import declared, frozen, make_app, message_text, submit, until
 
 from ircmd import report, rules
-from ircmd.app import IrcmdApp
-from ircmd.config import Config
 from ircmd.models import Audience, Event, InvalidInput, Kind, Role, Severity, Status
 from ircmd.store import Store
 from ircmd.widgets.process import metrics_line
@@ -229,8 +227,7 @@ async def test_the_screen_refuses_an_implausible_time_and_keeps_the_line(
     tmp_path: Path, line: str, says: str
 ) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db) as pilot:
         screen = await submit(pilot, line)
         assert says in message_text(screen)
         assert screen.bar.value == line, "nothing typed is lost"
@@ -239,7 +236,6 @@ async def test_the_screen_refuses_an_implausible_time_and_keeps_the_line(
 
 async def test_the_screen_records_it_with_force_time(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = IrcmdApp(Config(db=db, user="alice", force_time=True), clock=frozen)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running(db, force_time=True) as pilot:
         await submit(pilot, "/at 2020-01-01T00:00 long before")
         await until(pilot, lambda: event_count(db) == 2)

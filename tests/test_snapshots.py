@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_screen_commands import NOW, make_app, message_text, until
+from helpers.screen import NOW, make_app, message_text, until
 from textual.pilot import Pilot
 
 from ircmd.demo import build_demo

@@ -9,8 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from attacker import drop_triggers, rehash, remove_files, restore_triggers, sql
-from conftest import RunCli, assert_error, assert_ok
+from helpers.attacker import drop_triggers, rehash, remove_files, restore_triggers, sql
+from helpers.cli import RunCli, assert_error, assert_ok
 
 from ircmd.models import Kind, Role, Severity, Status
 from ircmd.store import Store

@@ -12,8 +12,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from helpers.screen import NOW, declared, frozen, ready, running, submit, until
 from rich.cells import cell_len
-from test_screen_commands import NOW, declared, frozen, make_app, ready, submit, until
 from textual.app import App, ComposeResult
 
 from ircmd.models import Event, Kind, Severity
@@ -69,8 +69,7 @@ async def began_in_2019(tmp_path: Path) -> Path:
 
 async def test_back_dated_entries_show_their_date(tmp_path: Path) -> None:
     db = await began_in_2019(tmp_path)  # 11:55 today
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         await submit(pilot, "same day as the declaration")
         await submit(pilot, "/at 23:59 vendor called back")  # yesterday, 11-22
         await submit(pilot, "/at 2020-01-01T00:00 an old log line")
@@ -100,8 +99,7 @@ async def test_first_row_from_another_day_shows_its_date(tmp_path: Path) -> None
     async with await Store.open(db, clock=frozen) as store:
         await store.declare("Overnight", actor="alice", at=NOW - timedelta(days=1))
         await store.log(1, "late", actor="bob", at=NOW - timedelta(days=1, minutes=-1))
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         tl = screen.timeline
         await until(pilot, lambda: len(tl.rows) == 2)
@@ -122,8 +120,7 @@ async def test_history_junction_decides_the_date_again(tmp_path: Path) -> None:
             await store.log(1, f"entry {i}", actor="bob", at=yesterday + timedelta(minutes=i))
     old_tail, command.TAIL = command.TAIL, 10
     try:
-        app = make_app(db)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with running(db, size=(80, 24)) as pilot:
             screen = await ready(pilot)
             tl = screen.timeline
             await until(pilot, lambda: len(tl.rows) == 31)
@@ -172,8 +169,7 @@ async def test_scrolled_back_keeps_its_place_when_the_time_column_widens(
     async with await Store.open(db, clock=frozen) as store:
         for i in range(60):
             await store.log(1, f"entry {i} " + "word " * 12, actor="bob")
-    app = make_app(db, poll_interval=0.05)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, poll_interval=0.05, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         tl = screen.timeline
         await until(pilot, lambda: len(tl.rows) == 61)
@@ -202,8 +198,7 @@ LONG = (
 
 async def test_long_note_wraps_at_spaces(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, LONG)
         tl = screen.timeline
         await until(pilot, lambda: "Impact unknown" in "".join(all_lines(tl)))
@@ -224,8 +219,7 @@ async def test_long_note_wraps_at_spaces(tmp_path: Path) -> None:
 
 async def test_wrapping_follows_a_resize(tmp_path: Path) -> None:
     db = await declared(tmp_path)
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, LONG)
         tl = screen.timeline
         await until(pilot, lambda: "Impact unknown" in "".join(all_lines(tl)))
@@ -241,8 +235,7 @@ async def test_wrapping_follows_a_resize(tmp_path: Path) -> None:
 async def test_a_300_character_word_still_wraps_hard(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     word = "".join(chr(ord("a") + i % 26) for i in range(300))
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, f"see {word}")
         tl = screen.timeline
         await until(pilot, lambda: "abcdefghij" in "".join(all_lines(tl)))
@@ -259,8 +252,7 @@ async def test_a_300_character_word_still_wraps_hard(tmp_path: Path) -> None:
 async def test_cjk_wraps_by_cell_width(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     cjk = "障害対応中のため決済サービスを停止しました" * 4  # 84 characters, 168 cells
-    app = make_app(db)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, cjk)
         tl = screen.timeline
         await until(pilot, lambda: "障害対応中" in "".join(all_lines(tl)))

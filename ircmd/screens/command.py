@@ -744,7 +744,8 @@ class CommandScreen(Screen[None]):
             )
         )
         await self.open_incident(inc.id)
-        self.say(f"{inc.key} declared ({inc.severity})")
+        applied = f", playbook {book.name} applied" if book else ""
+        self.say(f"{inc.key} declared ({inc.severity}){applied}")
 
     @work
     async def action_assign(self) -> None:

@@ -15,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
@@ -73,9 +73,9 @@ class FormScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="form"):
-            yield Static(Text(display.printable(self._title)), classes="form-title")
+            yield Static(Content(display.printable(self._title)), classes="form-title")
             yield Static(
-                Text(f"Ctrl+S: {self._ok.lower()}   Escape: cancel", style="dim"),
+                Content.styled(f"Ctrl+S: {self._ok.lower()}   Escape: cancel", "$text-muted"),
                 classes="form-keys",
             )
             for f in self._fields:
@@ -100,7 +100,7 @@ class FormScreen(ModalScreen[bool]):
             case "text":
                 return TextArea(f.value, id=wid, soft_wrap=True, placeholder=f.placeholder)
             case "select":
-                options = [(Text(label), value) for label, value in f.options]
+                options = [(Content(label), value) for label, value in f.options]
                 return Select(options, value=f.value or options[0][1], allow_blank=False, id=wid)
             case "check":
                 return Checkbox(f.label, value=f.value == "yes", id=wid)
@@ -127,13 +127,13 @@ class FormScreen(ModalScreen[bool]):
             return
         self._saving = True
         line = self.query_one("#form-error", Static)
-        line.update(Text("saving…", style="dim"))
+        line.update(Content.styled("saving…", "$text-muted"))
         try:
             error = await self._submit(self.values())
         finally:
             self._saving = False
         if error:
-            line.update(Text(display.printable(error)))
+            line.update(Content(display.printable(error)))
             line.scroll_visible(animate=False)  # at 80x24 it can sit below the fold
         else:
             self.dismiss(True)

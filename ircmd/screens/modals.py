@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from .. import entry, rules
 from ..models import InvalidInput, Level, Playbook, Role, Severity, Status
+from ..playbooks import playbook_for_type
 from ..widgets.style import user
 
 KEYS = (
@@ -96,12 +97,16 @@ def _levels(prompt: str) -> Select[str]:
 
 class DeclareScreen(Dialog):
     """Title, type, impact x urgency (suggesting a severity, with its meaning), summary,
-    playbook. The severity follows the suggestion until chosen by hand."""
+    playbook. The severity follows the suggestion; the playbook follows the type (the
+    playbook whose name or `types` list matches it, as `ircmd declare --type` applies)
+    until it is chosen by hand, "none" included."""
 
     def __init__(self, playbooks: dict[str, Playbook], title: str = "") -> None:
         super().__init__(classes="dialog")
         self._playbooks = playbooks
         self._title = title
+        self._book_by_hand = False
+        self._book_moves = 0  # Select.Changed messages of our own still to arrive
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
@@ -152,6 +157,31 @@ class DeclareScreen(Dialog):
         self.query_one("#declare-suggestion", Static).update(
             Content.assemble(("suggested ", "$text-muted"), (sev.value, "bold"), f" {sev.meaning}")
         )
+
+    @on(Input.Changed, "#declare-type")
+    def _follow_type(self, event: Input.Changed) -> None:
+        """Select the type's playbook as the type is typed, so what Declare will apply
+        is on screen before it is applied; a choice made by hand is left alone."""
+        if self._book_by_hand:
+            return
+        book = playbook_for_type(event.value, self._playbooks)
+        select = self.query_one("#declare-playbook", Select)
+        wanted = book.name if book else None
+        if wanted == (select.value if isinstance(select.value, str) else None):
+            return
+        self._book_moves += 1  # the value changes, so one Changed message follows
+        if wanted is None:
+            select.clear()
+        else:
+            select.value = wanted
+
+    @on(Select.Changed, "#declare-playbook")
+    def _book_chosen(self) -> None:
+        """A change this form did not make itself is the user's choice: it stays."""
+        if self._book_moves:
+            self._book_moves -= 1
+        else:
+            self._book_by_hand = True
 
     def action_ok(self) -> None:
         title = self.query_one("#declare-title", Input).value

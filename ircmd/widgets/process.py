@@ -1,7 +1,9 @@
 """Panels of the response process: comms and escalation, evidence, review, actions.
 
-Each renders one IncidentState as rich Text (user text through display.printable,
+Each renders one IncidentState as Content (user text through display.printable,
 never as markup) and is refreshed whole: they are short, unlike the timeline.
+Colours are theme variables ($text-error, $text-muted, ...), resolved by Textual
+against the current theme, so the panels read in dark and light themes alike.
 """
 
 from __future__ import annotations
@@ -9,13 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from rich.text import Text
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import Static
 
 from .. import display, rules
 from ..models import ActionStatus, IncidentState, Severity, Status
 from .header import coarse
+
+# The pieces a panel is assembled from: plain text, Content, or (text, style).
+Parts = list[str | Content | tuple[str, str]]
+
+MUTED = "$text-muted"
+ERROR = "$text-error"
+WARNING = "$text-warning"
+SUCCESS = "$text-success"
+ACCENT = "$text-accent"
 
 
 def _user(text: str) -> str:
@@ -42,7 +53,9 @@ class ProcessPanel(Static, can_focus=True):
         self.state = state
         self.stale = False
         self._clock_key = None if state is None else self.clock_key(state, now)
-        text = Text("No incident open.", style="dim") if state is None else self.build(state, now)
+        text = (
+            Content.styled("No incident open.", MUTED) if state is None else self.build(state, now)
+        )
         key = (text.plain, tuple(text.spans))
         if key != self._shown:
             self._shown = key
@@ -56,7 +69,7 @@ class ProcessPanel(Static, can_focus=True):
         """What of `now` the text depends on; None: it does not."""
         return None
 
-    def build(self, state: IncidentState, now: datetime) -> Text:
+    def build(self, state: IncidentState, now: datetime) -> Content:
         raise NotImplementedError
 
 
@@ -85,44 +98,44 @@ class CommsPanel(ProcessPanel):
         due = rules.next_update_due(state)
         return None if due is None else _countdown(due, now)
 
-    def build(self, state: IncidentState, now: datetime) -> Text:
-        t = Text()
+    def build(self, state: IncidentState, now: datetime) -> Content:
+        t: Parts = []
         due = rules.next_update_due(state)
         if due is None:
-            t.append("No update cadence now", style="dim")
+            t.append(("No update cadence now", MUTED))
             if (
                 not rules.final_update_sent(state, state.incident.resolved_at)
                 and state.incident.resolved_at
             ):
-                t.append(" - final update not yet sent", style="bold red")
+                t.append((" - final update not yet sent", f"bold {ERROR}"))
         elif now > due:
-            t.append(f"Update OVERDUE by {_countdown(due, now)}", style="bold red")
+            t.append((f"Update OVERDUE by {_countdown(due, now)}", f"bold {ERROR}"))
         else:
             t.append(f"Next update in {_countdown(due, now)} (by {display.hhmm(due)} UTC)")
         t.append("\n")
         required = self._escalation.get(state.incident.severity, [])
         pending = rules.pending_notifications(required, state)
-        t.append(f"Escalation ({state.incident.severity}): ", style="bold")
+        t.append((f"Escalation ({state.incident.severity}): ", "bold"))
         t.append(f"{len(required) - len(pending)}/{len(required)} told")
         t.append("\n")
         # Who must still be told first: that is what the comms lead acts on.
         for who in pending:
-            t.append(f" [ ] {_user(who)}", style="yellow")
-            t.append("  pending\n", style="dim")
+            t.append((f" [ ] {_user(who)}", WARNING))
+            t.append(("  pending\n", MUTED))
         listed = {w.casefold() for w in required}
         for n in state.notifications:
-            t.append(f" [x] {_user(n.who)}", style="green")
-            t.append(f"  {display.hhmm(n.notified_at)} by {_user(n.notified_by)}", style="dim")
-            t.append("\n" if n.who.casefold() in listed else "  (extra)\n", style="dim")
-        t.append("Updates sent", style="bold")
-        t.append("  /update AUDIENCE TEXT\n", style="dim")
+            t.append((f" [x] {_user(n.who)}", SUCCESS))
+            t.append((f"  {display.hhmm(n.notified_at)} by {_user(n.notified_by)}", MUTED))
+            t.append(("\n" if n.who.casefold() in listed else "  (extra)\n", MUTED))
+        t.append(("Updates sent", "bold"))
+        t.append(("  /update AUDIENCE TEXT\n", MUTED))
         for u in reversed(state.updates[-6:]):
             kind = f"{u.audience}{' FINAL' if u.final else ''}"
-            t.append(f" {display.hhmm(u.sent_at)} {kind}", style="cyan")
+            t.append((f" {display.hhmm(u.sent_at)} {kind}", ACCENT))
             t.append(f" {_user(u.sent_by)}: {_user(u.text)[:200]}\n")
         if not state.updates:
-            t.append(" none yet\n", style="dim")
-        return t
+            t.append((" none yet\n", MUTED))
+        return Content.assemble(*t)
 
 
 class EvidencePanel(ProcessPanel):
@@ -133,33 +146,32 @@ class EvidencePanel(ProcessPanel):
         Binding("t", "screen.transfer_evidence", "Transfer", priority=True),
     ]
 
-    def build(self, state: IncidentState, now: datetime) -> Text:
-        t = Text()
+    def build(self, state: IncidentState, now: datetime) -> Content:
+        t: Parts = []
         if not state.evidence:
-            return Text("No evidence registered.\n[e] register  /evidence DESC", style="dim")
+            return Content.styled("No evidence registered.\n[e] register  /evidence DESC", MUTED)
         for e in state.evidence:
-            t.append(f"{e.key} ", style="bold")
+            t.append((f"{e.key} ", "bold"))
             t.append(_user(e.description) + "\n")
             t.append(
-                f"   collected {display.stamp(e.collected_at)} by {_user(e.collected_by)}",
-                style="dim",
+                (f"   collected {display.stamp(e.collected_at)} by {_user(e.collected_by)}", MUTED)
             )
             if e.location:
-                t.append(f" at {_user(e.location)}", style="dim")
+                t.append((f" at {_user(e.location)}", MUTED))
             t.append("\n")
             if e.sha256:
-                t.append(f"   sha256 {e.sha256}\n", style="dim")
+                t.append((f"   sha256 {e.sha256}\n", MUTED))
             for tr in e.transfers:
                 t.append(
                     f"   {display.stamp(tr.at)} {_user(tr.from_person)} -> "
                     f"{_user(tr.to_person)}: {_user(tr.reason)}\n"
                 )
             for a in e.amendments:
-                t.append(f"   amended: {_user(a)}\n", style="italic")
-            t.append("   held by ", style="dim")
-            t.append(_user(e.custodian) + "\n", style="bold")
-        t.append("[e] register  [t] transfer  /transfer EV-n TO REASON", style="dim")
-        return t
+                t.append((f"   amended: {_user(a)}\n", "italic"))
+            t.append(("   held by ", MUTED))
+            t.append((_user(e.custodian) + "\n", "bold"))
+        t.append(("[e] register  [t] transfer  /transfer EV-n TO REASON", MUTED))
+        return Content.assemble(*t)
 
 
 class ReviewPanel(ProcessPanel):
@@ -171,22 +183,22 @@ class ReviewPanel(ProcessPanel):
         super().__init__(id=id)
         self.metrics: rules.Metrics | None = None
 
-    def build(self, state: IncidentState, now: datetime) -> Text:
+    def build(self, state: IncidentState, now: datetime) -> Content:
         r = state.review
-        t = Text()
+        t: Parts = []
         if self.metrics is not None:
-            t.append_text(metrics_line(self.metrics))
+            t.append(metrics_line(self.metrics))
             t.append("\n\n")
         gaps = rules.closure_gaps(state, state.incident.resolved_at)
-        t.append("To close: ", style="bold")
+        t.append(("To close: ", "bold"))
         if state.incident.status is Status.CLOSED:
-            t.append("closed\n", style="green")
+            t.append(("closed\n", SUCCESS))
         elif gaps:
             t.append("\n")
             for g in gaps:
-                t.append(f" - {_user(on_screen(g))}\n", style="yellow")
+                t.append((f" - {_user(on_screen(g))}\n", WARNING))
         else:
-            t.append("nothing missing\n", style="green")
+            t.append(("nothing missing\n", SUCCESS))
         t.append("\n")
         labels = (
             ("summary", "Summary"),
@@ -198,13 +210,13 @@ class ReviewPanel(ProcessPanel):
         )
         for key, label in labels:
             value = getattr(r, key)
-            t.append(f"{label}: ", style="bold")
-            t.append(_user(value) + "\n" if value else "-\n", style="" if value else "dim")
+            t.append((f"{label}: ", "bold"))
+            t.append((_user(value) + "\n" if value else "-\n", "" if value else MUTED))
         for i, why in enumerate(r.whys, 1):
-            t.append(f"Why {i}: ", style="bold")
+            t.append((f"Why {i}: ", "bold"))
             t.append(_user(why) + "\n")
-        t.append("[r] edit review  /review   /close [OVERRIDE REASON]", style="dim")
-        return t
+        t.append(("[r] edit review  /review   /close [OVERRIDE REASON]", MUTED))
+        return Content.assemble(*t)
 
 
 class ActionsPanel(ProcessPanel):
@@ -215,32 +227,37 @@ class ActionsPanel(ProcessPanel):
     def clock_key(self, state: IncidentState, now: datetime) -> object:
         return now.date() if state.actions else None
 
-    def build(self, state: IncidentState, now: datetime) -> Text:
+    def build(self, state: IncidentState, now: datetime) -> Content:
         if not state.actions:
-            return Text("No follow-up actions.\n[a] add (form)  /action TITLE", style="dim")
-        t = Text()
+            return Content.styled("No follow-up actions.\n[a] add (form)  /action TITLE", MUTED)
+        t: Parts = []
         colours = {
-            ActionStatus.VERIFIED: "green",
-            ActionStatus.DONE: "cyan",
-            ActionStatus.WONT_DO: "dim",
-            ActionStatus.IN_PROGRESS: "yellow",
+            ActionStatus.VERIFIED: SUCCESS,
+            ActionStatus.DONE: ACCENT,
+            ActionStatus.WONT_DO: MUTED,
+            ActionStatus.IN_PROGRESS: WARNING,
         }
         for a in state.actions:
             late = rules.action_overdue(a, now)
-            t.append(f"{a.key} ", style="bold")
+            t.append((f"{a.key} ", "bold"))
             t.append(_user(a.title) + "\n")
-            t.append(f"   {a.status:<11} ", style="bold red" if late else colours.get(a.status, ""))
             t.append(
-                f"{_user(a.owner or 'no owner')}, due {a.due or '-'}{' OVERDUE' if late else ''}",
-                style="red" if late or not (a.owner and a.due) else "dim",
+                (f"   {a.status:<11} ", f"bold {ERROR}" if late else colours.get(a.status, ""))
             )
-            t.append(f"  {a.type}\n", style="dim")
+            t.append(
+                (
+                    f"{_user(a.owner or 'no owner')}, due {a.due or '-'}"
+                    f"{' OVERDUE' if late else ''}",
+                    ERROR if late or not (a.owner and a.due) else MUTED,
+                )
+            )
+            t.append((f"  {a.type}\n", MUTED))
             if a.verification:
-                t.append(f"   verified: {_user(a.verification)}\n", style="green")
+                t.append((f"   verified: {_user(a.verification)}\n", SUCCESS))
             if a.reason:
-                t.append(f"   won't do: {_user(a.reason)}\n", style="dim")
-        t.append("[a] add (form)  /act ACT-n STATUS [NOTE]", style="dim")
-        return t
+                t.append((f"   won't do: {_user(a.reason)}\n", MUTED))
+        t.append(("[a] add (form)  /act ACT-n STATUS [NOTE]", MUTED))
+        return Content.assemble(*t)
 
 
 METRIC_LABELS = (
@@ -252,17 +269,17 @@ METRIC_LABELS = (
 )
 
 
-def metrics_line(m: rules.Metrics) -> Text:
+def metrics_line(m: rules.Metrics) -> Content:
     """`Time to detect - report 2m 00s ack 1m 00s contain 40m 00s resolve -`."""
-    t = Text("Time to ", style="bold")
+    t: Parts = [("Time to ", "bold")]
     for i, (key, label) in enumerate(METRIC_LABELS):
         value = getattr(m, key)
-        t.append(("  " if i else "") + label + " ", style="dim")
+        t.append((("  " if i else "") + label + " ", MUTED))
         shown = rules.format_duration(value)
         if key in m.out_of_order:  # unknown because the record's times run backwards
             shown += " (out of order)"
-        t.append(shown, style="bold" if value is not None else "dim")
-    return t
+        t.append((shown, "bold" if value is not None else MUTED))
+    return Content.assemble(*t)
 
 
 def on_screen(message: str) -> str:

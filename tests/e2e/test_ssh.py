@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_tmux import Tmux
+from helpers.tmux import Tmux
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import IRCMD, RunCli, assert_ok, clean_env
+from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
 
 pytestmark = pytest.mark.e2e
 
