@@ -136,7 +136,7 @@ class Store:
         """Run `verb(tx, ...)` in one write transaction, in one hop to the thread."""
         if self.read_only:
             raise ReadOnly("this session is read-only: nothing was written")
-        target = Target(self.path, self._file_id, self.timeout)
+        target = Target(self.path, self._file_id)
         clock, max_text, force_time = self._clock, self.max_text, self.force_time
 
         def work(conn: Any) -> T:
@@ -145,7 +145,12 @@ class Store:
 
         async with self._lock:
             with sqlite_errors(self.path, self.timeout):
-                return await call(self._db, lambda conn: transaction(conn, SQLITE, target, work))
+                return await call(
+                    self._db,
+                    lambda conn: transaction(
+                        conn, SQLITE, work, timeout=self.timeout, target=target
+                    ),
+                )
 
     async def _read(
         self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs

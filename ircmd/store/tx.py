@@ -108,16 +108,22 @@ class Target:
 
     path: Path
     file_id: tuple[int, int] | None
-    timeout: float
 
 
 def transaction(
-    conn: Connection, dialect: Dialect, target: Target, work: Callable[[Connection], T]
+    conn: Connection,
+    dialect: Dialect,
+    work: Callable[[Connection], T],
+    *,
+    timeout: float,
+    target: Target | None = None,
 ) -> T:
-    """Run `work` inside one write transaction on `conn` (see the module's docstring)."""
-    begin(conn, dialect, target.timeout)
+    """Run `work` inside one write transaction on `conn` (see the module's docstring);
+    `target` is the file to check (None: a database with no file, in memory)."""
+    begin(conn, dialect, timeout)
     try:
-        still_at_path(target)
+        if target is not None:
+            still_at_path(target)
         result = work(conn)
         conn.execute("COMMIT")
     except BaseException:
