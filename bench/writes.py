@@ -12,8 +12,9 @@ own busy handler (a long busy_timeout; it backs off to 100 ms sleeps) and the
 Store's retry loop (`tx.begin`: a 50 ms busy_timeout retried in short jittered
 steps). The faster is the figure the Store is held to.
 
-`--profile FILE` runs one of the Store's writers under cProfile while the others
-contend, keeps the stats in FILE and prints the 25 costliest calls (cumulative).
+`--profile FILE` profiles (cProfile) the thread that runs one Store writer's
+transactions while the others contend, keeps the stats in FILE and prints the 25
+costliest calls (cumulative).
 
 Row: writes | Store rate | raw rate (its wait; both waits) | Store/raw | >= 0.5, 0 lost.
 Usage: python -m bench.writes [--procs N] [--entries N] [--profile FILE]
@@ -42,6 +43,11 @@ TARGET = 0.5
 STORE_WORKER = r"""
 import asyncio, os, sys
 from ircmd.store import Store
+from ircmd.store.connection import call
+
+# One writer may profile the thread its transactions run in (the event loop's own
+# thread only waits in epoll meanwhile).
+profile = os.environ.get("BENCH_PROFILE") if sys.argv[2] == "w00" else None
 
 async def main(db, name, count, go):
     store = await Store.open(db)
@@ -49,18 +55,19 @@ async def main(db, name, count, go):
         open(go + "." + name, "w").close()  # ready: imported and connected
         while not os.path.exists(go):
             await asyncio.sleep(0.002)
+        if profile:
+            import cProfile
+            prof = cProfile.Profile()
+            await call(store._db, lambda conn: prof.enable())
         for i in range(count):
             await store.log("INC-1", f"{name} entry {i}", actor=name)
+        if profile:
+            await call(store._db, lambda conn: prof.disable())
+            prof.dump_stats(profile)
     finally:
         await store.close()
 
-run = "asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))"
-profile = os.environ.get("BENCH_PROFILE") if sys.argv[2] == "w00" else None
-if profile:
-    import cProfile
-    cProfile.run(run, profile)
-else:
-    exec(run)
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
 """
 
 RAW_WORKER = r"""
