@@ -25,7 +25,7 @@ from ircmd.models import (
 from ircmd.store import presence, queries, verify
 from ircmd.store.connection import fresh_schema
 from ircmd.store.dialect import SQLITE
-from ircmd.store.reader import Reader
+from ircmd.store.reader import Connection, Reader
 from ircmd.store.tx import Tx, transaction
 from ircmd.store.verbs import actions, checklist, comms, evidence, incident, review
 
@@ -46,7 +46,7 @@ class Db:
         self.force_time = False
 
     def run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
-        def work(conn: sqlite3.Connection) -> T:
+        def work(conn: Connection) -> T:
             tx = Tx(conn, SQLITE, lambda: NOW, max_text=self.max_text, force_time=self.force_time)
             return verb(tx, *args, **kw)
 

@@ -3,15 +3,29 @@ and verb uses. A write transaction (`tx.Tx`) is a Reader that may also append.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from ..models import NotFound, RuleViolation, Status, incident_key, parse_incident_ref
 from .dialect import Dialect
 
 IncidentRef = int | str
 Row = Any  # a DB-API row that `dict(row)` turns into {column: value} (sqlite3.Row)
-Connection = Any  # a DB-API connection whose rows are `Row`s
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def close(self) -> None: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the verbs and queries use."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
 
 
 class Reader:

@@ -36,7 +36,7 @@ from . import presence, queries, verify
 from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
 from .dialect import SQLITE
 from .presence import PRESENCE_TIMEOUT
-from .reader import IncidentRef, Reader
+from .reader import Connection, IncidentRef, Reader
 from .record import event_from_row, ts
 from .tx import Clock, Target, Tx, transaction
 from .verbs import actions, checklist, comms, evidence, incident, review
@@ -139,7 +139,7 @@ class Store:
         target = Target(self.path, self._file_id)
         clock, max_text, force_time = self._clock, self.max_text, self.force_time
 
-        def work(conn: Any) -> T:
+        def work(conn: Connection) -> T:
             tx = Tx(conn, SQLITE, clock, max_text=max_text, force_time=force_time)
             return verb(tx, *args, **kw)
 
@@ -286,5 +286,7 @@ class Store:
     async def backup(self, dest: str | Path) -> Path:
         """A consistent copy through SQLite's online backup, safe while others write."""
         target = verify.backup_file(Path(dest).expanduser())
-        await self._read(lambda r: verify.backup(r.conn, target))
+        async with self._lock:
+            with sqlite_errors(self.path, self.timeout):
+                await call(self._db, lambda conn: verify.backup(conn, target))
         return target
