@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ircmd.models import Kind, Severity
 from ircmd.store import Store
-from ircmd.store.store import append_event
+from ircmd.store.tx import append_event
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 ACTORS = ("alice", "bob", "carol", "dave", "erin")

@@ -6,7 +6,7 @@ writing through its open handle into the file that was moved away, and SQLite's
 and copied first, then, holding the write lock so no writer is mid-transaction,
 the old file and its -wal/-shm are moved aside (kept, never deleted) and the copy
 is renamed into place. Writers still running then fail their file check
-(`Store._still_at_path`) instead of writing to the file moved aside.
+(`tx.still_at_path`) instead of writing to the file moved aside.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..models import InvalidInput, RuleViolation, StorageError
+from . import presence
+from .connection import check_exists, sqlite_errors
 from .record import ts
-from .store import PRESENCE_TIMEOUT, Clock, Store, _check_exists, _sqlite_errors, utc_now
+from .store import PRESENCE_TIMEOUT, Clock, Store, utc_now
+from .tx import Tx
 
 
 @dataclass(frozen=True)
@@ -39,16 +42,16 @@ async def restore_backup(
     stamp = clock().strftime("%Y%m%dT%H%M%SZ")
     tmp = db.parent / f".{db.name}.restoring-{stamp}"
     try:
-        _check_exists(backup)
+        check_exists(backup)
         db.parent.mkdir(parents=True, exist_ok=True)
-        with _sqlite_errors(backup, timeout):
+        with sqlite_errors(backup, timeout):
             _copy(backup, tmp)
         try:
             # Read-write: a backup from an older ircmd is migrated, in the copy only.
             async with await Store.open(tmp, must_exist=True, timeout=timeout) as copy:
                 result = await copy.verify()
                 # Sessions seen in the backup are not sessions of the restored record.
-                await copy._db.execute("DELETE FROM presence")
+                await copy._run(presence.clear)
         except StorageError as e:
             raise StorageError(str(e).replace(str(tmp), str(backup))) from None
         if not result.ok:
@@ -58,26 +61,30 @@ async def restore_backup(
             _install(tmp, db)
             return Restored(result.events, None)
         live = await Store.open(db, must_exist=True, timeout=timeout, clock=clock)
-        async with live, live._tx():  # the write lock: no writer is mid-transaction
-            cutoff = ts(clock() - PRESENCE_TIMEOUT)
-            rows = await live._rows(
-                "SELECT DISTINCT person FROM presence WHERE seen_at >= ? ORDER BY person",
-                (cutoff,),
-            )
-            if rows and not force:
-                who = ", ".join(r[0] for r in rows)
-                raise RuleViolation(
-                    f"{db} is open in other sessions ({who}); close them first,"
-                    " or restore with --force (their later writes are refused)"
-                )
-            aside = _move_aside(db, stamp)
-            _install(tmp, db)
+        async with live:
+            # Inside a write transaction: no writer is mid-transaction while the
+            # files move, and every later one fails its file check.
+            aside = await live._run(_swap, tmp, db, stamp, force=force)
         return Restored(result.events, aside)
     except OSError as e:
         raise StorageError(f"restore failed: {e.strerror}: {e.filename}") from None
     finally:
         with suppress(FileNotFoundError):
             tmp.unlink()  # gone already once installed
+
+
+def _swap(tx: Tx, tmp: Path, db: Path, stamp: str, *, force: bool) -> Path:
+    """Refuse while other sessions are open (unless forced), then move the live
+    database aside and install the copy; returns where the old one went."""
+    who = presence.people(tx, ts(tx.clock() - PRESENCE_TIMEOUT))
+    if who and not force:
+        raise RuleViolation(
+            f"{db} is open in other sessions ({', '.join(who)}); close them first,"
+            " or restore with --force (their later writes are refused)"
+        )
+    aside = _move_aside(db, stamp)
+    _install(tmp, db)
+    return aside
 
 
 def _copy(src: Path, dest: Path) -> None:

@@ -1,0 +1,261 @@
+"""Reads: incidents, their state, events, actions, the chain's head. Plain functions
+over a `Reader`; each row becomes its model by column name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from .. import rules
+from ..models import (
+    Action,
+    AppliedPlaybook,
+    Assignment,
+    ChecklistItem,
+    CommsUpdate,
+    CustodyTransfer,
+    Event,
+    Evidence,
+    Head,
+    Incident,
+    IncidentState,
+    Kind,
+    NotFound,
+    Notification,
+    Review,
+    action_key,
+    incident_key,
+)
+from .reader import IncidentRef, Reader, Row
+from .record import EVENT_COLUMNS, GENESIS, event_from_row
+
+M = TypeVar("M", bound=BaseModel)
+
+INCIDENT_COLUMNS = (
+    "id, title, severity, status, type, impact, urgency, summary, declared_at, declared_by,"
+    " detected_at, started_at, resolved_at, updated_at, last_event_id"
+)
+ACTION_COLUMNS = (
+    "id, incident_id, title, type, owner, due, review_date, status, reason, verification,"
+    " closure_evidence, created_at, updated_at"
+)
+
+
+def model(cls: type[M], row: Row, **override: Any) -> M:
+    """The model of one row, its fields taken by column name; `override` for the
+    columns stored encoded (JSON lists)."""
+    return cls.model_validate(dict(row) | override)
+
+
+def _incident(row: Row) -> Incident:
+    # An impact or urgency never given is NULL (or blank in old rows): no level.
+    return model(Incident, row, impact=row["impact"] or None, urgency=row["urgency"] or None)
+
+
+def incident(r: Reader, n: int) -> Incident:
+    rows = r.rows(f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (n,))
+    if not rows:
+        raise NotFound(f"no incident {incident_key(n)}")
+    return _incident(rows[0])
+
+
+def incidents(r: Reader, *, include_closed: bool) -> list[Incident]:
+    where = "" if include_closed else "WHERE status != 'closed'"
+    return [
+        _incident(row)
+        for row in r.rows(f"SELECT {INCIDENT_COLUMNS} FROM incidents {where} ORDER BY id")
+    ]
+
+
+def action(r: Reader, action_id: int) -> Action:
+    rows = r.rows(f"SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?", (action_id,))
+    if not rows:
+        raise NotFound(f"no action {action_key(action_id)}")
+    return model(Action, rows[0])
+
+
+def actions(
+    r: Reader,
+    *,
+    incident: IncidentRef | None = None,
+    owner: str | None = None,
+    overdue_at: datetime | None = None,
+) -> list[Action]:
+    """The action log across incidents, optionally filtered."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if incident is not None:
+        clauses.append("incident_id = ?")
+        params.append(r.incident_id(incident))
+    if owner:
+        clauses.append("owner = ?")
+        params.append(rules.check_name(owner, "owner"))
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = r.rows(f"SELECT {ACTION_COLUMNS} FROM actions {where} ORDER BY id", params)
+    found = [model(Action, row) for row in rows]
+    if overdue_at is not None:
+        found = [a for a in found if rules.action_overdue(a, overdue_at)]
+    return found
+
+
+def load(r: Reader, n: int) -> IncidentState:
+    """Everything the record says about incident `n`, from its projections."""
+    inc = incident(r, n)
+    roles = [
+        model(Assignment, row)
+        for row in r.rows(
+            "SELECT role, person, assigned_at FROM roles WHERE incident_id = ?"
+            " ORDER BY assigned_at, person",
+            (n,),
+        )
+    ]
+    checklist = [
+        model(ChecklistItem, row)
+        for row in r.rows(
+            "SELECT n, phase, text, done, done_by, done_at, assignee, added_by, added_at"
+            " FROM checklist WHERE incident_id = ? ORDER BY n",
+            (n,),
+        )
+    ]
+    updates = [
+        model(CommsUpdate, row)
+        for row in r.rows(
+            "SELECT event_id, audience, channel, text, sent_at, sent_by, final FROM updates"
+            " WHERE incident_id = ? ORDER BY sent_at, event_id",
+            (n,),
+        )
+    ]
+    notifications = [
+        model(Notification, row)
+        for row in r.rows(
+            "SELECT who, notified_at, notified_by FROM notifications WHERE incident_id = ?"
+            " ORDER BY notified_at",
+            (n,),
+        )
+    ]
+    transfers: dict[int, list[CustodyTransfer]] = {}
+    for row in r.rows(
+        "SELECT n, from_person, to_person, reason, at, by FROM custody WHERE incident_id = ?"
+        " ORDER BY event_id",
+        (n,),
+    ):
+        transfers.setdefault(row["n"], []).append(model(CustodyTransfer, row))
+    amendments: dict[int, list[str]] = {}
+    for row in r.rows(
+        "SELECT n, text FROM evidence_amendments WHERE incident_id = ? ORDER BY event_id",
+        (n,),
+    ):
+        amendments.setdefault(row["n"], []).append(row["text"])
+    evidence = [
+        model(
+            Evidence,
+            row,
+            transfers=tuple(transfers.get(row["n"], ())),
+            amendments=tuple(amendments.get(row["n"], ())),
+        )
+        for row in r.rows(
+            "SELECT n, description, location, sha256, filename, collected_by, collected_at,"
+            " custodian FROM evidence WHERE incident_id = ? ORDER BY n",
+            (n,),
+        )
+    ]
+    review_rows = r.rows(
+        "SELECT summary, root_cause, contributing_factors, whys, went_well, went_poorly,"
+        " lessons, updated_at, updated_by FROM review WHERE incident_id = ?",
+        (n,),
+    )
+    review = (
+        model(Review, review_rows[0], whys=tuple(json.loads(review_rows[0]["whys"])))
+        if review_rows
+        else Review()
+    )
+    actions = [
+        model(Action, row)
+        for row in r.rows(
+            f"SELECT {ACTION_COLUMNS} FROM actions WHERE incident_id = ? ORDER BY id", (n,)
+        )
+    ]
+    playbooks = [
+        model(AppliedPlaybook, row, required_roles=tuple(json.loads(row["required_roles"])))
+        for row in r.rows(
+            "SELECT name, required_roles FROM playbooks_applied WHERE incident_id = ?"
+            " ORDER BY applied_at",
+            (n,),
+        )
+    ]
+    return IncidentState(
+        incident=inc,
+        roles=tuple(roles),
+        checklist=tuple(checklist),
+        updates=tuple(updates),
+        notifications=tuple(notifications),
+        evidence=tuple(evidence),
+        review=review,
+        actions=tuple(actions),
+        playbooks=tuple(playbooks),
+    )
+
+
+def state(r: Reader, ref: IncidentRef) -> IncidentState:
+    return load(r, r.incident_id(ref))
+
+
+def events(
+    r: Reader, ref: IncidentRef | None = None, *, after_id: int = 0, limit: int | None = None
+) -> list[Event]:
+    """Events in id order, of one incident or all."""
+    if ref is None:
+        rows = r.rows(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, -1 if limit is None else limit),
+        )
+    else:
+        rows = r.rows(
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ? AND id > ?"
+            " ORDER BY id LIMIT ?",
+            (r.incident_id(ref), after_id, -1 if limit is None else limit),
+        )
+    return [event_from_row(row) for row in rows]
+
+
+def event_chunks_sql(
+    n: int, *, by_time: bool, kinds: Collection[Kind] | None, upto: int | None
+) -> tuple[str, list[Any]]:
+    """The one query `Store.event_chunks` reads through a cursor, and its parameters."""
+    where = "incident_id = ?"
+    params: list[Any] = [n]
+    if kinds is not None:
+        where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+        params += sorted(k.value for k in kinds)
+    if upto is not None:
+        where += " AND id <= ?"
+        params.append(upto)
+    order = "occurred_at, id" if by_time else "id"
+    return f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY {order}", params
+
+
+def head(r: Reader) -> Head:
+    """The chain's newest event and the number of events: one query, no scan of the
+    chain (count(*) walks the smallest index, not the rows)."""
+    rows = r.rows(
+        "SELECT (SELECT count(*) FROM events) AS count, id, hash FROM events"
+        " ORDER BY id DESC LIMIT 1"
+    )
+    return model(Head, rows[0]) if rows else Head(count=0, id=0, hash=GENESIS)
+
+
+def hash_of(r: Reader, event_id: int) -> str | None:
+    value = r.scalar("SELECT hash FROM events WHERE id = ?", (event_id,))
+    return None if value is None else str(value)
+
+
+def last_event_id(r: Reader) -> int:
+    return int(r.scalar("SELECT coalesce(max(id), 0) FROM events"))
+
+
+def data_version(r: Reader) -> int:
+    return int(r.scalar("PRAGMA data_version"))

@@ -1,0 +1,57 @@
+"""`Reader`: one DB-API connection and its dialect, with the few helpers every query
+and verb uses. A write transaction (`tx.Tx`) is a Reader that may also append."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from ..models import NotFound, RuleViolation, Status, incident_key, parse_incident_ref
+from .dialect import Dialect
+
+IncidentRef = int | str
+Row = Any  # a DB-API row that `dict(row)` turns into {column: value} (sqlite3.Row)
+
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def close(self) -> None: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the verbs and queries use."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+
+class Reader:
+    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(self.dialect.sql(sql), params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.conn.execute(self.dialect.sql(sql), params).fetchall())
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(self.dialect.sql(sql), params).fetchone()
+        return row[0] if row else None
+
+    def incident_id(self, ref: IncidentRef, *, writable: bool = False) -> int:
+        """The incident's number, which must exist; with `writable`, refuse a closed one."""
+        n = ref if isinstance(ref, int) else parse_incident_ref(ref)
+        status = self.scalar("SELECT status FROM incidents WHERE id = ?", (n,))
+        if status is None:
+            raise NotFound(f"no incident {incident_key(n)}")
+        if writable and status == Status.CLOSED:
+            raise RuleViolation(
+                f"{incident_key(n)} is closed: re-open it first by setting an earlier status"
+                " with a reason"
+            )
+        return n
