@@ -140,7 +140,7 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await ready(pilot)
         names = [label.plain for label, _, _ in actions_of(screen)]
-        for usage in entry.USAGES:
+        for usage in entry.COMMANDS:
             if usage.name != "help":
                 assert any(n.startswith("/" + usage.name) for n in names), usage.name
         assert any(n.startswith("Open INC-2") for n in names)

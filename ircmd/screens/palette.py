@@ -70,16 +70,11 @@ def actions_of(screen: CommandScreen) -> list[Action]:
         found.append(
             (Content(f"Show the {title} tab"), partial(screen.action_tab, name), key.upper())
         )
-    for usage in entry.USAGES:
-        if usage.name in ("help",):
-            continue
-        found.append(
-            (
-                Content(f"/{usage.name} {usage.args}".rstrip()),
-                partial(screen.prefill, f"/{usage.name} "),
-                usage.help,
+    for spec in entry.COMMANDS:
+        if spec.palette:
+            found.append(
+                (Content(spec.syntax), partial(screen.prefill, f"/{spec.name} "), spec.help)
             )
-        )
     for inc in screen.board.incidents.values():
         label = Content.assemble(f"Open {inc.key} ", user(inc.title))
         found.append((label, partial(screen.run_line, f"/open {inc.key}"), "make it current"))
