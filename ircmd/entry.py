@@ -187,7 +187,8 @@ class Arg(StrEnum):
     AUDIENCE = "audience"
     ACTION_STATUS = "action-status"
     ACTION = "action"
-    STEP = "step"
+    STEP = "step"  # one not done yet
+    DONE_STEP = "done-step"
     PERSON = "person"
     CONTACT = "contact"
     EVIDENCE = "evidence"
@@ -495,7 +496,7 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("add", "TEXT", "add a containment step", _add),
     Spec("recovery", "TEXT", "add a recovery step", _recovery),
     Spec("check", "N", "check step N", _check, completes=(Arg.STEP,)),
-    Spec("uncheck", "N", "uncheck step N", _uncheck, completes=(Arg.STEP,)),
+    Spec("uncheck", "N", "uncheck step N", _uncheck, completes=(Arg.DONE_STEP,)),
     Spec("decision", "TEXT", "record a decision", _decision),
     Spec("action", "TEXT", "add a follow-up action (alone: form with owner, due date)", _action),
     Spec(

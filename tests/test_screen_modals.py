@@ -144,3 +144,21 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
             if usage.name != "help":
                 assert any(n.startswith("/" + usage.name) for n in names), usage.name
         assert any(n.startswith("Open INC-2") for n in names)
+
+
+async def test_bar_completes_from_the_open_incident(tmp_path: Path) -> None:
+    """The registry says what each argument is: the bar completes it from the open
+    incident (its people, its open steps), and Tab takes the suggestion."""
+    from ircmd.widgets.entry_bar import EntryBar
+
+    db = await seeded(tmp_path)
+    app = make_app(db, open_incident=1)
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        assert screen.state is not None
+        person = screen.state.roles[0].person
+        bar = screen.query_one(EntryBar)
+        assert await bar.slash.get_suggestion(f"/ic {person[:2]}") == f"/ic {person} "
+        assert await bar.slash.get_suggestion("/check 999") is None
+        await pilot.press(*f"/assign scribe {person[:2]}", "tab")
+        await until(pilot, lambda: bar.value == f"/assign scribe {person} ")

@@ -24,7 +24,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
-from .. import display, entry, rules
+from .. import display, entry, rules, view
 from ..escalation import load_escalation
 from ..models import (
     ClosureRefused,
@@ -34,7 +34,6 @@ from ..models import (
     Kind,
     NotFound,
     ReadOnly,
-    Role,
     RuleViolation,
     Severity,
     Status,
@@ -51,7 +50,6 @@ from ..widgets.process import (
     EvidencePanel,
     ProcessPanel,
     ReviewPanel,
-    on_screen,
 )
 from ..widgets.style import user
 from ..widgets.timeline import Row, Timeline
@@ -113,13 +111,11 @@ class CommandScreen(Screen[None]):
         self.current: int | None = None
         self.escalation: dict[Severity, list[str]] = {}
         self._escalation_error = ""
-        self._metric_events: dict[int, Event] = {}
-        self._latest_decision: str | None = None
+        self.running = view.Running()
         self._quit_armed_at: float | None = None
         self._message_until: datetime | None = None  # when the message line fades
         self._refused_line: str | None = None  # the bar's line the message refused
         self._lines: asyncio.Queue[str] = asyncio.Queue()
-        self._latest_decision_id = 0
 
     @property
     def ircmd(self) -> IrcmdApp:
@@ -248,8 +244,7 @@ class CommandScreen(Screen[None]):
         timeline.border_title = f"Timeline {state.incident.key}"
         tail = await store.events(number, after_id=max(0, state.incident.last_event_id - TAIL))
         timeline.append(tail)
-        self._metric_events = {}
-        self._latest_decision = None
+        self.running = view.Running()
         self._note_events(tail)
         if tail and timeline.rows and timeline.rows[0].id > 1:
             # After the frame that shows the tail: the first paint waits for nothing older.
@@ -269,9 +264,7 @@ class CommandScreen(Screen[None]):
             if not chunk:
                 break
             rows.extend(Row(ev) for ev in chunk)
-            kept.extend(
-                ev for ev in chunk if ev.kind in rules.METRIC_KINDS or ev.kind is Kind.DECISION
-            )
+            kept.extend(ev for ev in chunk if view.Running.wanted(ev))
             after = chunk[-1].id
         if self.current == number:
             self.timeline.insert_older(rows)
@@ -279,22 +272,9 @@ class CommandScreen(Screen[None]):
 
     def _note_events(self, events: list[Event]) -> None:
         """Keep what the metrics and the update draft need from newly seen events."""
-        changed = False
-        for ev in events:
-            if ev.kind is Kind.DECISION and (
-                self._latest_decision is None or ev.id > self._latest_decision_id
-            ):
-                self._latest_decision, self._latest_decision_id = ev.text, ev.id
-            elif ev.kind in rules.METRIC_KINDS and (
-                ev.kind is not Kind.ASSIGN or ev.data.get("role") == Role.COMMANDER.value
-            ):
-                self._metric_events[ev.id] = ev
-                changed = True
-        if changed:
+        if self.running.note(events):
             review = self.query_one(ReviewPanel)
-            review.metrics = rules.metrics(
-                [self._metric_events[k] for k in sorted(self._metric_events)]
-            )
+            review.metrics = self.running.metrics
             if self.tabs.active == "tab-review":
                 review.show(self.state, self.ircmd.clock())
             else:
@@ -302,6 +282,7 @@ class CommandScreen(Screen[None]):
 
     def _show(self, state: IncidentState | None) -> None:
         self.state = state
+        self.bar.slash.known = view.known_words(state, self.board.incidents, self.escalation)
         self.query_one(IncidentHeader).show(state)
         self.query_one(RolesPanel).show(state)
         self.query_one(Checklist).show(state)
@@ -549,7 +530,7 @@ class CommandScreen(Screen[None]):
         except ClosureRefused as e:
             self.tabs.active = "tab-review"
             raise RuleViolation(
-                on_screen(str(e)) + " (/close REASON, commander or deputy)"
+                e.phrased(view.gap_on_screen) + " (/close REASON, commander or deputy)"
             ) from None
         gaps = ev.data.get("gaps") or []
         if gaps:
@@ -741,7 +722,9 @@ class CommandScreen(Screen[None]):
         def build(ref: int, me: str) -> forms.FormScreen:
             assert state is not None
             submit = forms.submit_update(self.ircmd.store, ref, me, self._form_done("update sent"))
-            return forms.update_form(state, self.ircmd.clock(), submit, self._latest_decision)
+            return forms.update_form(
+                state, self.ircmd.clock(), submit, self.running.latest_decision
+            )
 
         await self._open_form(build)
 
@@ -793,7 +776,7 @@ class CommandScreen(Screen[None]):
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
-        pending = self.query_one(CommsPanel).pending(state)
+        pending = view.pending_contacts(self.escalation, state)
         if not pending:
             self.say(f"everyone on the {state.incident.severity} escalation list is told")
             return

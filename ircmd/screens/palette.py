@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from .. import entry
+from .. import entry, view
 from ..models import ActionStatus
-from ..widgets.process import CommsPanel
 from ..widgets.style import user
 
 if TYPE_CHECKING:
@@ -85,7 +84,7 @@ def actions_of(screen: CommandScreen) -> list[Action]:
             label = Content.assemble(f"{verb} step {item.n}: ", user(item.text[:80]))
             line = f"/{verb.lower()} {item.n}"
             found.append((label, partial(screen.run_line, line), line))
-        for who in screen.query_one(CommsPanel).pending(state):
+        for who in view.pending_contacts(screen.escalation, state):
             label = Content.assemble("Notify ", user(who), " (escalation)")
             found.append((label, partial(screen.run_line, f"/notify {who}"), "/notify WHO"))
         for action in state.actions:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
-from .. import display, rules
+from .. import display, rules, view
 from ..models import ActionStatus, IncidentState, Severity, Status
 from .header import coarse
 
@@ -76,11 +76,6 @@ class CommsPanel(ProcessPanel):
         super().__init__(id=id)
         self._escalation = escalation
 
-    def pending(self, state: IncidentState) -> list[str]:
-        """Escalation contacts of the incident's severity not yet told."""
-        required = self._escalation.get(state.incident.severity, [])
-        return rules.pending_notifications(required, state)
-
     def clock_key(self, state: IncidentState, now: datetime) -> object:
         due = rules.next_update_due(state)
         return None if due is None else _countdown(due, now)
@@ -101,7 +96,7 @@ class CommsPanel(ProcessPanel):
             t.append(f"Next update in {_countdown(due, now)} (by {display.hhmm(due)} UTC)")
         t.append("\n")
         required = self._escalation.get(state.incident.severity, [])
-        pending = rules.pending_notifications(required, state)
+        pending = view.pending_contacts(self._escalation, state)
         t.append(f"Escalation ({state.incident.severity}): ", style="bold")
         t.append(f"{len(required) - len(pending)}/{len(required)} told")
         t.append("\n")
@@ -184,7 +179,7 @@ class ReviewPanel(ProcessPanel):
         elif gaps:
             t.append("\n")
             for g in gaps:
-                t.append(f" - {_user(on_screen(g))}\n", style="yellow")
+                t.append(f" - {_user(view.gap_on_screen(g))}\n", style="yellow")
         else:
             t.append("nothing missing\n", style="green")
         t.append("\n")
@@ -263,11 +258,6 @@ def metrics_line(m: rules.Metrics) -> Text:
             shown += " (out of order)"
         t.append(shown, style="bold" if value is not None else "dim")
     return t
-
-
-def on_screen(message: str) -> str:
-    """A rule's message in the screen's terms: the CLI's `--final` is a tick in the draft."""
-    return message.replace("or mark it --final", "or tick Final in the update draft: u")
 
 
 def _countdown(due: datetime, now: datetime) -> str:
