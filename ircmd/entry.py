@@ -24,6 +24,7 @@ from .models import (
     Severity,
     Status,
     parse_action_ref,
+    parse_evidence_ref,
     parse_incident_ref,
 )
 
@@ -369,12 +370,7 @@ def _act(rest: str, now: datetime) -> Command:
         return (
             SetAction(action_id, due=when) if field == "due" else SetAction(action_id, review=when)
         )
-    try:
-        status = ActionStatus(value.lower().replace("-", "_"))
-    except ValueError:
-        allowed = ", ".join(a.value for a in ActionStatus)
-        raise ParseError(f"/act: unknown action status {value!r} ({allowed})") from None
-    note = note.strip()
+    status = rules.parse_action_status(value)
     if status in (ActionStatus.VERIFIED, ActionStatus.WONT_DO) and not note:
         need = "a reason" if status is ActionStatus.WONT_DO else "how it was verified"
         raise ParseError(f"usage: {usage_of('act').syntax} ({status} needs a note: {need})")
@@ -427,20 +423,11 @@ def _evidence(rest: str, now: datetime) -> Command:
     return AddEvidence(rest)
 
 
-def _evidence_ref(value: str) -> int:
-    digits = value.upper().removeprefix("EV-").removeprefix("EV").lstrip("#")
-    if not digits.isdigit() or int(digits) == 0:
-        raise ParseError(
-            f"/transfer: {value!r} is not an evidence id; usage: {usage_of('transfer').syntax}"
-        )
-    return int(digits)
-
-
 def _transfer(rest: str, now: datetime) -> Command:
     if not rest:
         return Transfer()
     ref, tail = _split(rest, "transfer")
-    n = _evidence_ref(ref)
+    n = parse_evidence_ref(ref)
     to, _, reason = tail.partition(" ")
     if not to:
         raise ParseError(f"usage: {usage_of('transfer').syntax} (to whom?)")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
+from . import rules
 from .models import InvalidInput, Severity
 
 SHIPPED = Path(__file__).with_name("escalation.toml")
+
+
+def contact(table: Mapping[Severity, list[str]], severity: Severity, who: str) -> str:
+    """`who` as the escalation list of `severity` spells it, so that "legal counsel"
+    notifies the listed "Legal Counsel" instead of recording a second contact."""
+    return rules.contact_name(who, table.get(severity, []))
 
 
 def load_escalation(config_dir: Path | None = None) -> dict[Severity, list[str]]:

@@ -80,6 +80,12 @@ class ReadOnly(IrcmdError):
     """A write attempted through a store opened read-only."""
 
 
+def read_only_refusal(outcome: str = "nothing was written") -> ReadOnly:
+    """The one wording of a write refused in a read-only session (screen and command
+    line alike); `outcome` says what did not happen."""
+    return ReadOnly(f"this session is read-only: {outcome}")
+
+
 class StorageError(IrcmdError):
     """The database itself is unusable: corrupt, too new, locked, unwritable."""
 
@@ -229,8 +235,21 @@ REVIEW_FIELDS = (
     "lessons",
 )
 
+# The review's fields as every front end labels them (panel, report; the form asks
+# some of them as questions of its own).
+REVIEW_LABELS = {
+    "summary": "Summary",
+    "root_cause": "Root cause",
+    "contributing_factors": "Contributing factors",
+    "whys": "Five whys",
+    "went_well": "Went well",
+    "went_poorly": "Went poorly",
+    "lessons": "Lessons",
+}
+
 _INC_RE = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE)
 _ACT_RE = re.compile(r"^\s*(?:act-?)?(\d{1,9})\s*$", re.IGNORECASE)
+_EV_RE = re.compile(r"^\s*(?:ev-?)?#*(\d{1,9})\s*$", re.IGNORECASE)
 
 
 def incident_key(number: int) -> str:
@@ -246,6 +265,14 @@ def parse_incident_ref(ref: str) -> int:
     m = _INC_RE.match(ref)
     if not m or int(m.group(1)) == 0:
         raise InvalidInput(f"not an incident id: {ref!r} (expected INC-<n>)")
+    return int(m.group(1))
+
+
+def parse_evidence_ref(ref: str) -> int:
+    """`EV-2`, `ev2`, `#2` or `2` -> 2."""
+    m = _EV_RE.match(ref)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"not an evidence id: {ref!r} (expected EV-<n>)")
     return int(m.group(1))
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from .models import (
     MAX_NAME_CHARS,
     MAX_TEXT_BYTES,
+    REVIEW_LABELS,
     ROLE_ALIASES,
     Action,
     ActionStatus,
@@ -148,6 +149,15 @@ def parse_audience(value: str) -> Audience:
         return Audience(value.strip().lower())
     except ValueError:
         raise InvalidInput(f"unknown audience {value!r} (use internal or external)") from None
+
+
+def parse_action_status(value: str) -> ActionStatus:
+    """`done`, `in-progress`, `WONT_DO`... -> the status, or InvalidInput listing them."""
+    try:
+        return ActionStatus(value.strip().lower().replace("-", "_"))
+    except ValueError:
+        allowed = ", ".join(s.value for s in ActionStatus)
+        raise InvalidInput(f"unknown action status {value!r} (use: {allowed})") from None
 
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
@@ -412,7 +422,7 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[Gap
         missing = [
             f for f in ("summary", "root_cause", "lessons") if not getattr(state.review, f).strip()
         ]
-        listed = ", ".join(f.replace("_", " ") for f in missing)
+        listed = ", ".join(REVIEW_LABELS[f].lower() for f in missing)
         gaps.append(Gap(GapKind.REVIEW, "review missing: " + listed))
     for a in state.actions:
         if a.status is ActionStatus.WONT_DO:

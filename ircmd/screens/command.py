@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
 from .. import display, entry, rules, view
-from ..escalation import load_escalation
+from ..escalation import contact, load_escalation
 from ..models import (
     ClosureRefused,
     Event,
@@ -33,11 +33,11 @@ from ..models import (
     IrcmdError,
     Kind,
     NotFound,
-    ReadOnly,
     RuleViolation,
     Severity,
     Status,
     incident_key,
+    read_only_refusal,
 )
 from ..playbooks import find_playbook, load_playbooks
 from ..widgets.board import Board
@@ -377,7 +377,7 @@ class CommandScreen(Screen[None]):
     async def _write(self, verb: Callable[[], Awaitable[Any]]) -> Any:
         """Run a Store write, then poke the feed so this screen sees it at once."""
         if self.ircmd.cfg.read_only:
-            raise ReadOnly("this session is read-only: nothing was written")
+            raise read_only_refusal()
         result = await verb()
         self.ircmd.feed.poke()
         return result
@@ -425,7 +425,7 @@ class CommandScreen(Screen[None]):
             case entry.Check(n=n, done=done):
                 ev = await self._write(lambda: store.check(self._ref(), n, actor=me, done=done))
                 if ev.data.get("already"):  # someone else got there first
-                    return f"step {n} was already checked by {ev.data['already']}; yours is on the record too"
+                    return display.already_checked(n, ev.data["already"])
                 return f"step {n} {'checked' if done else 'unchecked'}"
             case entry.AddAction(title=""):
                 await self.action_add_action()
@@ -466,8 +466,11 @@ class CommandScreen(Screen[None]):
                 await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
                 return f"playbook {name} applied"
             case entry.Notify(who=typed):
-                listed = self.escalation.get(self.state.incident.severity, []) if self.state else []
-                who = rules.contact_name(typed, listed)
+                who = (
+                    contact(self.escalation, self.state.incident.severity, typed)
+                    if self.state
+                    else rules.check_name(typed, "contact")
+                )
                 await self._write(lambda: store.notify(self._ref(), who, actor=me))
                 return f"{who} notified"
             case entry.AddEvidence(description=""):
@@ -506,7 +509,7 @@ class CommandScreen(Screen[None]):
             return await self._close("", reason)
         if status.rank < current.rank and not reason:
             if self.ircmd.cfg.read_only:
-                raise ReadOnly("this session is read-only: nothing was written")
+                raise read_only_refusal()
             self._confirm_reopen(state, status)
             return None
         await self._write(
@@ -625,7 +628,7 @@ class CommandScreen(Screen[None]):
     def _refused_read_only(self) -> bool:
         """In a read-only session, say so before a dialog is filled in, not after."""
         if self.ircmd.cfg.read_only:
-            self.say("this session is read-only: nothing can be written", error=True)
+            self.say(str(read_only_refusal("nothing can be written")), error=True)
         return self.ircmd.cfg.read_only
 
     @work
@@ -681,7 +684,7 @@ class CommandScreen(Screen[None]):
     def _writable_ref(self) -> int:
         ref = self._ref()
         if self.ircmd.cfg.read_only:
-            raise ReadOnly("this session is read-only: nothing was written")
+            raise read_only_refusal()
         return ref
 
     def _form_done(self, message: str) -> Callable[[], None]:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from .. import display, rules, view
-from ..models import ActionStatus, IncidentState, Severity, Status
+from ..models import REVIEW_LABELS, ActionStatus, IncidentState, Severity, Status
 from .header import coarse
 
 
@@ -183,15 +183,9 @@ class ReviewPanel(ProcessPanel):
         else:
             t.append("nothing missing\n", style="green")
         t.append("\n")
-        labels = (
-            ("summary", "Summary"),
-            ("root_cause", "Root cause"),
-            ("contributing_factors", "Contributing factors"),
-            ("went_well", "Went well"),
-            ("went_poorly", "Went poorly"),
-            ("lessons", "Lessons"),
-        )
-        for key, label in labels:
+        for key, label in REVIEW_LABELS.items():
+            if key == "whys":  # one line each, below
+                continue
             value = getattr(r, key)
             t.append(f"{label}: ", style="bold")
             t.append(_user(value) + "\n" if value else "-\n", style="" if value else "dim")
