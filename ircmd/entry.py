@@ -227,6 +227,8 @@ class Spec:
     who: Who = Who.WRITER
     completes: tuple[Arg, ...] = ()
     palette: bool = True  # listed in the palette as a template to finish in the bar
+    form: str = ""  # what the command alone opens, as the palette lists it
+    key: str = ""  # the key that opens the same, shown beside it
 
     @property
     def syntax(self) -> str:
@@ -455,6 +457,8 @@ COMMANDS: tuple[Spec, ...] = (
         "declare a new incident (alone: open the form)",
         _declare,
         completes=(Arg.SEVERITY,),
+        form="Declare an incident (form)",
+        key="F2",
     ),
     Spec(
         "open",
@@ -478,6 +482,8 @@ COMMANDS: tuple[Spec, ...] = (
         "give a role (alone: open the form)",
         _assign,
         completes=(Arg.ROLE, Arg.PERSON),
+        form="Assign a role (form)",
+        key="F3",
     ),
     Spec("ic", "PERSON", "hand command to PERSON", _ic, completes=(Arg.PERSON,)),
     Spec("add", "TEXT", "add a containment step", _add),
@@ -485,7 +491,14 @@ COMMANDS: tuple[Spec, ...] = (
     Spec("check", "N", "check step N", _check, completes=(Arg.STEP,)),
     Spec("uncheck", "N", "uncheck step N", _uncheck, completes=(Arg.DONE_STEP,)),
     Spec("decision", "TEXT", "record a decision", _decision),
-    Spec("action", "TEXT", "add a follow-up action (alone: form with owner, due date)", _action),
+    Spec(
+        "action",
+        "TEXT",
+        "add a follow-up action (alone: form with owner, due date)",
+        _action,
+        form="Add a follow-up action (form)",
+        key="a",
+    ),
     Spec(
         "act",
         "ACT-n STATUS [NOTE] | ACT-n owner|due|review VALUE",
@@ -501,6 +514,8 @@ COMMANDS: tuple[Spec, ...] = (
         "log a stakeholder update; --final: the last one (alone: draft form)",
         _update,
         completes=(Arg.AUDIENCE,),
+        form="Draft a stakeholder update (form)",
+        key="u",
     ),
     Spec("playbook", "NAME", "apply a playbook's checklist", _playbook, completes=(Arg.PLAYBOOK,)),
     Spec(
@@ -510,19 +525,44 @@ COMMANDS: tuple[Spec, ...] = (
         _notify,
         completes=(Arg.CONTACT,),
     ),
-    Spec("evidence", "DESCRIPTION", "register evidence, you hold it (alone: form)", _evidence),
+    Spec(
+        "evidence",
+        "DESCRIPTION",
+        "register evidence, you hold it (alone: form)",
+        _evidence,
+        form="Register evidence (form)",
+        key="e",
+    ),
     Spec(
         "transfer",
         "EV-n TO REASON",
         "hand evidence custody to TO (alone: form)",
         _transfer,
         completes=(Arg.EVIDENCE, Arg.PERSON),
+        form="Transfer evidence custody (form)",
+        key="t",
     ),
-    Spec("review", "", "edit the post-incident review (form)", _review, Who.ANYONE),
+    Spec(
+        "review",
+        "",
+        "edit the post-incident review (form)",
+        _review,
+        form="Edit the post-incident review (form)",
+        key="r",
+    ),
     Spec(
         "close", "[OVERRIDE REASON]", "close; missing items are listed, a reason overrides", _close
     ),
-    Spec("help", "", "show keys and commands", _help, Who.ANYONE, palette=False),
+    Spec(
+        "help",
+        "",
+        "show keys and commands",
+        _help,
+        Who.ANYONE,
+        palette=False,
+        form="Help: keys and slash commands",
+        key="F1",
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in COMMANDS}

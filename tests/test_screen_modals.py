@@ -144,6 +144,14 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
             if usage.name != "help":
                 assert any(n.startswith("/" + usage.name) for n in names), usage.name
         assert any(n.startswith("Open INC-2") for n in names)
+        # What a command alone opens is listed under the registry's title, and runs as
+        # the bar would: the help entry opens the help.
+        forms = {label.plain: (run, hint) for label, run, hint in actions_of(screen)}
+        for spec in entry.COMMANDS:
+            if spec.form:
+                assert forms[spec.form][1] == f"{spec.key}, /{spec.name}"
+        await forms[entry.usage_of("help").form][0]()  # type: ignore[operator]
+        await until(pilot, lambda: isinstance(app.screen, TextScreen))
 
 
 async def test_bar_completes_from_the_open_incident(tmp_path: Path) -> None:

@@ -50,15 +50,13 @@ def actions_of(screen: CommandScreen) -> list[Action]:
     """What the palette lists for the screen as it is now."""
     from .command import TABS
 
+    # What a command alone opens (a form, the help): run as the bar would run it.
     found: list[Action] = [
-        (Content("Declare an incident (form)"), screen.action_declare, "F2"),
-        (Content("Assign a role (form)"), screen.action_assign, "F3"),
-        (Content("Help: keys and slash commands"), screen.action_help, "F1"),
-        (Content("Draft a stakeholder update (form)"), screen.action_draft_update, "u, /update"),
-        (Content("Register evidence (form)"), screen.action_add_evidence, "e, /evidence"),
-        (Content("Transfer evidence custody (form)"), screen.action_transfer_evidence, "t"),
-        (Content("Edit the post-incident review (form)"), screen.action_edit_review, "r, /review"),
-        (Content("Add a follow-up action (form)"), screen.action_add_action, "a, /action"),
+        (Content(spec.form), partial(screen.run_line, f"/{spec.name}"), f"{spec.key}, /{spec.name}")
+        for spec in entry.COMMANDS
+        if spec.form
+    ]
+    found += [
         (Content("Close the incident"), partial(screen.run_line, "/close"), "/close [REASON]"),
         (Content("Focus the entry bar"), screen.action_focus_entry, "Escape toggles"),
         (Content("Focus the timeline"), screen.action_focus_timeline, ""),
