@@ -23,7 +23,7 @@ import click
 from . import __version__, display, rules
 from .anchor import open_warning as anchor_open_warning
 from .config import Config, lock_user, resolve
-from .escalation import contact, load_escalation
+from .escalation import contact, load_escalation, pending_contacts
 from .hashing import hash_file, receive
 from .lock import LockedGroup
 from .models import (
@@ -815,11 +815,10 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
 
     async def body(store: Store, cfg: Config) -> None:
         severity = (await store.incident(incident)).severity
-        required = table.get(severity, [])
         named = contact(table, severity, who)
         await store.notify(incident, named, actor=cfg.user, at=when(at))
         state = await store.state(incident)
-        pending = rules.pending_notifications(required, state)
+        pending = pending_contacts(table, state)
         left = f"still to notify: {', '.join(pending)}" if pending else "all notified"
         click.echo(f"{state.incident.severity} escalation: {left}", err=True)
 

@@ -4,6 +4,10 @@ Plain text is a note; a line starting with `/` is a slash command. Parsing is
 pure (the caller passes `now` for back-dated entries) so it is unit-tested on
 its own and the screen only has to map commands onto Store verbs. Every refusal
 is a ParseError with a one-line message saying what to type instead.
+
+`COMMANDS` declares each slash command once; the parser, F1 help, the palette and
+the bar's completion all read it. A new command is a `Command` subclass with its
+parser and one `Spec` here, plus its case in the screen's `execute` (the verb).
 """
 
 from __future__ import annotations

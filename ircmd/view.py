@@ -1,10 +1,10 @@
 """What the screen shows about an incident, computed without Textual.
 
 The widgets only render: the latest decision and the running metrics gathered from
-the events seen so far, who on the escalation list is still to be told, the closure
-gaps in the screen's words, and the words the entry bar completes to. Each is a pure
-function of the incident's state (and what the caller passes), so it is unit-tested
-here rather than through a Pilot.
+the events seen so far, the closure gaps in the screen's words, and the words the
+entry bar completes to. Each is a pure function of the incident's state (and what the
+caller passes), so it is unit-tested without a Pilot. (Who is still to be told is
+`escalation.pending_contacts`, which the command line shares.)
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from . import rules
 from .entry import Arg
+from .escalation import pending_contacts
 from .models import Event, Gap, GapKind, IncidentState, Kind, Role, Severity, incident_key
 
 # How the screen marks an update final: a tick in the draft, not the CLI's `--final`.
@@ -24,11 +25,6 @@ def gap_on_screen(gap: Gap) -> str:
     if gap.kind is GapKind.FINAL_UPDATE:
         return rules.final_update_missing(MARK_FINAL)
     return str(gap)
-
-
-def pending_contacts(escalation: Mapping[Severity, list[str]], state: IncidentState) -> list[str]:
-    """Escalation contacts of the incident's severity not yet told, in the list's order."""
-    return rules.pending_notifications(escalation.get(state.incident.severity, []), state)
 
 
 def known_words(

@@ -12,6 +12,7 @@ from test_rules_process import T0, act, ev, incident, state
 
 from ircmd import rules, view
 from ircmd.entry import Arg
+from ircmd.escalation import pending_contacts
 from ircmd.models import (
     Assignment,
     ClosureRefused,
@@ -56,8 +57,8 @@ def test_running_metrics_count_commander_assignments_only() -> None:
 def test_pending_contacts_follow_the_list_and_ignore_case() -> None:
     told = (Notification(who="legal counsel", notified_at=T0, notified_by="cara"),)
     s = state(notifications=told)
-    assert view.pending_contacts(ESCALATION, s) == ["CISO"]
-    assert view.pending_contacts({}, s) == []
+    assert pending_contacts(ESCALATION, s) == ["CISO"]
+    assert pending_contacts({}, s) == []
 
 
 def test_final_update_gap_is_worded_for_the_screen_by_its_kind() -> None:

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
 from .. import display, entry, rules, view
-from ..escalation import contact, load_escalation
+from ..escalation import contact, load_escalation, pending_contacts
 from ..models import (
     ClosureRefused,
     Event,
@@ -779,7 +779,7 @@ class CommandScreen(Screen[None]):
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
-        pending = view.pending_contacts(self.escalation, state)
+        pending = pending_contacts(self.escalation, state)
         if not pending:
             self.say(f"everyone on the {state.incident.severity} escalation list is told")
             return

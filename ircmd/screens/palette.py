@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from .. import entry, view
+from .. import entry
+from ..escalation import pending_contacts
 from ..models import ActionStatus
 from ..widgets.style import user
 
@@ -82,7 +83,7 @@ def actions_of(screen: CommandScreen) -> list[Action]:
             label = Content.assemble(f"{verb} step {item.n}: ", user(item.text[:80]))
             line = f"/{verb.lower()} {item.n}"
             found.append((label, partial(screen.run_line, line), line))
-        for who in view.pending_contacts(screen.escalation, state):
+        for who in pending_contacts(screen.escalation, state):
             label = Content.assemble("Notify ", user(who), " (escalation)")
             found.append((label, partial(screen.run_line, f"/notify {who}"), "/notify WHO"))
         for action in state.actions:

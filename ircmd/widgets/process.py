@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from .. import display, rules, view
+from ..escalation import pending_contacts
 from ..models import REVIEW_LABELS, ActionStatus, IncidentState, Severity, Status
 from .header import coarse
 
@@ -96,7 +97,7 @@ class CommsPanel(ProcessPanel):
             t.append(f"Next update in {_countdown(due, now)} (by {display.hhmm(due)} UTC)")
         t.append("\n")
         required = self._escalation.get(state.incident.severity, [])
-        pending = view.pending_contacts(self._escalation, state)
+        pending = pending_contacts(self._escalation, state)
         t.append(f"Escalation ({state.incident.severity}): ", style="bold")
         t.append(f"{len(required) - len(pending)}/{len(required)} told")
         t.append("\n")
