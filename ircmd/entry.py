@@ -175,10 +175,10 @@ class Help(Command):
 
 
 class Who(StrEnum):
-    """Who may run a command: said in its help line, checked by the Store on write."""
+    """Who may run a command: said in its help line; the Store enforces it on write."""
 
-    ANYONE = "anyone"  # reads, or opens a form that checks for itself
-    WRITER = "writer"  # writes to the record: refused in a read-only session
+    ANYONE = "anyone"  # reads or shows only: runs in a read-only session too
+    WRITER = "writer"  # writes to the record (or opens a form that does)
     LEAD = "lead"  # writes, and only the commander or a deputy may
 
 
@@ -198,8 +198,6 @@ class Arg(StrEnum):
     CONTACT = "contact"
     EVIDENCE = "evidence"
     INCIDENT = "incident"
-    PLAYBOOK = "playbook"
-    TEXT = "text"
 
 
 ROLE_KEYS = ("commander", "ic", "deputy", "scribe", "comms", "responder", "liaison")
@@ -521,7 +519,7 @@ COMMANDS: tuple[Spec, ...] = (
         form="Draft a stakeholder update (form)",
         key="u",
     ),
-    Spec("playbook", "NAME", "apply a playbook's checklist", _playbook, completes=(Arg.PLAYBOOK,)),
+    Spec("playbook", "NAME", "apply a playbook's checklist", _playbook),
     Spec(
         "notify",
         "WHO",

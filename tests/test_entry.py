@@ -202,7 +202,7 @@ def test_entry_does_not_import_textual() -> None:
         ("/act ACT-4 d", "/act ACT-4 done "),
         ("/open inc", "/open INC-3 "),
         ("/check 12 ", None),  # one argument only
-        ("/add st", None),  # free text completes nothing
+        ("/add INC", None),  # free text completes nothing
     ],
 )
 def test_complete_from_what_the_incident_holds(typed: str, suggestion: str | None) -> None:
@@ -213,7 +213,6 @@ def test_complete_from_what_the_incident_holds(typed: str, suggestion: str | Non
         entry.Arg.PERSON: ["alice", "bob"],
         entry.Arg.ACTION: ["ACT-4"],
         entry.Arg.INCIDENT: ["INC-3"],
-        entry.Arg.TEXT: ["stop"],
     }
     assert entry.complete(typed, known) == suggestion
 
