@@ -23,13 +23,12 @@ import click
 from . import __version__, display, rules
 from .anchor import open_warning as anchor_open_warning
 from .config import Config, lock_user, resolve
-from .escalation import load_escalation
-from .hashing import receive, sha256_of
+from .escalation import contact, load_escalation, pending_contacts
+from .hashing import hash_file, receive
 from .lock import LockedGroup
 from .models import (
     LOG_KINDS,
     REVIEW_FIELDS,
-    ActionStatus,
     ActionType,
     DatabaseReplaced,
     Event,
@@ -41,6 +40,8 @@ from .models import (
     VerifyResult,
     action_key,
     parse_action_ref,
+    parse_evidence_ref,
+    read_only_refusal,
 )
 from .playbooks import find_playbook, load_playbooks, playbook_for_type
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff, retrying
@@ -127,7 +128,7 @@ def emit_json(data: Any) -> None:
 def refuse_if_read_only(ctx: click.Context, what: str) -> None:
     """A read-only session writes nothing anywhere: no record, and no file either."""
     if cfg_of(ctx).read_only:
-        fail(f"this session is read-only; {what} refused (a read-only session writes nothing)")
+        raise read_only_refusal(f"{what} refused (a read-only session writes nothing)")
 
 
 def warn(message: str) -> None:
@@ -534,7 +535,7 @@ def _check_command(done: bool) -> Callable[..., None]:
     def command(ctx: click.Context, incident: str, n: int, at: str | None) -> None:
         ev = run(ctx, lambda s, c: s.check(incident, n, actor=c.user, done=done, at=when(at)))
         if ev.data.get("already"):
-            row(f"step {n} was already checked by {ev.data['already']}; yours is recorded too")
+            row(display.already_checked(n, ev.data["already"]))
 
     return command
 
@@ -707,7 +708,7 @@ def anchor(ctx: click.Context, log: str | None, key: str | None) -> None:
 
     cfg = cfg_of(ctx)
     if cfg.read_only:
-        fail("this session is read-only: nothing was anchored")
+        raise read_only_refusal("nothing was anchored")
     settings = replace(cfg.anchor, log=Path(log).expanduser()) if log else cfg.anchor
     signer = Path(key).expanduser() if key else None
     made = run(
@@ -746,7 +747,7 @@ def restore(ctx: click.Context, backup_file: str, force: bool) -> None:
     if cfg.user_locked:
         fail("this session is locked by its administrator; restore refused (it names a host file)")
     if cfg.read_only:
-        fail("this session is read-only: restore refused")
+        raise read_only_refusal("restore refused")
     done = asyncio.run(restore_backup(cfg.db, Path(backup_file), force=force, timeout=cfg.timeout))
     click.echo(f"restored {cfg.db} from {backup_file} ({done.events} events)")
     if done.aside:
@@ -831,10 +832,11 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     table = load_escalation(cfg_of(ctx).config_dir)  # a broken file fails before writing
 
     async def body(store: Store, cfg: Config) -> None:
-        required = table.get((await store.incident(incident)).severity, [])
-        await store.notify(incident, rules.contact_name(who, required), actor=cfg.user, at=when(at))
+        severity = (await store.incident(incident)).severity
+        named = contact(table, severity, who)
+        await store.notify(incident, named, actor=cfg.user, at=when(at))
         state = await store.state(incident)
-        pending = rules.pending_notifications(required, state)
+        pending = pending_contacts(table, state)
         left = f"still to notify: {', '.join(pending)}" if pending else "all notified"
         click.echo(f"{state.incident.severity} escalation: {left}", err=True)
 
@@ -927,8 +929,8 @@ def evidence_add(
     cfg = cfg_of(ctx)
     digest = name = received = None
     if file_:
-        digest, name = sha256_of(Path(file_))
-        location = location or str(Path(file_).resolve())
+        hashed = hash_file(Path(file_), location)
+        digest, name, location = hashed.sha256, hashed.name, hashed.location
     elif from_stdin:
         received = receive(sys.stdin.buffer, cfg.evidence_dir)
         digest = received.sha256
@@ -960,13 +962,6 @@ def evidence_add(
             received.discard()  # the record refused it: no copy without an item
 
 
-def evidence_number(ref: str) -> int:
-    text = ref.strip().upper().removeprefix("EV-").removeprefix("EV")
-    if not text.isdigit() or int(text) == 0:
-        fail(f"not an evidence id: {ref!r} (expected EV-<n>)")
-    return int(text)
-
-
 @evidence.command("transfer")
 @click.argument("incident")
 @click.argument("evid", metavar="EV-n")
@@ -978,7 +973,7 @@ def evidence_transfer(
     ctx: click.Context, incident: str, evid: str, to: str, reason: str, at: str | None
 ) -> None:
     """Hand an item to TO; the transfer is on the custody chain."""
-    n = evidence_number(evid)
+    n = parse_evidence_ref(evid)
     run(
         ctx,
         lambda s, c: s.transfer_evidence(incident, n, to, reason=reason, actor=c.user, at=when(at)),
@@ -993,7 +988,7 @@ def evidence_transfer(
 @click.pass_context
 def evidence_amend(ctx: click.Context, incident: str, evid: str, text: str, at: str | None) -> None:
     """Add a correction to an item (items are never edited)."""
-    n = evidence_number(evid)
+    n = parse_evidence_ref(evid)
     run(ctx, lambda s, c: s.amend_evidence(incident, n, text, actor=c.user, at=when(at)))
 
 
@@ -1124,12 +1119,7 @@ def action_set(
     aid = parse_action_ref(action_id)
     st = None
     if new_status:
-        try:
-            st = ActionStatus(new_status.strip().lower().replace("-", "_"))
-        except ValueError:
-            fail(
-                f"unknown action status {new_status!r} (use: {', '.join(s.value for s in ActionStatus)})"
-            )
+        st = rules.parse_action_status(new_status)
     due_d, review_d = _date(due, "due date"), _date(review_, "review date")
     a = run(
         ctx,

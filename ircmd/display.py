@@ -119,6 +119,11 @@ def stamp(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def already_checked(n: int, by: str) -> str:
+    """A check that found the step checked by someone else first: both are recorded."""
+    return f"step {n} was already checked by {by}; yours is recorded too"
+
+
 def describe(ev: Event) -> str:
     """What an event says, in one line of plain text (user text left as typed)."""
     d = ev.data

@@ -4,12 +4,18 @@ Plain text is a note; a line starting with `/` is a slash command. Parsing is
 pure (the caller passes `now` for back-dated entries) so it is unit-tested on
 its own and the screen only has to map commands onto Store verbs. Every refusal
 is a ParseError with a one-line message saying what to type instead.
+
+`COMMANDS` declares each slash command once; the parser, F1 help, the palette and
+the bar's completion all read it. A new command is a `Command` subclass with its
+parser and one `Spec` here, plus its case in the screen's `execute` (the verb).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from . import rules
 from .models import (
@@ -22,6 +28,7 @@ from .models import (
     Severity,
     Status,
     parse_action_ref,
+    parse_evidence_ref,
     parse_incident_ref,
 )
 
@@ -31,7 +38,12 @@ class ParseError(InvalidInput):
 
 
 @dataclass(frozen=True)
-class Entry:
+class Command:
+    """What one line of the bar asks for; each command in COMMANDS parses to a subclass."""
+
+
+@dataclass(frozen=True)
+class Entry(Command):
     """A timeline entry: a note or decision, back-dated when `at` is set."""
 
     text: str
@@ -40,7 +52,7 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class Declare:
+class Declare(Command):
     """`/declare` alone opens the form; with a title it declares at once."""
 
     title: str = ""
@@ -48,23 +60,23 @@ class Declare:
 
 
 @dataclass(frozen=True)
-class Open:
+class Open(Command):
     number: int
 
 
 @dataclass(frozen=True)
-class SetSeverity:
+class SetSeverity(Command):
     severity: Severity
 
 
 @dataclass(frozen=True)
-class SetStatus:
+class SetStatus(Command):
     status: Status
     reason: str = ""
 
 
 @dataclass(frozen=True)
-class Assign:
+class Assign(Command):
     """`/assign` without arguments opens the form; `/ic bob` is a commander hand-off."""
 
     role: Role | None = None
@@ -72,26 +84,26 @@ class Assign:
 
 
 @dataclass(frozen=True)
-class AddItem:
+class AddItem(Command):
     text: str
     phase: Phase = Phase.CONTAINMENT
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(Command):
     n: int
     done: bool = True
 
 
 @dataclass(frozen=True)
-class AddAction:
+class AddAction(Command):
     """`/action TITLE` adds at once; `/action` alone opens the form (owner, due date)."""
 
     title: str = ""
 
 
 @dataclass(frozen=True)
-class SetAction:
+class SetAction(Command):
     """`/act ACT-n STATUS [NOTE]`: verified and wont_do need the note.
     `/act ACT-n owner NAME`, `due DATE` or `review DATE` change the rest."""
 
@@ -104,13 +116,13 @@ class SetAction:
 
 
 @dataclass(frozen=True)
-class Amend:
+class Amend(Command):
     event_id: int
     text: str
 
 
 @dataclass(frozen=True)
-class Update:
+class Update(Command):
     """`/update AUDIENCE [--final] TEXT` logs at once; `/update` alone opens the
     draft form. `--final` (first or last word) marks the update closure needs."""
 
@@ -120,24 +132,24 @@ class Update:
 
 
 @dataclass(frozen=True)
-class ApplyPlaybook:
+class ApplyPlaybook(Command):
     name: str
 
 
 @dataclass(frozen=True)
-class Notify:
+class Notify(Command):
     who: str
 
 
 @dataclass(frozen=True)
-class AddEvidence:
+class AddEvidence(Command):
     """`/evidence DESCRIPTION` registers (no file); alone it opens the form."""
 
     description: str = ""
 
 
 @dataclass(frozen=True)
-class Transfer:
+class Transfer(Command):
     """`/transfer EV-n TO REASON`; alone it opens the form."""
 
     n: int | None = None
@@ -146,106 +158,92 @@ class Transfer:
 
 
 @dataclass(frozen=True)
-class EditReview:
+class EditReview(Command):
     """`/review` opens the post-incident review form."""
 
 
 @dataclass(frozen=True)
-class Close:
+class Close(Command):
     """`/close` passes the closure gate; `/close REASON` overrides it on the record."""
 
     override: str = ""
 
 
 @dataclass(frozen=True)
-class Help:
+class Help(Command):
     pass
 
 
-Command = (
-    Entry
-    | Declare
-    | Open
-    | SetSeverity
-    | SetStatus
-    | Assign
-    | AddItem
-    | Check
-    | AddAction
-    | SetAction
-    | Amend
-    | Update
-    | ApplyPlaybook
-    | Notify
-    | AddEvidence
-    | Transfer
-    | EditReview
-    | Close
-    | Help
-)
+class Who(StrEnum):
+    """Who may run a command: said in its help line; the Store enforces it on write."""
+
+    ANYONE = "anyone"  # reads or shows only: runs in a read-only session too
+    WRITER = "writer"  # writes to the record (or opens a form that does)
+    LEAD = "lead"  # writes, and only the commander or a deputy may
+
+
+class Arg(StrEnum):
+    """What a command's argument is, for completion: fixed words or what the incident holds."""
+
+    SEVERITY = "severity"
+    SEV_LEVEL = "sev-level"
+    STATUS = "status"
+    ROLE = "role"
+    AUDIENCE = "audience"
+    ACTION_STATUS = "action-status"
+    ACTION = "action"
+    STEP = "step"  # one not done yet
+    DONE_STEP = "done-step"
+    PERSON = "person"
+    CONTACT = "contact"
+    EVIDENCE = "evidence"
+    INCIDENT = "incident"
+
+
+ROLE_KEYS = ("commander", "ic", "deputy", "scribe", "comms", "responder", "liaison")
+
+# The words each fixed kind of argument completes to; the others come from the incident
+# (see `complete`'s `known`).
+FIXED_WORDS: dict[Arg, tuple[str, ...]] = {
+    Arg.SEV_LEVEL: ("1", "2", "3", "4"),
+    Arg.SEVERITY: ("SEV1", "SEV2", "SEV3", "SEV4"),
+    Arg.STATUS: tuple(s.value for s in Status),
+    Arg.ROLE: ROLE_KEYS,
+    Arg.AUDIENCE: tuple(a.value for a in Audience),
+    Arg.ACTION_STATUS: tuple(a.value for a in ActionStatus),
+}
+
+Parser = Callable[[str, datetime], Command]
 
 
 @dataclass(frozen=True)
-class Usage:
+class Spec:
+    """One slash command, declared once: the parser, F1 help, the palette's template and
+    the bar's completion are all read from here. `completes` names what each word of
+    the arguments is, in order."""
+
     name: str
     args: str
-    help: str
+    about: str
+    parse: Parser
+    who: Who = Who.WRITER
+    completes: tuple[Arg, ...] = ()
+    palette: bool = True  # listed in the palette as a template to finish in the bar
+    form: str = ""  # what the command alone opens, as the palette lists it
+    key: str = ""  # the key that opens the same, shown beside it
 
     @property
     def syntax(self) -> str:
         return f"/{self.name} {self.args}".rstrip()
 
-
-USAGES: tuple[Usage, ...] = (
-    Usage("declare", "SEVn TITLE", "declare a new incident (alone: open the form)"),
-    Usage("open", "INC-n", "make another incident current"),
-    Usage("sev", "N", "change severity (commander or deputy)"),
-    Usage("status", "STATUS [REASON]", "move the incident; going back needs a reason"),
-    Usage("assign", "ROLE PERSON", "give a role (alone: open the form)"),
-    Usage("ic", "PERSON", "hand command to PERSON"),
-    Usage("add", "TEXT", "add a containment step"),
-    Usage("recovery", "TEXT", "add a recovery step"),
-    Usage("check", "N", "check step N"),
-    Usage("uncheck", "N", "uncheck step N"),
-    Usage("decision", "TEXT", "record a decision"),
-    Usage("action", "TEXT", "add a follow-up action (alone: form with owner, due date)"),
-    Usage(
-        "act",
-        "ACT-n STATUS [NOTE] | ACT-n owner|due|review VALUE",
-        "move an action (verified/wont_do need the note), or set its owner or dates",
-    ),
-    Usage("at", "HH:MM TEXT", "a note back-dated to HH:MM UTC"),
-    Usage("amend", "ID TEXT", "correct timeline entry #ID"),
-    Usage(
-        "update",
-        "internal|external [--final] TEXT",
-        "log a stakeholder update; --final: the last one (alone: draft form)",
-    ),
-    Usage("playbook", "NAME", "apply a playbook's checklist"),
-    Usage("notify", "WHO", "check off an escalation contact as told"),
-    Usage("evidence", "DESCRIPTION", "register evidence, you hold it (alone: form)"),
-    Usage("transfer", "EV-n TO REASON", "hand evidence custody to TO (alone: form)"),
-    Usage("review", "", "edit the post-incident review (form)"),
-    Usage("close", "[OVERRIDE REASON]", "close; missing items are listed, a reason overrides"),
-    Usage("help", "", "show keys and commands"),
-)
-
-COMMAND_NAMES = tuple(u.name for u in USAGES)
-ROLE_KEYS = ("commander", "ic", "deputy", "scribe", "comms", "responder", "liaison")
-
-# Words completed after a command and its space, so `/status c` suggests `contained`.
-ARGUMENT_WORDS: dict[str, tuple[str, ...]] = {
-    "sev": ("1", "2", "3", "4"),
-    "declare": ("SEV1", "SEV2", "SEV3", "SEV4"),
-    "status": tuple(s.value for s in Status),
-    "assign": ROLE_KEYS,
-    "update": tuple(a.value for a in Audience),
-}
-ACTION_WORDS = tuple(a.value for a in ActionStatus)
+    @property
+    def help(self) -> str:
+        """The help line: what it does, and who may when that is narrower than anyone."""
+        return self.about + (" (commander or deputy)" if self.who is Who.LEAD else "")
 
 
-def usage_of(name: str) -> Usage:
-    return next(u for u in USAGES if u.name == name)
+def usage_of(name: str) -> Spec:
+    return _BY_NAME[name]
 
 
 def parse(line: str, *, now: datetime | None = None) -> Command:
@@ -267,7 +265,7 @@ def parse(line: str, *, now: datetime | None = None) -> Command:
         hint = f" (did you mean /{near[0]}?)" if near else ""
         raise ParseError(f"unknown command /{name}{hint}; /help lists them")
     try:
-        return _PARSERS[name](rest, now or datetime.now(UTC))
+        return _BY_NAME[name].parse(rest, now or datetime.now(UTC))
     except ParseError:
         raise
     except InvalidInput as e:
@@ -376,12 +374,7 @@ def _act(rest: str, now: datetime) -> Command:
         return (
             SetAction(action_id, due=when) if field == "due" else SetAction(action_id, review=when)
         )
-    try:
-        status = ActionStatus(value.lower().replace("-", "_"))
-    except ValueError:
-        allowed = ", ".join(a.value for a in ActionStatus)
-        raise ParseError(f"/act: unknown action status {value!r} ({allowed})") from None
-    note = note.strip()
+    status = rules.parse_action_status(value)
     if status in (ActionStatus.VERIFIED, ActionStatus.WONT_DO) and not note:
         need = "a reason" if status is ActionStatus.WONT_DO else "how it was verified"
         raise ParseError(f"usage: {usage_of('act').syntax} ({status} needs a note: {need})")
@@ -434,20 +427,11 @@ def _evidence(rest: str, now: datetime) -> Command:
     return AddEvidence(rest)
 
 
-def _evidence_ref(value: str) -> int:
-    digits = value.upper().removeprefix("EV-").removeprefix("EV").lstrip("#")
-    if not digits.isdigit() or int(digits) == 0:
-        raise ParseError(
-            f"/transfer: {value!r} is not an evidence id; usage: {usage_of('transfer').syntax}"
-        )
-    return int(digits)
-
-
 def _transfer(rest: str, now: datetime) -> Command:
     if not rest:
         return Transfer()
     ref, tail = _split(rest, "transfer")
-    n = _evidence_ref(ref)
+    n = parse_evidence_ref(ref)
     to, _, reason = tail.partition(" ")
     if not to:
         raise ParseError(f"usage: {usage_of('transfer').syntax} (to whom?)")
@@ -468,35 +452,131 @@ def _help(rest: str, now: datetime) -> Command:
     return Help()
 
 
-_PARSERS = {
-    "declare": _declare,
-    "open": _open,
-    "sev": _sev,
-    "status": _status,
-    "assign": _assign,
-    "ic": _ic,
-    "add": _add,
-    "recovery": _recovery,
-    "check": _check,
-    "uncheck": _uncheck,
-    "decision": _decision,
-    "action": _action,
-    "act": _act,
-    "at": _at,
-    "amend": _amend,
-    "update": _update,
-    "playbook": _playbook,
-    "notify": _notify,
-    "evidence": _evidence,
-    "transfer": _transfer,
-    "review": _review,
-    "close": _close,
-    "help": _help,
-}
+COMMANDS: tuple[Spec, ...] = (
+    Spec(
+        "declare",
+        "SEVn TITLE",
+        "declare a new incident (alone: open the form)",
+        _declare,
+        completes=(Arg.SEVERITY,),
+        form="Declare an incident (form)",
+        key="F2",
+    ),
+    Spec(
+        "open",
+        "INC-n",
+        "make another incident current",
+        _open,
+        Who.ANYONE,
+        completes=(Arg.INCIDENT,),
+    ),
+    Spec("sev", "N", "change severity", _sev, Who.LEAD, completes=(Arg.SEV_LEVEL,)),
+    Spec(
+        "status",
+        "STATUS [REASON]",
+        "move the incident; going back needs a reason",
+        _status,
+        completes=(Arg.STATUS,),
+    ),
+    Spec(
+        "assign",
+        "ROLE PERSON",
+        "give a role (alone: open the form)",
+        _assign,
+        completes=(Arg.ROLE, Arg.PERSON),
+        form="Assign a role (form)",
+        key="F3",
+    ),
+    Spec("ic", "PERSON", "hand command to PERSON", _ic, completes=(Arg.PERSON,)),
+    Spec("add", "TEXT", "add a containment step", _add),
+    Spec("recovery", "TEXT", "add a recovery step", _recovery),
+    Spec("check", "N", "check step N", _check, completes=(Arg.STEP,)),
+    Spec("uncheck", "N", "uncheck step N", _uncheck, completes=(Arg.DONE_STEP,)),
+    Spec("decision", "TEXT", "record a decision", _decision),
+    Spec(
+        "action",
+        "TEXT",
+        "add a follow-up action (alone: form with owner, due date)",
+        _action,
+        form="Add a follow-up action (form)",
+        key="a",
+    ),
+    Spec(
+        "act",
+        "ACT-n STATUS [NOTE] | ACT-n owner|due|review VALUE",
+        "move an action (verified/wont_do need the note), or set its owner or dates",
+        _act,
+        completes=(Arg.ACTION, Arg.ACTION_STATUS),
+    ),
+    Spec("at", "HH:MM TEXT", "a note back-dated to HH:MM UTC", _at),
+    Spec("amend", "ID TEXT", "correct timeline entry #ID", _amend),
+    Spec(
+        "update",
+        "internal|external [--final] TEXT",
+        "log a stakeholder update; --final: the last one (alone: draft form)",
+        _update,
+        completes=(Arg.AUDIENCE,),
+        form="Draft a stakeholder update (form)",
+        key="u",
+    ),
+    Spec("playbook", "NAME", "apply a playbook's checklist", _playbook),
+    Spec(
+        "notify",
+        "WHO",
+        "check off an escalation contact as told",
+        _notify,
+        completes=(Arg.CONTACT,),
+    ),
+    Spec(
+        "evidence",
+        "DESCRIPTION",
+        "register evidence, you hold it (alone: form)",
+        _evidence,
+        form="Register evidence (form)",
+        key="e",
+    ),
+    Spec(
+        "transfer",
+        "EV-n TO REASON",
+        "hand evidence custody to TO (alone: form)",
+        _transfer,
+        completes=(Arg.EVIDENCE, Arg.PERSON),
+        form="Transfer evidence custody (form)",
+        key="t",
+    ),
+    Spec(
+        "review",
+        "",
+        "edit the post-incident review (form)",
+        _review,
+        form="Edit the post-incident review (form)",
+        key="r",
+    ),
+    Spec(
+        "close", "[OVERRIDE REASON]", "close; missing items are listed, a reason overrides", _close
+    ),
+    Spec(
+        "help",
+        "",
+        "show keys and commands",
+        _help,
+        Who.ANYONE,
+        palette=False,
+        form="Help: keys and slash commands",
+        key="F1",
+    ),
+)
+
+_BY_NAME = {spec.name: spec for spec in COMMANDS}
+COMMAND_NAMES = tuple(_BY_NAME)
 
 
-def complete(value: str) -> str | None:
-    """The completion of a half-typed slash command, or None: used by the bar's suggester."""
+def complete(value: str, known: Mapping[Arg, Iterable[str]] | None = None) -> str | None:
+    """The completion of a half-typed slash command, or None: used by the bar's suggester.
+
+    After the name, the word being typed completes from what the command's `completes`
+    says that word is: fixed words, or those `known` lists for the open incident
+    (step numbers, people, contacts, EV-n, ACT-n)."""
     if not value.startswith("/") or value.startswith("//"):
         return None
     name, space, arg = value[1:].partition(" ")
@@ -508,15 +588,11 @@ def complete(value: str) -> str | None:
             else next((n for n in COMMAND_NAMES if n.startswith(lowered) and name), None)
         )
         return "/" + match + " " if match and value[1:] != match + " " else None
-    words = ARGUMENT_WORDS.get(name.lower(), ())
-    if name.lower() == "act" and arg.count(" ") == 1:
-        # `/act ACT-3 d` -> `/act ACT-3 done `: the status is the second word.
-        ref, _, arg = arg.partition(" ")
-        found = next(
-            (w for w in ACTION_WORDS if arg and w.startswith(arg.lower()) and w != arg), None
-        )
-        return f"/{name} {ref} {found} " if found else None
-    if not arg or " " in arg:
+    spec = _BY_NAME.get(name.lower())
+    *before, typed = arg.split(" ")
+    if spec is None or not typed or len(before) >= len(spec.completes):
         return None
-    found = next((w for w in words if w.lower().startswith(arg.lower()) and w != arg), None)
-    return f"/{name} {found} " if found else None
+    kind = spec.completes[len(before)]
+    words = FIXED_WORDS.get(kind) or tuple((known or {}).get(kind, ()))
+    found = next((w for w in words if w.lower().startswith(typed.lower()) and w != typed), None)
+    return " ".join([f"/{name}", *before, found]) + " " if found else None

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
-from .models import InvalidInput, Severity
+from . import rules
+from .models import IncidentState, InvalidInput, Severity
 
 SHIPPED = Path(__file__).with_name("escalation.toml")
+
+
+def contact(table: Mapping[Severity, list[str]], severity: Severity, who: str) -> str:
+    """`who` as the escalation list of `severity` spells it, so that "legal counsel"
+    notifies the listed "Legal Counsel" instead of recording a second contact."""
+    return rules.contact_name(who, table.get(severity, []))
+
+
+def pending_contacts(table: Mapping[Severity, list[str]], state: IncidentState) -> list[str]:
+    """Contacts on the list of the incident's severity not yet told, in the list's order."""
+    return rules.pending_notifications(table.get(state.incident.severity, []), state)
 
 
 def load_escalation(config_dir: Path | None = None) -> dict[Severity, list[str]]:

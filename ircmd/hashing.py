@@ -16,6 +16,23 @@ from typing import BinaryIO
 from .models import InvalidInput, StorageError
 
 
+@dataclass(frozen=True)
+class HashedFile:
+    """An evidence file as registered: its digest, its name, and where it is kept
+    (the location given, or else the file's own absolute path)."""
+
+    sha256: str
+    name: str
+    location: str
+
+
+def hash_file(path: Path, location: str = "") -> HashedFile:
+    """Hash a file named for an evidence item (the command line's --file, the form's
+    File field); the location defaults to where the file is."""
+    digest, name = sha256_of(path)
+    return HashedFile(digest, name, location.strip() or str(path.resolve()))
+
+
 def sha256_of(path: Path) -> tuple[str, str]:
     """(hex digest, file name) of a file, or InvalidInput naming why it cannot be read.
 

@@ -7,6 +7,7 @@ from rows, the rules reason about them, the CLI and the screen display them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -33,22 +34,56 @@ class RuleViolation(IrcmdError):
     """Valid input that the rules refuse now: a permission or a transition."""
 
 
+class GapKind(StrEnum):
+    """What sort of thing stands between an incident and `closed`."""
+
+    STEPS = "steps"
+    REVIEW = "review"
+    ACTION = "action"
+    FINAL_UPDATE = "final-update"
+
+
+class Gap(str):
+    """One thing missing before closing: the sentence the record and the command line
+    show, tagged with its kind, so a front end that says it otherwise (the screen's
+    final update is a tick in the draft, not `--final`) acts on the kind, not the text.
+    A `str` so the record, JSON and every comparison keep the sentence itself."""
+
+    kind: GapKind
+
+    def __new__(cls, kind: GapKind, text: str) -> Gap:
+        gap = super().__new__(cls, text)
+        gap.kind = kind
+        return gap
+
+
 class ClosureRefused(RuleViolation):
     """Closing refused while items are missing. `gaps` lists them, so each front end
-    can act on the refusal (the screen opens the Review tab) without reading the text."""
+    can act on the refusal (the screen opens the Review tab) and phrase each gap in its
+    own terms (`phrased`) without reading the text."""
 
-    def __init__(self, incident_key: str, gaps: list[str]) -> None:
+    def __init__(self, incident_key: str, gaps: Sequence[Gap]) -> None:
         self.incident_key = incident_key
         self.gaps = list(gaps)
-        listed = "; ".join(f"({i}) {g}" for i, g in enumerate(gaps, 1))
-        super().__init__(
-            f"cannot close {incident_key}, {len(gaps)} missing: {listed};"
+        super().__init__(self.phrased(str))
+
+    def phrased(self, phrase: Callable[[Gap], str]) -> str:
+        """The refusal as one line, each gap worded by `phrase`."""
+        listed = "; ".join(f"({i}) {phrase(g)}" for i, g in enumerate(self.gaps, 1))
+        return (
+            f"cannot close {self.incident_key}, {len(self.gaps)} missing: {listed};"
             " fix these or override with a reason"
         )
 
 
 class ReadOnly(IrcmdError):
     """A write attempted through a store opened read-only."""
+
+
+def read_only_refusal(outcome: str = "nothing was written") -> ReadOnly:
+    """The one wording of a write refused in a read-only session (screen and command
+    line alike); `outcome` says what did not happen."""
+    return ReadOnly(f"this session is read-only: {outcome}")
 
 
 class StorageError(IrcmdError):
@@ -200,8 +235,21 @@ REVIEW_FIELDS = (
     "lessons",
 )
 
+# The review's fields as every front end labels them (panel, report; the form asks
+# some of them as questions of its own).
+REVIEW_LABELS = {
+    "summary": "Summary",
+    "root_cause": "Root cause",
+    "contributing_factors": "Contributing factors",
+    "whys": "Five whys",
+    "went_well": "Went well",
+    "went_poorly": "Went poorly",
+    "lessons": "Lessons",
+}
+
 _INC_RE = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE)
 _ACT_RE = re.compile(r"^\s*(?:act-?)?(\d{1,9})\s*$", re.IGNORECASE)
+_EV_RE = re.compile(r"^\s*(?:ev-?)?#*(\d{1,9})\s*$", re.IGNORECASE)
 
 
 def incident_key(number: int) -> str:
@@ -217,6 +265,14 @@ def parse_incident_ref(ref: str) -> int:
     m = _INC_RE.match(ref)
     if not m or int(m.group(1)) == 0:
         raise InvalidInput(f"not an incident id: {ref!r} (expected INC-<n>)")
+    return int(m.group(1))
+
+
+def parse_evidence_ref(ref: str) -> int:
+    """`EV-2`, `ev2`, `#2` or `2` -> 2."""
+    m = _EV_RE.match(ref)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"not an evidence id: {ref!r} (expected EV-<n>)")
     return int(m.group(1))
 
 

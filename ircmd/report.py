@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import display, rules
-from .models import Event, Head, IncidentState, Severity
+from .models import REVIEW_LABELS, Event, Head, IncidentState, Severity
 from .rules import Metrics
 
 # An entry written this long after the moment it records is marked as back-dated.
@@ -152,17 +152,10 @@ def markdown_head(state: IncidentState, m: Metrics, now: datetime) -> str:
     r = state.review
     if r.updated_at:
         lines += ["", "## Review"]
-        for field in (
-            "summary",
-            "root_cause",
-            "contributing_factors",
-            "went_well",
-            "went_poorly",
-            "lessons",
-        ):
+        for field, label in REVIEW_LABELS.items():
             value = getattr(r, field)
-            if value:
-                lines.append(f"- {field.replace('_', ' ')}: {value}")
+            if value and field != "whys":  # the whys follow, one line each
+                lines.append(f"- {label.lower()}: {value}")
         lines += [f"- why {i}: {w}" for i, w in enumerate(r.whys, 1)]
     if state.actions:
         lines += ["", "## Follow-up actions"]

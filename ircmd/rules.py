@@ -16,12 +16,15 @@ from pydantic import BaseModel, Field
 from .models import (
     MAX_NAME_CHARS,
     MAX_TEXT_BYTES,
+    REVIEW_LABELS,
     ROLE_ALIASES,
     Action,
     ActionStatus,
     Audience,
     Event,
     Evidence,
+    Gap,
+    GapKind,
     IncidentState,
     InvalidInput,
     Kind,
@@ -146,6 +149,15 @@ def parse_audience(value: str) -> Audience:
         return Audience(value.strip().lower())
     except ValueError:
         raise InvalidInput(f"unknown audience {value!r} (use internal or external)") from None
+
+
+def parse_action_status(value: str) -> ActionStatus:
+    """`done`, `in-progress`, `WONT_DO`... -> the status, or InvalidInput listing them."""
+    try:
+        return ActionStatus(value.strip().lower().replace("-", "_"))
+    except ValueError:
+        allowed = ", ".join(s.value for s in ActionStatus)
+        raise InvalidInput(f"unknown action status {value!r} (use: {allowed})") from None
 
 
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
@@ -380,19 +392,26 @@ def steps_not_done(state: IncidentState, phase: Phase) -> list[int]:
     return sorted(i.n for i in state.checklist if i.phase is phase and not i.done)
 
 
-def checklist_gaps(state: IncidentState) -> list[str]:
+def checklist_gaps(state: IncidentState) -> list[Gap]:
     """One line per phase with open steps, e.g. "2 containment steps not done (3, 5)"."""
-    gaps: list[str] = []
+    gaps: list[Gap] = []
     for phase in (Phase.CONTAINMENT, Phase.RECOVERY):
         open_ = steps_not_done(state, phase)
         if open_:
             steps = "step" if len(open_) == 1 else "steps"
             listed = ", ".join(str(n) for n in open_)
-            gaps.append(f"{len(open_)} {phase.value} {steps} not done ({listed})")
+            gaps.append(
+                Gap(GapKind.STEPS, f"{len(open_)} {phase.value} {steps} not done ({listed})")
+            )
     return gaps
 
 
-def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str]:
+def final_update_missing(how: str = "mark it --final") -> str:
+    """The final-update gap; `how` is the front end's way to mark an update final."""
+    return f"no final update sent (send one after resolving, or {how})"
+
+
+def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[Gap]:
     """What stands between this incident and `closed`; empty means it may close.
 
     Open checklist steps come first (containment, then recovery): they are the work
@@ -403,15 +422,16 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[str
         missing = [
             f for f in ("summary", "root_cause", "lessons") if not getattr(state.review, f).strip()
         ]
-        gaps.append("review missing: " + ", ".join(f.replace("_", " ") for f in missing))
+        listed = ", ".join(REVIEW_LABELS[f].lower() for f in missing)
+        gaps.append(Gap(GapKind.REVIEW, "review missing: " + listed))
     for a in state.actions:
         if a.status is ActionStatus.WONT_DO:
             continue
         lacks = [w for w, v in (("owner", a.owner), ("due date", a.due)) if not v]
         if lacks:
-            gaps.append(f"{a.key} has no {' or '.join(lacks)}")
+            gaps.append(Gap(GapKind.ACTION, f"{a.key} has no {' or '.join(lacks)}"))
     if not final_update_sent(state, resolved_at):
-        gaps.append("no final update sent (send one after resolving, or mark it --final)")
+        gaps.append(Gap(GapKind.FINAL_UPDATE, final_update_missing()))
     return gaps
 
 

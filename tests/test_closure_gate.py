@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.builders import T0, incident
+from helpers.builders import FINAL, T0, C, R, incident, item
 
 from ircmd import rules
 from ircmd.models import (
@@ -18,7 +18,6 @@ from ircmd.models import (
     ClosureRefused,
     CommsUpdate,
     IncidentState,
-    Phase,
     Playbook,
     Review,
     Role,
@@ -27,22 +26,6 @@ from ircmd.models import (
     Status,
 )
 from ircmd.store import Store
-
-C, R = Phase.CONTAINMENT, Phase.RECOVERY
-FINAL = "no final update sent (send one after resolving, or mark it --final)"
-
-
-def item(n: int, phase: Phase, done: bool = False) -> ChecklistItem:
-    return ChecklistItem(
-        n=n,
-        phase=phase,
-        text=f"step {n}",
-        done=done,
-        done_by="rex" if done else None,
-        done_at=T0 if done else None,
-        added_by="alice",
-        added_at=T0,
-    )
 
 
 def state(*items: ChecklistItem, **kw: Any) -> IncidentState:

@@ -148,9 +148,9 @@ def test_parse_errors_are_one_line(line: str, needle: str) -> None:
 
 
 def test_every_usage_has_a_parser() -> None:
-    for usage in entry.USAGES:
-        assert usage.syntax.startswith("/" + usage.name)
-    assert set(entry.COMMAND_NAMES) == {u.name for u in entry.USAGES}
+    for spec in entry.COMMANDS:
+        assert spec.syntax.startswith("/" + spec.name)
+    assert set(entry.COMMAND_NAMES) == {s.name for s in entry.COMMANDS}
 
 
 @pytest.mark.parametrize(
@@ -188,3 +188,46 @@ def test_entry_does_not_import_textual() -> None:
     names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     assert not [n for n in names if n.startswith(("textual", "rich"))]
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggestion"),
+    [
+        ("/check 1", "/check 12 "),
+        ("/notify leg", "/notify legal "),
+        ("/transfer ev", "/transfer EV-2 "),
+        ("/transfer EV-2 a", "/transfer EV-2 alice "),
+        ("/assign scribe b", "/assign scribe bob "),
+        ("/act a", "/act ACT-4 "),
+        ("/act ACT-4 d", "/act ACT-4 done "),
+        ("/open inc", "/open INC-3 "),
+        ("/check 12 ", None),  # one argument only
+        ("/add INC", None),  # free text completes nothing
+    ],
+)
+def test_complete_from_what_the_incident_holds(typed: str, suggestion: str | None) -> None:
+    known = {
+        entry.Arg.STEP: ["12"],
+        entry.Arg.CONTACT: ["legal"],
+        entry.Arg.EVIDENCE: ["EV-2"],
+        entry.Arg.PERSON: ["alice", "bob"],
+        entry.Arg.ACTION: ["ACT-4"],
+        entry.Arg.INCIDENT: ["INC-3"],
+    }
+    assert entry.complete(typed, known) == suggestion
+
+
+def test_registry_derives_parser_help_and_permission() -> None:
+    """One entry per command: its name parses, its help line says who may run it."""
+    sev = entry.usage_of("sev")
+    assert sev.who is entry.Who.LEAD
+    assert sev.help == "change severity (commander or deputy)"
+    assert entry.usage_of("open").who is entry.Who.ANYONE
+    for spec in entry.COMMANDS:
+        try:
+            parsed = parse(f"/{spec.name} x", now=NOW)
+        except ParseError as e:  # a bad argument, never an unknown command
+            assert "unknown command" not in str(e), spec.name
+        else:
+            assert isinstance(parsed, entry.Command)
+    assert [s.name for s in entry.COMMANDS if not s.palette] == ["help"]

@@ -188,7 +188,32 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         screen = await ready(pilot)
         names = [label.plain for label, _, _ in actions_of(screen)]
-        for usage in entry.USAGES:
+        for usage in entry.COMMANDS:
             if usage.name != "help":
                 assert any(n.startswith("/" + usage.name) for n in names), usage.name
         assert any(n.startswith("Open INC-2") for n in names)
+        # What a command alone opens is listed under the registry's title, and runs as
+        # the bar would: the help entry opens the help.
+        forms = {label.plain: (run, hint) for label, run, hint in actions_of(screen)}
+        for spec in entry.COMMANDS:
+            if spec.form:
+                assert forms[spec.form][1] == f"{spec.key}, /{spec.name}"
+        await forms[entry.usage_of("help").form][0]()  # type: ignore[operator]
+        await until(pilot, lambda: isinstance(pilot.app.screen, TextScreen))
+
+
+async def test_bar_completes_from_the_open_incident(tmp_path: Path) -> None:
+    """The registry says what each argument is: the bar completes it from the open
+    incident (its people, its open steps), and Tab takes the suggestion."""
+    from ircmd.widgets.entry_bar import EntryBar
+
+    db = await seeded(tmp_path)
+    async with running(db, open_incident=1, size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        assert screen.state is not None
+        person = screen.state.roles[0].person
+        bar = screen.query_one(EntryBar)
+        assert await bar.slash.get_suggestion(f"/ic {person[:2]}") == f"/ic {person} "
+        assert await bar.slash.get_suggestion("/check 999") is None
+        await pilot.press(*f"/assign scribe {person[:2]}", "tab")
+        await until(pilot, lambda: bar.value == f"/assign scribe {person} ")

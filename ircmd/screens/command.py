@@ -25,8 +25,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
-from .. import display, entry, rules
-from ..escalation import load_escalation
+from .. import display, entry, rules, view
+from ..escalation import contact, load_escalation, pending_contacts
 from ..models import (
     ClosureRefused,
     Event,
@@ -34,12 +34,11 @@ from ..models import (
     IrcmdError,
     Kind,
     NotFound,
-    ReadOnly,
-    Role,
     RuleViolation,
     Severity,
     Status,
     incident_key,
+    read_only_refusal,
 )
 from ..playbooks import find_playbook, load_playbooks
 from ..session import Session
@@ -53,7 +52,6 @@ from ..widgets.process import (
     EvidencePanel,
     ProcessPanel,
     ReviewPanel,
-    on_screen,
 )
 from ..widgets.style import user
 from ..widgets.timeline import Row, Timeline
@@ -118,13 +116,11 @@ class CommandScreen(Screen[None]):
         self.current: int | None = None
         self.escalation: dict[Severity, list[str]] = {}
         self._escalation_error = ""
-        self._metric_events: dict[int, Event] = {}
-        self._latest_decision: str | None = None
+        self.running = view.Running()
         self._quit_armed_at: float | None = None
         self._message_until: datetime | None = None  # when the message line fades
         self._refused_line: str | None = None  # the bar's line the message refused
         self._lines: asyncio.Queue[str] = asyncio.Queue()
-        self._latest_decision_id = 0
 
     def compose(self) -> ComposeResult:
         try:
@@ -252,8 +248,7 @@ class CommandScreen(Screen[None]):
         timeline.border_title = f"Timeline {state.incident.key}"
         tail = await store.events(number, after_id=max(0, state.incident.last_event_id - TAIL))
         timeline.append(tail)
-        self._metric_events = {}
-        self._latest_decision = None
+        self.running = view.Running()
         self._note_events(tail)
         if tail and timeline.rows and timeline.rows[0].id > 1:
             # After the frame that shows the tail: the first paint waits for nothing older.
@@ -273,9 +268,7 @@ class CommandScreen(Screen[None]):
             if not chunk:
                 break
             rows.extend(Row(ev) for ev in chunk)
-            kept.extend(
-                ev for ev in chunk if ev.kind in rules.METRIC_KINDS or ev.kind is Kind.DECISION
-            )
+            kept.extend(ev for ev in chunk if view.Running.wanted(ev))
             after = chunk[-1].id
         if self.current == number:
             self.timeline.insert_older(rows)
@@ -283,22 +276,9 @@ class CommandScreen(Screen[None]):
 
     def _note_events(self, events: list[Event]) -> None:
         """Keep what the metrics and the update draft need from newly seen events."""
-        changed = False
-        for ev in events:
-            if ev.kind is Kind.DECISION and (
-                self._latest_decision is None or ev.id > self._latest_decision_id
-            ):
-                self._latest_decision, self._latest_decision_id = ev.text, ev.id
-            elif ev.kind in rules.METRIC_KINDS and (
-                ev.kind is not Kind.ASSIGN or ev.data.get("role") == Role.COMMANDER.value
-            ):
-                self._metric_events[ev.id] = ev
-                changed = True
-        if changed:
+        if self.running.note(events):
             review = self.query_one(ReviewPanel)
-            review.metrics = rules.metrics(
-                [self._metric_events[k] for k in sorted(self._metric_events)]
-            )
+            review.metrics = self.running.metrics
             if self.tabs.active == "tab-review":
                 review.show(self.state, self.session.clock())
             else:
@@ -306,6 +286,7 @@ class CommandScreen(Screen[None]):
 
     def _show(self, state: IncidentState | None) -> None:
         self.state = state
+        self.bar.slash.known = view.known_words(state, self.board.incidents, self.escalation)
         self.query_one(IncidentHeader).show(state)
         self.query_one(RolesPanel).show(state)
         self.query_one(Checklist).show(state)
@@ -454,7 +435,7 @@ class CommandScreen(Screen[None]):
     async def _write(self, verb: Callable[[], Awaitable[Any]]) -> Any:
         """Run a Store write, then poke the feed so this screen sees it at once."""
         if self.session.cfg.read_only:
-            raise ReadOnly("this session is read-only: nothing was written")
+            raise read_only_refusal()
         result = await verb()
         self.session.feed.poke()
         return result
@@ -502,7 +483,7 @@ class CommandScreen(Screen[None]):
             case entry.Check(n=n, done=done):
                 ev = await self._write(lambda: store.check(self._ref(), n, actor=me, done=done))
                 if ev.data.get("already"):  # someone else got there first
-                    return f"step {n} was already checked by {ev.data['already']}; yours is on the record too"
+                    return display.already_checked(n, ev.data["already"])
                 return f"step {n} {'checked' if done else 'unchecked'}"
             case entry.AddAction(title=""):
                 await self.action_add_action()
@@ -543,8 +524,11 @@ class CommandScreen(Screen[None]):
                 await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
                 return f"playbook {name} applied"
             case entry.Notify(who=typed):
-                listed = self.escalation.get(self.state.incident.severity, []) if self.state else []
-                who = rules.contact_name(typed, listed)
+                who = (
+                    contact(self.escalation, self.state.incident.severity, typed)
+                    if self.state
+                    else rules.check_name(typed, "contact")
+                )
                 await self._write(lambda: store.notify(self._ref(), who, actor=me))
                 return f"{who} notified"
             case entry.AddEvidence(description=""):
@@ -583,7 +567,7 @@ class CommandScreen(Screen[None]):
             return await self._close("", reason)
         if status.rank < current.rank and not reason:
             if self.session.cfg.read_only:
-                raise ReadOnly("this session is read-only: nothing was written")
+                raise read_only_refusal()
             self._confirm_reopen(state, status)
             return None
         await self._write(
@@ -607,7 +591,7 @@ class CommandScreen(Screen[None]):
         except ClosureRefused as e:
             self.tabs.active = "tab-review"
             raise RuleViolation(
-                on_screen(str(e)) + " (/close REASON, commander or deputy)"
+                e.phrased(view.gap_on_screen) + " (/close REASON, commander or deputy)"
             ) from None
         gaps = ev.data.get("gaps") or []
         if gaps:
@@ -710,7 +694,7 @@ class CommandScreen(Screen[None]):
     def _refused_read_only(self) -> bool:
         """In a read-only session, say so before a dialog is filled in, not after."""
         if self.session.cfg.read_only:
-            self.say("this session is read-only: nothing can be written", error=True)
+            self.say(str(read_only_refusal("nothing can be written")), error=True)
         return self.session.cfg.read_only
 
     @work
@@ -771,7 +755,7 @@ class CommandScreen(Screen[None]):
     def _writable_ref(self) -> int:
         ref = self._ref()
         if self.session.cfg.read_only:
-            raise ReadOnly("this session is read-only: nothing was written")
+            raise read_only_refusal()
         return ref
 
     def _form_done(self, message: str) -> Callable[[], None]:
@@ -820,7 +804,9 @@ class CommandScreen(Screen[None]):
             submit = forms.submit_update(
                 self.session.store, ref, me, self._form_done("update sent")
             )
-            return forms.update_form(state, self.session.clock(), submit, self._latest_decision)
+            return forms.update_form(
+                state, self.session.clock(), submit, self.running.latest_decision
+            )
 
         await self._open_form(build)
 
@@ -882,7 +868,7 @@ class CommandScreen(Screen[None]):
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
             return
-        pending = self.query_one(CommsPanel).pending(state)
+        pending = pending_contacts(self.escalation, state)
         if not pending:
             self.say(f"everyone on the {state.incident.severity} escalation list is told")
             return

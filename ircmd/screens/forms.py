@@ -25,9 +25,10 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static, Text
 
 from .. import display, rules
 from ..comms import draft_update
-from ..hashing import sha256_of
+from ..hashing import hash_file
 from ..models import (
     REVIEW_FIELDS,
+    REVIEW_LABELS,
     ActionType,
     Audience,
     IncidentState,
@@ -240,19 +241,24 @@ def transfer_form(state: IncidentState, submit: Submit) -> FormScreen:
     )
 
 
+# Where the form asks more than the field's label says.
+REVIEW_QUESTIONS = {
+    "whys": "Five whys (one per line)",
+    "went_well": "What went well",
+    "went_poorly": "What went poorly",
+    "lessons": "Lessons learned",
+}
+
+
 def review_form(state: IncidentState, submit: Submit) -> FormScreen:
     r = state.review
-    labels = {
-        "summary": "Summary",
-        "root_cause": "Root cause",
-        "contributing_factors": "Contributing factors",
-        "whys": "Five whys (one per line)",
-        "went_well": "What went well",
-        "went_poorly": "What went poorly",
-        "lessons": "Lessons learned",
-    }
     fields = [
-        Field(k, labels[k], "text", "\n".join(r.whys) if k == "whys" else getattr(r, k))
+        Field(
+            k,
+            REVIEW_QUESTIONS.get(k, REVIEW_LABELS[k]),
+            "text",
+            "\n".join(r.whys) if k == "whys" else getattr(r, k),
+        )
         for k in REVIEW_FIELDS
     ]
     return FormScreen(f"Post-incident review of {state.incident.key}", fields, submit)
@@ -317,8 +323,8 @@ def submit_evidence(store: Store, ref: int, actor: str, after: Callable[[], None
         location = v["location"].strip()
         if v.get("file", "").strip():
             path = Path(v["file"].strip()).expanduser()
-            digest, name = await asyncio.to_thread(sha256_of, path)
-            location = location or str(path.resolve())
+            hashed = await asyncio.to_thread(hash_file, path, location)
+            digest, name, location = hashed.sha256, hashed.name, hashed.location
         await store.add_evidence(
             ref, v["description"], actor=actor, location=location, sha256=digest, filename=name
         )

@@ -321,13 +321,13 @@ class TextScreen(Dialog):
 
 
 def help_body() -> Content:
-    """Keys and every slash command, from entry.USAGES so it cannot drift."""
-    width = max(len(u.syntax) for u in entry.USAGES) + 2
+    """Keys and every slash command, from the registry (entry.COMMANDS) so it cannot drift."""
+    width = max(len(u.syntax) for u in entry.COMMANDS) + 2
     lines = [Content.styled("Keys", "bold")]
     keys_w = max(len(k) for k, _ in KEYS) + 2
     lines += [Content.assemble((k.ljust(keys_w), "bold"), what) for k, what in KEYS]
     lines += [Content(""), Content.styled("Entry bar (plain text is a note)", "bold")]
-    lines += [Content.assemble((u.syntax.ljust(width), "bold"), u.help) for u in entry.USAGES]
+    lines += [Content.assemble((u.syntax.ljust(width), "bold"), u.help) for u in entry.COMMANDS]
     lines += [
         Content(""),
         Content("Roles: " + ", ".join(entry.ROLE_KEYS)),

@@ -14,8 +14,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from .. import entry
+from ..escalation import pending_contacts
 from ..models import ActionStatus
-from ..widgets.process import CommsPanel
 from ..widgets.style import user
 from .tabs import TABS
 
@@ -48,15 +48,13 @@ class IrcmdCommands(Provider):
 
 def actions_of(screen: CommandScreen) -> list[Action]:
     """What the palette lists for the screen as it is now."""
+    # What a command alone opens (a form, the help): run as the bar would run it.
     found: list[Action] = [
-        (Content("Declare an incident (form)"), screen.action_declare, "F2"),
-        (Content("Assign a role (form)"), screen.action_assign, "F3"),
-        (Content("Help: keys and slash commands"), screen.action_help, "F1"),
-        (Content("Draft a stakeholder update (form)"), screen.action_draft_update, "u, /update"),
-        (Content("Register evidence (form)"), screen.action_add_evidence, "e, /evidence"),
-        (Content("Transfer evidence custody (form)"), screen.action_transfer_evidence, "t"),
-        (Content("Edit the post-incident review (form)"), screen.action_edit_review, "r, /review"),
-        (Content("Add a follow-up action (form)"), screen.action_add_action, "a, /action"),
+        (Content(spec.form), partial(screen.run_line, f"/{spec.name}"), f"{spec.key}, /{spec.name}")
+        for spec in entry.COMMANDS
+        if spec.form
+    ]
+    found += [
         (Content("Close the incident"), partial(screen.run_line, "/close"), "/close [REASON]"),
         (Content("Focus the entry bar"), screen.action_focus_entry, "Escape toggles"),
         (Content("Focus the timeline"), screen.action_focus_timeline, ""),
@@ -67,16 +65,11 @@ def actions_of(screen: CommandScreen) -> list[Action]:
         found.append(
             (Content(f"Show the {title} tab"), partial(screen.action_tab, name), key.upper())
         )
-    for usage in entry.USAGES:
-        if usage.name in ("help",):
-            continue
-        found.append(
-            (
-                Content(f"/{usage.name} {usage.args}".rstrip()),
-                partial(screen.prefill, f"/{usage.name} "),
-                usage.help,
+    for spec in entry.COMMANDS:
+        if spec.palette:
+            found.append(
+                (Content(spec.syntax), partial(screen.prefill, f"/{spec.name} "), spec.help)
             )
-        )
     for inc in screen.board.incidents.values():
         label = Content.assemble(f"Open {inc.key} ", user(inc.title))
         found.append((label, partial(screen.run_line, f"/open {inc.key}"), "make it current"))
@@ -87,7 +80,7 @@ def actions_of(screen: CommandScreen) -> list[Action]:
             label = Content.assemble(f"{verb} step {item.n}: ", user(item.text[:80]))
             line = f"/{verb.lower()} {item.n}"
             found.append((label, partial(screen.run_line, line), line))
-        for who in screen.query_one(CommsPanel).pending(state):
+        for who in pending_contacts(screen.escalation, state):
             label = Content.assemble("Notify ", user(who), " (escalation)")
             found.append((label, partial(screen.run_line, f"/notify {who}"), "/notify WHO"))
         for action in state.actions:

@@ -7,6 +7,8 @@ recall earlier entries like a shell.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
@@ -17,13 +19,15 @@ from .. import entry
 
 
 class SlashSuggester(Suggester):
-    """Completes command names and their fixed words (roles, statuses, audiences)."""
+    """Completes command names, their fixed words (roles, statuses, audiences) and what
+    the open incident holds (`known`: steps, people, contacts, EV-n, ACT-n)."""
 
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
+        self.known: Mapping[entry.Arg, Iterable[str]] = {}
 
     async def get_suggestion(self, value: str) -> str | None:
-        return entry.complete(value)
+        return entry.complete(value, self.known)
 
 
 class EntryBar(Input):
@@ -59,8 +63,9 @@ class EntryBar(Input):
         )
         # No select-all on focus: coming back to the bar (Escape, a dialog closing)
         # must not arm the next key to replace a half-typed entry.
+        self.slash = SlashSuggester()
         super().__init__(
-            placeholder=placeholder, suggester=SlashSuggester(), id=id, select_on_focus=False
+            placeholder=placeholder, suggester=self.slash, id=id, select_on_focus=False
         )
         self.cursor_blink = False  # a blinking cursor repaints twice a second, forever
         self.history: list[str] = []

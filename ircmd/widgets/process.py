@@ -15,8 +15,9 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Static
 
-from .. import display, rules
-from ..models import ActionStatus, IncidentState, Severity, Status
+from .. import display, rules, view
+from ..escalation import pending_contacts
+from ..models import REVIEW_LABELS, ActionStatus, IncidentState, Severity, Status
 from .header import coarse
 
 # The pieces a panel is assembled from: plain text, Content, or (text, style).
@@ -89,11 +90,6 @@ class CommsPanel(ProcessPanel):
         super().__init__(id=id)
         self._escalation = escalation
 
-    def pending(self, state: IncidentState) -> list[str]:
-        """Escalation contacts of the incident's severity not yet told."""
-        required = self._escalation.get(state.incident.severity, [])
-        return rules.pending_notifications(required, state)
-
     def clock_key(self, state: IncidentState, now: datetime) -> object:
         due = rules.next_update_due(state)
         return None if due is None else _countdown(due, now)
@@ -114,7 +110,7 @@ class CommsPanel(ProcessPanel):
             t.append(f"Next update in {_countdown(due, now)} (by {display.hhmm(due)} UTC)")
         t.append("\n")
         required = self._escalation.get(state.incident.severity, [])
-        pending = rules.pending_notifications(required, state)
+        pending = pending_contacts(self._escalation, state)
         t.append((f"Escalation ({state.incident.severity}): ", "bold"))
         t.append(f"{len(required) - len(pending)}/{len(required)} told")
         t.append("\n")
@@ -196,19 +192,13 @@ class ReviewPanel(ProcessPanel):
         elif gaps:
             t.append("\n")
             for g in gaps:
-                t.append((f" - {_user(on_screen(g))}\n", WARNING))
+                t.append((f" - {_user(view.gap_on_screen(g))}\n", WARNING))
         else:
             t.append(("nothing missing\n", SUCCESS))
         t.append("\n")
-        labels = (
-            ("summary", "Summary"),
-            ("root_cause", "Root cause"),
-            ("contributing_factors", "Contributing factors"),
-            ("went_well", "Went well"),
-            ("went_poorly", "Went poorly"),
-            ("lessons", "Lessons"),
-        )
-        for key, label in labels:
+        for key, label in REVIEW_LABELS.items():
+            if key == "whys":  # one line each, below
+                continue
             value = getattr(r, key)
             t.append((f"{label}: ", "bold"))
             t.append((_user(value) + "\n" if value else "-\n", "" if value else MUTED))
@@ -280,11 +270,6 @@ def metrics_line(m: rules.Metrics) -> Content:
             shown += " (out of order)"
         t.append((shown, "bold" if value is not None else MUTED))
     return Content.assemble(*t)
-
-
-def on_screen(message: str) -> str:
-    """A rule's message in the screen's terms: the CLI's `--final` is a tick in the draft."""
-    return message.replace("or mark it --final", "or tick Final in the update draft: u")
 
 
 def _countdown(due: datetime, now: datetime) -> str:

@@ -11,11 +11,13 @@ from ircmd.models import (
     ActionStatus,
     ActionType,
     Audience,
+    ChecklistItem,
     CommsUpdate,
     Event,
     Incident,
     IncidentState,
     Kind,
+    Phase,
     Severity,
     Status,
 )
@@ -81,4 +83,22 @@ def act(**kw: Any) -> Action:
 def ev(n: int, kind: Kind, at: datetime, **data: Any) -> Event:
     return Event(
         id=n, incident_id=1, occurred_at=at, recorded_at=at, actor="a", kind=kind, data=data
+    )
+
+
+C, R = Phase.CONTAINMENT, Phase.RECOVERY
+FINAL = "no final update sent (send one after resolving, or mark it --final)"
+
+
+def item(n: int, phase: Phase, done: bool = False) -> ChecklistItem:
+    """Checklist step `n`, done by rex at T0 when `done`."""
+    return ChecklistItem(
+        n=n,
+        phase=phase,
+        text=f"step {n}",
+        done=done,
+        done_by="rex" if done else None,
+        done_at=T0 if done else None,
+        added_by="alice",
+        added_at=T0,
     )

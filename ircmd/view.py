@@ -1,0 +1,84 @@
+"""What the screen shows about an incident, computed without Textual.
+
+The widgets only render: the latest decision and the running metrics gathered from
+the events seen so far, the closure gaps in the screen's words, and the words the
+entry bar completes to. Each is a pure function of the incident's state (and what the
+caller passes), so it is unit-tested without a Pilot. (Who is still to be told is
+`escalation.pending_contacts`, which the command line shares.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from . import rules
+from .entry import Arg
+from .escalation import pending_contacts
+from .models import Event, Gap, GapKind, IncidentState, Kind, Role, Severity, incident_key
+
+# How the screen marks an update final: a tick in the draft, not the CLI's `--final`.
+MARK_FINAL = "tick Final in the update draft: u"
+
+
+def gap_on_screen(gap: Gap) -> str:
+    """A closure gap in the screen's terms."""
+    if gap.kind is GapKind.FINAL_UPDATE:
+        return rules.final_update_missing(MARK_FINAL)
+    return str(gap)
+
+
+def known_words(
+    state: IncidentState | None,
+    incidents: Iterable[int],
+    escalation: Mapping[Severity, list[str]],
+) -> dict[Arg, list[str]]:
+    """What the entry bar completes arguments to for the open incident: its steps (open
+    ones for /check, done ones for /uncheck), the people on it, the contacts still to
+    tell, its evidence and actions, and the incidents on the board."""
+    known: dict[Arg, list[str]] = {Arg.INCIDENT: [incident_key(n) for n in incidents]}
+    if state is None:
+        return known
+    people = sorted({p for r in Role for p in state.people(r)}, key=str.casefold)
+    known[Arg.STEP] = [str(i.n) for i in state.checklist if not i.done]
+    known[Arg.DONE_STEP] = [str(i.n) for i in state.checklist if i.done]
+    known[Arg.PERSON] = people
+    known[Arg.CONTACT] = pending_contacts(escalation, state)
+    known[Arg.EVIDENCE] = [e.key for e in state.evidence]
+    known[Arg.ACTION] = [a.key for a in state.actions]
+    return known
+
+
+class Running:
+    """What the screen gathers from the events of the open incident as they arrive
+    (the tail first, older history later, live batches after): the latest decision,
+    for the update draft, and the response metrics, without keeping every event."""
+
+    def __init__(self) -> None:
+        self.latest_decision: str | None = None
+        self._latest_decision_id = 0
+        self._metric_events: dict[int, Event] = {}
+        self.metrics: rules.Metrics | None = None
+
+    @staticmethod
+    def wanted(ev: Event) -> bool:
+        """Whether `note` needs this event: history readers keep only these."""
+        return ev.kind in rules.METRIC_KINDS or ev.kind is Kind.DECISION
+
+    def note(self, events: Iterable[Event]) -> bool:
+        """Take in newly seen events, in any order; True when the metrics changed."""
+        changed = False
+        for ev in events:
+            if ev.kind is Kind.DECISION and (
+                self.latest_decision is None or ev.id > self._latest_decision_id
+            ):
+                self.latest_decision, self._latest_decision_id = ev.text, ev.id
+            elif ev.kind in rules.METRIC_KINDS and (
+                ev.kind is not Kind.ASSIGN or ev.data.get("role") == Role.COMMANDER.value
+            ):
+                self._metric_events[ev.id] = ev
+                changed = True
+        if changed:
+            self.metrics = rules.metrics(
+                [self._metric_events[k] for k in sorted(self._metric_events)]
+            )
+        return changed
