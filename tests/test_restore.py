@@ -135,3 +135,20 @@ def test_restore_where_no_database_is(backed_up: Path, tmp_path: Path, run_cli: 
     assert "kept as" not in out
     assert list(notes(fresh).values()) == ["before the backup"]
     assert os.listdir(fresh.parent) == ["ircmd.db"]
+
+
+def test_the_restored_record_is_as_private_as_the_live_one(
+    backed_up: Path, db_path: Path, tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Whatever the umask: the record takes the live file's mode (here opened to a
+    team, 0660), and a restore where there was none is 0600."""
+    os.chmod(db_path, 0o660)
+    old = os.umask(0o022)
+    try:
+        assert_ok(run_cli("restore", str(backed_up)))
+        fresh = tmp_path / "new" / "ircmd.db"
+        assert_ok(run_cli("restore", str(backed_up), db=fresh))
+    finally:
+        os.umask(old)
+    assert oct(db_path.stat().st_mode & 0o777) == oct(0o660)
+    assert oct(fresh.stat().st_mode & 0o777) == oct(0o600)

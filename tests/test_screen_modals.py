@@ -217,3 +217,27 @@ async def test_bar_completes_from_the_open_incident(tmp_path: Path) -> None:
         assert await bar.slash.get_suggestion("/check 999") is None
         await pilot.press(*f"/assign scribe {person[:2]}", "tab")
         await until(pilot, lambda: bar.value == f"/assign scribe {person} ")
+
+
+async def test_palette_hits_show_step_text_as_data(tmp_path: Path) -> None:
+    """A step's text is user text: searching the palette neither runs it as markup
+    (no click action, no style from it) nor loses the other steps to a broken tag."""
+    from ircmd.screens.palette import IrcmdCommands
+    from ircmd.store import Store
+
+    db = await seeded(tmp_path)
+    hostile = "[@click=app.quit]boom[/] [red]red[/] [link=http://x]L[/link] [/]"
+    async with await Store.open(db) as store:
+        await store.add_item(1, hostile, actor="alice")
+        await store.add_item(1, "Normal plain step", actor="alice")
+    async with running(db, open_incident=1, size=(100, 40)) as pilot:
+        screen = await ready(pilot)
+        provider = IrcmdCommands(screen)
+        hits = [hit async for hit in provider.search("check step")]
+        shown = [hit.match_display for hit in hits]
+        plains = [getattr(c, "plain", str(c)) for c in shown]
+        assert any(hostile in p for p in plains), plains
+        assert any("Normal plain step" in p for p in plains), plains
+        for content in shown:
+            for span in getattr(content, "spans", []):
+                assert "click" not in str(span.style) and "link" not in str(span.style)

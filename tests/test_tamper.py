@@ -180,3 +180,28 @@ def test_schema_not_made_by_ircmd_fails_verify(
 ) -> None:
     sql(recorded, attack)
     assert_error(run_cli("verify"), "verify failed", needle)
+
+
+def test_a_damaged_index_fails_verify(recorded: Path, run_cli: RunCli) -> None:
+    """One entry of the events index edited on disk (INC-1's event #1 filed under
+    incident 0): the chain still reads in id order and the file still opens, but
+    SQLite's integrity check fails, and so must verify."""
+    _sql(recorded, "PRAGMA wal_checkpoint(TRUNCATE)")
+    conn = sqlite3.connect(recorded)
+    try:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'events_by_incident'"
+        ).fetchone()
+    finally:
+        conn.close()
+    with recorded.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        page = bytearray(f.read(page_size))
+        # The index cell (incident_id 1, id 1, rowid 1): payload 4 bytes, header 4,
+        # three serial types 9 (the constant 1). Type 8 is the constant 0.
+        at = page.index(b"\x04\x04\x09\x09\x09")
+        page[at + 2] = 0x08
+        f.seek((root - 1) * page_size)
+        f.write(page)
+    assert_error(run_cli("verify"), "verify failed", "damaged", "restore it from a backup")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
+from textual.fuzzy import Matcher
 
 from .. import entry
 from ..escalation import pending_contacts
@@ -43,7 +44,19 @@ class IrcmdCommands(Provider):
         for name, run, help_text in self._actions():
             score = matcher.match(name.plain)
             if score > 0:
-                yield Hit(score, matcher.highlight(name.plain), run, help=help_text)
+                yield Hit(score, highlight(matcher, name), run, help=help_text)
+
+
+def highlight(matcher: Matcher, name: Content) -> Content:
+    """`name` with the query's matched characters marked. Textual's own
+    `Matcher.highlight` reads its candidate as markup, and a name may hold user text
+    (a checklist step): `[@click=app.quit]x` would become a live action, and a broken
+    tag would drop every entry. Here the text stays data."""
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, name.plain)
+    for offset in offsets:
+        if not name.plain[offset].isspace():
+            name = name.stylize(matcher.match_style, offset, offset + 1)
+    return name
 
 
 def actions_of(screen: CommandScreen) -> list[Action]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from ..models import InvalidInput, RuleViolation, StorageError
-from . import presence
+from . import presence, private
 from .connection import check_exists, sqlite_errors
 from .record import ts
 from .store import PRESENCE_TIMEOUT, Clock, Store, utc_now
@@ -45,6 +46,7 @@ async def restore_backup(
         check_exists(backup)
         db.parent.mkdir(parents=True, exist_ok=True)
         with sqlite_errors(backup, timeout):
+            private.create_file(tmp)  # 0600 (0660 in a team directory), whatever the umask
             _copy(backup, tmp)
         try:
             # Read-write: a backup from an older ircmd is migrated, in the copy only.
@@ -82,9 +84,19 @@ def _swap(tx: Tx, tmp: Path, db: Path, stamp: str, *, force: bool) -> Path:
             f"{db} is open in other sessions ({', '.join(who)}); close them first,"
             " or restore with --force (their later writes are refused)"
         )
+    _same_access(db, tmp)
     aside = _move_aside(db, stamp)
     _install(tmp, db)
     return aside
+
+
+def _same_access(live: Path, copy: Path) -> None:
+    """The restored record is readable by exactly whom the live one was: its mode and
+    group (an administrator may have opened it to a team)."""
+    st = live.stat()
+    os.chmod(copy, stat.S_IMODE(st.st_mode))
+    with suppress(PermissionError):
+        os.chown(copy, -1, st.st_gid)
 
 
 def _copy(src: Path, dest: Path) -> None:

@@ -25,6 +25,9 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     """Check the whole chain (counting the events of `ref` only, if given)."""
     r.execute("BEGIN")  # one snapshot: the chain, the schema and the tables agree
     try:
+        damage = _damage(r)
+        if damage:
+            return VerifyResult(ok=False, events=0, message=damage)
         only = r.incident_id(ref) if ref is not None else None
         with closing(r.conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")) as cur:
             walked = _walk(cur, only)
@@ -67,6 +70,15 @@ def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, He
             count += 1
         events.append(event_from_row(row))
     return count, Head(count=total, id=last_id, hash=prev), events
+
+
+def _damage(r: Reader) -> str | None:
+    """SQLite's own check of every page and index: a damaged index can leave the
+    chain readable (so the walk below passes) while queries through it fail."""
+    found = [str(row[0]) for row in r.rows("PRAGMA integrity_check")]
+    if found == ["ok"]:
+        return None
+    return f"the database file is damaged ({found[0]}): restore it from a backup"
 
 
 def _compare_schema(r: Reader) -> str | None:
