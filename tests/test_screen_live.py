@@ -193,3 +193,22 @@ async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Pa
             await other.declare("Another one", actor="carol", severity=Severity.SEV3)
         await until(pilot, lambda: 2 in screen.board.incidents)
         assert screen.current == 1, "an incident already open is not taken away"
+
+
+async def test_a_screen_says_when_its_record_was_replaced_under_it(tmp_path: Path) -> None:
+    """`ircmd restore` (or a hand copy) puts another file at the path: the open screen
+    still reads the old one, so its header says so, in red, until it is restarted."""
+    from ircmd.widgets.header import IncidentHeader
+
+    db = await declared(tmp_path)
+    other = tmp_path / "other.db"
+    async with await Store.open(other, clock=frozen) as store:
+        await store.declare("Somewhere else", actor="bob", severity=Severity.SEV3)
+    async with running(db, open_incident=1, heartbeat=0.05) as pilot:
+        screen = await ready(pilot)
+        header = screen.query_one(IncidentHeader)
+        assert header.warning is None
+        other.replace(db)
+        await until(pilot, lambda: header.warning is not None)
+        assert "was replaced by another file" in header.warning
+        assert "restart the screen" in header.warning

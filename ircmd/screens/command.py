@@ -29,6 +29,7 @@ from .. import display, entry, rules, view
 from ..escalation import contact, load_escalation, pending_contacts
 from ..models import (
     ClosureRefused,
+    DatabaseReplaced,
     Event,
     IncidentState,
     IrcmdError,
@@ -356,6 +357,11 @@ class CommandScreen(Screen[None]):
         """Say which incident this session shows; read who else is watching."""
         try:
             watchers = await self.session.heartbeat(self.current)
+        except DatabaseReplaced as e:
+            # Restored or replaced under this screen: what it shows is the old file's.
+            with contextlib.suppress(NoMatches):
+                self.query_one(IncidentHeader).warn(str(e))
+            return
         except IrcmdError:
             return  # presence is a courtesy; a busy database must not break the screen
         with contextlib.suppress(NoMatches):  # the screen may be closing meanwhile

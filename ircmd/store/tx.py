@@ -178,7 +178,8 @@ def still_at_path(target: Target) -> None:
         gone = "deleted" if now is None else "replaced by another file"
         raise DatabaseReplaced(
             f"{target.path} was {gone} after this process opened it; nothing was"
-            " written (run the command again to use the file now at that path)"
+            " written (run the command again, or restart the screen, to use the file"
+            " now at that path)"
         )
 
 
