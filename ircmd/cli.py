@@ -335,8 +335,10 @@ def log(
     """Append an entry to an incident's timeline: TEXT (several words are joined
     with spaces, so quotes are optional), or one entry per line of --stdin."""
     text = " ".join(words) if words else None
-    if from_stdin == (text is not None):
-        fail("give TEXT or --stdin (not both)", 2)
+    if from_stdin and text is not None:
+        fail("give TEXT or --stdin, not both", 2)
+    if not from_stdin and text is None:
+        fail("nothing to log: give the entry's TEXT or --stdin", 2)
     backoff = Backoff(retries=retries, delay=retry_delay)
 
     async def body(store: Store, cfg: Config) -> int:

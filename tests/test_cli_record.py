@@ -133,8 +133,8 @@ def test_log_stdin_reports_bad_lines_and_keeps_good_ones(run_cli: RunCli, inc1: 
 
 
 def test_log_needs_text_or_stdin(run_cli: RunCli, inc1: Path) -> None:
-    assert_error(run_cli("log", "INC-1"), "TEXT or --stdin")
-    assert_error(run_cli("log", "INC-1", "x", "--stdin", input="y\n"), "TEXT or --stdin")
+    assert_error(run_cli("log", "INC-1"), "nothing to log: give the entry's TEXT or --stdin")
+    assert_error(run_cli("log", "INC-1", "x", "--stdin", input="y\n"), "TEXT or --stdin, not both")
     assert_error(run_cli("log", "INC-9", "--stdin", input="y\n"), "no incident INC-9")
     assert_intact(run_cli, inc1, 2)
 

@@ -40,14 +40,19 @@ async def test_a_second_check_is_an_event_not_an_overwrite(db_path: Path) -> Non
 
 
 def test_show_names_the_first_checker(run_cli: RunCli) -> None:
-    assert_ok(run_cli("declare", "Checkout down"))
+    # Back-dated by full ISO times, not HH:MM: the CLI reads the wall clock, and an
+    # HH:MM a few minutes ahead of it would be refused as the future.
+    first = (datetime.now(UTC) - timedelta(minutes=10)).replace(second=0, microsecond=0)
+    later = first + timedelta(minutes=5)
+    assert_ok(run_cli("declare", "Checkout down", "--at", (first - timedelta(hours=1)).isoformat()))
     assert_ok(run_cli("checklist", "add", "INC-1", "block IPs"))
-    assert_ok(run_cli("check", "INC-1", "1", "--at", "09:00", user="bob"))
-    out = assert_ok(run_cli("check", "INC-1", "1", "--at", "09:05", user="carol"))
+    assert_ok(run_cli("check", "INC-1", "1", "--at", first.isoformat(), user="bob"))
+    out = assert_ok(run_cli("check", "INC-1", "1", "--at", later.isoformat(), user="carol"))
     assert out == "step 1 was already checked by bob; yours is recorded too\n"
     (item,) = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))["checklist"]
-    assert item["done_by"] == "bob" and item["done_at"].endswith("T09:00:00Z")
-    assert "(bob 09:00)" in assert_ok(run_cli("show", "INC-1"))
+    assert item["done_by"] == "bob"
+    assert item["done_at"] == first.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"(bob {first:%H:%M})" in assert_ok(run_cli("show", "INC-1"))
 
 
 async def test_a_record_from_before_is_set_right_and_still_verifies(db_path: Path) -> None:

@@ -120,6 +120,9 @@ def test_only_the_commander_changes_severity(db: Db, inc: int) -> None:
     ev = db.run(incident.set_severity, inc, Severity.SEV1, actor="alice")
     assert ev.data["to"] == Severity.SEV1.value
     assert queries.incident(db.read(), inc).severity is Severity.SEV1
+    # The same severity again is no change, and is not recorded as one.
+    message = refused(db, RuleViolation, incident.set_severity, inc, Severity.SEV1, actor="alice")
+    assert message == "INC-1 is already SEV1"
 
 
 def test_amend_refuses_an_entry_of_another_incident(db: Db, inc: int) -> None:

@@ -125,6 +125,9 @@ def set_severity(
 ) -> Event:
     state = tx.state(ref)
     rules.require_command(state, actor, "change severity")
+    if severity is state.incident.severity:
+        # Not a change: recording it would show a hand-off of severity that never was.
+        raise RuleViolation(f"{state.incident.key} is already {severity}")
     data = {"from": state.incident.severity.value, "to": severity.value}
     return tx.append(state.incident.id, Kind.SEVERITY, actor, reason, data, at)
 
