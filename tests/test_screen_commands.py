@@ -301,6 +301,23 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
         assert screen.bar.value == "/status "
 
 
+async def test_tab_with_nothing_to_complete_keeps_a_typed_line_in_the_bar(
+    tmp_path: Path,
+) -> None:
+    """Nothing completes `zz`: Tab leaves the line and the focus where they are, and
+    the keys typed next go on in the bar; from an empty bar Tab moves on as usual."""
+    db = await declared(tmp_path)
+    async with running(db) as pilot:
+        screen = await ready(pilot)
+        await pilot.press(*"/notify zz", "tab")
+        assert screen.bar.has_focus, "a pane took the focus (and grew) from a typed line"
+        await pilot.press(*"top")
+        assert screen.bar.value == "/notify zztop"
+        screen.bar.value = ""
+        await pilot.press("tab")
+        assert not screen.bar.has_focus
+
+
 async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     async with running(db) as pilot:

@@ -120,12 +120,16 @@ class EntryBar(Input):
             super()._on_paste(event)
 
     def action_complete(self) -> None:
-        """Tab accepts the grey suggestion; with none, it moves focus as usual."""
+        """Tab accepts the grey suggestion. With none, it moves focus only from an
+        empty bar: from a half-typed line it stays, or the next keys would land in a
+        pane (or be appended to a line the user no longer sees) and go on the record."""
         if self._suggestion and self.cursor_at_end:
             self.value = self._suggestion
             self.cursor_position = len(self.value)
-        else:
+        elif not self.value:
             self.screen.focus_next()
+        else:
+            self.app.bell()
 
     def remember(self, line: str) -> None:
         """A line that ran: keep it for Up."""
