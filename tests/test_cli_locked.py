@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import stat
 import subprocess
@@ -18,7 +17,15 @@ from pathlib import Path
 
 import click
 import pytest
-from helpers.cli import IRCMD, RunCli, assert_error, assert_ok, clean_env, event_count
+from helpers.cli import (
+    IRCMD,
+    RunCli,
+    assert_error,
+    assert_ok,
+    clean_env,
+    event_count,
+    files_under,
+)
 
 from ircmd.config import resolve
 from ircmd.models import InvalidInput
@@ -131,19 +138,6 @@ def test_an_empty_as_is_refused_not_replaced_by_the_os_user(run_cli: RunCli, db_
 
 
 # ------------------------------------------------- no argument is a host path
-
-
-def files_under(root: Path) -> dict[str, str]:
-    """Every file and symlink under root: its sha256 (or link target), to compare
-    a directory byte for byte before and after an attempt."""
-    found = {}
-    for p in sorted(root.rglob("*")):
-        rel = str(p.relative_to(root))
-        if p.is_symlink():
-            found[rel] = "-> " + os.readlink(p)
-        elif p.is_file():
-            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return found
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.cli import files_under
 from helpers.tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -219,18 +220,6 @@ def test_the_screen_over_ssh_in_a_real_terminal(host: Host, tmp_path: Path) -> N
 
 
 # --------------------------------------------- a locked key reaches no host file
-
-
-def files_under(root: Path) -> dict[str, str]:
-    """Every file and symlink under root with its sha256 (or link target)."""
-    found = {}
-    for p in sorted(root.rglob("*")):
-        rel = str(p.relative_to(root))
-        if p.is_symlink():
-            found[rel] = "-> " + os.readlink(p)
-        elif p.is_file():
-            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return found
 
 
 def path_attempts(target: Path) -> list[tuple[str, ...]]:

@@ -8,6 +8,7 @@ bound to one directory, for tests that run many commands as different people.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -168,3 +169,16 @@ class Cli:
         d = self.config / "ircmd"
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+
+def files_under(root: Path) -> dict[str, str]:
+    """Every file and symlink under root: its sha256 (or link target), to compare
+    a directory byte for byte before and after an attempt."""
+    found = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        if p.is_symlink():
+            found[rel] = "-> " + os.readlink(p)
+        elif p.is_file():
+            found[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return found
