@@ -67,6 +67,7 @@ class Open(Command):
 @dataclass(frozen=True)
 class SetSeverity(Command):
     severity: Severity
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,8 @@ def _open(rest: str, now: datetime) -> Command:
 
 
 def _sev(rest: str, now: datetime) -> Command:
-    return SetSeverity(rules.parse_severity(_need(rest, "sev")))
+    value, reason = _split(_need(rest, "sev"), "sev")
+    return SetSeverity(rules.parse_severity(value), reason)
 
 
 def _status(rest: str, now: datetime) -> Command:
@@ -470,7 +472,14 @@ COMMANDS: tuple[Spec, ...] = (
         Who.ANYONE,
         completes=(Arg.INCIDENT,),
     ),
-    Spec("sev", "N", "change severity", _sev, Who.LEAD, completes=(Arg.SEV_LEVEL,)),
+    Spec(
+        "sev",
+        "N [REASON]",
+        "change severity",
+        _sev,
+        Who.LEAD,
+        completes=(Arg.SEV_LEVEL,),
+    ),
     Spec(
         "status",
         "STATUS [REASON]",

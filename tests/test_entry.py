@@ -38,6 +38,7 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
         ),
         ("/open 7", entry.Open(7)),
         ("/sev 1", entry.SetSeverity(Severity.SEV1)),
+        ("/sev 1 EU also down", entry.SetSeverity(Severity.SEV1, "EU also down")),
         ("/status contained", entry.SetStatus(Status.CONTAINED)),
         ("/status triaged came back", entry.SetStatus(Status.TRIAGED, "came back")),
         ("/assign scribe carol", entry.Assign(Role.SCRIBE, "carol")),

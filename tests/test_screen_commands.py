@@ -157,6 +157,14 @@ async def test_declare_open_sev_status(tmp_path: Path) -> None:
     assert second.incident.status is Status.CONTAINED
 
 
+async def test_sev_takes_a_reason_as_the_cli_does(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with running(db) as pilot:
+        await submit(pilot, "/sev 1 EU also down")
+    (change,) = [e for e in await events(db) if e.kind is Kind.SEVERITY]
+    assert (change.text, change.data) == ("EU also down", {"from": "SEV2", "to": "SEV1"})
+
+
 async def test_assign_and_handoff(tmp_path: Path) -> None:
     db = await declared(tmp_path)
     async with running(db) as pilot:

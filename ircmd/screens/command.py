@@ -469,8 +469,10 @@ class CommandScreen(Screen[None]):
             case entry.Open(number=number):
                 await self.open_incident(number)
                 return f"{incident_key(number)} opened"
-            case entry.SetSeverity(severity=severity):
-                await self._write(lambda: store.set_severity(self._ref(), severity, actor=me))
+            case entry.SetSeverity(severity=severity, reason=reason):
+                await self._write(
+                    lambda: store.set_severity(self._ref(), severity, actor=me, reason=reason)
+                )
                 return f"severity {severity}"
             case entry.SetStatus(status=status, reason=reason):
                 return await self._set_status(status, reason)
