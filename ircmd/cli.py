@@ -102,7 +102,15 @@ def at_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def when(value: str | None) -> datetime | None:
-    return rules.parse_at(value, rules_now()) if value else None
+    """`--at`: a bare time of day means its latest moment, which may be yesterday's;
+    say so, since a typo (23:59 for 13:59) would otherwise land a day early unseen."""
+    if not value:
+        return None
+    now = rules_now()
+    at = rules.parse_at(value, now)
+    if "-" not in value and at.date() != now.date():
+        warn(f"--at {value.strip()} taken as {display.stamp(at)} UTC, yesterday")
+    return at
 
 
 def rules_now() -> datetime:

@@ -239,6 +239,28 @@ def test_at_with_iso_and_hhmm(run_cli: RunCli, inc1: Path) -> None:
     assert datetime.fromisoformat(clock["recorded_at"]) >= before - timedelta(seconds=1)
     assert_error(run_cli("log", "INC-1", "x", "--at", "25:00"), "not a time of day")
     assert_error(run_cli("log", "INC-1", "x", "--at", "2999-01-01"), "future")
+
+
+def test_a_time_of_day_taken_as_yesterday_is_said(run_cli: RunCli, inc1: Path) -> None:
+    """`--at HH:MM` later than now means yesterday: the CLI says which day it took, on
+    stderr, and says nothing when it took today. Two hours ahead is yesterday except in
+    the last two hours of the day, when it wraps to an earlier time today: the expected
+    day comes from the same rule, so either way the message must match it."""
+    now = datetime.now(UTC)
+    ahead = (now + timedelta(hours=2)).strftime("%H:%M")
+    taken = rules.parse_at(ahead, now)
+    r = run_cli("log", "INC-1", "typed hours later", "--at", ahead)
+    assert_ok(r)
+    if taken.date() != now.date():
+        assert r.stderr == (
+            f"ircmd: warning: --at {ahead} taken as {taken:%Y-%m-%d %H:%M:%S} UTC, yesterday\n"
+        )
+    else:
+        assert r.stderr == ""
+    earlier = (now - timedelta(minutes=10)).strftime("%H:%M")
+    r = run_cli("log", "INC-1", "typed minutes later", "--at", earlier)
+    if rules.parse_at(earlier, now).date() == now.date():
+        assert assert_ok(r) and r.stderr == ""
     assert_error(run_cli("log", "INC-1", "x", "--at", "yesterday"), "not a time")
     assert_intact(run_cli, inc1, 4)
 
