@@ -236,6 +236,9 @@ def path_attempts(target: Path) -> list[tuple[str, ...]]:
         ("evidence", "add", "INC-1", "keys", "--file", t),
         ("backup", t),
         ("--db", t, "list"),
+        ("restore", t),
+        ("anchor", "--log", t),
+        ("anchor", "--sign", t),
     ]
 
 
@@ -291,6 +294,8 @@ def test_a_read_only_key_writes_nothing(host: Host, tmp_path: Path) -> None:
     for args in (
         ("log", "INC-1", "x"),
         ("backup", str(tmp_path / "copy.db")),
+        ("restore", str(host.db)),
+        ("anchor",),
         ("report", "INC-1", "-o", str(tmp_path / "r.md")),
         ("evidence", "add", "INC-1", "x", "--stdin"),
     ):
