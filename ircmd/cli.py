@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from . import __version__, display, rules
+from . import __version__, display, entry, rules
 from .anchor import open_warning as anchor_open_warning
 from .config import Config, lock_user, resolve
 from .escalation import contact, load_escalation, pending_contacts
@@ -32,15 +32,18 @@ from .models import (
     ActionType,
     DatabaseReplaced,
     Event,
+    InvalidInput,
     IrcmdError,
     Kind,
     Phase,
+    Playbook,
     Status,
     StorageError,
     VerifyResult,
     action_key,
     parse_action_ref,
     parse_evidence_ref,
+    parse_incident_ref,
     read_only_refusal,
 )
 from .playbooks import find_playbook, load_playbooks, playbook_for_type
@@ -1194,6 +1197,92 @@ def forced_args(argv: list[str], env: Mapping[str, str]) -> list[str]:
         # unbalanced; words split at spaces are what the client typed.
         args = original.split()
     return argv + (args[1:] if args and Path(args[0]).name == "ircmd" else args)
+
+
+# ------------------------------------------- verbs from the slash commands
+
+
+class CliContext:
+    """One CLI invocation as a command's `entry.Context`: the incident is named on the
+    command line, there are no forms, and a question becomes a warning."""
+
+    def __init__(self, store: Store, cfg: Config, incident: str) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.incident = parse_incident_ref(incident)
+
+    @property
+    def actor(self) -> str:
+        return self.cfg.user
+
+    def ref(self) -> int:
+        return self.incident
+
+    async def write(self, op: Callable[[], Awaitable[T]]) -> T:
+        if self.cfg.read_only:
+            raise read_only_refusal()
+        return await op()
+
+    async def show(self, form: entry.Form) -> None:
+        raise InvalidInput(f"the {form} form is on the screen only: give the arguments")
+
+    async def open(self, number: int) -> None:
+        raise InvalidInput("the command line names the incident in each command")
+
+    async def contact(self, typed: str, confirmed: bool, at: datetime | None) -> str | None:
+        table = load_escalation(self.cfg.config_dir)
+        severity = (await self.store.incident(self.incident)).severity
+        who = contact(table, severity, typed)
+        if who not in table.get(severity, []):
+            warn(f"{who} is not on the {severity} escalation list; recorded as an extra")
+        return who
+
+    async def status(self, status: Status, reason: str, at: datetime | None) -> str | None:
+        await self.write(
+            lambda: self.store.set_status(
+                self.incident, status, actor=self.actor, reason=reason, at=at
+            )
+        )
+        return f"status {status}"
+
+    async def close(self, override: str, at: datetime | None) -> str:
+        await self.write(
+            lambda: self.store.set_status(
+                self.incident, Status.CLOSED, actor=self.actor, override=override, at=at
+            )
+        )
+        return "status closed"
+
+    def playbook(self, name: str) -> Playbook:
+        return find_playbook(name, self.cfg.playbook_dirs)
+
+
+def slash_verb(spec: entry.Spec) -> click.Command:
+    """`ircmd NAME INC-n ARGS... [--at TIME]` for a slash command with `cli=True`: the
+    screen's parser, run and wording, so the two cannot drift apart."""
+
+    @click.argument("incident")
+    @click.argument("words", nargs=-1, metavar=spec.args)
+    @at_option
+    @click.pass_context
+    def verb(ctx: click.Context, incident: str, words: tuple[str, ...], at: str | None) -> None:
+        back = when(at)
+        command = entry.parse(f"/{spec.name} {' '.join(words)}", now=rules_now())
+
+        async def body(store: Store, cfg: Config) -> None:
+            done = await command.run(CliContext(store, cfg, incident), back)
+            if done:
+                out(done)
+
+        run(ctx, body)
+
+    verb.__doc__ = f"The screen's /{spec.name}: {spec.help}."
+    return cli.command(spec.name)(verb)
+
+
+for _spec in entry.COMMANDS:
+    if _spec.cli:
+        slash_verb(_spec)
 
 
 def main() -> None:

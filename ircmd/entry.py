@@ -5,19 +5,24 @@ pure (the caller passes `now` for back-dated entries) so it is unit-tested on
 its own and the screen only has to map commands onto Store verbs. Every refusal
 is a ParseError with a one-line message saying what to type instead.
 
-`COMMANDS` declares each slash command once; the parser, F1 help, the palette and
-the bar's completion all read it. A new command is a `Command` subclass with its
-parser and one `Spec` here, plus its case in the screen's `execute` (the verb).
+`COMMANDS` declares each slash command once; the parser, F1 help, the palette, the
+bar's completion and (for a `Spec` with `cli=True`) the CLI verb all read it. A
+command is a `Command` subclass that knows how to `run` against a `Context` (the
+screen, or one CLI invocation: see `Context`), its parser, and one `Spec`; the Store
+verb it calls is the only other place a new command touches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from . import rules
+from .display import already_checked, stamp
 from .models import (
     ActionStatus,
     Audience,
@@ -27,19 +32,93 @@ from .models import (
     Role,
     Severity,
     Status,
+    incident_key,
     parse_action_ref,
     parse_evidence_ref,
     parse_incident_ref,
 )
+
+if TYPE_CHECKING:
+    from .models import Playbook
+    from .store import Store
+
+T = TypeVar("T")
 
 
 class ParseError(InvalidInput):
     """A line the entry bar cannot run: unknown command or bad argument."""
 
 
+class Form(StrEnum):
+    """What a command alone opens on the screen (a form, or the help)."""
+
+    DECLARE = "declare"
+    ASSIGN = "assign"
+    ACTION = "action"
+    UPDATE = "update"
+    EVIDENCE = "evidence"
+    TRANSFER = "transfer"
+    REVIEW = "review"
+    HELP = "help"
+
+
+class Context(Protocol):
+    """What a command runs against: the screen, or one CLI invocation.
+
+    The verbs are the Store's; what differs between front ends is here: which
+    incident is meant, how a write is run (the screen pokes its feed), what the
+    forms and dialogs are, and how a refusal that needs a choice is put."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def actor(self) -> str: ...
+
+    def ref(self) -> int:
+        """The incident meant: the open one on the screen, the named one on the CLI."""
+        ...
+
+    async def write(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Run one Store write (refused at once in a read-only session)."""
+        ...
+
+    async def show(self, form: Form) -> None:
+        """Open a form or the help (the CLI has none: it says what to type instead)."""
+        ...
+
+    async def open(self, number: int) -> None: ...
+
+    async def contact(self, typed: str, confirmed: bool, at: datetime | None) -> str | None:
+        """`typed` as the escalation list spells it; None when a dialog took over to
+        ask about a name the list does not hold."""
+        ...
+
+    async def status(self, status: Status, reason: str, at: datetime | None) -> str | None:
+        """Move the incident (the screen asks for a reason before going back)."""
+        ...
+
+    async def close(self, override: str, at: datetime | None) -> str:
+        """The closure gate, phrased for this front end."""
+        ...
+
+    def playbook(self, name: str) -> Playbook: ...
+
+
 @dataclass(frozen=True)
-class Command:
-    """What one line of the bar asks for; each command in COMMANDS parses to a subclass."""
+class Command(ABC):
+    """What one line of the bar asks for; each command in COMMANDS parses to a subclass
+    that runs itself. `at` back-dates it (`/at TIME /command ...`)."""
+
+    @abstractmethod
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        """Run against `ctx`: the confirmation, or None when a dialog took over."""
+
+
+def _form(at: datetime | None, form: Form) -> Form:
+    if at is not None:
+        raise ParseError(f"/at back-dates a command with its arguments, not the {form} form")
+    return form
 
 
 @dataclass(frozen=True)
@@ -50,6 +129,16 @@ class Entry(Command):
     kind: Kind = Kind.NOTE
     at: datetime | None = None
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        when = self.at or at
+        ref = ctx.ref()
+        ev = await ctx.write(
+            lambda: ctx.store.log(ref, self.text, actor=ctx.actor, kind=self.kind, at=when)
+        )
+        if when is not None:  # say which moment `/at HH:MM` chose (maybe yesterday)
+            return f"#{ev.id} added at {stamp(ev.occurred_at)} UTC"
+        return f"#{ev.id} added"
+
 
 @dataclass(frozen=True)
 class Declare(Command):
@@ -58,10 +147,24 @@ class Declare(Command):
     title: str = ""
     severity: Severity | None = None
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        if not self.title and self.severity is None:
+            await ctx.show(_form(at, Form.DECLARE))
+            return None
+        inc = await ctx.write(
+            lambda: ctx.store.declare(self.title, actor=ctx.actor, severity=self.severity, at=at)
+        )
+        await ctx.open(inc.id)
+        return f"{inc.key} declared ({inc.severity})"
+
 
 @dataclass(frozen=True)
 class Open(Command):
     number: int
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        await ctx.open(self.number)
+        return f"{incident_key(self.number)} opened"
 
 
 @dataclass(frozen=True)
@@ -69,11 +172,23 @@ class SetSeverity(Command):
     severity: Severity
     reason: str = ""
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.set_severity(
+                ref, self.severity, actor=ctx.actor, reason=self.reason, at=at
+            )
+        )
+        return f"severity {self.severity}"
+
 
 @dataclass(frozen=True)
 class SetStatus(Command):
     status: Status
     reason: str = ""
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        return await ctx.status(self.status, self.reason, at)
 
 
 @dataclass(frozen=True)
@@ -83,11 +198,27 @@ class Assign(Command):
     role: Role | None = None
     person: str = ""
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        role = self.role
+        if role is None:
+            await ctx.show(_form(at, Form.ASSIGN))
+            return None
+        ref = ctx.ref()
+        await ctx.write(lambda: ctx.store.assign(ref, role, self.person, actor=ctx.actor, at=at))
+        return f"{self.person} is {role}"
+
 
 @dataclass(frozen=True)
 class AddItem(Command):
     text: str
     phase: Phase = Phase.CONTAINMENT
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        item = await ctx.write(
+            lambda: ctx.store.add_item(ref, self.text, actor=ctx.actor, phase=self.phase, at=at)
+        )
+        return f"step {item.n} added"
 
 
 @dataclass(frozen=True)
@@ -95,12 +226,31 @@ class Check(Command):
     n: int
     done: bool = True
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        ev = await ctx.write(
+            lambda: ctx.store.check(ref, self.n, actor=ctx.actor, done=self.done, at=at)
+        )
+        if ev.data.get("already"):  # someone else got there first
+            return already_checked(self.n, ev.data["already"])
+        return f"step {self.n} {'checked' if self.done else 'unchecked'}"
+
 
 @dataclass(frozen=True)
 class AddAction(Command):
     """`/action TITLE` adds at once; `/action` alone opens the form (owner, due date)."""
 
     title: str = ""
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        if not self.title:
+            await ctx.show(_form(at, Form.ACTION))
+            return None
+        ref = ctx.ref()
+        action = await ctx.write(
+            lambda: ctx.store.add_action(ref, self.title, actor=ctx.actor, at=at)
+        )
+        return f"{action.key} added (owner and due date: /action alone opens the form)"
 
 
 @dataclass(frozen=True)
@@ -115,11 +265,36 @@ class SetAction(Command):
     due: date | None = None
     review: date | None = None
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        moved = await ctx.write(
+            lambda: ctx.store.set_action(
+                self.action_id,
+                self.status,
+                actor=ctx.actor,
+                note=self.note,
+                owner=self.owner,
+                due=self.due,
+                review_date=self.review,
+                at=at,
+            )
+        )
+        if self.status is not None:
+            return f"{moved.key} {moved.status}"
+        review = moved.review_date or "-"
+        return f"{moved.key}: owner {moved.owner or '-'}, due {moved.due or '-'}, review {review}"
+
 
 @dataclass(frozen=True)
 class Amend(Command):
     event_id: int
     text: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        ev = await ctx.write(
+            lambda: ctx.store.amend(ref, self.event_id, self.text, actor=ctx.actor, at=at)
+        )
+        return f"#{ev.id} amends #{self.event_id}"
 
 
 @dataclass(frozen=True)
@@ -131,15 +306,45 @@ class Update(Command):
     text: str = ""
     final: bool = False
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        audience = self.audience
+        if audience is None:
+            await ctx.show(_form(at, Form.UPDATE))
+            return None
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.send_update(
+                ref, audience, self.text, actor=ctx.actor, final=self.final, at=at
+            )
+        )
+        return f"{audience} update logged" + (" (final)" if self.final else "")
+
 
 @dataclass(frozen=True)
 class ApplyPlaybook(Command):
     name: str
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        book = ctx.playbook(self.name)
+        ref = ctx.ref()
+        await ctx.write(lambda: ctx.store.apply_playbook(ref, book, actor=ctx.actor, at=at))
+        return f"playbook {self.name} applied"
+
 
 @dataclass(frozen=True)
 class Notify(Command):
+    """`confirmed`: a name the escalation list does not hold, recorded once asked."""
+
     who: str
+    confirmed: bool = False
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        who = await ctx.contact(self.who, self.confirmed, at)
+        if who is None:
+            return None
+        ref = ctx.ref()
+        await ctx.write(lambda: ctx.store.notify(ref, who, actor=ctx.actor, at=at))
+        return f"{who} notified"
 
 
 @dataclass(frozen=True)
@@ -147,6 +352,16 @@ class AddEvidence(Command):
     """`/evidence DESCRIPTION` registers (no file); alone it opens the form."""
 
     description: str = ""
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        if not self.description:
+            await ctx.show(_form(at, Form.EVIDENCE))
+            return None
+        ref = ctx.ref()
+        item = await ctx.write(
+            lambda: ctx.store.add_evidence(ref, self.description, actor=ctx.actor, at=at)
+        )
+        return f"{item.key} registered, held by {ctx.actor}"
 
 
 @dataclass(frozen=True)
@@ -157,10 +372,27 @@ class Transfer(Command):
     to: str = ""
     reason: str = ""
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        n = self.n
+        if n is None:
+            await ctx.show(_form(at, Form.TRANSFER))
+            return None
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.transfer_evidence(
+                ref, n, self.to, reason=self.reason, actor=ctx.actor, at=at
+            )
+        )
+        return f"EV-{n} now held by {self.to}"
+
 
 @dataclass(frozen=True)
 class EditReview(Command):
     """`/review` opens the post-incident review form."""
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        await ctx.show(_form(at, Form.REVIEW))
+        return None
 
 
 @dataclass(frozen=True)
@@ -169,10 +401,27 @@ class Close(Command):
 
     override: str = ""
 
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        return await ctx.close(self.override, at)
+
 
 @dataclass(frozen=True)
 class Help(Command):
-    pass
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        await ctx.show(_form(at, Form.HELP))
+        return ""
+
+
+@dataclass(frozen=True)
+class Backdated(Command):
+    """`/at TIME /command ...`: the command, recorded as having happened at `at`."""
+
+    at: datetime
+    command: Command
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        done = await self.command.run(ctx, self.at)
+        return f"{done} (at {stamp(self.at)} UTC)" if done else done
 
 
 class Who(StrEnum):
@@ -232,6 +481,7 @@ class Spec:
     palette: bool = True  # listed in the palette as a template to finish in the bar
     form: str = ""  # what the command alone opens, as the palette lists it
     key: str = ""  # the key that opens the same, shown beside it
+    cli: bool = False  # also `ircmd NAME INC-n ARGS... [--at TIME]`, generated from this
 
     @property
     def syntax(self) -> str:
@@ -384,11 +634,21 @@ def _act(rest: str, now: datetime) -> Command:
 
 
 def _at(rest: str, now: datetime) -> Command:
+    """`/at TIME TEXT` is a back-dated note; `/at TIME /command ...` back-dates any
+    command that writes (`//text` after the time is a note starting with a slash)."""
     when, text = _split(rest, "at")
     at = rules.parse_at(when, now)
     if not text:
         raise ParseError(f"usage: {usage_of('at').syntax} (the text is missing)")
-    return Entry(text, Kind.NOTE, at)
+    if not text.startswith("/") or text.startswith("//"):
+        return Entry(text[1:] if text.startswith("//") else text, Kind.NOTE, at)
+    inner = parse(text, now=now)
+    name = text[1:].partition(" ")[0].lower()
+    if name == "at" or _BY_NAME[name].who is Who.ANYONE:
+        raise ParseError(f"/at back-dates what goes on the record, not /{name}")
+    if isinstance(inner, Entry):
+        return Entry(inner.text, inner.kind, at)
+    return Backdated(at, inner)
 
 
 def _amend(rest: str, now: datetime) -> Command:
@@ -496,7 +756,7 @@ COMMANDS: tuple[Spec, ...] = (
         form="Assign a role (form)",
         key="F3",
     ),
-    Spec("ic", "PERSON", "hand command to PERSON", _ic, completes=(Arg.PERSON,)),
+    Spec("ic", "PERSON", "hand command to PERSON", _ic, completes=(Arg.PERSON,), cli=True),
     Spec("add", "TEXT", "add a containment step", _add),
     Spec("recovery", "TEXT", "add a recovery step", _recovery),
     Spec("check", "N", "check step N", _check, completes=(Arg.STEP,)),
@@ -517,7 +777,12 @@ COMMANDS: tuple[Spec, ...] = (
         _act,
         completes=(Arg.ACTION, Arg.ACTION_STATUS),
     ),
-    Spec("at", "HH:MM TEXT", "a note back-dated to HH:MM UTC", _at),
+    Spec(
+        "at",
+        "TIME TEXT|/COMMAND ...",
+        "back-date a note or any command; TIME is HH:MM (UTC, latest such) or ISO-8601",
+        _at,
+    ),
     Spec("amend", "ID TEXT", "correct timeline entry #ID", _amend),
     Spec(
         "update",

@@ -17,49 +17,51 @@ import os
 import click
 
 from .config import lock_user
+from .entry import COMMANDS
 
 #: Verb path -> parameters (click's names) a locked session may give it; `--help` is
 #: always there. Groups are listed by their own path with no parameters.
+_LISTED: dict[tuple[str, ...], str] = {
+    (): "user read_only timeout force_time version",  # not --db, --playbooks
+    ("declare",): "title severity type_ impact urgency summary playbook detected_at started_at at",
+    ("log",): "incident words kind from_stdin echo retries retry_delay at",
+    ("amend",): "incident entry text at",
+    ("severity",): "incident value reason at",
+    ("status",): "incident value reason override at",
+    ("close",): "incident override at",
+    ("assign",): "incident role person at",
+    ("unassign",): "incident role person at",
+    ("checklist",): "",
+    ("checklist", "add"): "incident text recovery assignee at",
+    ("check",): "incident n at",
+    ("uncheck",): "incident n at",
+    ("list",): "include_closed as_json",
+    ("show",): "incident as_json",
+    ("report",): "incident fmt",  # standard output only: no -o/--output
+    ("verify",): "incident",
+    ("anchor",): "",  # to the administrator's log only: no --log, no --sign
+    ("playbooks",): "",
+    ("playbook",): "incident name at",
+    ("update",): "incident audience text channel final at",
+    ("notify",): "incident who at",
+    ("escalation",): "incident",
+    ("metrics",): "incident as_json",
+    ("evidence",): "",
+    ("evidence", "add"): "incident description from_stdin location at",  # no --file
+    ("evidence", "transfer"): "incident evid to reason at",
+    ("evidence", "amend"): "incident evid text at",
+    ("evidence", "list"): "incident as_json",
+    ("review",): "incident summary root_cause contributing_factors whys went_well"
+    " went_poorly lessons at",
+    ("action",): "",
+    ("action", "add"): "incident title owner due type_ review_ at",
+    ("action", "set"): "action_id new_status note evidence owner due review_ at",
+    ("actions",): "overdue owner incident as_json",
+    # The verbs generated from the slash commands take only these, none a file.
+    **{(spec.name,): "incident words at" for spec in COMMANDS if spec.cli},
+}
 ALLOWED: dict[tuple[str, ...], frozenset[str]] = {
-    path: frozenset(params.split())
-    for path, params in {
-        (): "user read_only timeout force_time version",  # not --db, --playbooks
-        ("declare",): "title severity type_ impact urgency summary playbook detected_at"
-        " started_at at",
-        ("log",): "incident words kind from_stdin echo retries retry_delay at",
-        ("amend",): "incident entry text at",
-        ("severity",): "incident value reason at",
-        ("status",): "incident value reason override at",
-        ("close",): "incident override at",
-        ("assign",): "incident role person at",
-        ("unassign",): "incident role person at",
-        ("checklist",): "",
-        ("checklist", "add"): "incident text recovery assignee at",
-        ("check",): "incident n at",
-        ("uncheck",): "incident n at",
-        ("list",): "include_closed as_json",
-        ("show",): "incident as_json",
-        ("report",): "incident fmt",  # standard output only: no -o/--output
-        ("verify",): "incident",
-        ("anchor",): "",  # to the administrator's log only: no --log, no --sign
-        ("playbooks",): "",
-        ("playbook",): "incident name at",
-        ("update",): "incident audience text channel final at",
-        ("notify",): "incident who at",
-        ("escalation",): "incident",
-        ("metrics",): "incident as_json",
-        ("evidence",): "",
-        ("evidence", "add"): "incident description from_stdin location at",  # no --file
-        ("evidence", "transfer"): "incident evid to reason at",
-        ("evidence", "amend"): "incident evid text at",
-        ("evidence", "list"): "incident as_json",
-        ("review",): "incident summary root_cause contributing_factors whys went_well"
-        " went_poorly lessons at",
-        ("action",): "",
-        ("action", "add"): "incident title owner due type_ review_ at",
-        ("action", "set"): "action_id new_status note evidence owner due review_ at",
-        ("actions",): "overdue owner incident as_json",
-    }.items()
+    path: frozenset(params.split()) for path, params in _LISTED.items()
 }
 
 

@@ -103,6 +103,51 @@ def test_at_is_backdated_and_never_future() -> None:
     assert isinstance(late, entry.Entry) and late.at == datetime(2026, 11, 22, 23, 55, tzinfo=UTC)
 
 
+AT_1402 = datetime(2026, 11, 23, 14, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "/at 14:02 /status contained site offline",
+            entry.Backdated(AT_1402, entry.SetStatus(Status.CONTAINED, "site offline")),
+        ),
+        (
+            "/at 2017-01-31T23:27Z /sev 1 primary data deleted",
+            entry.Backdated(
+                datetime(2017, 1, 31, 23, 27, tzinfo=UTC),
+                entry.SetSeverity(Severity.SEV1, "primary data deleted"),
+            ),
+        ),
+        ("/at 14:02 /decision fail over", entry.Entry("fail over", Kind.DECISION, AT_1402)),
+        ("/at 14:02 //etc/hosts edited", entry.Entry("/etc/hosts edited", Kind.NOTE, AT_1402)),
+        ("/AT 14:02 /Check 3", entry.Backdated(AT_1402, entry.Check(3))),
+        (
+            "/at 14:02 /assign scribe carol",
+            entry.Backdated(AT_1402, entry.Assign(Role.SCRIBE, "carol")),
+        ),
+    ],
+)
+def test_at_back_dates_any_command_that_writes(line: str, expected: entry.Command) -> None:
+    assert parse(line, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("/at 14:02 /open INC-2", "not /open"),
+        ("/at 14:02 /help", "not /help"),
+        ("/at 14:02 /at 13:00 x", "not /at"),
+        ("/at 14:02 /frob x", "unknown command /frob"),
+        ("/at 14:02 /sev", "usage: /sev"),
+    ],
+)
+def test_at_refuses_what_cannot_be_back_dated(line: str, needle: str) -> None:
+    with pytest.raises(ParseError, match=needle):
+        parse(line, now=NOW)
+
+
 @pytest.mark.parametrize(
     ("line", "needle"),
     [

@@ -425,3 +425,28 @@ async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -
             app.post_message(Key(key, key if len(key) == 1 else None))
         await until(pilot, lambda: screen.bar.value.endswith("!"))
         assert screen.bar.value == "thXe!"
+
+
+async def test_at_back_dates_a_status_change_from_the_bar(tmp_path: Path) -> None:
+    """`/at TIME /status ...`: recorded at TIME, the confirmation says so, and the
+    incident moves (the declared incident started five minutes before NOW)."""
+    db = await declared(tmp_path)
+    when = (NOW - timedelta(minutes=3)).strftime("%H:%M")
+    async with running(db) as pilot:
+        screen = await submit(pilot, f"/at {when} /status triaged paged the db team")
+        await until(pilot, lambda: "status triaged" in message_text(screen))
+        assert f"(at {NOW.date()} {when}:00 UTC)" in message_text(screen)
+    moved = [e for e in await events(db) if e.kind is Kind.STATUS][-1]
+    assert moved.occurred_at.strftime("%H:%M") == when
+    assert moved.occurred_at < moved.recorded_at
+    assert (await state(db)).incident.status is Status.TRIAGED
+
+
+async def test_at_does_not_back_date_a_form(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with running(db) as pilot:
+        before = len(await events(db))
+        screen = await submit(pilot, "/at 11:00 /declare")
+        await until(pilot, lambda: "not the declare form" in message_text(screen))
+        assert screen.bar.value == "/at 11:00 /declare", "a refused line stays to fix"
+        assert len(await events(db)) == before

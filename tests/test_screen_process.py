@@ -238,7 +238,9 @@ async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
         await pilot.press("f5", "n", "enter")
         await until(pilot, lambda: "2/5 told" in str(comms.render()))
         assert "CTO notified" in message_text(screen)
-        await submit(pilot, "/notify legal counsel")
+        await submit(pilot, "/notify legal counsel")  # not on the SEV1 list: asked first
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
         await until(pilot, lambda: "[x] legal counsel" in str(comms.render()))
     told = [n.who for n in (await state(db)).notifications]
     assert told == ["Head of engineering", "CTO", "legal counsel"]
@@ -620,6 +622,9 @@ async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -
         screen = await submit(pilot, "/notify cto")
         assert "CTO notified" in message_text(screen)
         await submit(pilot, "/notify Bob's mum")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: "Bob's mum notified" in message_text(screen))
         await pilot.press("f5")
         comms = screen.query_one("#comms")
         await until(pilot, lambda: "Bob's mum" in str(comms.render()))
@@ -628,6 +633,37 @@ async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -
         assert "(extra)" not in text.split("[x] CTO")[1].split("\n")[0]
     told = [n.who for n in (await state(db)).notifications]
     assert "CTO" in told and "Bob's mum" in told and "cto" not in told
+
+
+async def test_an_unlisted_name_is_asked_about_and_escape_records_nothing(tmp_path: Path) -> None:
+    """`/notify St` + a stray key: the typo is not on the list, so it is asked about,
+    and no is the answer any key but Enter gives."""
+    db = await seeded(tmp_path)
+    async with running(db, open_incident=1) as pilot:
+        before = len((await state(db)).notifications)
+        screen = await submit(pilot, "/notify St/notify Status page")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        assert "not on the SEV1 escalation list" in str(
+            pilot.app.screen.query_one(".dialog-title").render()
+        )
+        await pilot.press("escape")
+        await until(pilot, lambda: "not recorded" in message_text(screen))
+        assert len((await state(db)).notifications) == before
+
+
+NOTIFIED_AT = (NOW - timedelta(minutes=7)).replace(second=0, microsecond=0)
+
+
+async def test_a_back_dated_command_keeps_its_time_through_the_question(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    async with running(db, open_incident=1) as pilot:
+        when = NOTIFIED_AT.strftime("%Y-%m-%dT%H:%MZ")
+        screen = await submit(pilot, f"/at {when} /notify Bob's mum")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: "Bob's mum notified" in message_text(screen))
+    told = {n.who: n for n in (await state(db)).notifications}
+    assert told["Bob's mum"].notified_at == NOTIFIED_AT
 
 
 async def test_the_wide_layout_grows_the_roles_pane_to_fit(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -25,7 +25,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
-from .. import display, entry, rules, view
+from .. import entry, rules, view
 from ..escalation import contact, load_escalation, pending_contacts
 from ..models import (
     ClosureRefused,
@@ -59,8 +59,12 @@ from ..widgets.timeline import Row, Timeline
 from .tabs import TABS
 
 if TYPE_CHECKING:  # the forms and dialogs are imported on first use: not for the first frame
+    from ..models import Playbook
+    from ..store import Store
     from . import forms
     from .modals import DeclareRequest
+
+T = TypeVar("T")
 
 TAIL = 500  # events fetched before the first paint of an incident; the rest follow
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
@@ -447,145 +451,30 @@ class CommandScreen(Screen[None]):
         return result
 
     async def execute(self, command: entry.Command) -> str | None:
-        """One command -> one Store verb. Returns the confirmation, or None when a
+        """One command, run on this screen. Returns the confirmation, or None when a
         dialog took over (the bar keeps its text until the dialog is done)."""
-        store = self.session.store
-        me = self.session.cfg.user
-        match command:
-            case entry.Entry(text=text, kind=kind, at=at):
-                ev = await self._write(
-                    lambda: store.log(self._ref(), text, actor=me, kind=kind, at=at)
-                )
-                if at is not None:  # say which moment `/at HH:MM` chose (maybe yesterday)
-                    return f"#{ev.id} added at {display.stamp(ev.occurred_at)} UTC"
-                return f"#{ev.id} added"
-            case entry.Declare(title="", severity=None):
-                self.action_declare()
-                return None
-            case entry.Declare(title=title, severity=severity):
-                inc = await self._write(lambda: store.declare(title, actor=me, severity=severity))
-                await self.open_incident(inc.id)
-                return f"{inc.key} declared ({inc.severity})"
-            case entry.Open(number=number):
-                await self.open_incident(number)
-                return f"{incident_key(number)} opened"
-            case entry.SetSeverity(severity=severity, reason=reason):
-                await self._write(
-                    lambda: store.set_severity(self._ref(), severity, actor=me, reason=reason)
-                )
-                return f"severity {severity}"
-            case entry.SetStatus(status=status, reason=reason):
-                return await self._set_status(status, reason)
-            case entry.Assign(role=None):
-                self.action_assign()
-                return None
-            case entry.Assign(role=role, person=person):
-                assert role is not None
-                await self._write(lambda: store.assign(self._ref(), role, person, actor=me))
-                return f"{person} is {role}"
-            case entry.AddItem(text=text, phase=phase):
-                item = await self._write(
-                    lambda: store.add_item(self._ref(), text, actor=me, phase=phase)
-                )
-                return f"step {item.n} added"
-            case entry.Check(n=n, done=done):
-                ev = await self._write(lambda: store.check(self._ref(), n, actor=me, done=done))
-                if ev.data.get("already"):  # someone else got there first
-                    return display.already_checked(n, ev.data["already"])
-                return f"step {n} {'checked' if done else 'unchecked'}"
-            case entry.AddAction(title=""):
-                await self.action_add_action()
-                return None
-            case entry.AddAction(title=title):
-                action = await self._write(lambda: store.add_action(self._ref(), title, actor=me))
-                return f"{action.key} added (owner and due date: /action alone opens the form)"
-            case entry.SetAction(action_id=action_id, status=new, note=note) as change:
-                moved = await self._write(
-                    lambda: store.set_action(
-                        action_id,
-                        new,
-                        actor=me,
-                        note=note,
-                        owner=change.owner,
-                        due=change.due,
-                        review_date=change.review,
-                    )
-                )
-                if new is not None:
-                    return f"{moved.key} {moved.status}"
-                review = moved.review_date or "-"
-                return f"{moved.key}: owner {moved.owner or '-'}, due {moved.due or '-'}, review {review}"
-            case entry.Amend(event_id=event_id, text=text):
-                ev = await self._write(lambda: store.amend(self._ref(), event_id, text, actor=me))
-                return f"#{ev.id} amends #{event_id}"
-            case entry.Update(audience=None):
-                await self.action_draft_update()
-                return None
-            case entry.Update(audience=audience, text=text, final=final):
-                assert audience is not None
-                await self._write(
-                    lambda: store.send_update(self._ref(), audience, text, actor=me, final=final)
-                )
-                return f"{audience} update logged" + (" (final)" if final else "")
-            case entry.ApplyPlaybook(name=name):
-                book = find_playbook(name, self.session.cfg.playbook_dirs)
-                await self._write(lambda: store.apply_playbook(self._ref(), book, actor=me))
-                return f"playbook {name} applied"
-            case entry.Notify(who=typed):
-                who = (
-                    contact(self.escalation, self.state.incident.severity, typed)
-                    if self.state
-                    else rules.check_name(typed, "contact")
-                )
-                await self._write(lambda: store.notify(self._ref(), who, actor=me))
-                return f"{who} notified"
-            case entry.AddEvidence(description=""):
-                await self.action_add_evidence()
-                return None
-            case entry.AddEvidence(description=description):
-                item = await self._write(
-                    lambda: store.add_evidence(self._ref(), description, actor=me)
-                )
-                return f"{item.key} registered, held by {me}"
-            case entry.Transfer(n=None):
-                await self.action_transfer_evidence()
-                return None
-            case entry.Transfer(n=item_n, to=to, reason=reason):
-                assert item_n is not None
-                await self._write(
-                    lambda: store.transfer_evidence(
-                        self._ref(), item_n, to, reason=reason, actor=me
-                    )
-                )
-                return f"EV-{item_n} now held by {to}"
-            case entry.EditReview():
-                await self.action_edit_review()
-                return None
-            case entry.Close(override=override):
-                return await self._close(override)
-            case entry.Help():
-                self.action_help()
-                return ""
-        raise AssertionError(f"unhandled command {command!r}")
+        return await command.run(ScreenContext(self))
 
-    async def _set_status(self, status: Status, reason: str) -> str | None:
+    async def _set_status(
+        self, status: Status, reason: str, at: datetime | None = None
+    ) -> str | None:
         state = await self.session.store.state(self._ref())
         current = state.incident.status
         if status is Status.CLOSED and current is not Status.CLOSED:
-            return await self._close("", reason)
+            return await self._close("", reason, at)
         if status.rank < current.rank and not reason:
             if self.session.cfg.read_only:
                 raise read_only_refusal()
-            self._confirm_reopen(state, status)
+            self._confirm_reopen(state, status, at)
             return None
         await self._write(
             lambda: self.session.store.set_status(
-                self._ref(), status, actor=self.session.cfg.user, reason=reason
+                self._ref(), status, actor=self.session.cfg.user, reason=reason, at=at
             )
         )
         return f"status {status}"
 
-    async def _close(self, override: str, reason: str = "") -> str:
+    async def _close(self, override: str, reason: str = "", at: datetime | None = None) -> str:
         """The closure gate: refused with the list of what is missing (shown in the
         Review tab too), or overridden with a reason that goes on the record."""
         me = self.session.cfg.user
@@ -593,7 +482,7 @@ class CommandScreen(Screen[None]):
         try:
             ev = await self._write(
                 lambda: store.set_status(
-                    self._ref(), Status.CLOSED, actor=me, reason=reason, override=override
+                    self._ref(), Status.CLOSED, actor=me, reason=reason, override=override, at=at
                 )
             )
         except ClosureRefused as e:
@@ -607,14 +496,17 @@ class CommandScreen(Screen[None]):
         return "status closed"
 
     @work
-    async def _confirm_reopen(self, state: IncidentState, status: Status) -> None:
+    async def _confirm_reopen(
+        self, state: IncidentState, status: Status, at: datetime | None
+    ) -> None:
         from .modals import ReopenScreen
 
         reason = await self.app.push_screen_wait(
             ReopenScreen(state.incident.key, state.incident.status, status)
         )
         if isinstance(reason, str):
-            await self._after_dialog(entry.SetStatus(status, reason))
+            command: entry.Command = entry.SetStatus(status, reason)
+            await self._after_dialog(entry.Backdated(at, command) if at else command)
 
     async def _after_dialog(self, command: entry.Command) -> None:
         """Run what a dialog returned; a refusal is said on the message line."""
@@ -870,8 +762,6 @@ class CommandScreen(Screen[None]):
         """`n` in the Comms tab: check off the first escalation contact not yet told,
         once Enter confirms. The dialog is pushed here, inside the key's own
         (priority) binding, so the keys typed after `n` already reach it."""
-        from .modals import ConfirmScreen
-
         state = self.state
         if state is None:
             self.say("no incident is open: /declare SEV2 title, or /open INC-n", error=True)
@@ -883,7 +773,20 @@ class CommandScreen(Screen[None]):
         if self._refused_read_only():
             return
         who = pending[0]
-        untyped = ["n"]  # the key that opened the dialog, if typing follows
+        self.ask(
+            f"Record that {who} has been told about {state.incident.key}?",
+            entry.Notify(who),
+            f"not recorded: {who} is still to be told",
+            typed="n",
+        )
+
+    def ask(self, question: str, command: entry.Command, declined: str, *, typed: str = "") -> None:
+        """Enter runs `command`; anything else says `declined` and records nothing.
+        Keys typed meanwhile go to the bar (`typed` is the key that opened the
+        dialog, handed on if typing follows), so a stray letter writes no entry."""
+        from .modals import ConfirmScreen
+
+        untyped = [typed] if typed else []
 
         def typing(key: events.Key) -> None:
             if key.is_printable and key.character:
@@ -895,11 +798,10 @@ class CommandScreen(Screen[None]):
 
         async def answered(yes: object) -> None:
             if yes is True:
-                await self._after_dialog(entry.Notify(who))
+                await self._after_dialog(command)
             else:
-                self.say(f"not recorded: {who} is still to be told")
+                self.say(declined)
 
-        question = f"Record that {who} has been told about {state.incident.key}?"
         self.app.push_screen(ConfirmScreen(question, typing), answered)
 
     @on(OptionList.OptionSelected, "#board")
@@ -913,3 +815,80 @@ class CommandScreen(Screen[None]):
 
         body = Content("\n").join(user(line) for line in message.text.split("\n"))
         self.app.push_screen(TextScreen(message.heading or f"Entry #{message.event_id}", body))
+
+
+class ScreenContext:
+    """The screen as a command's `entry.Context`: the open incident, writes that poke
+    the feed, the forms and dialogs."""
+
+    def __init__(self, screen: CommandScreen) -> None:
+        self.screen = screen
+
+    @property
+    def store(self) -> Store:
+        return self.screen.session.store
+
+    @property
+    def actor(self) -> str:
+        return self.screen.session.cfg.user
+
+    def ref(self) -> int:
+        return self.screen._ref()
+
+    async def write(self, op: Callable[[], Awaitable[T]]) -> T:
+        result: T = await self.screen._write(op)
+        return result
+
+    async def show(self, form: entry.Form) -> None:
+        screen = self.screen
+        match form:
+            case entry.Form.DECLARE:
+                screen.action_declare()
+            case entry.Form.ASSIGN:
+                screen.action_assign()
+            case entry.Form.HELP:
+                screen.action_help()
+            case entry.Form.ACTION:
+                await screen.action_add_action()
+            case entry.Form.UPDATE:
+                await screen.action_draft_update()
+            case entry.Form.EVIDENCE:
+                await screen.action_add_evidence()
+            case entry.Form.TRANSFER:
+                await screen.action_transfer_evidence()
+            case entry.Form.REVIEW:
+                await screen.action_edit_review()
+
+    async def open(self, number: int) -> None:
+        await self.screen.open_incident(number)
+
+    async def contact(self, typed: str, confirmed: bool, at: datetime | None) -> str | None:
+        """The list's spelling of a listed contact; a name it does not hold is asked
+        about first (`/notify St` + a stray key must not record "St/notify ...")."""
+        screen = self.screen
+        state = screen.state
+        if state is None:
+            return rules.check_name(typed, "contact")
+        listed = screen.escalation.get(state.incident.severity, [])
+        who = contact(screen.escalation, state.incident.severity, typed)
+        if confirmed or who in listed:
+            return who
+        if screen.session.cfg.read_only:
+            raise read_only_refusal()
+        again: entry.Command = entry.Notify(who, confirmed=True)
+        screen.ask(
+            f"{who} is not on the {state.incident.severity} escalation list. Record that"
+            f" {who} has been told about {state.incident.key}?",
+            entry.Backdated(at, again) if at else again,
+            f"not recorded: {who} is not on the list",
+        )
+        return None
+
+    async def status(self, status: Status, reason: str, at: datetime | None) -> str | None:
+        return await self.screen._set_status(status, reason, at)
+
+    async def close(self, override: str, at: datetime | None) -> str:
+        return await self.screen._close(override, "", at)
+
+    def playbook(self, name: str) -> Playbook:
+        return find_playbook(name, self.screen.session.cfg.playbook_dirs)
