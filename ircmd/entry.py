@@ -448,6 +448,7 @@ class Arg(StrEnum):
     CONTACT = "contact"
     EVIDENCE = "evidence"
     INCIDENT = "incident"
+    PLAYBOOK = "playbook"
 
 
 ROLE_KEYS = ("commander", "ic", "deputy", "scribe", "comms", "responder", "liaison")
@@ -793,7 +794,13 @@ COMMANDS: tuple[Spec, ...] = (
         form="Draft a stakeholder update (form)",
         key="u",
     ),
-    Spec("playbook", "NAME", "apply a playbook's checklist", _playbook),
+    Spec(
+        "playbook",
+        "NAME",
+        "apply a playbook's checklist",
+        _playbook,
+        completes=(Arg.PLAYBOOK,),
+    ),
     Spec(
         "notify",
         "WHO",
@@ -846,27 +853,42 @@ COMMAND_NAMES = tuple(_BY_NAME)
 
 
 def complete(value: str, known: Mapping[Arg, Iterable[str]] | None = None) -> str | None:
-    """The completion of a half-typed slash command, or None: used by the bar's suggester.
+    """The first completion of a half-typed slash command, or None: the bar's grey
+    suggestion. Nothing is suggested for an argument not begun yet."""
+    if value.endswith(" "):
+        return None
+    found = completions(value, known)
+    return found[0] if found else None
+
+
+def completions(value: str, known: Mapping[Arg, Iterable[str]] | None = None) -> list[str]:
+    """Every completion of a half-typed slash command, in order: what Tab cycles through.
 
     After the name, the word being typed completes from what the command's `completes`
     says that word is: fixed words, or those `known` lists for the open incident
-    (step numbers, people, contacts, EV-n, ACT-n)."""
+    (step numbers, people, contacts, playbooks, EV-n, ACT-n). The last argument may
+    hold spaces ("Status page"), so it is matched whole."""
     if not value.startswith("/") or value.startswith("//"):
-        return None
+        return []
     name, space, arg = value[1:].partition(" ")
     if not space:
         lowered = name.lower()
-        match = (
-            lowered
-            if lowered in COMMAND_NAMES
-            else next((n for n in COMMAND_NAMES if n.startswith(lowered) and name), None)
-        )
-        return "/" + match + " " if match and value[1:] != match + " " else None
+        if lowered in COMMAND_NAMES:
+            names = [lowered]
+        else:
+            names = [n for n in COMMAND_NAMES if n.startswith(lowered) and name]
+        return ["/" + n + " " for n in names if value[1:] != n + " "]
     spec = _BY_NAME.get(name.lower())
-    *before, typed = arg.split(" ")
-    if spec is None or not typed or len(before) >= len(spec.completes):
-        return None
-    kind = spec.completes[len(before)]
-    words = FIXED_WORDS.get(kind) or tuple((known or {}).get(kind, ()))
-    found = next((w for w in words if w.lower().startswith(typed.lower()) and w != typed), None)
-    return " ".join([f"/{name}", *before, found]) + " " if found else None
+    if spec is None:
+        return []
+    words = arg.split(" ")
+    index = min(len(words), len(spec.completes)) - 1
+    if index < 0 or (len(words) > len(spec.completes) and index < len(spec.completes) - 1):
+        return []
+    before, typed = words[:index], " ".join(words[index:])
+    if index < len(spec.completes) - 1 and " " in typed:
+        return []
+    kind = spec.completes[index]
+    options = FIXED_WORDS.get(kind) or tuple((known or {}).get(kind, ()))
+    found = [w for w in options if w.lower().startswith(typed.lower()) and w != typed]
+    return [" ".join([f"/{name}", *before, w]) + " " for w in found]

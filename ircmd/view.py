@@ -31,11 +31,15 @@ def known_words(
     state: IncidentState | None,
     incidents: Iterable[int],
     escalation: Mapping[Severity, list[str]],
+    playbooks: Iterable[str] = (),
 ) -> dict[Arg, list[str]]:
     """What the entry bar completes arguments to for the open incident: its steps (open
     ones for /check, done ones for /uncheck), the people on it, the contacts still to
-    tell, its evidence and actions, and the incidents on the board."""
-    known: dict[Arg, list[str]] = {Arg.INCIDENT: [incident_key(n) for n in incidents]}
+    tell, its evidence and actions, the incidents on the board and the playbooks."""
+    known: dict[Arg, list[str]] = {
+        Arg.INCIDENT: [incident_key(n) for n in incidents],
+        Arg.PLAYBOOK: sorted(playbooks),
+    }
     if state is None:
         return known
     people = sorted({p for r in Role for p in state.people(r)}, key=str.casefold)

@@ -26,6 +26,7 @@ from helpers.screen import (
 from textual.events import Key, Paste
 from textual.widgets import TextArea
 
+from ircmd import entry
 from ircmd.models import (
     ActionStatus,
     Audience,
@@ -307,6 +308,29 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
         await until(pilot, lambda: screen.bar._suggestion == "/status ")  # a worker finds it
         await pilot.press("tab")
         assert screen.bar.value == "/status "
+
+
+async def test_tab_again_cycles_through_the_candidates(tmp_path: Path) -> None:
+    """`/a` + Tab, Tab, Tab: /assign, /add, /action... and round again; then the
+    argument: playbook names and a contact whose name holds a space."""
+    db = await seeded(tmp_path)
+    async with running(db, open_incident=1) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: screen.state is not None)
+        await pilot.press("/", "a", "tab")
+        seen = [screen.bar.value]
+        for _ in range(6):
+            await pilot.press("tab")
+            seen.append(screen.bar.value)
+        names = [n for n in entry.COMMAND_NAMES if n.startswith("a")]
+        assert seen == [f"/{n} " for n in names] + [f"/{names[0]} "]
+        screen.bar.value = ""
+        await pilot.press(*"/playbook serv", "tab")
+        assert screen.bar.value == "/playbook service-outage "
+        screen.bar.value = ""
+        await pilot.press(*"/notify customer s", "tab")
+        assert screen.bar.value == "/notify Customer support lead "
+        assert screen.bar.has_focus
 
 
 async def test_tab_with_nothing_to_complete_keeps_a_typed_line_in_the_bar(

@@ -93,7 +93,10 @@ def test_known_words_for_completion() -> None:
     assert known[Arg.CONTACT] == ["Legal Counsel", "CISO"]
     assert known[Arg.ACTION] == ["ACT-4"]
     assert known[Arg.EVIDENCE] == []
-    assert view.known_words(None, [2], ESCALATION) == {Arg.INCIDENT: ["INC-2"]}
+    assert view.known_words(None, [2], ESCALATION, ["b", "a"]) == {
+        Arg.INCIDENT: ["INC-2"],
+        Arg.PLAYBOOK: ["a", "b"],
+    }
 
 
 def test_view_does_not_import_textual() -> None:

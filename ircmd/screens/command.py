@@ -121,6 +121,7 @@ class CommandScreen(Screen[None]):
         self.current: int | None = None
         self.escalation: dict[Severity, list[str]] = {}
         self._escalation_error = ""
+        self._playbooks: list[str] | None = None
         self.running = view.Running()
         self._quit_armed_at: float | None = None
         self._message_until: datetime | None = None  # when the message line fades
@@ -289,9 +290,21 @@ class CommandScreen(Screen[None]):
             else:
                 review.stale = True
 
+    def _playbook_names(self) -> list[str]:
+        """For completion: read once, when an incident is first shown (not before the
+        first frame); a broken playbook file is F2's to report, not completion's."""
+        if self._playbooks is None:
+            try:
+                self._playbooks = list(load_playbooks(self.session.cfg.playbook_dirs)[0])
+            except IrcmdError:
+                self._playbooks = []
+        return self._playbooks
+
     def _show(self, state: IncidentState | None) -> None:
         self.state = state
-        self.bar.slash.known = view.known_words(state, self.board.incidents, self.escalation)
+        self.bar.slash.known = view.known_words(
+            state, self.board.incidents, self.escalation, self._playbook_names()
+        )
         self.query_one(IncidentHeader).show(state)
         self.query_one(RolesPanel).show(state)
         self.query_one(Checklist).show(state)

@@ -1,7 +1,8 @@
 """The entry bar: where everything is typed. Plain text is a note, `/` a command.
 
 Enter takes the line out of the bar (a refused one comes back for fixing),
-slash commands complete as a grey suggestion (Right accepts), and Up/Down
+slash commands complete as a grey suggestion (Right or Tab accepts, Tab again
+cycles through the other candidates), and Up/Down
 recall earlier entries like a shell.
 """
 
@@ -71,6 +72,8 @@ class EntryBar(Input):
         self.history: list[str] = []
         self._recall: int | None = None
         self._draft = ""
+        # Tab's candidates, and which one the bar shows: Tab again shows the next.
+        self._cycle: tuple[str, list[str], int] | None = None
         self.read_only = read_only
         if read_only:
             self.add_class("-read-only")
@@ -120,16 +123,24 @@ class EntryBar(Input):
             super()._on_paste(event)
 
     def action_complete(self) -> None:
-        """Tab accepts the grey suggestion. With none, it moves focus only from an
-        empty bar: from a half-typed line it stays, or the next keys would land in a
-        pane (or be appended to a line the user no longer sees) and go on the record."""
-        if self._suggestion and self.cursor_at_end:
-            self.value = self._suggestion
-            self.cursor_position = len(self.value)
-        elif not self.value:
+        """Tab completes; Tab again goes on to the next candidate (`/a`: /assign, /add,
+        /action...). With none, it moves focus only from an empty bar: from a
+        half-typed line it stays, or the next keys would land in a pane (or be
+        appended to a line the user no longer sees) and go on the record."""
+        if not self.value:
             self.screen.focus_next()
+            return
+        cycle = self._cycle
+        if cycle is not None and self.value == cycle[1][cycle[2]]:
+            options, index = cycle[1], (cycle[2] + 1) % len(cycle[1])
+        elif self.cursor_at_end and (options := entry.completions(self.value, self.slash.known)):
+            index = 0
         else:
             self.app.bell()
+            return
+        self._cycle = (self.value, options, index)
+        self.value = options[index]
+        self.cursor_position = len(self.value)
 
     def remember(self, line: str) -> None:
         """A line that ran: keep it for Up."""
