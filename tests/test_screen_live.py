@@ -193,6 +193,16 @@ async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Pa
             await other.declare("Another one", actor="carol", severity=Severity.SEV3)
         await until(pilot, lambda: 2 in screen.board.incidents)
         assert screen.current == 1, "an incident already open is not taken away"
+        app = pilot.app
+        await until(
+            pilot, lambda: any(n.title == "INC-2 SEV3 declared" for n in app._notifications)
+        )
+        toast = next(n for n in app._notifications if n.title == "INC-2 SEV3 declared")
+        assert toast.message == "Another one (by carol; /open INC-2)"
+        async with await Store.open(db, clock=frozen) as other:  # bob's own: no toast
+            await other.declare("Mine", actor="bob", severity=Severity.SEV3)
+        await until(pilot, lambda: 3 in screen.board.incidents)
+        assert not any(n.title.startswith("INC-3") for n in app._notifications)
 
 
 async def test_a_screen_says_when_its_record_was_replaced_under_it(tmp_path: Path) -> None:

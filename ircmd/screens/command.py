@@ -25,7 +25,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
-from .. import entry, rules, view
+from .. import display, entry, rules, view
 from ..escalation import contact, load_escalation, pending_contacts
 from ..models import (
     ClosureRefused,
@@ -72,6 +72,7 @@ WIDE = 120  # from this width the panes sit beside the timeline
 
 HEARTBEAT = 10.0  # seconds between presence heartbeats
 RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
+NEWS_SECONDS = 30.0  # how long the toast for another incident's declaration stays
 # A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
 QUIT_AGAIN = 5.0
 # How long the message line keeps a confirmation, or an error (by the session's clock,
@@ -329,15 +330,27 @@ class CommandScreen(Screen[None]):
             self.board.upsert(await store.incident(number))
         if mine and self.current is not None:
             self._show(await store.state(self.current))
-        elif self.current is None:
+        declared = [ev for ev in batch if ev.kind is Kind.DECLARE and ev.incident_id]
+        if not declared or declared[-1].incident_id == self.current:
+            return
+        ev = declared[-1]
+        assert ev.incident_id is not None
+        key = incident_key(ev.incident_id)
+        if self.current is None:
             # Someone declared while this screen had nothing open: follow it, as
             # anyone joining the call would (the board still lists the rest).
-            declared = [ev for ev in batch if ev.kind is Kind.DECLARE and ev.incident_id]
-            if declared:
-                ev = declared[-1]
-                assert ev.incident_id is not None
-                await self.open_incident(ev.incident_id)
-                self.say(f"{incident_key(ev.incident_id)} declared by {ev.actor}: now open")
+            await self.open_incident(ev.incident_id)
+            self.say(f"{key} declared by {ev.actor}: now open")
+        elif ev.actor != self.session.cfg.user:
+            # A second incident while this one runs: a toast, not only a board row,
+            # and not over the message line (it may hold an error being fixed).
+            severity = ev.data.get("severity", "")
+            self.notify(
+                display.one_line(f"{ev.text} (by {ev.actor}; /open {key})"),
+                title=f"{key} {severity} declared",
+                markup=False,
+                timeout=NEWS_SECONDS,
+            )
 
     @work(exclusive=True, group="feed")
     async def _watch_feed(self) -> None:
