@@ -14,6 +14,7 @@ verb it calls is the only other place a new command touches.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -410,6 +411,19 @@ class Help(Command):
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
         await ctx.show(_form(at, Form.HELP))
         return ""
+
+
+@dataclass(frozen=True)
+class ChatLines(Command):
+    """A pasted chat log: one note per line, each at its own time (see `chat_lines`)."""
+
+    lines: tuple[tuple[datetime, str], ...]
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        added = await ctx.write(lambda: ctx.store.log_lines(ref, self.lines, actor=ctx.actor))
+        first, last = self.lines[0][0], self.lines[-1][0]
+        return f"{len(added)} entries added, {stamp(first)} to {stamp(last)} UTC"
 
 
 @dataclass(frozen=True)
@@ -850,6 +864,30 @@ COMMANDS: tuple[Spec, ...] = (
 
 _BY_NAME = {spec.name: spec for spec in COMMANDS}
 COMMAND_NAMES = tuple(_BY_NAME)
+
+
+# `23:41 carol: text`, `[23:41:05] carol: text`, `23:41 <carol> text`: a chat line.
+_CHAT = re.compile(r"^\[?(\d{1,2}:\d{2}(?::\d{2})?)\]?\s+(?:<([^>]+)>|([^:\s][^:]{0,63}):)\s*(.*)$")
+
+
+def chat_lines(text: str, now: datetime) -> list[tuple[datetime, str]] | None:
+    """A paste of timestamped chat lines (`23:41 name: text`), one entry per line at its
+    own time (the latest such moment, as `/at HH:MM` reads it), "name: text" kept
+    whole; None when any non-blank line is not one, or fewer than two are."""
+    found: list[tuple[datetime, str]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = _CHAT.match(line.strip())
+        if m is None:
+            return None
+        when, speaker, said = m.group(1), m.group(2) or m.group(3), m.group(4).strip()
+        try:
+            at = rules.parse_at(when, now)
+        except InvalidInput:
+            return None
+        found.append((at, f"{speaker.strip()}: {said}" if said else f"{speaker.strip()}:"))
+    return found if len(found) >= 2 else None
 
 
 def complete(value: str, known: Mapping[Arg, Iterable[str]] | None = None) -> str | None:

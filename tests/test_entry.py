@@ -277,3 +277,29 @@ def test_registry_derives_parser_help_and_permission() -> None:
         else:
             assert isinstance(parsed, entry.Command)
     assert [s.name for s in entry.COMMANDS if not s.palette] == ["help"]
+
+
+CHAT_NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
+
+
+def test_chat_lines_each_at_its_own_time_across_midnight() -> None:
+    text = "23:41 carol: db primary gone\n23:58 <bob> restoring\n\n[00:12:05] alice: ETA 2h"
+    assert entry.chat_lines(text, CHAT_NOW) == [
+        (datetime(2026, 11, 22, 23, 41, tzinfo=UTC), "carol: db primary gone"),
+        (datetime(2026, 11, 22, 23, 58, tzinfo=UTC), "bob: restoring"),
+        (datetime(2026, 11, 23, 0, 12, 5, tzinfo=UTC), "alice: ETA 2h"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "23:41 carol: one line only",
+        "23:41 carol: x\nplain line",
+        "just\ntwo lines",
+        "25:00 carol: x\n23:00 bob: y",
+        "23:41 : no speaker\n23:42 bob: y",
+    ],
+)
+def test_what_is_not_a_chat_log_is_none(text: str) -> None:
+    assert entry.chat_lines(text, CHAT_NOW) is None

@@ -38,6 +38,7 @@ from ircmd.models import (
 )
 from ircmd.screens.command import SAY_DONE, SAY_ERROR
 from ircmd.screens.forms import FormScreen
+from ircmd.screens.modals import ConfirmScreen
 from ircmd.store import Store
 from ircmd.widgets.entry_bar import EntryBar
 
@@ -127,6 +128,59 @@ async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) 
         await until(pilot, lambda: app.screen is screen)
     notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
     assert notes == ["log: 502 upstream\n503 upstream\nretry storm"]
+
+
+CHAT = "11:41 carol: primary is gone\n11:48 <bob> restoring from last night\n\n[11:52:30] dave: ok"
+
+
+async def test_a_pasted_chat_log_becomes_one_entry_per_line_at_its_time(tmp_path: Path) -> None:
+    db = await declared(tmp_path)  # declared at 11:55, NOW is 12:00
+    async with running(db) as pilot:
+        app = pilot.app
+        screen = await ready(pilot)
+        before = len(await events(db))
+        app.post_message(Paste(CHAT))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: "3 entries added" in message_text(screen))
+    added = (await events(db))[before:]
+    assert [(e.kind, e.text) for e in added] == [
+        (Kind.NOTE, "carol: primary is gone"),
+        (Kind.NOTE, "bob: restoring from last night"),
+        (Kind.NOTE, "dave: ok"),
+    ]
+    assert [e.occurred_at.strftime("%H:%M:%S") for e in added] == [
+        "11:41:00",
+        "11:48:00",
+        "11:52:30",
+    ]
+
+
+async def test_escape_on_a_pasted_chat_log_makes_it_one_note(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with running(db) as pilot:
+        app = pilot.app
+        await ready(pilot)
+        app.post_message(Paste(CHAT))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        assert app.screen.query_one("#field-text", TextArea).text == CHAT
+
+
+async def test_a_refused_line_of_a_chat_log_records_none_of_it(tmp_path: Path) -> None:
+    """A line four minutes ahead of the clock (read as today, so in the future): the
+    whole paste is refused, nothing half-recorded."""
+    db = await declared(tmp_path)
+    async with running(db) as pilot:
+        app = pilot.app
+        screen = await ready(pilot)
+        before = len(await events(db))
+        app.post_message(Paste("11:41 carol: one\n12:04 bob: too soon"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: "future" in message_text(screen))
+        assert len(await events(db)) == before
 
 
 async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -> None:

@@ -706,16 +706,41 @@ class CommandScreen(Screen[None]):
 
     @on(EntryBar.Pasted)
     async def _pasted(self, message: EntryBar.Pasted) -> None:
-        """Several lines pasted: one note, checked in a form (the bar is one line)."""
+        """Several lines pasted. A chat log (`23:41 name: text` on every line) is
+        offered as one entry per line at its own time; Escape, or any other paste,
+        makes one note, checked in a form (the bar is one line)."""
+        lines = entry.chat_lines(message.text, self.session.clock())
+        if lines is None or self.current is None or self.session.cfg.read_only:
+            await self._note_form(message.text)
+            return
+        from .modals import ConfirmScreen
 
+        self.bar.value = ""  # what it held is in the question now
+        first, last = display.stamp(lines[0][0]), display.stamp(lines[-1][0])
+        question = (
+            f"Record {len(lines)} entries on {incident_key(self.current)}, each at its own"
+            f" time ({first} to {last} UTC)? Escape: one note instead"
+        )
+
+        def typing(key: events.Key) -> None:
+            if key.is_printable and key.character:
+                self.bar.insert_text_at_cursor(key.character)
+
+        async def answered(yes: object) -> None:
+            if yes is True:
+                await self._after_dialog(entry.ChatLines(tuple(lines)))
+            else:
+                await self._note_form(message.text)
+
+        self.app.push_screen(ConfirmScreen(question, typing), answered)
+
+    async def _note_form(self, text: str) -> None:
         def build(ref: int, me: str) -> forms.FormScreen:
             from . import forms
 
             done = self._form_done("note added")
             self.bar.value = ""  # what it held is in the form now
-            return forms.note_form(
-                message.text, forms.submit_note(self.session.store, ref, me, done)
-            )
+            return forms.note_form(text, forms.submit_note(self.session.store, ref, me, done))
 
         await self._open_form(build)
 

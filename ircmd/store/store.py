@@ -164,6 +164,7 @@ class Store:
 
     declare = _Verb(incident.declare)
     log = _Verb(incident.log)
+    log_lines = _Verb(incident.log_lines)
     amend = _Verb(incident.amend)
     set_severity = _Verb(incident.set_severity)
     set_status = _Verb(incident.set_status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -94,6 +95,21 @@ def log(
     if kind not in (Kind.NOTE, Kind.DECISION):
         raise InvalidInput(f"cannot log an entry of kind {kind}")
     return tx.append(tx.incident_id(ref, writable=True), kind, actor, text, {}, at)
+
+
+@verb
+def log_lines(
+    tx: Tx,
+    ref: IncidentRef,
+    lines: Sequence[tuple[datetime, str]],
+    *,
+    actor: str,
+) -> list[Event]:
+    """Several notes, each at its own time (a pasted chat log), in one transaction:
+    all of them are recorded or, if one is refused, none."""
+    if not lines:
+        raise InvalidInput("nothing to add: no lines")
+    return [log(tx, ref, text, actor=actor, at=at) for at, text in lines]
 
 
 @verb
