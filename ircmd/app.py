@@ -114,6 +114,9 @@ class IrcmdApp(App[None]):
 
 
 def run_app(cfg: Config, *, open_incident: int | None = None) -> None:
+    from .terminal import install
+
+    install()  # a paste with ESCs in it stays a paste (see terminal.py)
     app = IrcmdApp(cfg, open_incident=open_incident)
     app.run()
     if app.error:

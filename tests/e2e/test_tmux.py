@@ -72,3 +72,37 @@ def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
         presence = conn.execute("SELECT count(*) FROM presence").fetchone()[0]
     assert kinds == ["declare", "note", "assign", "item_add", "check"]
     assert presence == 0, "the session left presence on exit"
+
+
+def test_a_paste_with_escapes_in_it_records_nothing_by_itself(tmp_path: Path) -> None:
+    """A log line copied with its colour codes and a CR, pasted (bracketed, as tmux
+    `paste-buffer -p` does for an app that asked for it): nothing goes on the record
+    until the user says so, and the text arrives whole, its ESCs shown as ␛."""
+    db = tmp_path / "e2e.db"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
+    env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm-256color"}
+    tmux = Tmux(tmp_path / "tmux.sock")
+    tmux.start(f"{IRCMD} --db {db} --as alice", env)
+    try:
+        tmux.wait(lambda s: "no incident open" in s, "the empty screen")
+        tmux.type("/declare SEV2 paste test")
+        tmux.wait(lambda s: "/declare SEV2 paste test" in s, "the line in the bar")
+        tmux.key("Enter")
+        tmux.wait(lambda s: "INC-1 declared" in s, "the declaration")
+        paste = tmp_path / "paste.txt"
+        paste.write_bytes(b"err \x1b[31mFATAL\x1b[0m \x1b[1;2 x\x1bq\rnext")
+        tmux.run("load-buffer", str(paste))
+        tmux.run("paste-buffer", "-p")
+        screen = tmux.wait(lambda s: "Escape: one note" in s or "Note" in s, "the note form")
+        assert "FATAL" in screen
+        tmux.key("Escape")
+        tmux.wait(lambda s: "FATAL" not in s, "the form closed")
+        tmux.quit("ircmd did not exit on Ctrl+Q")
+    finally:
+        if tmux.alive():
+            tmux.run("kill-server")
+    with sqlite3.connect(db) as conn:
+        kinds = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
+    assert kinds == ["declare"], "a pasted escape sequence put an entry on the record"
