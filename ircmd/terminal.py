@@ -86,4 +86,4 @@ def install() -> None:
     """Make Textual's Linux driver read keys through PasteSafeParser. The driver
     builds its parser from its module's `XTermParser` when input starts, so this
     must run before the app does."""
-    linux_driver.XTermParser = PasteSafeParser  # type: ignore[misc]
+    linux_driver.XTermParser = PasteSafeParser  # type: ignore[attr-defined]
