@@ -88,9 +88,13 @@ async def test_back_dated_entries_show_their_date(tmp_path: Path) -> None:
         assert "11-23 12:00:00" in back, "another day than the row above"
         still = line_of(tl, ids["still today"])
         assert "12:00:00" in still and "11-23" not in still and "2026" not in still
+        # Written long after it happened: marked ↶ after the time (the rest are not).
+        assert "23:59:00↶alice" in line_of(tl, ids["vendor called back"])
+        assert "00:00:00↶alice" in line_of(tl, ids["an old log line"])
+        assert "↶" not in back + still + same
         # The columns stay aligned: every first line has its actor at the same cell.
         firsts = [line_of(tl, row.id) for row in tl.rows]
-        assert len({line.index(" alice ") for line in firsts}) == 1
+        assert len({line.index("alice ") for line in firsts}) == 1
         assert all(cell_len(line) <= 80 for line in all_lines(tl))
 
 

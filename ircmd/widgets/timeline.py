@@ -21,7 +21,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from operator import attrgetter
 
@@ -49,6 +49,8 @@ KIND_LABELS = {
     Kind.EVIDENCE_AMEND.value: "evidence",
 }
 AMENDED = "✎ "
+# After the time of an entry recorded more than LATE after it happened.
+LATE, LATE_MARK = timedelta(minutes=2), "↶"
 # What a row shows of its time stamp (Row.dated), and the cells that takes.
 TIME, DAY, YEAR = 0, 1, 2
 STAMP_FORMATS = ("%H:%M:%S", "%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -67,6 +69,8 @@ class Row:
         "dated",
         "id",
         "kind",
+        "late",
+        "recorded",
         "text",
         "wrap_n",
         "wrap_w",
@@ -75,6 +79,9 @@ class Row:
     def __init__(self, ev: Event) -> None:
         self.id = ev.id
         self.at: datetime = ev.occurred_at.astimezone(UTC)
+        self.recorded: datetime = ev.recorded_at.astimezone(UTC)
+        # Back-dated: written well after it happened (`/at`, `--at`, a pasted log).
+        self.late = self.recorded - self.at > LATE
         self.amends: int | None = ev.data.get("amends") if ev.kind is Kind.AMEND else None
         self.actor = ev.actor
         self.kind = ev.kind.value
@@ -121,6 +128,7 @@ class Timeline(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {
         "timeline--id",
         "timeline--time",
+        "timeline--late",
         "timeline--actor",
         "timeline--kind",
         "timeline--decision",
@@ -380,7 +388,8 @@ class Timeline(ScrollView, can_focus=True):
             if i == 0:
                 segs = [
                     Segment(f"#{row.id}".rjust(lay.id_w) + " ", style("id")),
-                    Segment(stamp + " ", style("time")),
+                    Segment(stamp, style("late" if row.late else "time")),
+                    Segment(LATE_MARK if row.late else " ", style("late" if row.late else "time")),
                     Segment(
                         _cell_pad(display.printable(row.actor), lay.actor_w) + " ", style("actor")
                     ),
@@ -449,6 +458,8 @@ class Timeline(ScrollView, can_focus=True):
             return
         row = self.rows[self.cursor]
         heading = f"#{row.id} {display.stamp(row.at)} UTC  {row.actor}  {row.kind}"
+        if row.late:
+            heading += f"  (recorded {display.stamp(row.recorded)} UTC)"
         self.post_message(self.EntryChosen(row.id, row.text, heading))
 
     def on_focus(self) -> None:
