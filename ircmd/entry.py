@@ -143,17 +143,28 @@ class Entry(Command):
 
 @dataclass(frozen=True)
 class Declare(Command):
-    """`/declare` alone opens the form; with a title it declares at once."""
+    """`/declare` alone opens the form; with a title it declares at once.
+    `--detected TIME` and `--started TIME` say when it was noticed and when impact
+    began, the moments the metrics measure from."""
 
     title: str = ""
     severity: Severity | None = None
+    detected_at: datetime | None = None
+    started_at: datetime | None = None
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
         if not self.title and self.severity is None:
             await ctx.show(_form(at, Form.DECLARE))
             return None
         inc = await ctx.write(
-            lambda: ctx.store.declare(self.title, actor=ctx.actor, severity=self.severity, at=at)
+            lambda: ctx.store.declare(
+                self.title,
+                actor=ctx.actor,
+                severity=self.severity,
+                at=at,
+                detected_at=self.detected_at,
+                started_at=self.started_at,
+            )
         )
         await ctx.open(inc.id)
         return f"{inc.key} declared ({inc.severity})"
@@ -549,15 +560,28 @@ def _split(rest: str, name: str) -> tuple[str, str]:
     return first, tail.strip()
 
 
+# `--detected TIME` / `--started TIME` at the end of a /declare line.
+# TIME begins with a digit: `--detected later` stays words of the title.
+_MOMENT = re.compile(r"\s+--(detected|started)(?:=|\s+)(\d\S*)$", re.IGNORECASE)
+
+
 def _declare(rest: str, now: datetime) -> Command:
+    moments: dict[str, datetime] = {}
+    while m := _MOMENT.search(" " + rest):
+        moments.setdefault(m.group(1).lower(), rules.parse_at(m.group(2), now))
+        rest = (" " + rest)[: m.start()].strip()
+    detected, started = moments.get("detected"), moments.get("started")
     first, _, tail = rest.partition(" ")
     tail = tail.strip()
+    severity = None
     if first.upper().startswith("SEV"):
         severity = rules.parse_severity(first)
         if not tail:
             raise ParseError(f"usage: {usage_of('declare').syntax} (the title is missing)")
-        return Declare(tail, severity)
-    return Declare(rest)
+        rest = tail
+    if moments and not rest:
+        raise ParseError(f"usage: {usage_of('declare').syntax} (the title is missing)")
+    return Declare(rest, severity, detected, started)
 
 
 def _open(rest: str, now: datetime) -> Command:
@@ -732,8 +756,8 @@ def _help(rest: str, now: datetime) -> Command:
 COMMANDS: tuple[Spec, ...] = (
     Spec(
         "declare",
-        "SEVn TITLE",
-        "declare a new incident (alone: open the form)",
+        "SEVn TITLE [--detected TIME] [--started TIME]",
+        "declare a new incident; when it was noticed, when impact began (alone: form)",
         _declare,
         completes=(Arg.SEVERITY,),
         form="Declare an incident (form)",

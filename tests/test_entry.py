@@ -303,3 +303,21 @@ def test_chat_lines_each_at_its_own_time_across_midnight() -> None:
 )
 def test_what_is_not_a_chat_log_is_none(text: str) -> None:
     assert entry.chat_lines(text, CHAT_NOW) is None
+
+
+def test_declare_takes_when_it_was_detected_and_when_impact_began() -> None:
+    cmd = parse("/declare SEV1 primary db deleted --detected 23:20 --started=22:05", now=CHAT_NOW)
+    assert cmd == entry.Declare(
+        "primary db deleted",
+        Severity.SEV1,
+        datetime(2026, 11, 22, 23, 20, tzinfo=UTC),
+        datetime(2026, 11, 22, 22, 5, tzinfo=UTC),
+    )
+    # Not at the end, or not followed by one time: part of the title.
+    assert parse("/declare SEV2 the --detected flag", now=CHAT_NOW) == entry.Declare(
+        "the --detected flag", Severity.SEV2
+    )
+    with pytest.raises(ParseError, match="title is missing"):
+        parse("/declare SEV1 --started 22:00", now=CHAT_NOW)
+    with pytest.raises(ParseError, match="not a time"):
+        parse("/declare SEV1 x --started 2026-13-45", now=CHAT_NOW)
