@@ -64,16 +64,16 @@ async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
         "- commander: ian",
         "- scribe: MISSING",
         "- comms: MISSING",
-        "- [x] 1. containment: Roll back (rex 09:00)",
+        "- [x] 1. containment: Roll back (checked by rex at 09:00 UTC)",
         "- EV-1 api logs (held by fran)",
         "rex -> fran: analysis",
         "- root cause: no canary",
         "- why 2: w2",
         "- ACT-1 [open] Add canary (corrective; dave; due 2026-04-01)",
         "- time to detect: 15m 00s",
-        "- time to contain: 1h 00m",
-        "## Timeline (UTC, in the order things happened)",
-        "external FINAL update: Fixed",
+        "- time to contain: 1h 00m (from impact start 08:40 UTC to contained 09:40 UTC)",
+        "## Timeline (in the order things happened)",
+        "- 09:40 UTC external FINAL update by cara: Fixed",
     ):
         assert needle in md, needle
     assert "- next update due: 2026-03-01 10:10:00 UTC\n" in md  # SEV1: 30 min after 09:40
@@ -160,14 +160,18 @@ async def test_markdown_shows_controls_safely_and_json_keeps_them_exact(tmp_path
     shown = "\u2407bell\u240dcr \u241b[31mred\u241b[0m \\u202eevil"
     # The title heading stays one line; a newline in it is shown, not followed.
     assert md.startswith(f"# INC-1: # {shown}\u240a# injected heading\n")
-    # A multi-line note keeps its lines, indented under its list item.
-    assert f": first line {shown}\n  # not a heading\n  \n  - not an item\n" in md
+    # A multi-line note keeps its lines, indented past where Markdown starts a block.
+    assert f": first line {shown}\n      # not a heading\n      \n      - not an item\n" in md
     assert f"- EV-1 disk {shown} (held by alice)" in md
     assert f"- root cause: {shown}" in md
     headings = [line for line in md.splitlines() if line.startswith("#")]
     assert len(headings) == 1 + md.count("\n## ")
     lines = md.splitlines()
     assert all(not line or line.startswith(("#", "- ", "  ")) for line in lines), lines
+    # User text on a later line sits four columns past its item's text, where no
+    # heading, item or HTML block can begin.
+    later = [line for line in lines if line.startswith(" ") and not line.startswith("  - ")]
+    assert later and all(line.startswith("      ") for line in later), later
 
     data = json.loads(json.dumps(report.incident_json(state, events, T0, {}), ensure_ascii=False))
     assert data["incident"]["title"] == title
@@ -190,5 +194,5 @@ async def test_the_markdown_timeline_is_in_the_order_things_happened(tmp_path: P
     md = report.incident_markdown(state, events, T0)
     timeline = md.split("## Timeline")[1]
     assert timeline.index("remembered later") < timeline.index("written now")
-    assert "#3 bob: remembered later (written 2026-03-01 09:00:00)" in timeline
-    assert "written now (written" not in timeline
+    assert "#3 bob: remembered later (recorded 2026-03-01 09:00:00)" in timeline
+    assert "written now (recorded" not in timeline
