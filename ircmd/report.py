@@ -205,8 +205,9 @@ def json_head(
     due = rules.next_update_due(state)
     required = escalation.get(inc.severity, [])
     m = rules.metrics(first_read)
+    incident = inc.model_dump(mode="json")
     return {
-        "incident": inc.model_dump(mode="json") | {"key": inc.key},
+        "incident": incident | {"key": inc.key},
         "summary": {
             name: {
                 "seconds": getattr(m, name),
@@ -222,8 +223,8 @@ def json_head(
             "urgency": inc.urgency,
             "type": inc.type,
             "summary": inc.summary,
-            "started_at": _iso(inc.started_at),
-            "detected_at": _iso(inc.detected_at),
+            "started_at": incident["started_at"],
+            "detected_at": incident["detected_at"],
             "details": structured_impact(state),
         },
         "updates": [u.model_dump(mode="json") for u in state.updates],
@@ -257,15 +258,9 @@ def _moment_json(m: Moment) -> dict[str, Any]:
 def json_entry(ev: Event, fixes: Mapping[int, list[Event]]) -> dict[str, Any]:
     """One entry of a streamed section: when it happened and when it was written,
     who, what it says, and the ids of the entries that correct it."""
-    return {
-        "id": ev.id,
-        "kind": ev.kind.value,
-        "occurred_at": ev.occurred_at.isoformat(),
-        "recorded_at": ev.recorded_at.isoformat(),
+    fields = {"id", "kind", "occurred_at", "recorded_at", "actor", "text", "data"}
+    return ev.model_dump(mode="json", include=fields) | {
         "backdated": backdated(ev),
-        "actor": ev.actor,
-        "text": ev.text,
-        "data": ev.data,
         "description": display.describe(ev),
         "corrected_by": [c.id for c in fixes.get(ev.id, [])],
     }
