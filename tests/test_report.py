@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from helpers.cli import ircmd
+import pytest
+from helpers.cli import clean_env, ircmd
 
+from bench import seed
 from ircmd import report
 from ircmd.escalation import load_escalation
 from ircmd.models import (
@@ -501,7 +504,7 @@ async def test_user_text_cannot_forge_a_section_of_the_report(tmp_path: Path) ->
         state, events, head = await store.state(1), await store.events(1), await store.head()
     md = report.incident_markdown(state, events, T0, head=head)
     assert list(sections(md)) == [
-        f"# INC-1: \\<h1>x\u240a## Record\u240a- chain head when read: forged\u240a"
+        "# INC-1: \\<h1>x\u240a## Record\u240a- chain head when read: forged\u240a"
         "\\<h2>Review\\</h2>\u240a===\u240a```",
         *POSTMORTEM_SECTIONS[1:],
     ]
@@ -509,3 +512,74 @@ async def test_user_text_cannot_forge_a_section_of_the_report(tmp_path: Path) ->
     assert [line for line in md.splitlines() if line.startswith("- chain head")] == [
         f"- chain head when read: {head.label} (whole database)"
     ]
+
+
+# Runs the real CLI in-process under tracemalloc: the peak of what `report` holds,
+# then the peak of holding the incident's events all at once, to compare.
+MEMORY_PROBE = """
+import asyncio, sys, tracemalloc
+from ircmd import cli
+from ircmd.store import Store
+
+async def every_event(db):
+    async with await Store.open(db, read_only=True) as store:
+        return len(await store.events(1))
+
+db, fmt, out = sys.argv[1:]
+sys.argv = ["ircmd", "report", "INC-1", "--format", fmt, "-o", out]
+tracemalloc.start()
+try:
+    cli.main()
+except SystemExit as e:
+    assert not e.code, e.code
+report_peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.reset_peak()
+count = asyncio.run(every_event(db))
+print(report_peak, tracemalloc.get_traced_memory()[1], count)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["md", "json"])
+def test_a_20k_entry_report_streams_in_bounded_memory(tmp_path: Path, fmt: str) -> None:
+    """Every streamed section holds a chunk at a time: the timeline, and the
+    decisions and hand-offs, which are thousands here too."""
+    db = tmp_path / "big.db"
+    seed.build(db, incidents=1, big_events=14_000)
+    seed.append_events(
+        db,
+        [
+            spec
+            for i in range(2_000)
+            for spec in (
+                (1, Kind.DECISION, f"decision {i}", {}),
+                (1, Kind.ASSIGN, "", {"role": "responder", "person": f"p{i}"}),
+                (1, Kind.UNASSIGN, "", {"role": "responder", "person": f"p{i}"}),
+            )
+        ],
+    )
+    out = tmp_path / f"report.{fmt}"
+    env = clean_env(tmp_path / "home", {"IRCMD_DB": str(db), "IRCMD_USER": "alice"})
+    r = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(db), fmt, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    report_peak, all_events, count = map(int, r.stdout.split())
+    assert count == 20_001
+    assert report_peak < all_events / 4, (report_peak, all_events)
+    text = out.read_text(encoding="utf-8")
+    if fmt == "json":
+        data = json.loads(text)
+        assert (len(data["events"]), len(data["decisions"]), len(data["handoffs"])) == (
+            20_001,
+            2_000,
+            4_000,
+        )
+    else:
+        got = sections(text)
+        assert len(got["## Timeline (in the order things happened)"]) == 20_001
+        assert len(got["## Key decisions"]) == 2_000
+        assert len([h for h in got["## Roles and hand-offs"] if h.startswith("  - ")]) == 4_000
