@@ -14,7 +14,7 @@ import pytest
 from helpers.cli import clean_env, ircmd
 
 from bench import seed
-from ircmd import report
+from ircmd import display, report
 from ircmd.escalation import load_escalation
 from ircmd.models import (
     Audience,
@@ -583,3 +583,20 @@ def test_a_20k_entry_report_streams_in_bounded_memory(tmp_path: Path, fmt: str) 
         assert len(got["## Timeline (in the order things happened)"]) == 20_001
         assert len(got["## Key decisions"]) == 2_000
         assert len([h for h in got["## Roles and hand-offs"] if h.startswith("  - ")]) == 4_000
+
+
+@pytest.mark.parametrize("fmt", ["md", "json"])
+async def test_the_cli_streams_the_whole_postmortem(tmp_path: Path, fmt: str) -> None:
+    """Each section read a chunk at a time comes out as the report read at once."""
+    async with await build_postmortem(tmp_path / "r.db") as store:
+        state, events, head = await store.state(1), await store.events(1), await store.head()
+    out = cli(tmp_path, "report", "INC-1", "--format", fmt)
+    assert out.returncode == 0, out.stderr
+    now = datetime.now(UTC)  # the CLI's clock: long past the incident's next update
+    if fmt == "json":
+        data = report.incident_json(state, events, now, load_escalation(None), head=head)
+        assert out.stdout == display.json_text(data) + "\n"
+    else:
+        md = report.incident_markdown(state, events, now, load_escalation(None), head=head)
+        assert out.stdout == md + "\n"
+        assert "## Key decisions\n- 23:50 UTC #5 ian: Roll back to v2.3\n  - corrected" in md
