@@ -545,18 +545,15 @@ def test_a_20k_entry_report_streams_in_bounded_memory(tmp_path: Path, fmt: str) 
     decisions and hand-offs, which are thousands here too."""
     db = tmp_path / "big.db"
     seed.build(db, incidents=1, big_events=14_000)
-    seed.append_events(
-        db,
-        [
-            spec
-            for i in range(2_000)
-            for spec in (
-                (1, Kind.DECISION, f"decision {i}", {}),
-                (1, Kind.ASSIGN, "", {"role": "responder", "person": f"p{i}"}),
-                (1, Kind.UNASSIGN, "", {"role": "responder", "person": f"p{i}"}),
-            )
-        ],
-    )
+    specs: list[tuple[int | None, Kind, str, dict[str, object]]] = []
+    for i in range(2_000):
+        responder: dict[str, object] = {"role": "responder", "person": f"p{i}"}
+        specs += [
+            (1, Kind.DECISION, f"decision {i}", {}),
+            (1, Kind.ASSIGN, "", responder),
+            (1, Kind.UNASSIGN, "", responder),
+        ]
+    seed.append_events(db, specs)
     out = tmp_path / f"report.{fmt}"
     env = clean_env(tmp_path / "home", {"IRCMD_DB": str(db), "IRCMD_USER": "alice"})
     r = subprocess.run(
