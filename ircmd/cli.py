@@ -627,12 +627,13 @@ def stream_report(
     terminal: bool = False,
 ) -> None:
     """Write an incident's report (md, json or csv) as it is read: the state and the
-    few events metrics need first, then the timeline a chunk at a time, so an
-    incident of 100,000 entries never sits in memory whole. The text is the same
-    as `report.incident_markdown`, `display.json_text(report.incident_json(...))`
-    and `report.incident_csv` give, plus a final newline; CSV bound for a
-    `terminal` has its control characters shown safely. Each stream of chunks is
-    closed (`aclosing`) before the store is, even when the reader goes away."""
+    few events metrics and corrections need first, then each long section (the
+    timeline among them) a chunk at a time, so an incident of 100,000 entries never
+    sits in memory whole. The text is the same as `report.incident_markdown`,
+    `display.json_text(report.incident_json(...))` and `report.incident_csv` give,
+    plus a final newline; CSV bound for a `terminal` has its control characters
+    shown safely. Each stream of chunks is closed (`aclosing`) before the store is,
+    even when the reader goes away."""
     from . import report as rep
 
     async def body(store: Store, cfg: Config) -> None:
@@ -646,24 +647,21 @@ def stream_report(
                 async for chunk in chunks:
                     write(rep.csv_rows(chunk, for_terminal=terminal))
             return
-        m = await incident_metrics(store, incident)
-        if fmt == "json":
-            summary = rep.incident_json_head(
-                state, m, now, load_escalation(cfg.config_dir), head=head
-            )
-            write(rep.json_open(display.json_text(summary)))
-            first = True
-            async with aclosing(store.event_chunks(incident, upto=head.id)) as chunks:
-                async for chunk in chunks:
-                    write(rep.json_events(chunk, first))
-                    first = False
-            write(rep.JSON_CLOSE + "\n")
-            return
-        write(rep.markdown_head(state, m, now))
-        async with aclosing(store.event_chunks(incident, by_time=True, upto=head.id)) as chunks:
-            async for chunk in chunks:
-                write("".join("\n" + rep.markdown_event(e) for e in chunk))
-        write("\n" + rep.markdown_record(head) + "\n")
+        # The few events every section may need, then each streamed section in turn.
+        first = [
+            e
+            async for c in store.event_chunks(incident, kinds=rep.FIRST_READ, upto=head.id)
+            for e in c
+        ]
+        parts = (rep.json_parts if fmt == "json" else rep.markdown_parts)(
+            state, first, now, load_escalation(cfg.config_dir), head=head
+        )
+        await rep.stream(
+            parts,
+            lambda p: store.event_chunks(incident, by_time=p.by_time, kinds=p.kinds, upto=head.id),
+            write,
+        )
+        write("\n")
 
     run(ctx, body, reads=True)
 

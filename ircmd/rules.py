@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -469,8 +470,16 @@ def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
     return min(times, default=None)
 
 
-def metrics(events: Sequence[Event]) -> Metrics:
-    """From the record alone (back-dated times honoured).
+class Moment(NamedTuple):
+    """A moment a metric is measured from or to: what happens then, and when, None
+    while the record does not say; so a report can say what each duration spans."""
+
+    what: str
+    at: datetime | None
+
+
+def metric_spans(events: Sequence[Event]) -> dict[str, tuple[Moment, Moment]]:
+    """Each metric's two moments, from the record alone (back-dated times honoured).
 
     detect = impact start -> detected; report = detected -> declared;
     acknowledge = declared -> first commander; contain and resolve are measured
@@ -478,11 +487,11 @@ def metrics(events: Sequence[Event]) -> Metrics:
     """
     declare = next((e for e in events if e.kind is Kind.DECLARE), None)
     if declare is None:
-        return Metrics()
-    declared = declare.occurred_at
-    detected = _dt(declare.data.get("detected_at"))
-    started = _dt(declare.data.get("started_at"))
-    origin = started or detected or declared
+        return {}
+    declared = Moment("declared", declare.occurred_at)
+    detected = Moment("detected", _dt(declare.data.get("detected_at")))
+    started = Moment("impact start", _dt(declare.data.get("started_at")))
+    origin = next(m for m in (started, detected, declared) if m.at)
     ack = min(
         (
             e.occurred_at
@@ -491,20 +500,25 @@ def metrics(events: Sequence[Event]) -> Metrics:
         ),
         default=None,
     )
-    contained = status_reached(events, Status.CONTAINED)
-    resolved = status_reached(events, Status.RESOLVED)
-
-    spans = {
+    return {
         "time_to_detect": (started, detected),
         "time_to_report": (detected, declared),
-        "time_to_acknowledge": (declared, ack),
-        "time_to_contain": (origin, contained),
-        "time_to_resolve": (origin, resolved),
+        "time_to_acknowledge": (declared, Moment("commander assigned", ack)),
+        "time_to_contain": (origin, Moment("contained", status_reached(events, Status.CONTAINED))),
+        "time_to_resolve": (origin, Moment("resolved", status_reached(events, Status.RESOLVED))),
+    }
+
+
+def metrics(events: Sequence[Event]) -> Metrics:
+    """The duration of each of the `metric_spans` whose two moments are known."""
+    known = {
+        k: (b.at - a.at).total_seconds()
+        for k, (a, b) in metric_spans(events).items()
+        if a.at and b.at
     }
     # A back-dated status or assignment (or one forced with --force-time) can sit
     # before the moment it is measured from; a negative duration would read as a
     # record-breaking response, so it is unknown instead, and named.
-    known = {k: (b - a).total_seconds() for k, (a, b) in spans.items() if a and b}
     backwards = tuple(k for k, v in known.items() if v < 0)
     return Metrics(
         **{k: v for k, v in known.items() if v >= 0},
