@@ -70,3 +70,13 @@ for argv in (["ircmd", "declare", "x"], ["ircmd", "log", "INC-1", "hello"], ["ir
 def test_probe_can_see_textual() -> None:
     """The probe itself works: importing the app does load Textual."""
     assert "textual" in _loaded_textual("import textual.app")
+
+
+def test_startup_baseline_loads_textual_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/startup compares ircmd with a bare Textual app: that app must load no
+    module of ours, nor pydantic, aiosqlite or click (the check itself can fail)."""
+    from bench import startup
+
+    assert startup.baseline_extras() == []
+    monkeypatch.setattr(startup, "BARE_DEFS", startup.BARE_DEFS + "import aiosqlite\n")
+    assert "aiosqlite" in startup.baseline_extras()
