@@ -49,7 +49,8 @@ class Anchor(BaseModel):
     """One line of the anchor log. `sig`, when present, is ssh-keygen's armored
     signature over `payload()`: every other field, canonically encoded."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use: most processes that import this module never read an anchor.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     v: int = 1
     db: str
