@@ -284,7 +284,10 @@ def parse_action_ref(ref: str) -> int:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """Every record model: immutable, and validated by a schema built on first use
+    (`defer_build`), not at import, so a process pays only for the models it uses."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Event(Frozen):
@@ -436,7 +439,7 @@ class IncidentState(Frozen):
     updates: tuple[CommsUpdate, ...] = ()
     notifications: tuple[Notification, ...] = ()
     evidence: tuple[Evidence, ...] = ()
-    review: Review = Review()
+    review: Review = Field(default_factory=Review)  # a default built now would build Review
     actions: tuple[Action, ...] = ()
     playbooks: tuple[AppliedPlaybook, ...] = ()
 
@@ -458,7 +461,7 @@ class Presence(Frozen):
 class Playbook(Frozen):
     """A checklist template for a type of incident, loaded from TOML."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     title: str

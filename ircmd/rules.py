@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .models import (
     MAX_NAME_CHARS,
@@ -443,6 +443,9 @@ class Metrics(BaseModel):
     """Durations in seconds, never negative; None when the record does not yet say,
     or when its times run backwards (those are named in `out_of_order`, which
     `model_dump` leaves out so that the dump holds durations only)."""
+
+    # Its validator is built on first use: `ircmd log` imports this module, never this model.
+    model_config = ConfigDict(defer_build=True)
 
     time_to_detect: float | None = None
     time_to_report: float | None = None
