@@ -69,6 +69,7 @@ T = TypeVar("T")
 TAIL = 500  # events fetched before the first paint of an incident; the rest follow
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
 WIDE = 120  # from this width the panes sit beside the timeline
+COMPACT = 100  # under this width the side column is slimmer and the entry bar one line
 
 HEARTBEAT = 10.0  # seconds between presence heartbeats
 RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
@@ -135,7 +136,14 @@ class CommandScreen(Screen[None]):
         except IrcmdError as e:  # a broken user file must not keep the screen from opening
             self.escalation = load_escalation(None)
             self._escalation_error = f"escalation list not loaded, using the defaults: {e}"
-        yield IncidentHeader(self.session.clock, id="header")
+        cfg = self.session.cfg
+        yield IncidentHeader(
+            self.session.clock,
+            me=cfg.user,
+            locked=cfg.user_locked,
+            read_only=cfg.read_only,
+            id="header",
+        )
         with Container(id="body"):
             with Container(id="side"):
                 with Vertical(id="left"):
@@ -230,6 +238,7 @@ class CommandScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        self.set_class(self.size.width < COMPACT, "-compact")
 
     # ---------------------------------------------------------- loading
 
