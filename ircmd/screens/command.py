@@ -239,6 +239,11 @@ class CommandScreen(Screen[None]):
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
         self.set_class(self.size.width < COMPACT, "-compact")
+        # Under 100 columns the key hints are tighter and the palette's goes (F1 and the
+        # help name Ctrl+P): a tab's own keys then still fit beside F1..F8 and Escape.
+        footer = self.query_one(Footer)
+        footer.compact = self.size.width < COMPACT
+        footer.show_command_palette = self.size.width >= COMPACT
 
     # ---------------------------------------------------------- loading
 
@@ -866,8 +871,17 @@ class CommandScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#board")
     async def _board_choice(self, message: OptionList.OptionSelected) -> None:
-        if message.option.id is not None:
-            await self.run_line(f"/open INC-{message.option.id}")
+        """Enter on another incident opens it; on the open one, shows it whole (the
+        header cuts a long title to fit)."""
+        if message.option.id is None:
+            return
+        state = self.state
+        if state is not None and message.option.id == str(state.incident.id):
+            from .modals import TextScreen
+
+            self.app.push_screen(TextScreen(state.incident.key, incident_body(state)))
+            return
+        await self.run_line(f"/open INC-{message.option.id}")
 
     @on(Timeline.EntryChosen)
     def _entry_chosen(self, message: Timeline.EntryChosen) -> None:
@@ -952,3 +966,30 @@ class ScreenContext:
 
     def playbook(self, name: str) -> Playbook:
         return find_playbook(name, self.screen.session.cfg.playbook_dirs)
+
+
+def incident_body(state: IncidentState) -> Content:
+    """The open incident in full, for Enter on its board line: title, how bad, what."""
+    inc = state.incident
+    lines = [
+        user(inc.title, "bold"),
+        Content(""),
+        Content.assemble(
+            ("severity ", "$text-muted"),
+            inc.severity.value,
+            "  ",
+            ("status ", "$text-muted"),
+            inc.status.value,
+        ),
+        Content.assemble(
+            ("declared ", "$text-muted"),
+            display.stamp(inc.declared_at),
+            " by ",
+            user(inc.declared_by),
+        ),
+    ]
+    if inc.type:
+        lines.append(Content.assemble(("type ", "$text-muted"), user(inc.type)))
+    if inc.summary:
+        lines += [Content(""), user(inc.summary)]
+    return Content("\n").join(lines)

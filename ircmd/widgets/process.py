@@ -82,8 +82,8 @@ class CommsPanel(ProcessPanel):
     """Next update due, updates sent, and who must still be told."""
 
     BINDINGS = [
-        Binding("u", "screen.draft_update", "Draft update", priority=True),
-        Binding("n", "screen.notify_pending", "Notify next", priority=True),
+        Binding("u", "screen.draft_update", "Update", priority=True),
+        Binding("n", "screen.notify_pending", "Notify", priority=True),
     ]
 
     def __init__(self, escalation: Mapping[Severity, list[str]], *, id: str | None = None) -> None:
