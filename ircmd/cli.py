@@ -1218,7 +1218,8 @@ def actions(
         return
     now = rules_now()
     for a in found:
-        late = " OVERDUE" if rules.action_overdue(a, now) else ""
+        flag = rules.action_flag(a, now)
+        late = f" {flag}" if flag else ""
         row(
             f"{action_key(a.id):<7} INC-{a.incident_id:<4} {a.status:<11} {a.owner or '-':<12} "
             f"due {a.due or '-':<10}{late}  {a.title}"

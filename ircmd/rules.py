@@ -332,6 +332,15 @@ def action_overdue(action: Action, now: datetime, tz: tzinfo = UTC) -> bool:
     return now >= end
 
 
+def action_flag(action: Action, now: datetime, tz: tzinfo = UTC) -> str:
+    """What an action's line says after its due date. A done action is the verifier's
+    to close, not the owner's to chase: "awaiting verification", never OVERDUE (it
+    still counts as owed for the overdue list until it is verified)."""
+    if action.status is ActionStatus.DONE:
+        return "awaiting verification"
+    return "OVERDUE" if action_overdue(action, now, tz) else ""
+
+
 # -------------------------------------------------------- cadence, escalation
 
 CADENCE: dict[Severity, timedelta | None] = {

@@ -171,10 +171,10 @@ class DeclareScreen(Dialog):
         self.query_one("#declare-title", Input).focus()
 
     @on(Input.Submitted)
-    def _enter(self, event: Input.Submitted) -> None:
+    def _next_field(self, event: Input.Submitted) -> None:
         """Enter moves on to the next field: a title typed and Enter pressed is not yet
         an incident declared as SEV3 with nothing else filled in. Ctrl+S declares."""
-        event.stop()
+        event.prevent_default()  # not Dialog's Enter, which submits
         self.focus_next()
 
     def _level(self, wid: str) -> Level | None:
