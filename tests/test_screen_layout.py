@@ -11,8 +11,8 @@ from pathlib import Path
 from helpers.screen import (
     NOW,
     declared,
-    frozen,
     form_of,
+    frozen,
     ready,
     running,
     seeded,
