@@ -5,6 +5,7 @@ incidents on the board, done actions awaiting verification)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -48,6 +49,10 @@ def on_screen(pilot: Pilot[None], widget: Widget) -> bool:
         return False
     shown, _ = screen.get_widget_at(region.x, region.y)
     return shown is widget or widget in shown.ancestors_with_self
+
+
+def focused_and_shown(pilot: Pilot[None], widget: Widget) -> Callable[[], bool]:
+    return lambda: pilot.app.focused is widget and on_screen(pilot, widget)
 
 
 async def test_a_long_title_never_pushes_the_overdue_line_off(tmp_path: Path) -> None:
@@ -102,22 +107,22 @@ async def test_the_focused_form_field_is_always_on_screen(tmp_path: Path) -> Non
         assert len(fields) >= 6
         for field in fields:
             field.focus()
-            await pilot.pause()
-            assert app.focused is field
-            assert on_screen(pilot, field), field.id
+            await until(pilot, focused_and_shown(pilot, field))  # never stays off screen
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
         await pilot.pause()
         dialog = app.screen
+        # The whole declare form fits at 80x24: the playbook and the button, unscrolled.
+        playbook, ok = dialog.query_one("#declare-playbook"), dialog.query_one("#dialog-ok")
+        await until(pilot, lambda: on_screen(pilot, playbook) and on_screen(pilot, ok))
         for _ in range(12):  # every field and both buttons, and round again
             await pilot.press("tab")
             await pilot.pause()
             focused = app.focused
             assert focused is not None and focused.screen is dialog
-            assert on_screen(pilot, focused), focused.id
-        assert on_screen(pilot, dialog.query_one("#declare-playbook"))
+            await until(pilot, focused_and_shown(pilot, focused))
 
 
 async def test_a_long_checklist_step_wraps_whole(tmp_path: Path) -> None:

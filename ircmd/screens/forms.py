@@ -88,10 +88,12 @@ class FormScreen(ModalScreen[bool]):
                 yield Button(self._ok, variant="primary", id="form-ok")
                 yield Button("Cancel", id="form-cancel")
 
-    def on_resize(self) -> None:
+    @on(events.Mount)
+    @on(events.Resize)
+    def _fit(self) -> None:
         from .modals import SHORT, fit_fields
 
-        fit_fields(self, short=self.size.height < SHORT)
+        fit_fields(self, short=self.app.size.height < SHORT)  # the first frame fits too
 
     @on(events.DescendantFocus)
     def _focused(self, event: events.DescendantFocus) -> None:

@@ -76,8 +76,10 @@ class Dialog(ModalScreen[object]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "ok", "OK")]
 
-    def on_resize(self) -> None:
-        fit_fields(self, short=self.size.height < SHORT)
+    @on(events.Mount)
+    @on(events.Resize)
+    def _fit(self) -> None:
+        fit_fields(self, short=self.app.size.height < SHORT)  # the first frame fits too
 
     @on(events.DescendantFocus)
     def _focused(self, event: events.DescendantFocus) -> None:
