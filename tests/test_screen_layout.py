@@ -23,7 +23,7 @@ from helpers.screen import (
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Footer, Input
 
 from ircmd.models import ActionStatus, Severity, Status
 from ircmd.screens.modals import DeclareScreen, TextScreen
@@ -211,3 +211,23 @@ async def test_a_done_action_awaits_verification_rather_than_overdue(tmp_path: P
         late_line = lines[lines.index(next(x for x in lines if "Page on EU 5xx" in x)) + 1]
         assert "awaiting verification" in done_line and "OVERDUE" not in done_line
         assert "OVERDUE" in late_line and "awaiting" not in late_line
+
+
+async def test_the_layout_follows_the_terminal_size(tmp_path: Path) -> None:
+    """80x24 is compact (one-line bar, tight key hints, no palette hint); 100x30 is
+    not, and back again, the palette hint included."""
+    db = await declared(tmp_path)
+    async with running(db, size=SMALL, open_incident=1) as pilot:
+        screen = await ready(pilot)
+        footer = screen.query_one(Footer)
+
+        def palette_hint() -> bool:
+            return bool(footer.query(".-command-palette"))
+
+        await until(pilot, lambda: screen.has_class("-compact") and footer.compact)
+        assert screen.bar.outer_size.height == 1 and not palette_hint()
+        await pilot.resize_terminal(100, 30)
+        await until(pilot, lambda: not screen.has_class("-compact") and palette_hint())
+        assert screen.bar.outer_size.height == 3 and not footer.compact
+        await pilot.resize_terminal(*SMALL)
+        await until(pilot, lambda: screen.has_class("-compact") and not palette_hint())

@@ -243,7 +243,10 @@ class CommandScreen(Screen[None]):
         # help name Ctrl+P): a tab's own keys then still fit beside F1..F8 and Escape.
         footer = self.query_one(Footer)
         footer.compact = self.size.width < COMPACT
-        footer.show_command_palette = self.size.width >= COMPACT
+        palette = self.size.width >= COMPACT
+        if footer.show_command_palette != palette:
+            footer.show_command_palette = palette
+            footer.refresh(recompose=True)  # the reactive alone redraws nothing
 
     # ---------------------------------------------------------- loading
 
