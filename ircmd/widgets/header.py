@@ -86,8 +86,8 @@ class IncidentHeader(Static):
         return Content.assemble(content, "\n", user(f"WARNING: {self.warning}", "bold $text-error"))
 
     def identity(self) -> Content:
-        """Who this session writes as: `as alice`, `🔒` when the name is fixed by the
-        login (a locked session cannot be anyone else), `read-only` when it writes nothing."""
+        """Who this session writes as: `as alice`, `(locked)` when the login fixes the
+        name (a locked session cannot be anyone else), `read-only` when it writes nothing."""
         if not self.me:
             return Content("")
         parts: list[Content | str | tuple[str, str]] = [
