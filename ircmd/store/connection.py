@@ -20,6 +20,7 @@ import aiosqlite
 
 from ..models import StorageBusy, StorageError
 from . import private, schema
+from .dialect import SQLITE
 
 T = TypeVar("T")
 
@@ -179,7 +180,7 @@ def _prepare(
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(SQLITE.begin_write)
     try:
         version = _scalar(conn, "PRAGMA user_version")  # another process may have won
         for step in range(version, schema.SCHEMA_VERSION):
@@ -326,7 +327,7 @@ def sqlite_errors(path: Path, timeout: float) -> Iterator[None]:
     except sqlite3.Error as e:
         msg = str(e)
         low = msg.lower()
-        if "locked" in low or "busy" in low:
+        if SQLITE.busy(e):
             text = f"{path} is locked by another writer for more than {timeout:g} s; try again"
             raise StorageBusy(text) from None
         if _out_of_space(e, path):
