@@ -201,10 +201,9 @@ def append_event(
 ) -> Event:
     """Chain one event after the current head and apply its projection statements.
 
-    Inside a write transaction only. Everything that does not depend on the head
-    (the row's encoding) is done before reading it, so that the rest is the least
-    the chain needs. Public so that bulk loaders (bench/seed.py) write exactly
-    what the Store writes.
+    Inside a write transaction only; the statements are the dialect's. Only the
+    id and the hash depend on the head, so the row is encoded once, first.
+    Public so that bulk loaders (bench/seed.py) write exactly what the Store writes.
     """
     row = (incident_id, ts(occurred), ts(now), actor, kind.value, text, encode_data(data))
     heads = db.rows(db.dialect.chain_head)
