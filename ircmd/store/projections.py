@@ -4,6 +4,10 @@
 so replaying `events` in id order rebuilds every projection exactly; the Store
 runs the same statements inside the write transaction, and `verify` replays them
 into a scratch database to prove the projections match the record.
+
+The SQL is written once for every engine: what differs (placeholders, replacing a
+row by its key) is asked of the dialect, and the rest is plain standard SQL (a
+CASE, not SQLite's two-argument max; NOT EXISTS, not INSERT OR IGNORE).
 """
 
 from __future__ import annotations
@@ -14,12 +18,31 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..models import Event, Kind, Role, Status
+from .dialect import SQLITE, Dialect
 from .record import ts
 
 Statement = tuple[str, tuple[Any, ...]]
 
+_REVIEW_COLUMNS = (
+    "incident_id",
+    "summary",
+    "root_cause",
+    "contributing_factors",
+    "whys",
+    "went_well",
+    "went_poorly",
+    "lessons",
+    "updated_at",
+    "updated_by",
+)
 
-def statements(ev: Event) -> list[Statement]:
+
+def statements(ev: Event, dialect: Dialect = SQLITE) -> list[Statement]:
+    """The statements `ev` implies, in `dialect`'s spelling."""
+    return [(dialect.sql(sql), params) for sql, params in _statements(ev, dialect)]
+
+
+def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
     d = ev.data
     inc = ev.incident_id
     at = ts(ev.occurred_at)
@@ -66,8 +89,11 @@ def statements(ev: Event) -> list[Statement]:
                 )
             out.append(
                 (
-                    "INSERT OR REPLACE INTO roles (incident_id, role, person, assigned_at)"
-                    " VALUES (?, ?, ?, ?)",
+                    dialect.upsert(
+                        "roles",
+                        ("incident_id", "role", "person", "assigned_at"),
+                        ("incident_id", "role", "person"),
+                    ),
                     (inc, d["role"], d["person"], at),
                 )
             )
@@ -83,8 +109,11 @@ def statements(ev: Event) -> list[Statement]:
         case Kind.PLAYBOOK:
             out.append(
                 (
-                    "INSERT OR REPLACE INTO playbooks_applied (incident_id, name, required_roles,"
-                    " applied_at) VALUES (?, ?, ?, ?)",
+                    dialect.upsert(
+                        "playbooks_applied",
+                        ("incident_id", "name", "required_roles", "applied_at"),
+                        ("incident_id", "name"),
+                    ),
                     (inc, d["name"], json.dumps(d.get("required_roles", [])), at),
                 )
             )
@@ -128,11 +157,14 @@ def statements(ev: Event) -> list[Statement]:
                 )
             )
         case Kind.NOTIFY:
+            # The first notification of a contact stands; telling them again is
+            # on the record as its own event.
             out.append(
                 (
-                    "INSERT OR IGNORE INTO notifications (incident_id, who, notified_at, notified_by)"
-                    " VALUES (?, ?, ?, ?)",
-                    (inc, d["who"], at, ev.actor),
+                    "INSERT INTO notifications (incident_id, who, notified_at, notified_by)"
+                    " SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM notifications"
+                    " WHERE incident_id = ? AND who = ?)",
+                    (inc, d["who"], at, ev.actor, inc, d["who"]),
                 )
             )
         case Kind.EVIDENCE_ADD:
@@ -178,9 +210,7 @@ def statements(ev: Event) -> list[Statement]:
             f = d["review"]
             out.append(
                 (
-                    "INSERT OR REPLACE INTO review (incident_id, summary, root_cause,"
-                    " contributing_factors, whys, went_well, went_poorly, lessons, updated_at,"
-                    " updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    dialect.upsert("review", _REVIEW_COLUMNS, ("incident_id",)),
                     (
                         inc,
                         f["summary"],
@@ -237,8 +267,9 @@ def statements(ev: Event) -> list[Statement]:
     if inc is not None:
         out.append(
             (
-                "UPDATE incidents SET updated_at = max(updated_at, ?), last_event_id = ? WHERE id = ?",
-                (at, ev.id, inc),
+                "UPDATE incidents SET updated_at = CASE WHEN updated_at < ? THEN ? ELSE"
+                " updated_at END, last_event_id = ? WHERE id = ?",
+                (at, at, ev.id, inc),
             )
         )
     return out
@@ -260,8 +291,8 @@ def _item(
     )
 
 
-def replay(conn: sqlite3.Connection, events: Iterable[Event]) -> None:
+def replay(conn: sqlite3.Connection, events: Iterable[Event], dialect: Dialect = SQLITE) -> None:
     """Apply events in order to an empty schema: the projections from the record alone."""
     for ev in events:
-        for sql, params in statements(ev):
+        for sql, params in statements(ev, dialect):
             conn.execute(sql, params)
