@@ -517,16 +517,16 @@ def _dt(value: object) -> datetime | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """`1h 05m`, `4m 10s`, `-` for unknown: the same on screen and in the CLI."""
+    """`1h 05m`, `4m 10s`, `-` for unknown: the same on screen and in the CLI.
+
+    Hours are not folded into days: `24h 24m`, not `1d 00h`, keeps the minutes a
+    time to resolve is compared by at every scale."""
     if seconds is None:
         return "-"
     sign = "-" if seconds < 0 else ""
     s = int(abs(seconds))
-    d, s = divmod(s, 86400)
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
-    if d:
-        return f"{sign}{d}d {h:02d}h"
     if h:
         return f"{sign}{h}h {m:02d}m"
     return f"{sign}{m}m {s:02d}s"

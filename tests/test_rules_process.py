@@ -311,7 +311,9 @@ def test_metrics_unknowns_and_origin_fallback() -> None:
     assert rules.format_duration(None) == "-"
     assert rules.format_duration(3900) == "1h 05m"
     assert rules.format_duration(250) == "4m 10s"
-    assert rules.format_duration(90000) == "1d 01h"
+    assert rules.format_duration(90000) == "25h 00m"
+    assert rules.format_duration(24 * 3600 + 24 * 60) == "24h 24m"
+    assert rules.format_duration(-(49 * 3600 + 5 * 60 + 59)) == "-49h 05m"
 
 
 async def test_metrics_through_the_store_with_at(store: Store, clock: Clock) -> None:
