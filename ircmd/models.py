@@ -189,6 +189,13 @@ class ActionType(StrEnum):
     PREVENTIVE = "preventive"
 
 
+class Mark(StrEnum):
+    """A moment of the incident that may be re-marked after declaration (`mark`)."""
+
+    IMPACT = "impact"  # when impact, or a worse impact, began
+    DETECTED = "detected"
+
+
 class ActionStatus(StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in_progress"
@@ -220,6 +227,17 @@ class Kind(StrEnum):
     REVIEW = "review"
     ACTION_ADD = "action_add"
     ACTION_SET = "action_set"
+    # Corrections and later changes of structured fields. Each names in its data
+    # (`corrects`) the event whose value it replaces; that event stays as it was.
+    UNNOTIFY = "unnotify"
+    ITEM_EDIT = "item_edit"
+    ITEM_OWN = "item_own"
+    SKIP = "skip"
+    ACTION_RETYPE = "action_retype"
+    RETITLE = "retitle"
+    SUMMARY = "summary"
+    IMPACT = "impact"
+    MARK = "mark"
 
 
 # Kinds a user may pass to `ircmd log --kind`: free-text entries.
@@ -342,6 +360,14 @@ class ChecklistItem(Frozen):
     assignee: str | None = None
     added_by: str
     added_at: datetime
+    skipped_by: str | None = None
+    skipped_at: datetime | None = None
+    skip_reason: str | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Marked not applicable (`skip_item`): settled for closing, yet not done."""
+        return self.skipped_by is not None
 
 
 class CommsUpdate(Frozen):
@@ -402,6 +428,19 @@ class Review(Frozen):
         return bool(self.summary.strip() and self.root_cause.strip() and self.lessons.strip())
 
 
+class Impact(Frozen):
+    """What the incident did, as last set (`set_impact`); empty until then."""
+
+    customer_impact: str = ""
+    services: tuple[str, ...] = ()
+    users_affected: int | None = None
+    records_affected: int | None = None
+    data_loss_from: datetime | None = None
+    data_loss_to: datetime | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
 class Action(Frozen):
     id: int
     incident_id: int
@@ -437,6 +476,7 @@ class IncidentState(Frozen):
     notifications: tuple[Notification, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     review: Review = Review()
+    impact: Impact = Impact()
     actions: tuple[Action, ...] = ()
     playbooks: tuple[AppliedPlaybook, ...] = ()
 

@@ -29,6 +29,7 @@ from .models import (
     InvalidInput,
     Kind,
     Level,
+    Mark,
     Phase,
     Role,
     RuleViolation,
@@ -388,8 +389,9 @@ def final_update_sent(state: IncidentState, resolved_at: datetime | None) -> boo
 
 def steps_not_done(state: IncidentState, phase: Phase) -> list[int]:
     """Numbers (as users see and `check` them) of the phase's steps not done now;
-    a step checked and then unchecked is not done."""
-    return sorted(i.n for i in state.checklist if i.phase is phase and not i.done)
+    a step checked and then unchecked is not done. A skipped step (not applicable,
+    with the reason on the record) is settled, so it is not listed."""
+    return sorted(i.n for i in state.checklist if i.phase is phase and not i.done and not i.skipped)
 
 
 def checklist_gaps(state: IncidentState) -> list[Gap]:
@@ -438,10 +440,23 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[Gap
 # ------------------------------------------------------------------- metrics
 
 
+class Moment(BaseModel):
+    """A moment metrics are measured from: which one, when, and the event that put it
+    on the record (the declaration, or the latest `mark` of it)."""
+
+    name: str  # "impact start", "detected" or "declared"
+    at: datetime
+    event_id: int
+
+
 class Metrics(BaseModel):
     """Durations in seconds, never negative; None when the record does not yet say,
-    or when its times run backwards (those are named in `out_of_order`, which
-    `model_dump` leaves out so that the dump holds durations only)."""
+    or when its times run backwards (those are named in `out_of_order`).
+
+    `impact_start` and `detected` are the moments detect and report are measured
+    from, and `origin` the one contain and resolve are: each names its source
+    event, so a re-marked moment is traceable. `model_dump` leaves these and
+    `out_of_order` out, so that the dump holds durations only."""
 
     time_to_detect: float | None = None
     time_to_report: float | None = None
@@ -449,6 +464,9 @@ class Metrics(BaseModel):
     time_to_contain: float | None = None
     time_to_resolve: float | None = None
     out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
+    impact_start: Moment | None = Field(default=None, exclude=True)
+    detected: Moment | None = Field(default=None, exclude=True)
+    origin: Moment | None = Field(default=None, exclude=True)
 
     def note(self, name: str) -> str:
         """What to say beside metric `name` when its times run backwards."""
@@ -456,7 +474,7 @@ class Metrics(BaseModel):
 
 
 # The only kinds of event `metrics` reads: a report can fetch just these.
-METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
+METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS, Kind.MARK})
 
 
 def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
@@ -470,36 +488,36 @@ def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
 
 
 def metrics(events: Sequence[Event]) -> Metrics:
-    """From the record alone (back-dated times honoured).
+    """From the record alone (back-dated times honoured), in any order of events.
 
     detect = impact start -> detected; report = detected -> declared;
-    acknowledge = declared -> first commander; contain and resolve are measured
-    from impact start (or detection, or declaration, whichever is known first).
+    acknowledge = declared -> first commander; contain and resolve are measured from impact start (or detection,
+    or declaration, whichever is known first). Impact start and detection are
+    the latest `mark` of each (by event id: the last word on the record), else
+    what the declaration said.
     """
     declare = next((e for e in events if e.kind is Kind.DECLARE), None)
     if declare is None:
         return Metrics()
-    declared = declare.occurred_at
-    detected = _dt(declare.data.get("detected_at"))
-    started = _dt(declare.data.get("started_at"))
+    declared = Moment(name="declared", at=declare.occurred_at, event_id=declare.id)
+    started = _moment(declare, events, Mark.IMPACT, "impact start", "started_at")
+    detected = _moment(declare, events, Mark.DETECTED, "detected", "detected_at")
     origin = started or detected or declared
-    ack = min(
-        (
-            e.occurred_at
-            for e in events
-            if e.kind is Kind.ASSIGN and e.data.get("role") == Role.COMMANDER.value
-        ),
-        default=None,
-    )
+    commanders = [
+        e.occurred_at
+        for e in events
+        if e.kind is Kind.ASSIGN and e.data.get("role") == Role.COMMANDER.value
+    ]
+    ack = min(commanders, default=None)
     contained = status_reached(events, Status.CONTAINED)
     resolved = status_reached(events, Status.RESOLVED)
 
     spans = {
-        "time_to_detect": (started, detected),
-        "time_to_report": (detected, declared),
-        "time_to_acknowledge": (declared, ack),
-        "time_to_contain": (origin, contained),
-        "time_to_resolve": (origin, resolved),
+        "time_to_detect": (started and started.at, detected and detected.at),
+        "time_to_report": (detected and detected.at, declared.at),
+        "time_to_acknowledge": (declared.at, ack),
+        "time_to_contain": (origin.at, contained),
+        "time_to_resolve": (origin.at, resolved),
     }
     # A back-dated status or assignment (or one forced with --force-time) can sit
     # before the moment it is measured from; a negative duration would read as a
@@ -509,7 +527,22 @@ def metrics(events: Sequence[Event]) -> Metrics:
     return Metrics(
         **{k: v for k, v in known.items() if v >= 0},
         out_of_order=backwards,
+        impact_start=started,
+        detected=detected,
+        origin=origin,
     )
+
+
+def _moment(
+    declare: Event, events: Sequence[Event], what: Mark, name: str, declared_as: str
+) -> Moment | None:
+    """Moment `what`: its latest mark, else what the declaration said (`declared_as`)."""
+    marks = [e for e in events if e.kind is Kind.MARK and e.data["what"] == what.value]
+    if marks:
+        latest = max(marks, key=lambda e: e.id)
+        return Moment(name=name, at=datetime.fromisoformat(latest.data["at"]), event_id=latest.id)
+    at = _dt(declare.data.get(declared_as))
+    return Moment(name=name, at=at, event_id=declare.id) if at else None
 
 
 def _dt(value: object) -> datetime | None:

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from ..models import Event, Kind, Role, Status
+from ..models import Event, Kind, Mark, Role, Status
 from .dialect import SQLITE, Dialect
 from .record import ts
 
@@ -40,6 +40,21 @@ _REVIEW_COLUMNS = (
 def statements(ev: Event, dialect: Dialect = SQLITE) -> list[Statement]:
     """The statements `ev` implies, in `dialect`'s spelling."""
     return [(dialect.sql(sql), params) for sql, params in _statements(ev, dialect)]
+
+
+_IMPACT_COLUMNS = (
+    "incident_id",
+    "customer_impact",
+    "services",
+    "users_affected",
+    "records_affected",
+    "data_loss_from",
+    "data_loss_to",
+    "updated_at",
+    "updated_by",
+)
+# The incidents column each re-markable moment lives in.
+_MARKED = {Mark.IMPACT: "started_at", Mark.DETECTED: "detected_at"}
 
 
 def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
@@ -127,16 +142,41 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
         case Kind.CHECK:
             out.append(
                 (
-                    "UPDATE checklist SET done = 1, done_by = ?, done_at = ? WHERE incident_id = ? AND n = ?",
+                    "UPDATE checklist SET done = 1, done_by = ?, done_at = ?"
+                    " WHERE incident_id = ? AND n = ?",
                     (ev.actor, at, inc, d["n"]),
                 )
             )
+            out += _unskip(inc, d)
         case Kind.UNCHECK:
             out.append(
                 (
                     "UPDATE checklist SET done = 0, done_by = NULL, done_at = NULL"
                     " WHERE incident_id = ? AND n = ?",
                     (inc, d["n"]),
+                )
+            )
+            out += _unskip(inc, d)
+        case Kind.SKIP:
+            out.append(
+                (
+                    "UPDATE checklist SET skipped_by = ?, skipped_at = ?, skip_reason = ?"
+                    " WHERE incident_id = ? AND n = ?",
+                    (ev.actor, at, ev.text, inc, d["n"]),
+                )
+            )
+        case Kind.ITEM_EDIT:
+            out.append(
+                (
+                    "UPDATE checklist SET text = ? WHERE incident_id = ? AND n = ?",
+                    (ev.text, inc, d["n"]),
+                )
+            )
+        case Kind.ITEM_OWN:
+            out.append(
+                (
+                    "UPDATE checklist SET assignee = ? WHERE incident_id = ? AND n = ?",
+                    (d["assignee"], inc, d["n"]),
                 )
             )
         case Kind.UPDATE:
@@ -165,6 +205,13 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
                     " SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM notifications"
                     " WHERE incident_id = ? AND who = ?)",
                     (inc, d["who"], at, ev.actor, inc, d["who"]),
+                )
+            )
+        case Kind.UNNOTIFY:
+            out.append(
+                (
+                    "DELETE FROM notifications WHERE incident_id = ? AND who = ?",
+                    (inc, d["who"]),
                 )
             )
         case Kind.EVIDENCE_ADD:
@@ -262,6 +309,38 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
                     (*sets.values(), d["action_id"]),
                 )
             )
+        case Kind.ACTION_RETYPE:
+            out.append(
+                (
+                    "UPDATE actions SET type = ?, updated_at = ? WHERE id = ?",
+                    (d["to"], at, d["action_id"]),
+                )
+            )
+        case Kind.RETITLE:
+            out.append(("UPDATE incidents SET title = ? WHERE id = ?", (ev.text, inc)))
+        case Kind.SUMMARY:
+            out.append(("UPDATE incidents SET summary = ? WHERE id = ?", (ev.text, inc)))
+        case Kind.MARK:
+            column = _MARKED[Mark(d["what"])]
+            out.append((f"UPDATE incidents SET {column} = ? WHERE id = ?", (d["at"], inc)))
+        case Kind.IMPACT:
+            f = d["impact"]
+            out.append(
+                (
+                    dialect.upsert("impact", _IMPACT_COLUMNS, ("incident_id",)),
+                    (
+                        inc,
+                        f["customer_impact"],
+                        json.dumps(f["services"], ensure_ascii=False),
+                        f["users_affected"],
+                        f["records_affected"],
+                        f["data_loss_from"],
+                        f["data_loss_to"],
+                        at,
+                        ev.actor,
+                    ),
+                )
+            )
         case Kind.NOTE | Kind.DECISION | Kind.AMEND:
             pass
     if inc is not None:
@@ -273,6 +352,21 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
             )
         )
     return out
+
+
+def _unskip(inc: int | None, d: dict[str, Any]) -> list[Statement]:
+    """Checking or unchecking a skipped step settles it afresh, done or open again;
+    only such an event (`unskips`) touches the skip columns, so the checks of a
+    record from before skipping replay as they were first applied."""
+    if not d.get("unskips"):
+        return []
+    return [
+        (
+            "UPDATE checklist SET skipped_by = NULL, skipped_at = NULL, skip_reason = NULL"
+            " WHERE incident_id = ? AND n = ?",
+            (inc, d["n"]),
+        )
+    ]
 
 
 def _item(
