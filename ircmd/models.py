@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -160,6 +160,16 @@ class Role(StrEnum):
         """Commander, deputy, scribe and comms lead are one person each."""
         return self not in (Role.RESPONDER, Role.LIAISON)
 
+
+class Declarer(Enum):
+    """`declare(commander=DECLARER)`, the default: whoever declares takes command,
+    as the SOP's first responder does until handing off. `commander=""` declares
+    with no commander; a name makes that person commander."""
+
+    DECLARER = "declarer"
+
+
+DECLARER = Declarer.DECLARER
 
 ROLE_ALIASES = {"ic": Role.COMMANDER, "commander": Role.COMMANDER, "comms-lead": Role.COMMS}
 

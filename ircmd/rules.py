@@ -491,7 +491,8 @@ def metrics(events: Sequence[Event]) -> Metrics:
     """From the record alone (back-dated times honoured), in any order of events.
 
     detect = impact start -> detected; report = detected -> declared;
-    acknowledge = declared -> first commander; contain and resolve are measured from impact start (or detection,
+    acknowledge = declared -> first commander (at once when the declarer took
+    command); contain and resolve are measured from impact start (or detection,
     or declaration, whichever is known first). Impact start and detection are
     the latest `mark` of each (by event id: the last word on the record), else
     what the declaration said.
@@ -508,6 +509,8 @@ def metrics(events: Sequence[Event]) -> Metrics:
         for e in events
         if e.kind is Kind.ASSIGN and e.data.get("role") == Role.COMMANDER.value
     ]
+    if declare.data.get("commander"):
+        commanders.append(declared.at)
     ack = min(commanders, default=None)
     contained = status_reached(events, Status.CONTAINED)
     resolved = status_reached(events, Status.RESOLVED)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ircmd.models import (
+    DECLARER,
     ActionStatus,
     ActionType,
     Audience,
@@ -64,6 +65,7 @@ severities = st.sampled_from(list(Severity))
 levels = st.one_of(st.none(), st.sampled_from(list(Level)))
 dates = st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 12, 31)))
 
+commanders = st.one_of(st.none(), st.just(""), people)
 declare = st.tuples(
     st.just("declare"),
     texts,
@@ -73,6 +75,7 @@ declare = st.tuples(
     levels,
     backdate,
     st.one_of(st.none(), st.sampled_from(PLAYBOOKS)),
+    commanders,
 )
 first_declare = st.tuples(
     st.just("declare"),
@@ -83,6 +86,7 @@ first_declare = st.tuples(
     levels,
     backdate,
     st.one_of(st.none(), st.sampled_from(PLAYBOOKS)),
+    commanders,
 )
 commands = st.one_of(
     declare,
@@ -165,7 +169,7 @@ commands = st.one_of(
 
 async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
     match cmd:
-        case ("declare", title, actor, sev, impact, urgency, at, book):
+        case ("declare", title, actor, sev, impact, urgency, at, book, commander):
             await s.declare(
                 title,
                 actor=actor,
@@ -174,6 +178,7 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
                 urgency=urgency,
                 at=at,
                 playbook=book,
+                commander=DECLARER if commander is None else commander,
             )
         case ("log", inc, text, actor, kind, at):
             await s.log(inc, text, actor=actor, kind=kind, at=at)
@@ -320,8 +325,8 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
     a, b, c = "alice", "bob", "carol"
     due = date(2026, 4, 1)
     cmds: list[tuple[Any, ...]] = [
-        ("declare", "[/] DB down", a, Severity.SEV1, None, None, None, PLAYBOOKS[0]),
-        ("declare", "second", b, None, Level.HIGH, Level.LOW, T0 - timedelta(hours=2), None),
+        ("declare", "[/] DB down", a, Severity.SEV1, None, None, None, PLAYBOOKS[0], ""),
+        ("declare", "second", b, None, Level.HIGH, Level.LOW, T0 - timedelta(hours=2), None, None),
         ("log", 1, "\x1b[31mred", a, Kind.NOTE, None),
         ("log", 1, "we fail over", a, Kind.DECISION, T0 - timedelta(minutes=5)),
         ("amend", 1, 4, "[@click=app.quit]x", b),

@@ -78,10 +78,8 @@ def db() -> Iterator[Db]:
 
 @pytest.fixture
 def inc(db: Db) -> int:
-    """INC-1, commanded by alice."""
-    n = db.run(incident.declare, "checkout down", actor="alice").id
-    db.run(incident.assign, n, Role.COMMANDER, "alice", actor="alice")
-    return n
+    """INC-1, commanded by alice, who declared it."""
+    return db.run(incident.declare, "checkout down", actor="alice").id
 
 
 def refused(
@@ -251,13 +249,30 @@ def events_of(db: Db, kind: Kind) -> list[Event]:
     return [e for e in queries.events(db.read(), 1) if e.kind is kind]
 
 
+def test_the_declarer_commands_unless_told_otherwise(db: Db) -> None:
+    led = db.run(incident.declare, "one", actor="alice")
+    other = db.run(incident.declare, "two", actor="alice", commander="ｂｏｂ")
+    nobody = db.run(incident.declare, "three", actor="alice", commander="")
+    commanders = [
+        queries.load(db.read(), i.id).people(Role.COMMANDER) for i in (led, other, nobody)
+    ]
+    assert commanders == [["alice"], ["bob"], []]
+    (declared,) = events_of(db, Kind.DECLARE)
+    assert declared.data["commander"] == "alice"
+    # Command from the declaration counts as acknowledged at once.
+    assert rules.metrics(queries.events(db.read(), 1)).time_to_acknowledge == 0
+    refused(db, InvalidInput, incident.declare, "four", actor="alice", commander="\u200b")
+    assert verify.verify(db.read()).ok
+
+
 def test_unassign_names_the_assignment_it_corrects(db: Db, inc: int) -> None:
     given = db.run(incident.assign, inc, Role.RESPONDER, "bob", actor="alice")
     taken = db.run(incident.unassign, inc, Role.RESPONDER, "bob", actor="alice")
     assert taken.data["corrects"] == given.id
-    commander = events_of(db, Kind.ASSIGN)[0]
+    # Command given at declaration is corrected by naming the declaration.
+    (declared,) = events_of(db, Kind.DECLARE)
     dropped = db.run(incident.unassign, inc, Role.COMMANDER, "alice", actor="alice")
-    assert dropped.data["corrects"] == commander.id
+    assert dropped.data["corrects"] == declared.id
     assert queries.state(db.read(), inc).roles == ()
     assert verify.verify(db.read()).ok
 

@@ -86,6 +86,14 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
                     ),
                 )
             )
+            if d.get("commander"):
+                out.append(
+                    (
+                        "INSERT INTO roles (incident_id, role, person, assigned_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (inc, Role.COMMANDER.value, d["commander"], at),
+                    )
+                )
             return out
         case Kind.SEVERITY:
             out.append(("UPDATE incidents SET severity = ? WHERE id = ?", (d["to"], inc)))

@@ -8,9 +8,11 @@ from typing import Any
 
 from ... import rules
 from ...models import (
+    DECLARER,
     LOG_KINDS,
     MAX_NAME_CHARS,
     ClosureRefused,
+    Declarer,
     Event,
     Impact,
     Incident,
@@ -48,9 +50,14 @@ def declare(
     detected_at: datetime | None = None,
     started_at: datetime | None = None,
     playbook: Playbook | None = None,
+    commander: str | Declarer = DECLARER,
 ) -> Incident:
-    """Open a new incident; its id is the next INC-<n> of this database."""
+    """Open a new incident; its id is the next INC-<n> of this database. Its
+    commander is the declarer unless `commander` names someone else or is ""
+    (nobody yet): an incident is never without a lead by oversight."""
     tx.text(title, "title")
+    named = actor if commander is DECLARER else commander
+    lead = rules.check_name(named, "commander") if named else None
     if summary:
         tx.text(summary, "summary")
     if type and len(type) > MAX_NAME_CHARS:
@@ -75,6 +82,7 @@ def declare(
         "detected_at": ts(detected_at) if detected_at else None,
         "started_at": ts(started_at) if started_at else None,
         "suggested": rules.suggest_severity(impact, urgency).value if impact or urgency else None,
+        "commander": lead,
     }
     n = tx.scalar("SELECT coalesce(max(id), 0) FROM incidents") + 1
     tx.append(n, Kind.DECLARE, actor, title, data, at)
@@ -207,11 +215,18 @@ def unassign(
     assigned = queries.source_event(
         tx,
         state.incident.id,
-        (Kind.ASSIGN,),
-        lambda ev: ev.data["role"] == role.value and ev.data["person"] == person,
+        (Kind.DECLARE, Kind.ASSIGN),
+        lambda ev: _assigns(ev, role, person),
     )
     data = {"role": role.value, "person": person, "corrects": assigned.id}
     return tx.append(state.incident.id, Kind.UNASSIGN, actor, "", data, at)
+
+
+def _assigns(ev: Event, role: Role, person: str) -> bool:
+    """Did `ev` give `person` the `role` (an assignment, or command at declaration)?"""
+    if ev.kind is Kind.DECLARE:
+        return role is Role.COMMANDER and ev.data.get("commander") == person
+    return bool(ev.data["role"] == role.value and ev.data["person"] == person)
 
 
 @verb
