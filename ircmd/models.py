@@ -238,16 +238,17 @@ class Kind(StrEnum):
     ACTION_ADD = "action_add"
     ACTION_SET = "action_set"
     # Corrections and later changes of structured fields. Each names in its data
-    # (`corrects`) the event whose value it replaces; that event stays as it was.
+    # (`corrects`) the event whose value it replaces (so do `unassign`, and
+    # `impact` once set before); that event stays as it was.
     UNNOTIFY = "unnotify"
     ITEM_EDIT = "item_edit"
     ITEM_OWN = "item_own"
-    SKIP = "skip"
     ACTION_RETYPE = "action_retype"
     RETITLE = "retitle"
     SUMMARY = "summary"
     IMPACT = "impact"
     MARK = "mark"
+    SKIP = "skip"  # a checklist step marked not applicable, with the reason
 
 
 # Kinds a user may pass to `ircmd log --kind`: free-text entries.

@@ -207,6 +207,8 @@ def assign(
 def unassign(
     tx: Tx, ref: IncidentRef, role: Role, person: str, *, actor: str, at: datetime | None = None
 ) -> Event:
+    """Take a role away (someone stood down, or was assigned in error); the event
+    names the assignment it ends, which stays on the record as it was."""
     person = rules.check_name(person, "person")
     state = tx.state(ref)
     rules.require_command(state, actor, "assign roles")
