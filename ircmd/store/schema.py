@@ -6,7 +6,7 @@ that `projections.statements` derives from events alone.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -20,6 +20,7 @@ PROJECTION_TABLES = (
     "custody",
     "evidence_amendments",
     "review",
+    "impact",
     "actions",
 )
 
@@ -190,7 +191,27 @@ UPDATE checklist SET (done_by, done_at) = (
 WHERE done = 1;
 """
 
+# Version 3: a checklist step may be skipped (marked not applicable, with the
+# reason), and an incident's impact is recorded field by field. Nothing to set
+# right in older rows: no event before version 3 skips a step or sets impact.
+_V3 = """
+ALTER TABLE checklist ADD COLUMN skipped_by TEXT;
+ALTER TABLE checklist ADD COLUMN skipped_at TEXT;
+ALTER TABLE checklist ADD COLUMN skip_reason TEXT;
+CREATE TABLE impact (
+    incident_id      INTEGER PRIMARY KEY,
+    customer_impact  TEXT NOT NULL DEFAULT '',
+    services         TEXT NOT NULL DEFAULT '[]',
+    users_affected   INTEGER,
+    records_affected INTEGER,
+    data_loss_from   TEXT,
+    data_loss_to     TEXT,
+    updated_at       TEXT NOT NULL,
+    updated_by       TEXT NOT NULL
+);
+"""
+
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -69,7 +69,11 @@ async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
     db = tmp_path / "ircmd.db"
     async with await Store.open(db, clock=frozen) as store:
         await store.declare(
-            title, actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)
+            title,
+            actor="alice",
+            severity=Severity.SEV2,
+            at=NOW - timedelta(minutes=5),
+            commander="",
         )
     return db
 
