@@ -169,7 +169,7 @@ class Declare(Command):
             )
         )
         await ctx.open(inc.id)
-        return f"{inc.key} declared ({inc.severity})"
+        return f"{inc.key} declared ({inc.severity}); {ctx.actor} commands (/ic PERSON hands over)"
 
 
 @dataclass(frozen=True)
