@@ -44,7 +44,7 @@ def draft_update(
         f"Impact {inc.impact or 'unknown'}, urgency {inc.urgency or 'unknown'}.",
     ]
     if steps:
-        open_steps = [i.text for i in steps if not i.done][:2]
+        open_steps = [i.text for i in steps if not i.done and not i.skipped][:2]
         doing = f" Next: {'; '.join(open_steps)}." if open_steps else ""
         parts.append(f"{phase.value.capitalize()} {done}/{len(steps)} steps done.{doing}")
     if latest_decision:

@@ -26,3 +26,13 @@ async def test_the_draft_reports_the_phase_the_incident_is_in(tmp_path: Path) ->
     assert "Containment 1/2 steps done. Next: Fail over to EU-2." in early
     assert "Recovery 0/1 steps done. Next: Replay failed payments." in later
     assert "Containment" not in later
+
+
+async def test_a_skipped_step_is_not_next(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "x.db", clock=frozen) as store:
+        await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
+        await store.add_item(1, "Page the vendor", actor="alice")
+        await store.add_item(1, "Fail over to EU-2", actor="alice")
+        await store.skip_item(1, 1, "the vendor is not involved", actor="alice")
+        draft = draft_update(await store.state(1), Audience.INTERNAL, NOW)
+    assert "Containment 0/2 steps done. Next: Fail over to EU-2." in draft

@@ -123,16 +123,24 @@ class Checklist(FullView):
             items = [i for i in state.checklist if i.phase is phase]
             done = sum(1 for i in items if i.done)
             heading = Content.styled(f"{title} {done}/{len(items)}", "bold")
+            skipped = sum(1 for i in items if i.skipped and not i.done)
+            if skipped:
+                heading += Content.styled(f", {skipped} skipped", "$text-muted")
             if not items:
                 heading += Content.styled(f"  none yet: {hint}", "$text-muted")
             lines.append(heading)
             for item in items:
-                box = Content.styled("[x]", "bold $text-success") if item.done else Content("[ ]")
+                # A skipped step (not applicable) is settled: `[-]`, as the timeline shows it.
+                settled = item.done or item.skipped
+                if item.done:
+                    box = Content.styled("[x]", "bold $text-success")
+                else:
+                    box = Content.styled("[-]", "$text-muted") if item.skipped else Content("[ ]")
                 parts = [
                     Content(f"{item.n:>2} "),
                     box,
                     Content(" "),
-                    user(item.text, "$text-muted" if item.done else ""),
+                    user(item.text, "$text-muted" if settled else ""),
                 ]
                 if item.assignee:
                     parts.append(user(f" @{item.assignee}", "$text-accent"))
