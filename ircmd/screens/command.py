@@ -726,17 +726,17 @@ class CommandScreen(Screen[None]):
         """Several lines pasted. A chat log (`23:41 name: text` on every line) is
         offered as one entry per line at its own time; Escape, or any other paste,
         makes one note, checked in a form (the bar is one line)."""
-        lines = entry.chat_lines(message.text, self.session.clock())
-        if lines is None or self.current is None or self.session.cfg.read_only:
+        chat = entry.chat_lines(message.text, self.session.clock())
+        if chat is None or self.current is None or self.session.cfg.read_only:
             await self._note_form(message.text)
             return
         from .modals import ConfirmScreen
 
         self.bar.value = ""  # what it held is in the question now
-        first, last = display.stamp(lines[0][0]), display.stamp(lines[-1][0])
+        first, last = display.stamp(chat.lines[0][0]), display.stamp(chat.lines[-1][0])
         question = (
-            f"Record {len(lines)} entries on {incident_key(self.current)}, each at its own"
-            f" time ({first} to {last} UTC)? Escape: one note instead"
+            f"Record {len(chat.lines)} entries on {incident_key(self.current)}, each at its"
+            f" own time ({first} to {last} UTC)? Escape: one note instead"
         )
 
         def typing(key: events.Key) -> None:
@@ -745,7 +745,7 @@ class CommandScreen(Screen[None]):
 
         async def answered(yes: object) -> None:
             if yes is True:
-                await self._after_dialog(entry.ChatLines(tuple(lines)))
+                await self._after_dialog(chat)
             else:
                 await self._note_form(message.text)
 
