@@ -569,6 +569,12 @@ class CommandScreen(Screen[None]):
         bar.cursor_position = len(text)
         bar.focus()
 
+    def type_in_bar(self, key: events.Key) -> None:
+        """A key typed in a view that does not take text: it goes on in the bar."""
+        if key.character:
+            self.set_focus(self.bar)
+            self.bar.insert_text_at_cursor(key.character)
+
     def action_focus_entry(self) -> None:
         self.bar.focus()
 
@@ -627,12 +633,14 @@ class CommandScreen(Screen[None]):
         pane = self.focused
         if isinstance(pane, FullView):
             title = str(pane.border_title or "")
-            self.app.push_screen(TextScreen(title, Content("\n").join(pane.lines)))
+            self.app.push_screen(
+                TextScreen(title, Content("\n").join(pane.lines), self.type_in_bar)
+            )
 
     def action_help(self) -> None:
         from .modals import TextScreen, help_body
 
-        self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))
+        self.app.push_screen(TextScreen("ircmd: keys and commands", help_body(), self.type_in_bar))
 
     def _refused_read_only(self) -> bool:
         """In a read-only session, say so before a dialog is filled in, not after."""
@@ -882,7 +890,9 @@ class CommandScreen(Screen[None]):
         if state is not None and message.option.id == str(state.incident.id):
             from .modals import TextScreen
 
-            self.app.push_screen(TextScreen(state.incident.key, incident_body(state)))
+            self.app.push_screen(
+                TextScreen(state.incident.key, incident_body(state), self.type_in_bar)
+            )
             return
         await self.run_line(f"/open INC-{message.option.id}")
 
@@ -891,7 +901,8 @@ class CommandScreen(Screen[None]):
         from .modals import TextScreen
 
         body = Content("\n").join(user(line) for line in message.text.split("\n"))
-        self.app.push_screen(TextScreen(message.heading or f"Entry #{message.event_id}", body))
+        heading = message.heading or f"Entry #{message.event_id}"
+        self.app.push_screen(TextScreen(heading, body, self.type_in_bar))
 
 
 class ScreenContext:
