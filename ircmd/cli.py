@@ -1301,6 +1301,9 @@ class CliContext:
         )
         return f"status {status}"
 
+    async def confirm(self, question: str, again: entry.Command) -> bool:
+        return True  # the command line was typed whole: nothing to ask
+
     async def close(self, override: str, at: datetime | None) -> str:
         await self.write(
             lambda: self.store.set_status(

@@ -101,6 +101,11 @@ class Context(Protocol):
         """Move the incident (the screen asks for a reason before going back)."""
         ...
 
+    async def confirm(self, question: str, again: Command) -> bool:
+        """Whether to go ahead: the screen asks, running `again` on yes, and says
+        False (a dialog took over); the command line goes ahead."""
+        ...
+
     async def close(self, override: str, at: datetime | None) -> str:
         """The closure gate, phrased for this front end."""
         ...
@@ -227,6 +232,7 @@ class Assign(Command):
 
     role: Role | None = None
     person: str = ""
+    confirmed: bool = False  # command handed to someone not yet on the incident, once asked
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
         role = self.role
@@ -234,6 +240,17 @@ class Assign(Command):
             await ctx.show(_form(at, Form.ASSIGN))
             return None
         ref = ctx.ref()
+        if role is Role.COMMANDER and not self.confirmed:
+            state = await ctx.store.state(ref)
+            on_it = {p.casefold() for r in Role for p in state.people(r)}
+            if self.person.casefold() not in on_it | {ctx.actor.casefold()}:
+                again = Assign(role, self.person, confirmed=True)
+                question = (
+                    f"{self.person} is not on {state.incident.key} yet. Hand command to"
+                    f" {self.person}? (a typo here would leave nobody able to take it back)"
+                )
+                if not await ctx.confirm(question, Backdated(at, again) if at else again):
+                    return None
         await ctx.write(lambda: ctx.store.assign(ref, role, self.person, actor=ctx.actor, at=at))
         return f"{self.person} is {role}"
 

@@ -225,7 +225,9 @@ async def test_assign_and_handoff(tmp_path: Path) -> None:
     async with running(db) as pilot:
         await submit(pilot, "/assign scribe carol")
         await submit(pilot, "/ic alice")
-        screen = await submit(pilot, "/ic bob")
+        screen = await submit(pilot, "/ic bob")  # not on it yet: asked first
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.press("enter")
         roles = screen.query_one("#roles")
         await until(pilot, lambda: "bob" in str(roles.render()))
     st = await state(db)

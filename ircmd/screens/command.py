@@ -975,6 +975,12 @@ class ScreenContext:
     async def status(self, status: Status, reason: str, at: datetime | None) -> str | None:
         return await self.screen._set_status(status, reason, at)
 
+    async def confirm(self, question: str, again: entry.Command) -> bool:
+        if self.screen.session.cfg.read_only:
+            raise read_only_refusal()
+        self.screen.ask(question, again, "not recorded")
+        return False
+
     async def close(self, override: str, at: datetime | None) -> str:
         return await self.screen._close(override, "", at)
 
