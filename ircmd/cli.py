@@ -138,7 +138,7 @@ def when(value: str | None) -> datetime | None:
         return None
     now = rules_now()
     at = rules.parse_at(value, now)
-    if "-" not in value and at.date() != now.date():
+    if rules.is_time_of_day(value) and at.date() != now.date():
         warn(f"--at {value.strip()} taken as {display.stamp(at)} UTC, yesterday")
     return at
 
@@ -1300,6 +1300,9 @@ class CliContext:
             )
         )
         return f"status {status}"
+
+    async def confirm(self, question: str, again: entry.Command) -> bool:
+        return True  # the command line was typed whole: nothing to ask
 
     async def close(self, override: str, at: datetime | None) -> str:
         await self.write(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -101,6 +101,11 @@ class Context(Protocol):
         """Move the incident (the screen asks for a reason before going back)."""
         ...
 
+    async def confirm(self, question: str, again: Command) -> bool:
+        """Whether to go ahead: the screen asks, running `again` on yes, and says
+        False (a dialog took over); the command line goes ahead."""
+        ...
+
     async def close(self, override: str, at: datetime | None) -> str:
         """The closure gate, phrased for this front end."""
         ...
@@ -118,6 +123,19 @@ class Command(ABC):
         """Run against `ctx`: the confirmation, or None when a dialog took over."""
 
 
+async def _not_before_it_began(ctx: Context, at: datetime) -> None:
+    """`HH:MM` later than now is read as yesterday's; when that lands before the
+    incident began, it was almost surely a slip (a local time, a typo), not a day-old
+    fact: refused, with how to say yesterday if it was meant."""
+    inc = await ctx.store.incident(ctx.ref())
+    began = min(t for t in (inc.started_at, inc.detected_at, inc.declared_at) if t)
+    if at < began:
+        raise ParseError(
+            f"{at:%H:%M} is later than now, so it reads as yesterday ({stamp(at)} UTC),"
+            f" before {inc.key} began; if that is meant, type the date: {at:%Y-%m-%dT%H:%MZ}"
+        )
+
+
 def _form(at: datetime | None, form: Form) -> Form:
     if at is not None:
         raise ParseError(f"/at back-dates a command with its arguments, not the {form} form")
@@ -131,10 +149,13 @@ class Entry(Command):
     text: str
     kind: Kind = Kind.NOTE
     at: datetime | None = None
+    shifted: bool = field(default=False, compare=False)  # `at` read as yesterday's HH:MM
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
         when = self.at or at
         ref = ctx.ref()
+        if self.shifted and self.at is not None:
+            await _not_before_it_began(ctx, self.at)
         ev = await ctx.write(
             lambda: ctx.store.log(ref, self.text, actor=ctx.actor, kind=self.kind, at=when)
         )
@@ -211,6 +232,7 @@ class Assign(Command):
 
     role: Role | None = None
     person: str = ""
+    confirmed: bool = False  # command handed to someone not yet on the incident, once asked
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
         role = self.role
@@ -218,6 +240,17 @@ class Assign(Command):
             await ctx.show(_form(at, Form.ASSIGN))
             return None
         ref = ctx.ref()
+        if role is Role.COMMANDER and not self.confirmed:
+            state = await ctx.store.state(ref)
+            on_it = {p.casefold() for r in Role for p in state.people(r)}
+            if self.person.casefold() not in on_it | {ctx.actor.casefold()}:
+                again = Assign(role, self.person, confirmed=True)
+                question = (
+                    f"{self.person} is not on {state.incident.key} yet. Hand command to"
+                    f" {self.person}? (a typo here would leave nobody able to take it back)"
+                )
+                if not await ctx.confirm(question, Backdated(at, again) if at else again):
+                    return None
         await ctx.write(lambda: ctx.store.assign(ref, role, self.person, actor=ctx.actor, at=at))
         return f"{self.person} is {role}"
 
@@ -583,9 +616,12 @@ class ChatLines(Command):
     """A pasted chat log: one note per line, each at its own time (see `chat_lines`)."""
 
     lines: tuple[tuple[datetime, str], ...]
+    shifted: bool = field(default=False, compare=False)  # the first read as yesterday's
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
         ref = ctx.ref()
+        if self.shifted:
+            await _not_before_it_began(ctx, self.lines[0][0])
         added = await ctx.write(lambda: ctx.store.log_lines(ref, self.lines, actor=ctx.actor))
         first, last = self.lines[0][0], self.lines[-1][0]
         return f"{len(added)} entries added, {stamp(first)} to {stamp(last)} UTC"
@@ -597,8 +633,11 @@ class Backdated(Command):
 
     at: datetime
     command: Command
+    shifted: bool = field(default=False, compare=False)  # `at` read as yesterday's HH:MM
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        if self.shifted:
+            await _not_before_it_began(ctx, self.at)
         done = await self.command.run(ctx, self.at)
         return f"{done} (at {stamp(self.at)} UTC)" if done else done
 
@@ -836,17 +875,18 @@ def _at(rest: str, now: datetime) -> Command:
     command that writes (`//text` after the time is a note starting with a slash)."""
     when, text = _split(rest, "at")
     at = rules.parse_at(when, now)
+    shifted = rules.is_time_of_day(when) and at.date() != now.astimezone(UTC).date()
     if not text:
         raise ParseError(f"usage: {usage_of('at').syntax} (the text is missing)")
     if not text.startswith("/") or text.startswith("//"):
-        return Entry(text[1:] if text.startswith("//") else text, Kind.NOTE, at)
+        return Entry(text[1:] if text.startswith("//") else text, Kind.NOTE, at, shifted)
     inner = parse(text, now=now)
     name = text[1:].partition(" ")[0].lower()
     if name == "at" or _BY_NAME[name].who is Who.ANYONE:
         raise ParseError(f"/at back-dates what goes on the record, not /{name}")
     if isinstance(inner, Entry):
-        return Entry(inner.text, inner.kind, at)
-    return Backdated(at, inner)
+        return Entry(inner.text, inner.kind, at, shifted)
+    return Backdated(at, inner, shifted)
 
 
 def _amend(rest: str, now: datetime) -> Command:
@@ -880,7 +920,11 @@ def _playbook(rest: str, now: datetime) -> Command:
 
 
 def _notify(rest: str, now: datetime) -> Command:
-    return Notify(rules.check_name(_need(rest, "notify"), "contact"))
+    who, tail = _quoted_first(rest, "notify")
+    quoted = rest.strip()[0] in "\"'"
+    if quoted and tail:
+        raise ParseError(f"usage: {usage_of('notify').syntax} (nothing after the quoted name)")
+    return Notify(rules.check_name(who if quoted else rest.strip(), "contact"))
 
 
 def _evidence(rest: str, now: datetime) -> Command:
@@ -1227,11 +1271,13 @@ COMMAND_NAMES = tuple(_BY_NAME)
 _CHAT = re.compile(r"^\[?(\d{1,2}:\d{2}(?::\d{2})?)\]?\s+(?:<([^>]+)>|([^:\s][^:]{0,63}):)\s*(.*)$")
 
 
-def chat_lines(text: str, now: datetime) -> list[tuple[datetime, str]] | None:
+def chat_lines(text: str, now: datetime) -> ChatLines | None:
     """A paste of timestamped chat lines (`23:41 name: text`), one entry per line at its
     own time (the latest such moment, as `/at HH:MM` reads it), "name: text" kept
-    whole; None when any non-blank line is not one, or fewer than two are."""
+    whole; None when any non-blank line is not one, fewer than two are, or their
+    times run backwards (a log in another time zone than UTC, read across midnight)."""
     found: list[tuple[datetime, str]] = []
+    shifted = False
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -1243,8 +1289,11 @@ def chat_lines(text: str, now: datetime) -> list[tuple[datetime, str]] | None:
             at = rules.parse_at(when, now)
         except InvalidInput:
             return None
+        if found and at < found[-1][0]:
+            return None
+        shifted |= at.date() != now.astimezone(UTC).date()
         found.append((at, f"{speaker.strip()}: {said}" if said else f"{speaker.strip()}:"))
-    return found if len(found) >= 2 else None
+    return ChatLines(tuple(found), shifted) if len(found) >= 2 else None
 
 
 def complete(value: str, known: Mapping[Arg, Iterable[str]] | None = None) -> str | None:

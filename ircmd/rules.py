@@ -171,6 +171,11 @@ CLOCK_SKEW = timedelta(minutes=1)
 BEFORE_IMPACT = timedelta(days=7)
 
 
+def is_time_of_day(value: str) -> bool:
+    """`HH:MM[:SS]`, which `parse_at` reads as its latest moment (maybe yesterday's)."""
+    return _HHMM.match(value.strip()) is not None
+
+
 def parse_at(value: str, now: datetime) -> datetime:
     """Parse `--at`: ISO-8601 (naive means UTC) or `HH:MM[:SS]` UTC.
 

@@ -294,11 +294,13 @@ CHAT_NOW = datetime(2026, 11, 23, 0, 30, tzinfo=UTC)
 
 def test_chat_lines_each_at_its_own_time_across_midnight() -> None:
     text = "23:41 carol: db primary gone\n23:58 <bob> restoring\n\n[00:12:05] alice: ETA 2h"
-    assert entry.chat_lines(text, CHAT_NOW) == [
+    chat = entry.chat_lines(text, CHAT_NOW)
+    assert chat is not None and chat.shifted, "the first lines are yesterday's"
+    assert chat.lines == (
         (datetime(2026, 11, 22, 23, 41, tzinfo=UTC), "carol: db primary gone"),
         (datetime(2026, 11, 22, 23, 58, tzinfo=UTC), "bob: restoring"),
         (datetime(2026, 11, 23, 0, 12, 5, tzinfo=UTC), "alice: ETA 2h"),
-    ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -309,6 +311,7 @@ def test_chat_lines_each_at_its_own_time_across_midnight() -> None:
         "just\ntwo lines",
         "25:00 carol: x\n23:00 bob: y",
         "23:41 : no speaker\n23:42 bob: y",
+        "00:10 carol: x\n00:40 bob: ten minutes ahead of UTC, so read as yesterday",
     ],
 )
 def test_what_is_not_a_chat_log_is_none(text: str) -> None:

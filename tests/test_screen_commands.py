@@ -225,7 +225,9 @@ async def test_assign_and_handoff(tmp_path: Path) -> None:
     async with running(db) as pilot:
         await submit(pilot, "/assign scribe carol")
         await submit(pilot, "/ic alice")
-        screen = await submit(pilot, "/ic bob")
+        screen = await submit(pilot, "/ic bob")  # not on it yet: asked first
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.press("enter")
         roles = screen.query_one("#roles")
         await until(pilot, lambda: "bob" in str(roles.render()))
     st = await state(db)
@@ -527,4 +529,24 @@ async def test_at_does_not_back_date_a_form(tmp_path: Path) -> None:
         screen = await submit(pilot, "/at 11:00 /declare")
         await until(pilot, lambda: "not the declare form" in message_text(screen))
         assert screen.bar.value == "/at 11:00 /declare", "a refused line stays to fix"
+        assert len(await events(db)) == before
+
+
+async def test_a_time_of_day_ahead_of_now_is_not_silently_yesterday(tmp_path: Path) -> None:
+    """`/at 12:30` at 12:00 reads as yesterday's 12:30, before the incident began (it
+    was declared at 11:55 today): refused, with the date to type if it was meant;
+    for a note, a command, and a pasted chat log alike. Nothing is written."""
+    db = await declared(tmp_path)
+    async with running(db) as pilot:
+        app = pilot.app
+        before = len(await events(db))
+        for line in ("/at 12:30 replica restarted", "/at 12:30 /status contained x"):
+            screen = await submit(pilot, line)
+            assert "reads as yesterday" in message_text(screen), line
+            assert "2026-11-22T12:30Z" in message_text(screen)
+        screen.bar.value = ""
+        app.post_message(Paste("12:30 carol: one\n12:40 bob: two"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: "reads as yesterday" in message_text(screen))
         assert len(await events(db)) == before

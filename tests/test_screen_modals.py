@@ -241,3 +241,15 @@ async def test_palette_hits_show_step_text_as_data(tmp_path: Path) -> None:
         for content in shown:
             for span in getattr(content, "spans", []):
                 assert "click" not in str(span.style) and "link" not in str(span.style)
+
+
+async def test_typing_while_reading_a_pane_in_full_goes_to_the_bar(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)
+    async with running(db, open_incident=1) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f4", "enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TextScreen))
+        await pilot.press(*"rotated key")
+        await until(pilot, lambda: pilot.app.screen is screen)
+        await until(pilot, lambda: screen.bar.value == "rotated key")
+        assert screen.bar.has_focus

@@ -707,3 +707,21 @@ async def test_every_structured_change_is_corrected_from_the_bar(tmp_path: Path)
     for kind in (Kind.UNASSIGN, Kind.UNNOTIFY, Kind.SKIP, Kind.ITEM_OWN, Kind.RETITLE, Kind.MARK):
         assert kind in kinds
     assert Kind.NOTIFY in kinds, "the retracted notification stays on the record"
+
+
+async def test_handing_command_to_someone_not_on_the_incident_asks_first(tmp_path: Path) -> None:
+    db = await seeded(tmp_path)  # INC-1: alice commands; bob, carol, dave, erin on it
+    async with running(db, open_incident=1) as pilot:
+        screen = await submit(pilot, "/ic nobody?")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: "not recorded" in message_text(screen))
+        assert (await state(db)).people(Role.COMMANDER) == ["alice"]
+        screen = await submit(pilot, "/ic frank")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: "frank is commander" in message_text(screen))
+    assert (await state(db)).people(Role.COMMANDER) == ["frank"]
+    async with running(db, user="bob", open_incident=1) as pilot:
+        screen = await submit(pilot, "/ic carol")  # bob is deputy; carol is on it: no question
+        assert "carol is commander" in message_text(screen)

@@ -569,6 +569,12 @@ class CommandScreen(Screen[None]):
         bar.cursor_position = len(text)
         bar.focus()
 
+    def type_in_bar(self, key: events.Key) -> None:
+        """A key typed in a view that does not take text: it goes on in the bar."""
+        if key.character:
+            self.set_focus(self.bar)
+            self.bar.insert_text_at_cursor(key.character)
+
     def action_focus_entry(self) -> None:
         self.bar.focus()
 
@@ -627,12 +633,14 @@ class CommandScreen(Screen[None]):
         pane = self.focused
         if isinstance(pane, FullView):
             title = str(pane.border_title or "")
-            self.app.push_screen(TextScreen(title, Content("\n").join(pane.lines)))
+            self.app.push_screen(
+                TextScreen(title, Content("\n").join(pane.lines), self.type_in_bar)
+            )
 
     def action_help(self) -> None:
         from .modals import TextScreen, help_body
 
-        self.app.push_screen(TextScreen("ircmd: keys and commands", help_body()))
+        self.app.push_screen(TextScreen("ircmd: keys and commands", help_body(), self.type_in_bar))
 
     def _refused_read_only(self) -> bool:
         """In a read-only session, say so before a dialog is filled in, not after."""
@@ -726,17 +734,17 @@ class CommandScreen(Screen[None]):
         """Several lines pasted. A chat log (`23:41 name: text` on every line) is
         offered as one entry per line at its own time; Escape, or any other paste,
         makes one note, checked in a form (the bar is one line)."""
-        lines = entry.chat_lines(message.text, self.session.clock())
-        if lines is None or self.current is None or self.session.cfg.read_only:
+        chat = entry.chat_lines(message.text, self.session.clock())
+        if chat is None or self.current is None or self.session.cfg.read_only:
             await self._note_form(message.text)
             return
         from .modals import ConfirmScreen
 
         self.bar.value = ""  # what it held is in the question now
-        first, last = display.stamp(lines[0][0]), display.stamp(lines[-1][0])
+        first, last = display.stamp(chat.lines[0][0]), display.stamp(chat.lines[-1][0])
         question = (
-            f"Record {len(lines)} entries on {incident_key(self.current)}, each at its own"
-            f" time ({first} to {last} UTC)? Escape: one note instead"
+            f"Record {len(chat.lines)} entries on {incident_key(self.current)}, each at its"
+            f" own time ({first} to {last} UTC)? Escape: one note instead"
         )
 
         def typing(key: events.Key) -> None:
@@ -745,7 +753,7 @@ class CommandScreen(Screen[None]):
 
         async def answered(yes: object) -> None:
             if yes is True:
-                await self._after_dialog(entry.ChatLines(tuple(lines)))
+                await self._after_dialog(chat)
             else:
                 await self._note_form(message.text)
 
@@ -882,7 +890,9 @@ class CommandScreen(Screen[None]):
         if state is not None and message.option.id == str(state.incident.id):
             from .modals import TextScreen
 
-            self.app.push_screen(TextScreen(state.incident.key, incident_body(state)))
+            self.app.push_screen(
+                TextScreen(state.incident.key, incident_body(state), self.type_in_bar)
+            )
             return
         await self.run_line(f"/open INC-{message.option.id}")
 
@@ -891,7 +901,8 @@ class CommandScreen(Screen[None]):
         from .modals import TextScreen
 
         body = Content("\n").join(user(line) for line in message.text.split("\n"))
-        self.app.push_screen(TextScreen(message.heading or f"Entry #{message.event_id}", body))
+        heading = message.heading or f"Entry #{message.event_id}"
+        self.app.push_screen(TextScreen(heading, body, self.type_in_bar))
 
 
 class ScreenContext:
@@ -963,6 +974,12 @@ class ScreenContext:
 
     async def status(self, status: Status, reason: str, at: datetime | None) -> str | None:
         return await self.screen._set_status(status, reason, at)
+
+    async def confirm(self, question: str, again: entry.Command) -> bool:
+        if self.screen.session.cfg.read_only:
+            raise read_only_refusal()
+        self.screen.ask(question, again, "not recorded")
+        return False
 
     async def close(self, override: str, at: datetime | None) -> str:
         return await self.screen._close(override, "", at)

@@ -340,16 +340,35 @@ class TextScreen(Dialog):
 
     BINDINGS = [Binding("escape,q,f1,enter", "cancel", "Close")]
 
-    def __init__(self, title: str, body: Content) -> None:
+    def __init__(
+        self, title: str, body: Content, on_typing: Callable[[events.Key], None] | None = None
+    ) -> None:
         super().__init__(classes="dialog text-dialog")
         self._title = title
         self._body = body
+        self._on_typing = on_typing
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while reading is not lost: the view closes and the key goes to the
+        entry bar (q, like Escape, only closes)."""
+        if self._on_typing is None or not event.is_printable or event.key == "q":
+            return
+        if not event.character or event.key == "space":
+            return
+        event.stop()
+        event.prevent_default()
+        self.dismiss(None)
+        self._on_typing(event)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
             yield Static(user(self._title, "bold"), classes="dialog-title")
             yield Static(self._body)
-            yield Static(Content.styled("Escape closes", "$text-muted"))
+            yield Static(
+                Content.styled("Escape closes (typing goes to the entry bar)", "$text-muted")
+                if self._on_typing
+                else Content.styled("Escape closes", "$text-muted")
+            )
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
