@@ -636,7 +636,9 @@ class Backdated(Command):
     shifted: bool = field(default=False, compare=False)  # `at` read as yesterday's HH:MM
 
     async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
-        if self.shifted:
+        # A declaration back-dated to yesterday begins an incident of its own: there is
+        # none yet (or it is not the open one) to have begun after it.
+        if self.shifted and not isinstance(self.command, Declare):
             await _not_before_it_began(ctx, self.at)
         done = await self.command.run(ctx, self.at)
         return f"{done} (at {stamp(self.at)} UTC)" if done else done

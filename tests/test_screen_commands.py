@@ -550,3 +550,16 @@ async def test_a_time_of_day_ahead_of_now_is_not_silently_yesterday(tmp_path: Pa
         await pilot.press("enter")
         await until(pilot, lambda: "reads as yesterday" in message_text(screen))
         assert len(await events(db)) == before
+
+
+async def test_a_declaration_back_dated_to_yesterday_declares(tmp_path: Path) -> None:
+    """`/at 12:30 /declare ...` at 12:00 is a declaration made yesterday: there is no
+    incident (or not this one) for it to come before, so it is not refused."""
+    db = tmp_path / "ircmd.db"
+    async with running(db) as pilot:
+        await submit(pilot, "/at 12:30 /declare SEV3 overnight load --started 12:10")
+        await submit(pilot, "/at 12:40 /declare SEV3 a second, also yesterday")
+    first, second = await state(db, 1), await state(db, 2)
+    assert first.incident.declared_at == NOW - timedelta(hours=23, minutes=30)
+    assert first.incident.started_at == NOW - timedelta(hours=23, minutes=50)
+    assert second.incident.declared_at == NOW - timedelta(hours=23, minutes=20)

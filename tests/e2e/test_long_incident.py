@@ -263,7 +263,8 @@ def test_a_long_two_phase_incident_from_three_screens(tmux_base: list[str], tmp_
     scribe.at(t(125), "/status recovering routing restored", "recovering")
 
     # ---------------------------------------------------------------- phase 2
-    ic.at(t(480), "/ic frank", "frank is commander")  # the overnight hand-off
+    # The overnight hand-off to someone not on it yet: asked first.
+    ic.at(t(480), "/ic frank", "frank is commander", confirm="frank is not on INC-1 yet")
     scribe.at(t(482), "/assign comms alice", "alice is comms")
     scribe.at(t(600), "orders table missing rows after the nightly cleanup", "added at")
     scribe.at(t(605), "/sev 1 primary data deleted", "severity SEV1")
