@@ -637,6 +637,12 @@ class CommandScreen(Screen[None]):
                 TextScreen(title, Content("\n").join(pane.lines), self.type_in_bar)
             )
 
+    @on(Checklist.Toggled)
+    async def _step_toggled(self, message: Checklist.Toggled) -> None:
+        """Space or x on a checklist step: run as `/check N` is, so a read-only
+        session or a refusal is said on the message line and nothing is written."""
+        await self._after_dialog(entry.Check(message.n, done=message.done))
+
     def action_help(self) -> None:
         from .modals import TextScreen, help_body
 
