@@ -90,8 +90,8 @@ class _WebhookAlert(_Strict):
     status: AlertStatus
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None  # noqa: N815 (the sender's names)
-    endsAt: datetime | None = None  # noqa: N815
+    startsAt: datetime | None = None  # the sender's names
+    endsAt: datetime | None = None
     fingerprint: str = ""
 
 
@@ -316,6 +316,4 @@ class IngestResult(BaseModel):
 
     @property
     def received(self) -> int:
-        return (
-            self.recorded + self.duplicates + self.stale + self.resolved_unknown + self.dropped
-        )
+        return self.recorded + self.duplicates + self.stale + self.resolved_unknown + self.dropped
