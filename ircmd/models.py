@@ -220,6 +220,8 @@ class Kind(StrEnum):
     REVIEW = "review"
     ACTION_ADD = "action_add"
     ACTION_SET = "action_set"
+    ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
+    PUBLIC_TITLE = "public_title"  # the title the status page shows
 
 
 # Kinds a user may pass to `ircmd log --kind`: free-text entries.

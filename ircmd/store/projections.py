@@ -53,10 +53,12 @@ def statements(ev: Event) -> list[Statement]:
             out.append(("UPDATE incidents SET severity = ? WHERE id = ?", (d["to"], inc)))
         case Kind.STATUS:
             out.append(("UPDATE incidents SET status = ? WHERE id = ?", (d["to"], inc)))
+            out.append(_triaged(inc))
             resolved = Status.RESOLVED.rank
             if Status(d["to"]).rank >= resolved > Status(d["from"]).rank:
                 out.append(("UPDATE incidents SET resolved_at = ? WHERE id = ?", (at, inc)))
         case Kind.ASSIGN:
+            out.append(_triaged(inc))
             if Role(d["role"]).single:
                 out.append(
                     (
@@ -232,6 +234,16 @@ def statements(ev: Event) -> list[Statement]:
                     (*sets.values(), d["action_id"]),
                 )
             )
+        case Kind.ALERT:
+            out += _alert(ev)
+        case Kind.PUBLIC_TITLE:
+            out.append(
+                (
+                    "INSERT INTO public_titles (incident_id, title) VALUES (?, ?)"
+                    " ON CONFLICT (incident_id) DO UPDATE SET title = excluded.title",
+                    (inc, ev.text),
+                )
+            )
         case Kind.NOTE | Kind.DECISION | Kind.AMEND:
             pass
     if inc is not None:
@@ -239,6 +251,36 @@ def statements(ev: Event) -> list[Statement]:
             (
                 "UPDATE incidents SET updated_at = max(updated_at, ?), last_event_id = ? WHERE id = ?",
                 (at, ev.id, inc),
+            )
+        )
+    return out
+
+
+def _triaged(inc: int | None) -> Statement:
+    """A person changing the status or assigning a role has triaged an incident
+    that alerts opened."""
+    return ("UPDATE alert_incidents SET untriaged = 0 WHERE incident_id = ?", (inc,))
+
+
+def _alert(ev: Event) -> list[Statement]:
+    """An alert event: the newest state of its fingerprint in its group and, for the
+    alert that opened its incident, the group that incident stands for."""
+    d = ev.data
+    out: list[Statement] = [
+        (
+            "INSERT INTO alerts (group_key, fingerprint, incident_id, status, starts_at,"
+            " event_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_key, fingerprint)"
+            " DO UPDATE SET incident_id = excluded.incident_id, status = excluded.status,"
+            " starts_at = excluded.starts_at, event_id = excluded.event_id",
+            (d["group"], d["fingerprint"], ev.incident_id, d["status"], d["starts_at"], ev.id),
+        )
+    ]
+    if d.get("opened"):
+        out.append(
+            (
+                "INSERT INTO alert_incidents (incident_id, group_key, source, untriaged)"
+                " VALUES (?, ?, ?, 1)",
+                (ev.incident_id, d["group"], d["source"]),
             )
         )
     return out

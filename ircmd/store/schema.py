@@ -6,7 +6,7 @@ that `projections.statements` derives from events alone.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -21,6 +21,9 @@ PROJECTION_TABLES = (
     "evidence_amendments",
     "review",
     "actions",
+    "alert_incidents",
+    "alerts",
+    "public_titles",
 )
 
 _V1 = """
@@ -190,7 +193,35 @@ UPDATE checklist SET (done_by, done_at) = (
 WHERE done = 1;
 """
 
+# Alerts (`ircmd serve`, `ircmd ingest`) and the status page's public title.
+# `alert_incidents`: the incidents alerts opened, the group each stands for, and
+# whether a person has triaged it yet (a status change or an assignment).
+# `alerts`: the newest recorded state of each fingerprint in each group, what a
+# re-sent or late alert is compared with (`ingest.verdict`).
+_V3 = """
+CREATE TABLE alert_incidents (
+    incident_id INTEGER PRIMARY KEY,
+    group_key   TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    untriaged   INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX alert_incidents_by_group ON alert_incidents (group_key);
+CREATE TABLE alerts (
+    group_key   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    incident_id INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    starts_at   TEXT,
+    event_id    INTEGER NOT NULL,
+    PRIMARY KEY (group_key, fingerprint)
+);
+CREATE TABLE public_titles (
+    incident_id INTEGER PRIMARY KEY,
+    title       TEXT NOT NULL
+);
+"""
+
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -32,6 +32,7 @@ from ..models import (
     ReadOnly,
     VerifyResult,
 )
+from ..statuspage import PublicIncident
 from . import presence, queries, verify
 from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
 from .dialect import SQLITE
@@ -39,7 +40,7 @@ from .presence import PRESENCE_TIMEOUT
 from .reader import Connection, IncidentRef, Reader
 from .record import event_from_row, ts
 from .tx import Clock, Target, Tx, transaction
-from .verbs import actions, checklist, comms, evidence, incident, review
+from .verbs import actions, alerts, checklist, comms, evidence, incident, review
 
 __all__ = ["DEFAULT_TIMEOUT", "PRESENCE_TIMEOUT", "Clock", "Store", "utc_now"]
 
@@ -181,6 +182,8 @@ class Store:
     save_review = _Verb(review.save_review)
     add_action = _Verb(actions.add_action)
     set_action = _Verb(actions.set_action)
+    ingest_alerts = _Verb(alerts.ingest_alerts)
+    set_public_title = _Verb(alerts.set_public_title)
 
     # -------------------------------------------------------------- presence
 
@@ -263,6 +266,14 @@ class Store:
     async def data_version(self) -> int:
         """Changes whenever another connection commits (PRAGMA data_version)."""
         return await self._read(queries.data_version)
+
+    async def public_incidents(self) -> list[PublicIncident]:
+        """What the status page shows (`queries.public_incidents`)."""
+        return await self._read(queries.public_incidents)
+
+    async def untriaged(self) -> set[int]:
+        """Incidents opened by alerts that no person has triaged yet."""
+        return await self._read(queries.untriaged)
 
     async def action(self, ref: int) -> Action:
         return await self._read(queries.action, ref)
