@@ -21,9 +21,16 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from .models import Frozen, InvalidInput, Severity
 
@@ -79,6 +86,17 @@ class Alert(Frozen):
 # ------------------------------------------------------------------ payloads
 
 
+def _written_time(value: object) -> object:
+    """A time must come as an RFC 3339 string: pydantic would also take a number as
+    seconds since 1970, and a sender that sends one has a bug worth hearing about."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a time must be an RFC 3339 string")
+    return value
+
+
+Stamp = Annotated[datetime | None, BeforeValidator(_written_time)]
+
+
 class _Strict(BaseModel):
     """Sender fields we read must have the right type; others are ignored, since
     Alertmanager and Grafana add fields between versions."""
@@ -90,8 +108,8 @@ class _WebhookAlert(_Strict):
     status: AlertStatus
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: datetime | None = None  # the sender's names
-    endsAt: datetime | None = None
+    startsAt: Stamp = None  # the sender's names
+    endsAt: Stamp = None
     fingerprint: str = ""
 
 
@@ -112,8 +130,8 @@ class _OwnAlert(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     fingerprint: str = ""
     status: AlertStatus = AlertStatus.FIRING
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: Stamp = None
+    ends_at: Stamp = None
     text: str = ""
 
     @field_validator("title")
