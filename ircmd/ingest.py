@@ -28,6 +28,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -142,6 +143,9 @@ class _OwnAlert(BaseModel):
         return v
 
 
+_OWN_ALERTS = TypeAdapter(list[_OwnAlert])
+
+
 def _when(at: datetime | None) -> datetime | None:
     """A zero time (0001-01-01) means none; a time without a zone is refused."""
     if at is None or at.year <= _ZERO_TIME_YEAR:
@@ -175,7 +179,7 @@ def parse(body: bytes, fmt: Format) -> list[Alert]:
     try:
         if fmt is Format.JSON:
             items = raw if isinstance(raw, list) else [raw]
-            return [_own(_OwnAlert.model_validate(item)) for item in items]
+            return [_own(a) for a in _OWN_ALERTS.validate_python(items)]
         hook = _Webhook.model_validate(raw)
     except ValidationError as e:
         raise _error(e) from None
