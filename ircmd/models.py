@@ -449,12 +449,21 @@ class IncidentState(Frozen):
         return [a.role for a in self.roles if a.person == person]
 
 
+#: How `ircmd serve` names its presence sessions, so the screens can tell it from
+#: a person and show that alerts can flow.
+SERVE_SESSION_PREFIX = "serve-"
+
+
 class Presence(Frozen):
     session: str
     incident_id: int | None
     person: str
     host: str
     seen_at: datetime
+
+    @property
+    def is_serve(self) -> bool:
+        return self.session.startswith(SERVE_SESSION_PREFIX)
 
 
 class Playbook(Frozen):

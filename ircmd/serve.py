@@ -35,7 +35,14 @@ from . import statuspage
 from .alerting import Router, log_line, receive
 from .config import Settings, Source
 from .ingest import MAX_PAYLOAD_BYTES, Format
-from .models import InvalidInput, IrcmdError, ReadOnly, RuleViolation, StorageBusy
+from .models import (
+    SERVE_SESSION_PREFIX,
+    InvalidInput,
+    IrcmdError,
+    ReadOnly,
+    RuleViolation,
+    StorageBusy,
+)
 from .store import Store
 
 #: The presence line shows a serve process as this person.
@@ -194,7 +201,7 @@ async def run(
 async def heartbeat(store: Store) -> None:
     """`serve` on the screens' presence line, so the commander sees alerts can flow;
     a killed serve drops off it when its heartbeats stop."""
-    session = f"serve-{uuid.uuid4().hex[:12]}"
+    session = f"{SERVE_SESSION_PREFIX}{uuid.uuid4().hex[:12]}"
     try:
         while True:
             with contextlib.suppress(IrcmdError):  # a busy record: try at the next beat

@@ -13,8 +13,11 @@ from textual.widgets.option_list import Option
 from ..models import ACTIVE_STATUSES, Incident
 from .style import severity, status, user
 
+#: Before the title of an incident that alerts opened and no person has triaged yet.
+UNTRIAGED = "ALERT "
 
-def _prompt(inc: Incident, current: bool) -> Content:
+
+def _prompt(inc: Incident, current: bool, untriaged: bool) -> Content:
     return Content.assemble(
         ("▶ " if current else "  ", "bold $text-accent"),
         (inc.key.ljust(6), "bold"),
@@ -23,6 +26,7 @@ def _prompt(inc: Incident, current: bool) -> Content:
         " ",
         status(inc.status),
         " ",
+        (UNTRIAGED if untriaged else "", "bold $text-error"),
         user(inc.title),
     )
 
@@ -34,11 +38,18 @@ class Board(OptionList):
         super().__init__(id=id)
         self.incidents: dict[int, Incident] = {}
         self.current: int | None = None
+        # Opened by alerts, not yet triaged by a person (Store.untriaged); the screen
+        # sets it before it upserts the incidents a batch touched.
+        self.untriaged: set[int] = set()
 
-    def load(self, incidents: list[Incident], current: int | None) -> None:
+    def load(self, incidents: list[Incident], current: int | None, untriaged: set[int]) -> None:
         self.incidents = {i.id: i for i in incidents if i.status in ACTIVE_STATUSES}
         self.current = current
+        self.untriaged = untriaged
         self._rebuild()
+
+    def _line(self, inc: Incident) -> Content:
+        return _prompt(inc, inc.id == self.current, inc.id in self.untriaged)
 
     def _order(self) -> list[Incident]:
         return sorted(self.incidents.values(), key=lambda i: (i.severity.value, -i.id))
@@ -46,9 +57,7 @@ class Board(OptionList):
     def _rebuild(self) -> None:
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.clear_options()
-        self.add_options(
-            Option(_prompt(i, i.id == self.current), id=str(i.id)) for i in self._order()
-        )
+        self.add_options(Option(self._line(i), id=str(i.id)) for i in self._order())
         if highlighted is not None and highlighted in {str(i) for i in self.incidents}:
             self.highlighted = self.get_option_index(highlighted)
         self.border_title = f"Board {len(self.incidents)}"
@@ -63,7 +72,7 @@ class Board(OptionList):
         else:
             self.incidents.pop(inc.id, None)
         if known and active and old is not None and old.severity == inc.severity:
-            self.replace_option_prompt(str(inc.id), _prompt(inc, inc.id == self.current))
+            self.replace_option_prompt(str(inc.id), self._line(inc))
         elif known or active:
             self._rebuild()
 
@@ -71,4 +80,4 @@ class Board(OptionList):
         previous, self.current = self.current, current
         for n in (previous, current):
             if n is not None and n in self.incidents:
-                self.replace_option_prompt(str(n), _prompt(self.incidents[n], n == current))
+                self.replace_option_prompt(str(n), self._line(self.incidents[n]))
