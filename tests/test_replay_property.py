@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ircmd.ingest import Alert, AlertStatus, RoutedAlert
 from ircmd.models import (
     ActionStatus,
     ActionType,
@@ -32,6 +33,7 @@ from ircmd.models import (
     Status,
 )
 from ircmd.store import Store, schema
+from ircmd.store.connection import fresh_schema
 from ircmd.store.projections import replay
 from ircmd.store.record import EVENT_COLUMNS, event_from_row
 
@@ -138,6 +140,14 @@ commands = st.one_of(
         people,
     ),
     st.tuples(st.just("playbook"), incs, st.sampled_from(PLAYBOOKS), people),
+    st.tuples(
+        st.just("alert"),
+        st.sampled_from(["fp1", "fp2"]),
+        st.sampled_from(list(AlertStatus)),
+        st.integers(0, 3),
+        st.sampled_from(["g1", "g2"]),
+    ),
+    st.tuples(st.just("public_title"), incs, texts, people),
 )
 
 
@@ -188,6 +198,17 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
             await s.set_action(aid, status, actor=actor, note=note, owner=owner, due=due)
         case ("playbook", inc, book, actor):
             await s.apply_playbook(inc, book, actor=actor)
+        case ("alert", fp, status, minutes, group):
+            alert = Alert(
+                fingerprint=fp,
+                status=status,
+                title=f"alert {fp}",
+                starts_at=T0 - timedelta(minutes=minutes),
+            )
+            routed = RoutedAlert(alert=alert, group=group, severity=Severity.SEV3)
+            await s.ingest_alerts([routed], actor="alerts:am", source="am", playbooks={})
+        case ("public_title", inc, text, actor):
+            await s.set_public_title(inc, text, actor=actor)
         case _:
             raise AssertionError(f"unknown command {cmd!r}")
 
@@ -210,9 +231,8 @@ def projections_from_events_alone(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         ]
     finally:
         src.close()
-    fresh = sqlite3.connect(":memory:")
+    fresh = fresh_schema()
     try:
-        fresh.executescript(schema.MIGRATIONS[0])
         replay(fresh, events)
         return {
             t: sorted(fresh.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
@@ -313,6 +333,10 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("status", 1, Status.CLOSED, c, "", ""),
         ("status", 2, Status.CLOSED, b, "", "postmortem waived"),
         ("status", 2, Status.TRIAGED, b, "more found", ""),
+        ("alert", "fp1", AlertStatus.FIRING, 2, "g1"),  # opens INC-3
+        ("alert", "fp1", AlertStatus.RESOLVED, 2, "g1"),
+        ("assign", 3, Role.COMMANDER, a, a),  # triaged
+        ("public_title", 3, "Slow checkout", a),
     ]
     db = tmp_path / "fixed.db"
     ok, refused = asyncio.run(run_sequence(db, cmds))

@@ -198,15 +198,18 @@ WHERE done = 1;
 # whether a person has triaged it yet (a status change or an assignment).
 # `alerts`: the newest recorded state of each fingerprint in each group, what a
 # re-sent or late alert is compared with (`ingest.verdict`).
+# IF NOT EXISTS: a record whose version was set back by hand migrates again cleanly
+# (SQLite keeps the statements without the clause, so the schema `verify` compares
+# is the same).
 _V3 = """
-CREATE TABLE alert_incidents (
+CREATE TABLE IF NOT EXISTS alert_incidents (
     incident_id INTEGER PRIMARY KEY,
     group_key   TEXT NOT NULL,
     source      TEXT NOT NULL,
     untriaged   INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX alert_incidents_by_group ON alert_incidents (group_key);
-CREATE TABLE alerts (
+CREATE INDEX IF NOT EXISTS alert_incidents_by_group ON alert_incidents (group_key);
+CREATE TABLE IF NOT EXISTS alerts (
     group_key   TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     incident_id INTEGER NOT NULL,
@@ -215,7 +218,7 @@ CREATE TABLE alerts (
     event_id    INTEGER NOT NULL,
     PRIMARY KEY (group_key, fingerprint)
 );
-CREATE TABLE public_titles (
+CREATE TABLE IF NOT EXISTS public_titles (
     incident_id INTEGER PRIMARY KEY,
     title       TEXT NOT NULL
 );
