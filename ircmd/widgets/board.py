@@ -18,6 +18,7 @@ UNTRIAGED = "ALERT "
 
 
 def _prompt(inc: Incident, current: bool, untriaged: bool) -> Content:
+    mark = [(UNTRIAGED, "bold $text-error")] if untriaged else []
     return Content.assemble(
         ("▶ " if current else "  ", "bold $text-accent"),
         (inc.key.ljust(6), "bold"),
@@ -26,7 +27,7 @@ def _prompt(inc: Incident, current: bool, untriaged: bool) -> Content:
         " ",
         status(inc.status),
         " ",
-        (UNTRIAGED if untriaged else "", "bold $text-error"),
+        *mark,
         user(inc.title),
     )
 
