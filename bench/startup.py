@@ -33,7 +33,7 @@ COLS, ROWS = 120, 40
 TARGET_RATIO = 1.5
 BARE_TEXT = "minimal-textual-app"
 # The baseline, run as `python -c`: no module of this repository is imported.
-BARE_APP = f"""
+BARE_DEFS = f"""
 from textual.app import App, ComposeResult
 from textual.widgets import Footer, Header, Static
 
@@ -45,10 +45,18 @@ class Minimal(App[None]):
         yield Header()
         yield Static({BARE_TEXT!r})
         yield Footer()
-
-
-Minimal().run()
 """
+BARE_APP = BARE_DEFS + "\n\nMinimal().run()\n"
+# Packages the baseline must not load: it would no longer be the fastest start.
+NOT_IN_BASELINE = frozenset({"bench", "ircmd", "pydantic", "pydantic_core", "aiosqlite", "click"})
+
+
+def baseline_extras() -> list[str]:
+    """The modules of NOT_IN_BASELINE that the baseline's code loads, run as it is
+    measured (`python -c`, same interpreter); [] when it imports Textual alone."""
+    probe = BARE_DEFS + "\nimport sys\nprint(*sorted(sys.modules), sep='\\n')\n"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return sorted(m for m in r.stdout.split() if m.split(".")[0] in NOT_IN_BASELINE)
 
 
 class Terminal:
@@ -130,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.startup")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
+    extras = baseline_extras()
+    if extras:
+        raise SystemExit(f"the baseline is not a bare Textual app: it loads {', '.join(extras)}")
     with tempfile.TemporaryDirectory(prefix="ircmd-bench-") as tmp:
         root = Path(tmp)
         db = root / "startup.db"

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import IngestSettings
-from .ingest import Format, IngestResult, Route, parse, route
-from .models import InvalidInput, Playbook
+from .ingest import IngestResult, Route, parse, route
+from .models import Format, InvalidInput, Playbook
 from .playbooks import load_playbooks, playbook_for_type
+from .settings import IngestSettings
 from .store import Store
 
 

@@ -13,7 +13,6 @@ No Textual here: the CLI, the screen and any future `serve` share this module.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
@@ -23,12 +22,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .config import AnchorSettings
 from .models import Head, InvalidInput, StorageError
-from .store import Store
+from .store import queries
+
+if TYPE_CHECKING:  # a one-shot command's SyncStore runs without asyncio or aiosqlite
+    import asyncio
+
+    from .store import Store
+    from .store.facade import Face
+    from .store.sync import SyncStore
+
+T = TypeVar("T")
 
 NAMESPACE = "ircmd-anchor"  # ssh-keygen's signature namespace: a signature for nothing else
 SIGN_TIMEOUT = 30.0  # seconds ssh-keygen may take (a hardware key waits for a touch)
@@ -40,7 +49,8 @@ class Anchor(BaseModel):
     """One line of the anchor log. `sig`, when present, is ssh-keygen's armored
     signature over `payload()`: every other field, canonically encoded."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use: most processes that import this module never read an anchor.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     v: int = 1
     db: str
@@ -227,11 +237,28 @@ def check_signature(anchor: Anchor, signers: Path | None) -> str | None:
 # ---------------------------------------------------------------- the checks
 
 
-async def mismatch(store: Store, anchor: Anchor) -> str | None:
-    """Why the record no longer agrees with `anchor` (one indexed query), or None."""
+# asyncio is imported where it is used: a one-shot command's opening check
+# (`open_warning_sync`) runs without an event loop.
+
+
+async def to_thread(fn: Callable[..., T], /, *args: Any) -> T:
+    """`asyncio.to_thread`: signing and the log's fsync keep the event loop free."""
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)
+
+
+def _new_lock() -> asyncio.Lock:
+    import asyncio
+
+    return asyncio.Lock()
+
+
+def disagreement(anchor: Anchor, found: str | None) -> str | None:
+    """Why the record no longer agrees with `anchor`, given the hash it now holds for
+    the anchored head event (`found`, None when there is no such event), or None."""
     if anchor.head_id == 0:
         return None  # anchored while empty: nothing to find
-    found = await store.hash_of(anchor.head_id)
     if found is None:
         return f"event #{anchor.head_id} is gone"
     if found != anchor.head_hash:
@@ -239,24 +266,46 @@ async def mismatch(store: Store, anchor: Anchor) -> str | None:
     return None
 
 
-async def open_warning(store: Store, settings: AnchorSettings) -> str | None:
-    """What a process says on opening the record when the newest anchor of this
-    database does not match it; None when it matches or there is none."""
+async def mismatch(store: Store, anchor: Anchor) -> str | None:
+    """Why the record no longer agrees with `anchor` (one indexed query), or None."""
+    return disagreement(anchor, await store.hash_of(anchor.head_id))
+
+
+def _to_check(store: Face, settings: AnchorSettings) -> Anchor | str | None:
+    """The newest anchor of the database to check on opening; the reason, as the
+    warning, when the log cannot be read; None when there is no log or no anchor."""
     if settings.log is None:
         return None
     try:
-        anchor = newest(settings.log, store.path)
+        return newest(settings.log, store.path)
     except StorageError as e:
         return str(e)
-    if anchor is None:
-        return None
-    why = await mismatch(store, anchor)
+
+
+def _warning(anchor: Anchor, why: str | None) -> str | None:
     if why is None:
         return None
     return (
         f"the record does not match its newest anchor ({anchor.at}, head #{anchor.head_id}):"
         f" {why}; it was changed outside ircmd, run `ircmd verify`"
     )
+
+
+async def open_warning(store: Store, settings: AnchorSettings) -> str | None:
+    """What a process says on opening the record when the newest anchor of this
+    database does not match it; None when it matches or there is none."""
+    anchor = _to_check(store, settings)
+    if not isinstance(anchor, Anchor):
+        return anchor
+    return _warning(anchor, await mismatch(store, anchor))
+
+
+def open_warning_sync(store: SyncStore, settings: AnchorSettings) -> str | None:
+    """`open_warning` for a one-shot command's SyncStore."""
+    anchor = _to_check(store, settings)
+    if not isinstance(anchor, Anchor):
+        return anchor
+    return _warning(anchor, disagreement(anchor, store.read(queries.hash_of, anchor.head_id)))
 
 
 @dataclass(frozen=True)
@@ -287,7 +336,7 @@ async def verify_anchors(store: Store, settings: AnchorSettings, head: Head) -> 
         if why is None and head.count < anchor.count:
             why = f"the record holds {head.count} events, fewer than the {anchor.count} anchored"
         if why is None and anchor.sig is not None:
-            why = await asyncio.to_thread(check_signature, anchor, settings.signers)
+            why = await to_thread(check_signature, anchor, settings.signers)
         if why is None and anchor.sig is None and settings.signers is not None:
             why = f"it is unsigned, but IRCMD_ANCHOR_SIGNERS ({settings.signers}) is set"
         if why is not None:
@@ -322,8 +371,8 @@ async def write_anchor(
     )
     signer = key or settings.key
     if signer is not None:
-        anchor = await asyncio.to_thread(sign, anchor, signer)
-    await asyncio.to_thread(append, log, anchor)
+        anchor = await to_thread(sign, anchor, signer)
+    await to_thread(append, log, anchor)
     return anchor
 
 
@@ -345,7 +394,7 @@ class AutoAnchor:
     last_at: datetime | None = None
     _known: int = field(default=0, init=False)
     # A feed batch and a heartbeat may both find an anchor due: one line, not two.
-    _busy: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _busy: asyncio.Lock = field(default_factory=_new_lock, init=False)
 
     def __post_init__(self) -> None:
         self._known = self.last_id

@@ -1,5 +1,7 @@
 """The command line (click). Only `ircmd` with no subcommand and `ircmd demo` import
-Textual, so one-shot commands like `ircmd log` start fast.
+Textual, so one-shot commands like `ircmd log` start fast; a command imports what
+only it needs (the store, playbooks, escalation, files) when it runs, and
+`ircmd log INC-n TEXT` writes through the synchronous `SyncStore`, without asyncio.
 
 Every error reaches the user as one line, `ircmd: error: ...`, with exit status 1
 (2 for usage errors) and no traceback.
@@ -7,7 +9,6 @@ Every error reaches the user as one line, `ircmd: error: ...`, with exit status 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shlex
@@ -16,25 +17,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from . import __version__, display, entry, rules, statuspage
-from .alerting import Router, log_line, receive
-from .anchor import open_warning as anchor_open_warning
-from .config import Config, Settings, load_settings, lock_user, resolve
-from .escalation import contact, load_escalation, pending_contacts
-from .hashing import hash_file
-from .hashing import receive as receive_bytes
-from .ingest import MAX_PAYLOAD_BYTES, Format
+from . import __version__, display, entry, rules
+from .config import Config, lock_user, resolve
 from .lock import LockedGroup
 from .models import (
     LOG_KINDS,
+    MAX_PAYLOAD_BYTES,
     REVIEW_FIELDS,
     ActionType,
     DatabaseReplaced,
     Event,
+    Format,
     InvalidInput,
     IrcmdError,
     Kind,
@@ -49,9 +46,14 @@ from .models import (
     parse_incident_ref,
     read_only_refusal,
 )
-from .playbooks import find_playbook, load_playbooks, playbook_for_type
-from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff, retrying
-from .store import Store
+from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
+
+if TYPE_CHECKING:
+    from .alerting import Router
+    from .settings import Settings
+    from .store import Store
+    from .store.facade import Face
+    from .store.sync import SyncStore
 
 T = TypeVar("T")
 
@@ -70,6 +72,12 @@ def cfg_of(ctx: click.Context) -> Config:
     return cfg
 
 
+def settle(store: Face, cfg: Config) -> None:
+    """The user's limits on what a store records: --force-time and IRCMD_MAX_TEXT."""
+    store.force_time = cfg.force_time
+    store.max_text = cfg.max_text
+
+
 def run(
     ctx: click.Context,
     body: Callable[[Store, Config], Awaitable[T]],
@@ -81,17 +89,21 @@ def run(
     connection would keep the process alive). A command that only `reads` never
     creates the database: a missing file is an error. On opening, the newest anchor
     is checked (one query) and a mismatch is one warning line; the body still runs."""
+    import asyncio
+
+    from .anchor import open_warning
+    from .store import Store
+
     cfg = cfg_of(ctx)
 
     async def go() -> T:
         store = await Store.open(
             cfg.db, read_only=cfg.read_only, must_exist=reads, timeout=cfg.timeout
         )
-        store.force_time = cfg.force_time
-        store.max_text = cfg.max_text
+        settle(store, cfg)
         try:
             if check_anchor:
-                warning = await anchor_open_warning(store, cfg.anchor)
+                warning = await open_warning(store, cfg.anchor)
                 if warning:
                     warn(warning)
             return await body(store, cfg)
@@ -99,6 +111,21 @@ def run(
             await store.close()
 
     return asyncio.run(go())
+
+
+def run_sync(ctx: click.Context, body: Callable[[SyncStore, Config], T]) -> T:
+    """`run` for a one-shot write on the synchronous `SyncStore`: the same open, the
+    same anchor check and settings, without an event loop or a connection thread."""
+    from .anchor import open_warning_sync
+    from .store.sync import SyncStore
+
+    cfg = cfg_of(ctx)
+    with SyncStore.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout) as store:
+        settle(store, cfg)
+        warning = open_warning_sync(store, cfg.anchor)
+        if warning:
+            warn(warning)
+        return body(store, cfg)
 
 
 def at_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -258,6 +285,8 @@ def declare(
 
     With a type and no --playbook, the playbook whose name or `types` list matches
     the type is applied (said on stderr); --no-playbook applies none."""
+    from .playbooks import find_playbook, load_playbooks, playbook_for_type
+
     cfg = cfg_of(ctx)
     if playbook and no_playbook:
         fail("--playbook and --no-playbook exclude each other", 2)
@@ -353,17 +382,22 @@ def log(
         fail("give TEXT or --stdin, not both", 2)
     if not from_stdin and text is None:
         fail("nothing to log: give the entry's TEXT or --stdin", 2)
+    if text is not None:
+        from .store.verbs.incident import log as log_entry
+
+        def one(store: SyncStore, cfg: Config) -> None:
+            ev = store.run(log_entry, incident, text, actor=cfg.user, kind=Kind(kind), at=when(at))
+            click.echo(f"#{ev.id}")
+
+        run_sync(ctx, one)
+        return
     backoff = Backoff(retries=retries, delay=retry_delay)
 
-    async def body(store: Store, cfg: Config) -> int:
-        if text is not None:
-            ev = await store.log(incident, text, actor=cfg.user, kind=Kind(kind), at=when(at))
-            click.echo(f"#{ev.id}")
-            return 0
+    async def lines(store: Store, cfg: Config) -> int:
         await store.incident(incident)  # fail before reading input for a bad id
         return await log_lines(store, cfg.user, incident, Kind(kind), when(at), backoff, echo)
 
-    if run(ctx, body):
+    if run(ctx, lines):
         sys.exit(1)
 
 
@@ -386,6 +420,8 @@ async def log_lines(
     with a warning. If the database file was replaced under this process, no
     later line could be written either: it stops there, and says so.
     """
+    from .retry import retrying
+
     failures = 0
     for number, raw in enumerate(sys.stdin.buffer, 1):
         raw = raw.rstrip(b"\r\n")
@@ -630,13 +666,15 @@ def stream_report(
     terminal: bool = False,
 ) -> None:
     """Write an incident's report (md, json or csv) as it is read: the state and the
-    few events metrics need first, then the timeline a chunk at a time, so an
-    incident of 100,000 entries never sits in memory whole. The text is the same
-    as `report.incident_markdown`, `display.json_text(report.incident_json(...))`
-    and `report.incident_csv` give, plus a final newline; CSV bound for a
-    `terminal` has its control characters shown safely. Each stream of chunks is
-    closed (`aclosing`) before the store is, even when the reader goes away."""
+    few events metrics and corrections need first, then each long section (the
+    timeline among them) a chunk at a time, so an incident of 100,000 entries never
+    sits in memory whole. The text is the same as `report.incident_markdown`,
+    `display.json_text(report.incident_json(...))` and `report.incident_csv` give,
+    plus a final newline; CSV bound for a `terminal` has its control characters
+    shown safely. Each stream of chunks is closed (`aclosing`) before the store is,
+    even when the reader goes away."""
     from . import report as rep
+    from .escalation import load_escalation
 
     async def body(store: Store, cfg: Config) -> None:
         # The head first, and the timeline up to it: what the report says it read.
@@ -649,24 +687,21 @@ def stream_report(
                 async for chunk in chunks:
                     write(rep.csv_rows(chunk, for_terminal=terminal))
             return
-        m = await incident_metrics(store, incident)
-        if fmt == "json":
-            summary = rep.incident_json_head(
-                state, m, now, load_escalation(cfg.config_dir), head=head
-            )
-            write(rep.json_open(display.json_text(summary)))
-            first = True
-            async with aclosing(store.event_chunks(incident, upto=head.id)) as chunks:
-                async for chunk in chunks:
-                    write(rep.json_events(chunk, first))
-                    first = False
-            write(rep.JSON_CLOSE + "\n")
-            return
-        write(rep.markdown_head(state, m, now))
-        async with aclosing(store.event_chunks(incident, by_time=True, upto=head.id)) as chunks:
-            async for chunk in chunks:
-                write("".join("\n" + rep.markdown_event(e) for e in chunk))
-        write("\n" + rep.markdown_record(head) + "\n")
+        # The few events every section may need, then each streamed section in turn.
+        first = [
+            e
+            async for c in store.event_chunks(incident, kinds=rep.FIRST_READ, upto=head.id)
+            for e in c
+        ]
+        parts = (rep.json_parts if fmt == "json" else rep.markdown_parts)(
+            state, first, now, load_escalation(cfg.config_dir), head=head
+        )
+        await rep.stream(
+            parts,
+            lambda p: store.event_chunks(incident, by_time=p.by_time, kinds=p.kinds, upto=head.id),
+            write,
+        )
+        write("\n")
 
     run(ctx, body, reads=True)
 
@@ -757,6 +792,8 @@ def restore(ctx: click.Context, backup_file: str, force: bool) -> None:
     """Put BACKUP in place of the database, once its chain verifies. The current
     file (and its -wal/-shm) is kept beside it, renamed; running writers refuse
     to write after the swap instead of writing to the old file."""
+    import asyncio
+
     from .store.restore import restore_backup
 
     cfg = cfg_of(ctx)
@@ -777,6 +814,8 @@ def restore(ctx: click.Context, backup_file: str, force: bool) -> None:
 @click.pass_context
 def playbooks_(ctx: click.Context) -> None:
     """List the playbooks, name first."""
+    from .playbooks import load_playbooks
+
     books, errors = load_playbooks(cfg_of(ctx).playbook_dirs)
     for e in errors:
         click.echo(f"ircmd: error: {display.printable(e)}", err=True)
@@ -794,6 +833,8 @@ def playbooks_(ctx: click.Context) -> None:
 @click.pass_context
 def playbook(ctx: click.Context, incident: str, name: str, at: str | None) -> None:
     """Apply playbook NAME: its steps join the checklist."""
+    from .playbooks import find_playbook
+
     book = find_playbook(name, cfg_of(ctx).playbook_dirs)
 
     async def body(store: Store, cfg: Config) -> None:
@@ -844,6 +885,7 @@ def update(
 @click.pass_context
 def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     """Check off WHO as notified (see `ircmd escalation INC`)."""
+    from .escalation import contact, load_escalation, pending_contacts
 
     table = load_escalation(cfg_of(ctx).config_dir)  # a broken file fails before writing
 
@@ -864,6 +906,8 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
 @click.pass_context
 def escalation(ctx: click.Context, incident: str) -> None:
     """Who must be told at this severity, and who still is not."""
+    from .escalation import load_escalation
+
     state = run(ctx, lambda s, c: s.state(incident), reads=True)
     inc = state.incident
     required = load_escalation(cfg_of(ctx).config_dir).get(inc.severity, [])
@@ -939,6 +983,8 @@ def evidence_add(
     at: str | None,
 ) -> None:
     """Register an item; prints its id (EV-n). You are its first custodian."""
+    from .hashing import hash_file, receive
+
     if file_ and from_stdin:
         fail("give --file or --stdin (not both)", 2)
     refuse_if_read_only(ctx, "evidence add")  # before reading: a copy is a write too
@@ -948,7 +994,7 @@ def evidence_add(
         hashed = hash_file(Path(file_), location)
         digest, name, location = hashed.sha256, hashed.name, hashed.location
     elif from_stdin:
-        received = receive_bytes(sys.stdin.buffer, cfg.evidence_dir)
+        received = receive(sys.stdin.buffer, cfg.evidence_dir)
         digest = received.sha256
         if received.kept is not None:
             location = "; ".join(filter(None, (location, f"copy kept at {received.kept}")))
@@ -1176,7 +1222,8 @@ def actions(
         return
     now = rules_now()
     for a in found:
-        late = " OVERDUE" if rules.action_overdue(a, now) else ""
+        flag = rules.action_flag(a, now)
+        late = f" {flag}" if flag else ""
         row(
             f"{action_key(a.id):<7} INC-{a.incident_id:<4} {a.status:<11} {a.owner or '-':<12} "
             f"due {a.due or '-':<10}{late}  {a.title}"
@@ -1187,6 +1234,8 @@ def actions(
 
 
 def _router(cfg: Config, settings: Settings) -> Router:
+    from .alerting import Router
+
     return Router.load(settings.ingest, cfg.playbook_dirs)
 
 
@@ -1200,6 +1249,7 @@ def serve(ctx: click.Context, listen: str | None, cert: str | None, key: str | N
 
     Settings come from config.toml (or IRCMD_CONFIG); stops on SIGTERM or Ctrl+C."""
     from . import serve as server  # aiohttp: only for this command
+    from .settings import load_settings
 
     settings = load_settings()
     router = _router(cfg_of(ctx), settings)
@@ -1225,6 +1275,9 @@ def ingest(ctx: click.Context, fmt: str) -> None:
     """Alerts from standard input (one payload), routed as `serve` routes them.
 
     Prints what became of them as one JSON line; nothing is written if any is malformed."""
+    from .alerting import log_line, receive
+    from .settings import load_settings
+
     cfg = cfg_of(ctx)
     router = _router(cfg, load_settings())
     body = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
@@ -1254,6 +1307,9 @@ def public_title(ctx: click.Context, incident: str, text: str, at: str | None) -
 def status_page(ctx: click.Context, out_dir: str) -> None:
     """Write the status page (status.html, status.json, status.atom) into a directory,
     the same bytes `serve` answers, for a static web server."""
+    from . import statuspage
+    from .settings import load_settings
+
     refuse_if_read_only(ctx, "status-page")
     settings = load_settings()
 
@@ -1322,6 +1378,8 @@ class CliContext:
         raise InvalidInput("the command line names the incident in each command")
 
     async def contact(self, typed: str, confirmed: bool, at: datetime | None) -> str | None:
+        from .escalation import contact, load_escalation
+
         table = load_escalation(self.cfg.config_dir)
         severity = (await self.store.incident(self.incident)).severity
         who = contact(table, severity, typed)
@@ -1346,6 +1404,8 @@ class CliContext:
         return "status closed"
 
     def playbook(self, name: str) -> Playbook:
+        from .playbooks import find_playbook
+
         return find_playbook(name, self.cfg.playbook_dirs)
 
 

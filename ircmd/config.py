@@ -10,25 +10,20 @@ ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_
 (where `evidence add --stdin` keeps a copy of each item; only the environment sets it,
 so a locked client cannot).
 The anchor log's settings (IRCMD_ANCHOR_*) are read by `anchor_settings`, from the
-environment only. `ircmd serve`, `ingest` and `status-page` read `config.toml` in the
-config directory, or the file IRCMD_CONFIG names (`load_settings`): its tokens are
-secrets, so a file that its group or others may read is refused.
+environment only. `config.toml` (serve, ingest, status-page) is read by `settings.py`,
+which only those commands import.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .ingest import Format, Route
 from .models import MAX_TEXT_BYTES, InvalidInput
 from .rules import check_name
 
@@ -186,80 +181,3 @@ def anchor_settings(env: Mapping[str, str]) -> AnchorSettings:
         every_events=int(number("IRCMD_ANCHOR_EVERY_EVENTS", DEFAULT_ANCHOR_EVERY_EVENTS)),
         every_minutes=number("IRCMD_ANCHOR_EVERY_MINUTES", DEFAULT_ANCHOR_EVERY_MINUTES),
     )
-
-
-# ------------------------------------------------------------- config.toml
-
-DEFAULT_LISTEN = "127.0.0.1:8080"
-
-
-class _Section(BaseModel):
-    """A table of config.toml: a misspelt key is an error, not a silent default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(_Section):
-    """`[ingest.sources.NAME]`: POST /ingest/NAME, in this format, with this token."""
-
-    format: Format
-    token: str = Field(min_length=16)
-
-
-class ServeSettings(_Section):
-    listen: str = DEFAULT_LISTEN
-    cert: Path | None = None
-    key: Path | None = None
-
-
-class IngestSettings(_Section):
-    sources: dict[str, Source] = Field(default_factory=dict)
-    routes: tuple[Route, ...] = ()
-    defaults: Route = Route()
-
-
-class StatusSettings(_Section):
-    title: str = "Service status"
-
-
-class Settings(_Section):
-    serve: ServeSettings = ServeSettings()
-    ingest: IngestSettings = IngestSettings()
-    status: StatusSettings = StatusSettings()
-
-
-def settings_path(env: Mapping[str, str]) -> Path:
-    raw = env.get("IRCMD_CONFIG", "").strip()
-    return Path(raw).expanduser() if raw else config_dir() / "config.toml"
-
-
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """config.toml as `Settings`; a missing file is all defaults (no ingest sources).
-
-    A file holding a token must be private to its owner: a token anyone on the host
-    can read lets anyone on the host open incidents."""
-    env = os.environ if env is None else env
-    path = settings_path(env)
-    try:
-        raw = path.read_bytes()
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        if env.get("IRCMD_CONFIG", "").strip():
-            raise InvalidInput(f"IRCMD_CONFIG names {path}, which does not exist") from None
-        return Settings()
-    except OSError as e:
-        raise InvalidInput(f"cannot read {path}: {e.strerror}") from None
-    try:
-        settings = Settings.model_validate(tomllib.loads(raw.decode()))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise InvalidInput(f"{path} is not valid TOML: {e}") from None
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{path}: {where}: {first['msg']}") from None
-    if settings.ingest.sources and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise InvalidInput(
-            f"{path} holds tokens and is open to others (mode {stat.S_IMODE(mode):o});"
-            f" run: chmod 600 {path}"
-        )
-    return settings

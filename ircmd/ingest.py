@@ -33,10 +33,8 @@ from pydantic import (
     field_validator,
 )
 
-from .models import Frozen, InvalidInput, Severity
+from .models import MAX_PAYLOAD_BYTES, Format, Frozen, InvalidInput, Severity
 
-#: The largest payload accepted, over HTTP or from standard input.
-MAX_PAYLOAD_BYTES = 1024 * 1024
 #: Alertmanager and Grafana send this for "no end time yet".
 _ZERO_TIME_YEAR = 1
 #: The severity an alert gets when neither its route nor its own labels give one.
@@ -58,12 +56,6 @@ _SEVERITY_WORDS = {
 
 class PayloadError(InvalidInput):
     """A payload refused whole: its message is one line and names the first fault."""
-
-
-class Format(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    GRAFANA = "grafana"
-    JSON = "json"
 
 
 class AlertStatus(StrEnum):

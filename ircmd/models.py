@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXT_BYTES = 64 * 1024
 MAX_NAME_CHARS = 100
+#: The largest alert payload accepted, over HTTP or from standard input.
+MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 class IrcmdError(Exception):
@@ -172,6 +174,14 @@ class Level(StrEnum):
     LOW = "low"
 
 
+class Format(StrEnum):
+    """The alert payload formats `ircmd serve` and `ircmd ingest` take."""
+
+    ALERTMANAGER = "alertmanager"
+    GRAFANA = "grafana"
+    JSON = "json"
+
+
 class Audience(StrEnum):
     INTERNAL = "internal"
     EXTERNAL = "external"
@@ -286,7 +296,10 @@ def parse_action_ref(ref: str) -> int:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """Every record model: immutable, and validated by a schema built on first use
+    (`defer_build`), not at import, so a process pays only for the models it uses."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Event(Frozen):
@@ -438,7 +451,7 @@ class IncidentState(Frozen):
     updates: tuple[CommsUpdate, ...] = ()
     notifications: tuple[Notification, ...] = ()
     evidence: tuple[Evidence, ...] = ()
-    review: Review = Review()
+    review: Review = Field(default_factory=Review)  # a default built now would build Review
     actions: tuple[Action, ...] = ()
     playbooks: tuple[AppliedPlaybook, ...] = ()
 
@@ -469,7 +482,7 @@ class Presence(Frozen):
 class Playbook(Frozen):
     """A checklist template for a type of incident, loaded from TOML."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     title: str

@@ -5,7 +5,6 @@ closed incident or bad input fails the same way every time.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ async def retrying(
     """`await write()`, retried on StorageBusy; `on_retry(error, attempt, pause)`
     is told before each pause, so a waiting writer says why it waits. The last
     error is raised when the retries are spent."""
+    import asyncio  # here, not above: `ircmd log` takes its defaults without an event loop
+
     attempt = 0
     while True:
         try:

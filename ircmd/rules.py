@@ -10,8 +10,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .models import (
     MAX_NAME_CHARS,
@@ -331,6 +332,15 @@ def action_overdue(action: Action, now: datetime, tz: tzinfo = UTC) -> bool:
     return now >= end
 
 
+def action_flag(action: Action, now: datetime, tz: tzinfo = UTC) -> str:
+    """What an action's line says after its due date. A done action is the verifier's
+    to close, not the owner's to chase: "awaiting verification", never OVERDUE (it
+    still counts as owed for the overdue list until it is verified)."""
+    if action.status is ActionStatus.DONE:
+        return "awaiting verification"
+    return "OVERDUE" if action_overdue(action, now, tz) else ""
+
+
 # -------------------------------------------------------- cadence, escalation
 
 CADENCE: dict[Severity, timedelta | None] = {
@@ -443,6 +453,9 @@ class Metrics(BaseModel):
     or when its times run backwards (those are named in `out_of_order`, which
     `model_dump` leaves out so that the dump holds durations only)."""
 
+    # Its validator is built on first use: `ircmd log` imports this module, never this model.
+    model_config = ConfigDict(defer_build=True)
+
     time_to_detect: float | None = None
     time_to_report: float | None = None
     time_to_acknowledge: float | None = None
@@ -469,8 +482,16 @@ def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
     return min(times, default=None)
 
 
-def metrics(events: Sequence[Event]) -> Metrics:
-    """From the record alone (back-dated times honoured).
+class Moment(NamedTuple):
+    """A moment a metric is measured from or to: what happens then, and when, None
+    while the record does not say; so a report can say what each duration spans."""
+
+    what: str
+    at: datetime | None
+
+
+def metric_spans(events: Sequence[Event]) -> dict[str, tuple[Moment, Moment]]:
+    """Each metric's two moments, from the record alone (back-dated times honoured).
 
     detect = impact start -> detected; report = detected -> declared;
     acknowledge = declared -> first commander; contain and resolve are measured
@@ -478,11 +499,11 @@ def metrics(events: Sequence[Event]) -> Metrics:
     """
     declare = next((e for e in events if e.kind is Kind.DECLARE), None)
     if declare is None:
-        return Metrics()
-    declared = declare.occurred_at
-    detected = _dt(declare.data.get("detected_at"))
-    started = _dt(declare.data.get("started_at"))
-    origin = started or detected or declared
+        return {}
+    declared = Moment("declared", declare.occurred_at)
+    detected = Moment("detected", _dt(declare.data.get("detected_at")))
+    started = Moment("impact start", _dt(declare.data.get("started_at")))
+    origin = next(m for m in (started, detected, declared) if m.at)
     ack = min(
         (
             e.occurred_at
@@ -491,20 +512,25 @@ def metrics(events: Sequence[Event]) -> Metrics:
         ),
         default=None,
     )
-    contained = status_reached(events, Status.CONTAINED)
-    resolved = status_reached(events, Status.RESOLVED)
-
-    spans = {
+    return {
         "time_to_detect": (started, detected),
         "time_to_report": (detected, declared),
-        "time_to_acknowledge": (declared, ack),
-        "time_to_contain": (origin, contained),
-        "time_to_resolve": (origin, resolved),
+        "time_to_acknowledge": (declared, Moment("commander assigned", ack)),
+        "time_to_contain": (origin, Moment("contained", status_reached(events, Status.CONTAINED))),
+        "time_to_resolve": (origin, Moment("resolved", status_reached(events, Status.RESOLVED))),
+    }
+
+
+def metrics(events: Sequence[Event]) -> Metrics:
+    """The duration of each of the `metric_spans` whose two moments are known."""
+    known = {
+        k: (b.at - a.at).total_seconds()
+        for k, (a, b) in metric_spans(events).items()
+        if a.at and b.at
     }
     # A back-dated status or assignment (or one forced with --force-time) can sit
     # before the moment it is measured from; a negative duration would read as a
     # record-breaking response, so it is unknown instead, and named.
-    known = {k: (b - a).total_seconds() for k, (a, b) in spans.items() if a and b}
     backwards = tuple(k for k, v in known.items() if v < 0)
     return Metrics(
         **{k: v for k, v in known.items() if v >= 0},

@@ -33,16 +33,17 @@ from aiohttp import web
 
 from . import statuspage
 from .alerting import Router, log_line, receive
-from .config import Settings, Source
-from .ingest import MAX_PAYLOAD_BYTES, Format
 from .models import (
+    MAX_PAYLOAD_BYTES,
     SERVE_SESSION_PREFIX,
+    Format,
     InvalidInput,
     IrcmdError,
     ReadOnly,
     RuleViolation,
     StorageBusy,
 )
+from .settings import Settings, Source
 from .store import Store
 
 #: The presence line shows a serve process as this person.

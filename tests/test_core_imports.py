@@ -29,16 +29,21 @@ CORE = [
 ]
 
 
-def _loaded_textual(code: str) -> list[str]:
+def _loaded(code: str, packages: tuple[str, ...]) -> list[str]:
+    """The modules of `packages` that running `code` in a fresh interpreter loads."""
     probe = (
         code
         + "\nimport json, sys\n"
-        + "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'textual')))"
+        + f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r})))"
     )
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     loaded: list[str] = json.loads(r.stdout.splitlines()[-1])  # the probe's last line
     return loaded
+
+
+def _loaded_textual(code: str) -> list[str]:
+    return _loaded(code, ("textual",))
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -67,6 +72,45 @@ for argv in (["ircmd", "declare", "x"], ["ircmd", "log", "INC-1", "hello"], ["ir
     assert _loaded_textual(code) == []
 
 
+# A one-shot `ircmd log INC-n TEXT` writes through SyncStore: no event loop, no thread.
+ASYNC = ("asyncio", "aiosqlite")
+
+
+def test_cli_module_does_not_import_asyncio() -> None:
+    assert _loaded("import ircmd.cli", ASYNC) == []
+
+
+def test_one_shot_log_does_not_import_asyncio(tmp_path: Path) -> None:
+    """`declare` prepares the record (it runs on the async Store); a fresh process
+    then logs one entry, and neither asyncio nor aiosqlite was loaded."""
+    env = f"""
+import os, sys
+os.environ["IRCMD_DB"] = {str(tmp_path)!r} + "/t.db"
+os.environ["IRCMD_USER"] = "alice"
+os.environ["IRCMD_ANCHOR_LOG"] = {str(tmp_path)!r} + "/anchors/log.jsonl"
+from ircmd.cli import main
+"""
+    run = """
+sys.argv = {argv!r}
+try:
+    main()
+except SystemExit as e:
+    assert e.code in (0, None), e.code
+"""
+    assert "asyncio" in _loaded(env + run.format(argv=["ircmd", "declare", "x"]), ASYNC)
+    assert _loaded(env + run.format(argv=["ircmd", "log", "INC-1", "hello"]), ASYNC) == []
+
+
 def test_probe_can_see_textual() -> None:
     """The probe itself works: importing the app does load Textual."""
     assert "textual" in _loaded_textual("import textual.app")
+
+
+def test_startup_baseline_loads_textual_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/startup compares ircmd with a bare Textual app: that app must load no
+    module of ours, nor pydantic, aiosqlite or click (the check itself can fail)."""
+    from bench import startup
+
+    assert startup.baseline_extras() == []
+    monkeypatch.setattr(startup, "BARE_DEFS", startup.BARE_DEFS + "import aiosqlite\n")
+    assert "aiosqlite" in startup.baseline_extras()

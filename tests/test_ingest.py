@@ -11,11 +11,9 @@ import pytest
 from helpers.cli import Cli
 from helpers.serve import CONFIG, alertmanager, am_alert, grafana, write_config
 
-from ircmd.config import load_settings
 from ircmd.ingest import (
     Alert,
     AlertStatus,
-    Format,
     PayloadError,
     Route,
     Seen,
@@ -25,7 +23,8 @@ from ircmd.ingest import (
     route,
     verdict,
 )
-from ircmd.models import InvalidInput, Severity
+from ircmd.models import Format, InvalidInput, Severity
+from ircmd.settings import load_settings
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 T1 = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)

@@ -30,7 +30,7 @@ from textual.widgets import Static, TabbedContent, TextArea
 
 from ircmd import rules
 from ircmd.app import IrcmdApp
-from ircmd.models import ActionStatus, Audience, Kind, Role, Status
+from ircmd.models import ActionStatus, Audience, Kind, Role, Severity, Status
 from ircmd.screens.modals import ConfirmScreen, TextScreen
 from ircmd.screens.palette import actions_of
 from ircmd.store import Store
@@ -599,7 +599,9 @@ async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: P
         await store.add_item(
             1, "Restore capacity, then remove mitigations one by one " * 3, actor="alice"
         )
-    async with running(db, size=(80, 24)) as pilot:
+        for title in ("Search slow", "Login errors", "Mail delayed"):  # a fuller board
+            await store.declare(title, actor="alice", severity=Severity.SEV3)
+    async with running(db, size=(80, 24), open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
         roles = screen.query_one("#roles")

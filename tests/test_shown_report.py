@@ -128,7 +128,7 @@ async def test_streamed_output_is_the_whole_report(
         whole = report.incident_csv(events) + "\n"  # read in text mode: CRLF reads as LF
         assert out == whole.replace("\r\n", "\n").replace("\r", "\n")
     else:
-        whole = report.incident_markdown(state, events, now, head=head)
+        whole = report.incident_markdown(state, events, now, load_escalation(None), head=head)
         assert (
             out
             == (display.printable(whole, keep_newlines=True) if "show" in args else whole) + "\n"

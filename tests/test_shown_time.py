@@ -202,7 +202,10 @@ async def test_a_backwards_metric_is_unknown_and_says_why(
     m = rules.metrics(await store.events(1))
     assert m.time_to_acknowledge is None and m.out_of_order == ("time_to_acknowledge",)
     md = report.incident_markdown(await store.state(1), await store.events(1), T0)
-    assert "- time to acknowledge: - (its times are out of order in the record)\n" in md
+    assert (
+        "- time to acknowledge: - (its times are out of order in the record)"
+        " (from declared 09:00 UTC to commander assigned 08:50 UTC)\n"
+    ) in md
     out = assert_ok(run_cli("metrics", "INC-1"))
     assert "time to acknowledge  - (its times are out of order in the record)" in out
     assert "-10m" not in out and "-10m" not in md

@@ -1,4 +1,5 @@
-"""Snapshots of the command screen at 80x24 and 160x48, with the clock frozen.
+"""Snapshots of the command screen, every tab and every form at 80x24, and the
+screen at larger sizes up to 160x48, with the clock frozen.
 
 The database is the demo record written at the frozen time, the app reads time
 only from that clock, and the cursor does not blink, so the SVGs are stable.
@@ -14,10 +15,9 @@ from typing import Any
 import pytest
 from helpers.screen import NOW, make_app, message_text, until
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 
 from ircmd.demo import build_demo
-from ircmd.screens.forms import FormScreen
-from ircmd.screens.modals import DeclareScreen
 
 SnapCompare = Callable[..., bool]
 
@@ -44,9 +44,12 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
-def test_command_screen(snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]) -> None:
-    assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=settle)
+SIZES = {"80x24": (80, 24), "100x30": (100, 30), "120x40": (120, 40), "160x48": (160, 48)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_command_screen(snap_compare: SnapCompare, tmp_path: Path, size: str) -> None:
+    assert snap_compare(demo_app(tmp_path), terminal_size=SIZES[size], run_before=settle)
 
 
 def test_light_theme(snap_compare: SnapCompare, tmp_path: Path) -> None:
@@ -75,36 +78,27 @@ def test_inline_error(snap_compare: SnapCompare, tmp_path: Path) -> None:
     assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=bad)
 
 
-def test_declare_form(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    async def form(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("f2")
-        await until(
-            pilot,
-            lambda: isinstance(pilot.app.screen, DeclareScreen) and pilot.app.screen.is_mounted,
-        )
-        pilot.app.screen.query_one("#declare-title").cursor_blink = False  # type: ignore[attr-defined]
-        await pilot.pause()
-
-    assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=form)
-
-
 def test_read_only(snap_compare: SnapCompare, tmp_path: Path) -> None:
     assert snap_compare(
         demo_app(tmp_path, read_only=True), terminal_size=(80, 24), run_before=settle
     )
 
 
-TAB_OF = {"f5": "comms", "f7": "review", "f8": "actions"}
+TAB_OF = {"f4": "checklist", "f5": "comms", "f6": "evidence", "f7": "review", "f8": "actions"}
 
 
 @pytest.mark.parametrize(
-    ("size", "key"), [((80, 24), "f5"), ((160, 48), "f5"), ((80, 24), "f7"), ((160, 48), "f8")]
+    ("size", "key"),
+    [
+        *(("80x24", key) for key in TAB_OF),
+        ("120x40", "f4"),
+        ("120x40", "f7"),
+        ("160x48", "f5"),
+        ("160x48", "f8"),
+    ],
 )
-def test_process_tab(
-    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int], key: str
-) -> None:
-    """The Comms, Review and Actions tabs, reached with their F-keys."""
+def test_process_tab(snap_compare: SnapCompare, tmp_path: Path, size: str, key: str) -> None:
+    """Every process tab at 80x24, reached with its F-key; some at larger sizes."""
 
     async def tab(pilot: Pilot[None]) -> None:
         await settle(pilot)
@@ -114,18 +108,34 @@ def test_process_tab(
         await until(pilot, lambda: tabs.active == f"tab-{TAB_OF[key]}")
         await pilot.pause()
 
-    assert snap_compare(demo_app(tmp_path), terminal_size=size, run_before=tab)
+    assert snap_compare(demo_app(tmp_path), terminal_size=SIZES[size], run_before=tab)
 
 
-def test_update_draft_form(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    async def draft(pilot: Pilot[None]) -> None:
+FORMS = {
+    "declare": ("f2",),
+    "assign": ("f3",),
+    "update": ("f5", "u"),
+    "evidence": ("f6", "e"),
+    "transfer": ("f6", "t"),
+    "review": ("f7", "r"),
+    "action": ("f8", "a"),
+}
+
+
+@pytest.mark.parametrize(
+    ("size", "form"), [*(("80x24", form) for form in FORMS), ("120x40", "declare")]
+)
+def test_form(snap_compare: SnapCompare, tmp_path: Path, size: str, form: str) -> None:
+    """Every form and dialog at 80x24 (the declare one larger too), as it opens."""
+
+    async def opened(pilot: Pilot[None]) -> None:
         await settle(pilot)
-        await pilot.press("f5", "u")
-        await until(
-            pilot,
-            lambda: isinstance(pilot.app.screen, FormScreen) and pilot.app.screen.is_mounted,
-        )
-        pilot.app.screen.query_one("#field-text").cursor_blink = False  # type: ignore[attr-defined]
+        await pilot.press(*FORMS[form])
+        app = pilot.app
+        await until(pilot, lambda: isinstance(app.screen, ModalScreen) and app.screen.is_mounted)
+        await pilot.pause()
+        for field in app.screen.query("Input, TextArea"):
+            field.cursor_blink = False  # type: ignore[attr-defined]
         await pilot.pause()
 
-    assert snap_compare(demo_app(tmp_path), terminal_size=(80, 24), run_before=draft)
+    assert snap_compare(demo_app(tmp_path), terminal_size=SIZES[size], run_before=opened)

@@ -69,6 +69,7 @@ T = TypeVar("T")
 TAIL = 500  # events fetched before the first paint of an incident; the rest follow
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
 WIDE = 120  # from this width the panes sit beside the timeline
+COMPACT = 100  # under this width the side column is slimmer and the entry bar one line
 
 HEARTBEAT = 10.0  # seconds between presence heartbeats
 RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a failed read
@@ -137,7 +138,14 @@ class CommandScreen(Screen[None]):
         except IrcmdError as e:  # a broken user file must not keep the screen from opening
             self.escalation = load_escalation(None)
             self._escalation_error = f"escalation list not loaded, using the defaults: {e}"
-        yield IncidentHeader(self.session.clock, id="header")
+        cfg = self.session.cfg
+        yield IncidentHeader(
+            self.session.clock,
+            me=cfg.user,
+            locked=cfg.user_locked,
+            read_only=cfg.read_only,
+            id="header",
+        )
         with Container(id="body"):
             with Container(id="side"):
                 with Vertical(id="left"):
@@ -232,6 +240,15 @@ class CommandScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= WIDE, "-wide")
+        self.set_class(self.size.width < COMPACT, "-compact")
+        # Under 100 columns the key hints are tighter and the palette's goes (F1 and the
+        # help name Ctrl+P): a tab's own keys then still fit beside F1..F8 and Escape.
+        footer = self.query_one(Footer)
+        footer.compact = self.size.width < COMPACT
+        palette = self.size.width >= COMPACT
+        if footer.show_command_palette != palette:
+            footer.show_command_palette = palette
+            footer.refresh(recompose=True)  # the reactive alone redraws nothing
 
     # ---------------------------------------------------------- loading
 
@@ -861,8 +878,17 @@ class CommandScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#board")
     async def _board_choice(self, message: OptionList.OptionSelected) -> None:
-        if message.option.id is not None:
-            await self.run_line(f"/open INC-{message.option.id}")
+        """Enter on another incident opens it; on the open one, shows it whole (the
+        header cuts a long title to fit)."""
+        if message.option.id is None:
+            return
+        state = self.state
+        if state is not None and message.option.id == str(state.incident.id):
+            from .modals import TextScreen
+
+            self.app.push_screen(TextScreen(state.incident.key, incident_body(state)))
+            return
+        await self.run_line(f"/open INC-{message.option.id}")
 
     @on(Timeline.EntryChosen)
     def _entry_chosen(self, message: Timeline.EntryChosen) -> None:
@@ -947,3 +973,30 @@ class ScreenContext:
 
     def playbook(self, name: str) -> Playbook:
         return find_playbook(name, self.screen.session.cfg.playbook_dirs)
+
+
+def incident_body(state: IncidentState) -> Content:
+    """The open incident in full, for Enter on its board line: title, how bad, what."""
+    inc = state.incident
+    lines = [
+        user(inc.title, "bold"),
+        Content(""),
+        Content.assemble(
+            ("severity ", "$text-muted"),
+            inc.severity.value,
+            "  ",
+            ("status ", "$text-muted"),
+            inc.status.value,
+        ),
+        Content.assemble(
+            ("declared ", "$text-muted"),
+            display.stamp(inc.declared_at),
+            " by ",
+            user(inc.declared_by),
+        ),
+    ]
+    if inc.type:
+        lines.append(Content.assemble(("type ", "$text-muted"), user(inc.type)))
+    if inc.summary:
+        lines += [Content(""), user(inc.summary)]
+    return Content("\n").join(lines)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -87,6 +87,17 @@ class FormScreen(ModalScreen[bool]):
             with Horizontal(classes="form-buttons"):
                 yield Button(self._ok, variant="primary", id="form-ok")
                 yield Button("Cancel", id="form-cancel")
+
+    @on(events.Mount)
+    @on(events.Resize)
+    def _fit(self) -> None:
+        from .modals import SHORT, fit_fields
+
+        fit_fields(self, short=self.app.size.height < SHORT)  # the first frame fits too
+
+    @on(events.DescendantFocus)
+    def _focused(self, event: events.DescendantFocus) -> None:
+        event.widget.scroll_visible(animate=False)  # tabbed to below the fold: shown
 
     def on_mount(self) -> None:
         key = self.FOCUS_FIRST or self._fields[0].key

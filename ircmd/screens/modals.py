@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
 from .. import entry, rules
 from ..models import InvalidInput, Level, Playbook, Role, Severity, Status
@@ -58,10 +59,36 @@ class DeclareRequest:
     playbook: str = ""
 
 
+SHORT = 32  # under this many lines the fields of a dialog or form lose their borders
+
+
+def fit_fields(screen: ModalScreen[Any], *, short: bool) -> None:
+    """On a short terminal (80x24) a field takes one line, not three, so a whole
+    form fits, or most of it and the rest scrolls into view as the focus reaches it."""
+    screen.set_class(short, "-short")
+    for widget in screen.query("Input, Select, TextArea, Button, Checkbox"):
+        if isinstance(widget, Input | Select | TextArea | Button | Checkbox):
+            widget.compact = short
+
+
 class Dialog(ModalScreen[object]):
     """Escape cancels; a one-line error area shows why a submit was refused."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "ok", "OK")]
+
+    @on(events.Mount)
+    @on(events.Resize)
+    def _fit(self) -> None:
+        fit_fields(self, short=self.app.size.height < SHORT)  # the first frame fits too
+
+    @on(events.DescendantFocus)
+    def _focused(self, event: events.DescendantFocus) -> None:
+        event.widget.scroll_visible(animate=False)  # tabbed to below the fold: shown
+
+    @staticmethod
+    def keys(*keys: str) -> Static:
+        """The dialog's keys under its title, as the process forms show theirs."""
+        return Static(Content.styled("   ".join(keys), "$text-muted"), classes="form-keys")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -110,7 +137,8 @@ class DeclareScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
-            yield Static(Content.styled("Declare an incident", "bold"), classes="dialog-title")
+            yield Static(Content.styled("Declare an incident", "bold"))
+            yield self.keys("Enter/Tab: next field", "Ctrl+S: declare", "Escape: cancel")
             yield Label("Title")
             yield Input(self._title, id="declare-title", placeholder="what is broken, for whom")
             yield Label("Type")
@@ -143,6 +171,13 @@ class DeclareScreen(Dialog):
     def on_mount(self) -> None:
         self._suggest()
         self.query_one("#declare-title", Input).focus()
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        """Enter moves on to the next field: a title typed and Enter pressed is not yet
+        an incident declared as SEV3 with nothing else filled in. Ctrl+S declares."""
+        event.prevent_default()  # not Dialog's Enter, which submits
+        self.focus_next()
 
     def _level(self, wid: str) -> Level | None:
         value = self.query_one(wid, Select).value
@@ -214,9 +249,8 @@ class AssignScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
-            yield Static(
-                Content.styled(f"Assign a role on {self._key}", "bold"), classes="dialog-title"
-            )
+            yield Static(Content.styled(f"Assign a role on {self._key}", "bold"))
+            yield self.keys("Enter/Ctrl+S: assign", "Escape: cancel")
             yield Label("Role")
             yield Select(
                 [(r.value, r.value) for r in Role],
@@ -251,7 +285,8 @@ class ReopenScreen(Dialog):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
-            yield Static(Content.styled(self._what, "bold"), classes="dialog-title")
+            yield Static(Content.styled(self._what, "bold"))
+            yield self.keys("Enter/Ctrl+S: re-open", "Escape: cancel")
             yield Label("Reason (kept in the record)")
             yield Input(id="reopen-reason", placeholder="why is it going back?")
             yield from self.buttons("Re-open")

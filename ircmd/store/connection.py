@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
-
-import aiosqlite
 
 from ..models import StorageBusy, StorageError
 from . import private, schema
+
+if TYPE_CHECKING:  # imported by `open_db` only: one-shot commands run without asyncio
+    import aiosqlite
 
 T = TypeVar("T")
 
@@ -53,6 +54,30 @@ async def call(db: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) 
 
 
 async def open_db(path: Path, *, read_only: bool, must_exist: bool, timeout: float) -> Opened:
+    """`open_sqlite`, run whole on the thread of an aiosqlite connection (the
+    connection then lives on that thread), so every check and fallback is the same."""
+    import aiosqlite
+
+    conn = aiosqlite.Connection(
+        lambda: open_sqlite(path, read_only=read_only, must_exist=must_exist, timeout=timeout),
+        iter_chunk_size=64,
+    )
+    try:
+        db = await conn
+    except BaseException:
+        # A failed connect queues the worker thread's stop without waiting for
+        # it; wait here, or the thread may report to an event loop asyncio.run
+        # has already closed (a stray traceback as the CLI exits).
+        thread = getattr(conn, "_thread", None)
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=5)
+        raise
+    return Opened(db, file_id(path))
+
+
+def open_sqlite(
+    path: Path, *, read_only: bool, must_exist: bool, timeout: float
+) -> sqlite3.Connection:
     """Open (read-write: create and migrate) the database at `path`.
 
     `must_exist` is for commands that only read: they never create a file or
@@ -69,14 +94,14 @@ async def open_db(path: Path, *, read_only: bool, must_exist: bool, timeout: flo
         check_exists(path)
         target = f"file:{quote(str(path.resolve()))}?mode=ro"
         try:
-            return await _connect(path, target, True, read_only, timeout)
+            return _connect(path, target, True, read_only, timeout)
         except sqlite3.Error as e:
             full = _out_of_space(e, path) and not _wal_pending(path)
             if not (full or (_cannot_open_or_write(e) and _immutable_ok(path))):
                 with sqlite_errors(path, timeout):
                     raise
         with sqlite_errors(path, timeout):
-            return await _connect(path, target + "&immutable=1", True, read_only, timeout)
+            return _connect(path, target + "&immutable=1", True, read_only, timeout)
     if must_exist:
         check_exists(path)
     try:
@@ -90,10 +115,10 @@ async def open_db(path: Path, *, read_only: bool, must_exist: bool, timeout: flo
     with suppress(OSError):
         private.create_file(path)
     try:
-        return await _connect(path, str(path), False, read_only, timeout)
+        return _connect(path, str(path), False, read_only, timeout)
     except sqlite3.Error as e:
         if must_exist and _out_of_space(e, path):
-            return await _open_on_full_disk(path, timeout)
+            return _open_on_full_disk(path, timeout)
         if _cannot_open_or_write(e) and not _dir_writable(path.parent):
             raise StorageError(
                 f"cannot write {path}: its directory {path.parent} is read-only"
@@ -104,7 +129,7 @@ async def open_db(path: Path, *, read_only: bool, must_exist: bool, timeout: flo
             raise
 
 
-async def _open_on_full_disk(path: Path, timeout: float) -> Opened:
+def _open_on_full_disk(path: Path, timeout: float) -> sqlite3.Connection:
     """A reader's open when the disk is full: SQLite cannot size the shared
     -shm index a WAL reader needs (SQLITE_IOERR_SHMSIZE), so read with the
     index in process memory, which `locking_mode=EXCLUSIVE` set before the
@@ -114,38 +139,26 @@ async def _open_on_full_disk(path: Path, timeout: float) -> Opened:
     """
     target = f"file:{quote(str(path.resolve()))}?mode=rw"
     with sqlite_errors(path, timeout):
-        return await _connect(
-            path, target, True, True, timeout, ["PRAGMA locking_mode = EXCLUSIVE"]
-        )
+        return _connect(path, target, True, True, timeout, ["PRAGMA locking_mode = EXCLUSIVE"])
 
 
-async def _connect(
+def _connect(
     path: Path,
     target: str,
     uri: bool,
     read_only: bool,
     timeout: float,
     first: Sequence[str] = (),
-) -> Opened:
+) -> sqlite3.Connection:
     """Connect and prepare (after the `first` pragmas); SQLite's own
     exceptions pass through untranslated."""
-    conn = aiosqlite.connect(target, uri=uri, isolation_level=None, timeout=timeout)
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=timeout)
     try:
-        db = await conn
+        _prepare(conn, path, read_only, timeout, first)
     except BaseException:
-        # A failed connect queues the worker thread's stop without waiting for
-        # it; wait here, or the thread may report to an event loop asyncio.run
-        # has already closed (a stray traceback as the CLI exits).
-        thread = getattr(conn, "_thread", None)
-        if thread is not None and thread.is_alive():
-            thread.join(timeout=5)
+        conn.close()
         raise
-    try:
-        await call(db, lambda c: _prepare(c, path, read_only, timeout, first))
-        return Opened(db, file_id(path))
-    except BaseException:
-        await db.close()
-        raise
+    return conn
 
 
 def _prepare(

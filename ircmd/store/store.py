@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import aiosqlite
 
 from ..models import (
-    MAX_TEXT_BYTES,
     Action,
     Event,
     Head,
@@ -29,27 +28,23 @@ from ..models import (
     IncidentState,
     Kind,
     Presence,
-    ReadOnly,
     VerifyResult,
 )
 from ..statuspage import PublicIncident
 from . import presence, queries, verify
 from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
 from .dialect import SQLITE
+from .facade import Face, utc_now
 from .presence import PRESENCE_TIMEOUT
-from .reader import Connection, IncidentRef, Reader
+from .reader import IncidentRef, Reader
 from .record import event_from_row, ts
-from .tx import Clock, Target, Tx, transaction
+from .tx import Clock, Tx
 from .verbs import actions, alerts, checklist, comms, evidence, incident, review
 
 __all__ = ["DEFAULT_TIMEOUT", "PRESENCE_TIMEOUT", "Clock", "Store", "utc_now"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Verb(Generic[P, T]):
@@ -78,7 +73,7 @@ class _Verb(Generic[P, T]):
         return method
 
 
-class Store:
+class Store(Face):
     """The incident record in one SQLite file. Open with `await Store.open(path)`."""
 
     def __init__(
@@ -90,18 +85,9 @@ class Store:
         clock: Clock,
         file_id: tuple[int, int] | None = None,
     ) -> None:
+        super().__init__(path, read_only, timeout, clock, file_id)
         self._db = db
-        self.path = path
-        self.read_only = read_only
-        self.timeout = timeout
-        self._clock = clock
         self._lock = asyncio.Lock()
-        # Which file this connection writes to; see `tx.still_at_path`.
-        self._file_id = file_id
-        # Record times that `rules.check_time` would refuse (--force-time).
-        self.force_time = False
-        # The largest text of an entry, in bytes of UTF-8 (IRCMD_MAX_TEXT).
-        self.max_text = MAX_TEXT_BYTES
 
     @classmethod
     async def open(
@@ -128,38 +114,23 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def now(self) -> datetime:
-        return self._clock()
-
     # --------------------------------------------------------- the one hop
 
     async def _run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """Run `verb(tx, ...)` in one write transaction, in one hop to the thread."""
-        if self.read_only:
-            raise ReadOnly("this session is read-only: nothing was written")
-        target = Target(self.path, self._file_id)
-        clock, max_text, force_time = self._clock, self.max_text, self.force_time
-
-        def work(conn: Connection) -> T:
-            tx = Tx(conn, SQLITE, clock, max_text=max_text, force_time=force_time)
-            return verb(tx, *args, **kw)
-
+        job = self._write_job(verb, *args, **kw)
         async with self._lock:
             with sqlite_errors(self.path, self.timeout):
-                return await call(
-                    self._db,
-                    lambda conn: transaction(
-                        conn, SQLITE, work, timeout=self.timeout, target=target
-                    ),
-                )
+                return await call(self._db, job)
 
     async def _read(
         self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs
     ) -> T:
         """Run `query(reader, ...)` in one hop to the thread."""
+        job = self._read_job(query, *args, **kw)
         async with self._lock:
             with sqlite_errors(self.path, self.timeout):
-                return await call(self._db, lambda conn: query(Reader(conn, SQLITE), *args, **kw))
+                return await call(self._db, job)
 
     # ------------------------------------------------------------ the verbs
 

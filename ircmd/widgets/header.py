@@ -1,7 +1,9 @@
 """The incident header: who, what, how bad, how long, and when the next update is due.
 
 Re-rendered from the current IncidentState on every change and once a second
-for the clocks; it is two lines, so a whole redraw costs nothing.
+for the clocks; it is two lines, so a whole redraw costs nothing. Neither line
+ever wraps: the title is cut to fit (the board and Enter on it show it whole), so
+the second line, the update countdown, can never be pushed off the screen.
 """
 
 from __future__ import annotations
@@ -23,9 +25,20 @@ SERVING = ("  serve: alerts in", "$text-success")
 class IncidentHeader(Static):
     """Incident id, title, severity, status, elapsed time, update countdown, watchers."""
 
-    def __init__(self, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        *,
+        me: str = "",
+        locked: bool = False,
+        read_only: bool = False,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._clock = clock
+        self.me = me
+        self.locked = locked
+        self.read_only = read_only
         self.state: IncidentState | None = None
         self.watchers: list[tuple[str, list[str]]] = []
         self.serving = False  # an `ircmd serve` is heartbeating on this record
@@ -35,6 +48,9 @@ class IncidentHeader(Static):
     def on_mount(self) -> None:
         self.set_interval(1, self.redraw)
         self.redraw()
+
+    def on_resize(self) -> None:
+        self.redraw()  # the title is cut to the width
 
     def show(self, state: IncidentState | None) -> None:
         self.state = state
@@ -77,24 +93,57 @@ class IncidentHeader(Static):
             return content
         return Content.assemble(content, "\n", user(f"WARNING: {self.warning}", "bold $text-error"))
 
+    def identity(self) -> Content:
+        """Who this session writes as: `as alice`, `(locked)` when the login fixes the
+        name (a locked session cannot be anyone else), `read-only` when it writes nothing."""
+        if not self.me:
+            return Content("")
+        parts: list[Content | str | tuple[str, str]] = [
+            ("as ", "$text-muted"),
+            user(self.me, "bold"),
+        ]
+        if self.locked:
+            parts.append((" (locked)", "$text-muted"))
+        if self.read_only:
+            parts.append((" read-only", "bold $text-warning"))
+        return Content.assemble(*parts)
+
+    def _first_line(self, left: Content, title: Content) -> Content:
+        """`left title ... identity` in the width: the title gives way, with an ellipsis."""
+        me = self.identity()
+        width = self.content_region.width
+        if width <= 0:  # not laid out yet: the resize redraws
+            return Content.assemble(left, title, "  ", me)
+        room = width - left.cell_length - (me.cell_length + 2 if me.cell_length else 0)
+        if room < 8:  # so narrow that the identity goes first
+            return Content.assemble(left, title).truncate(width, ellipsis=True)
+        if title.cell_length > room:
+            title = title.truncate(room, ellipsis=True)
+        gap = width - left.cell_length - title.cell_length - me.cell_length
+        return Content.assemble(left, title, " " * max(gap, 2), me)
+
     def _build(self, now: datetime) -> Content:
         state = self.state
         if state is None:
-            return Content.assemble(
-                ("ircmd", "bold $text-accent"),
-                "  no incident open: ",
-                ("/declare SEV2 title", "bold"),
-                " or ",
-                ("/open INC-n", "bold"),
+            return self._first_line(
+                Content.assemble(("ircmd", "bold $text-accent"), "  "),
+                Content.assemble(
+                    "no incident open: ",
+                    ("/declare SEV2 title", "bold"),
+                    " or ",
+                    ("/open INC-n", "bold"),
+                ),
             )
         inc = state.incident
-        first = Content.assemble(
-            (inc.key, "bold"),
-            " ",
-            severity(inc.severity),
-            " ",
-            status(inc.status),
-            "  ",
+        first = self._first_line(
+            Content.assemble(
+                (inc.key, "bold"),
+                " ",
+                severity(inc.severity),
+                " ",
+                status(inc.status),
+                "  ",
+            ),
             user(inc.title, "bold"),
         )
         elapsed = coarse((now - inc.declared_at).total_seconds())
@@ -119,7 +168,11 @@ class IncidentHeader(Static):
                 parts.append(user(person))
                 if roles:
                     parts.append(user(f" ({'/'.join(roles)})", "$text-muted"))
-        return Content.assemble(first, "\n", *parts)
+        second = Content.assemble(*parts)
+        width = self.content_region.width
+        if 0 < width < second.cell_length:  # watchers give way: the countdown stays
+            second = second.truncate(width, ellipsis=True)
+        return Content.assemble(first, "\n", second)
 
 
 def coarse(seconds: float, *, exact_below: float = 0) -> str:

@@ -80,10 +80,34 @@ class RolesPanel(FullView):
         return Content("\n").join([*self.lines[:kept], more])
 
 
+STEP_INDENT = 7  # `nn [x] `: a long step's next lines start under its text
+
+
 class Checklist(FullView):
     """Containment steps, then recovery steps in their own section, numbered as
     /check N expects; each section heading carries its done/total count. Long
-    steps are cut to one line here; Enter shows them whole."""
+    steps wrap, their next lines indented under the text (nothing is cut: at 80
+    columns most steps are longer than the pane is wide)."""
+
+    def on_resize(self) -> None:
+        self.refresh(layout=True)  # the wrapping, and so the height, follow the width
+
+    def render(self) -> Content:
+        width = self.content_region.width
+        if width <= STEP_INDENT + 10:
+            return Content("\n").join(self.lines)
+        shown: list[Content] = []
+        for line in self.lines:
+            if line.cell_length <= width:
+                shown.append(line)
+                continue
+            head, *rest = line.wrap(width)
+            shown.append(head)
+            tail = Content(" ").join(rest)  # rewrapped narrower, under the text
+            shown.extend(
+                Content(" " * STEP_INDENT) + part for part in tail.wrap(width - STEP_INDENT)
+            )
+        return Content("\n").join(shown)
 
     def show(self, state: IncidentState | None) -> None:
         if state is None or not state.checklist:

@@ -82,8 +82,8 @@ class CommsPanel(ProcessPanel):
     """Next update due, updates sent, and who must still be told."""
 
     BINDINGS = [
-        Binding("u", "screen.draft_update", "Draft update", priority=True),
-        Binding("n", "screen.notify_pending", "Notify next", priority=True),
+        Binding("u", "screen.draft_update", "Update", priority=True),
+        Binding("n", "screen.notify_pending", "Notify", priority=True),
     ]
 
     def __init__(self, escalation: Mapping[Severity, list[str]], *, id: str | None = None) -> None:
@@ -228,7 +228,8 @@ class ActionsPanel(ProcessPanel):
             ActionStatus.IN_PROGRESS: WARNING,
         }
         for a in state.actions:
-            late = rules.action_overdue(a, now)
+            flag = rules.action_flag(a, now)
+            late = flag == "OVERDUE"
             t.append((f"{a.key} ", "bold"))
             t.append(_user(a.title) + "\n")
             t.append(
@@ -236,11 +237,12 @@ class ActionsPanel(ProcessPanel):
             )
             t.append(
                 (
-                    f"{_user(a.owner or 'no owner')}, due {a.due or '-'}"
-                    f"{' OVERDUE' if late else ''}",
+                    f"{_user(a.owner or 'no owner')}, due {a.due or '-'}",
                     ERROR if late or not (a.owner and a.due) else MUTED,
                 )
             )
+            if flag:
+                t.append((f" {flag}", f"bold {ERROR}" if late else ACCENT))
             t.append((f"  {a.type}\n", MUTED))
             if a.verification:
                 t.append((f"   verified: {_user(a.verification)}\n", SUCCESS))

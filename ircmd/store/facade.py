@@ -1,0 +1,77 @@
+"""What the two faces of the store share: the async `Store` (the screen, most
+commands) and the synchronous `SyncStore` (one-shot commands that must start fast).
+
+A face holds the open file's settings and turns a verb call into one function of
+the connection: the whole write transaction (`transaction`) or one read, which
+the async face runs in one hop to its thread and the synchronous face runs in
+place. The read-only refusal, the checks of `Tx` and SQLite's one-line errors are
+thereby the same whichever face a command uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
+
+from ..models import MAX_TEXT_BYTES, read_only_refusal
+from .dialect import SQLITE
+from .reader import Connection, Reader
+from .tx import Clock, Target, Tx, transaction
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Face:
+    """One open database file and the settings every transaction on it checks."""
+
+    def __init__(
+        self,
+        path: Path,
+        read_only: bool,
+        timeout: float,
+        clock: Clock,
+        file_id: tuple[int, int] | None = None,
+    ) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.timeout = timeout
+        self._clock = clock
+        # Which file this connection writes to; see `tx.still_at_path`.
+        self._file_id = file_id
+        # Record times that `rules.check_time` would refuse (--force-time).
+        self.force_time = False
+        # The largest text of an entry, in bytes of UTF-8 (IRCMD_MAX_TEXT).
+        self.max_text = MAX_TEXT_BYTES
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def _write_job(
+        self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs
+    ) -> Callable[[Connection], T]:
+        """`verb(tx, ...)` as one write transaction on a connection, to run as one
+        piece; refused at once in a read-only session."""
+        if self.read_only:
+            raise read_only_refusal()
+        target = Target(self.path, self._file_id)
+        clock, max_text, force_time = self._clock, self.max_text, self.force_time
+
+        def work(conn: Connection) -> T:
+            tx = Tx(conn, SQLITE, clock, max_text=max_text, force_time=force_time)
+            return verb(tx, *args, **kw)
+
+        return lambda conn: transaction(conn, SQLITE, work, timeout=self.timeout, target=target)
+
+    @staticmethod
+    def _read_job(
+        query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs
+    ) -> Callable[[Connection], T]:
+        """`query(reader, ...)` as one function of a connection."""
+        return lambda conn: query(Reader(conn, SQLITE), *args, **kw)
