@@ -70,7 +70,4 @@ async def receive(
 def log_line(source: str, result: IngestResult) -> str:
     """One JSON line per payload for serve's log and `ingest`'s stderr: every alert
     received is counted, the unmatched and the dropped too."""
-    return json.dumps(
-        {"source": source, "received": result.received, **result.model_dump()},
-        ensure_ascii=False,
-    )
+    return json.dumps({"source": source, **result.model_dump()}, ensure_ascii=False)

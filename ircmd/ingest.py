@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    computed_field,
     field_validator,
 )
 
@@ -328,6 +329,7 @@ class IngestResult(BaseModel):
     dropped: int = 0  # a route said drop
     incidents: list[str] = Field(default_factory=list)  # every incident touched
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def received(self) -> int:
         return self.recorded + self.duplicates + self.stale + self.resolved_unknown + self.dropped

@@ -117,7 +117,7 @@ async def _ingest(request: web.Request, name: str) -> web.Response:
     except IrcmdError as e:
         return error(500, f"{e}; nothing was written")
     print(log_line(name, result), file=sys.stderr, flush=True)
-    return web.json_response(result.model_dump() | {"received": result.received})
+    return web.json_response(result.model_dump())
 
 
 def page(kind: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -125,7 +125,7 @@ def page(kind: str, content_type: str) -> Callable[[web.Request], Awaitable[web.
         store = request.app[_STORE]
         incidents = await store.public_incidents()
         title = request.app[_SETTINGS].status.title
-        text = statuspage.render_all(incidents, title, store.now())[kind]
+        text = statuspage.render(kind, incidents, title, store.now())
         return web.Response(text=text, content_type=content_type, headers=_HEADERS)
 
     return handler

@@ -171,12 +171,20 @@ def render_atom(incidents: Sequence[PublicIncident], page_title: str, now: datet
     )
 
 
+def render(kind: str, incidents: Sequence[PublicIncident], page_title: str, now: datetime) -> str:
+    """One of the three files by its key in `FILES`; `now` dates an empty feed."""
+    match kind:
+        case "html":
+            return render_html(incidents, page_title)
+        case "json":
+            return render_json(incidents, page_title)
+        case "atom":
+            return render_atom(incidents, page_title, now)
+    raise ValueError(f"no status page format {kind!r}")
+
+
 def render_all(
     incidents: Sequence[PublicIncident], page_title: str, now: datetime
 ) -> dict[str, str]:
-    """The three files by format key (`FILES`), as serve and status-page write them."""
-    return {
-        "html": render_html(incidents, page_title),
-        "json": render_json(incidents, page_title),
-        "atom": render_atom(incidents, page_title, now),
-    }
+    """The three files by key (`FILES`), as `status-page --out` writes them."""
+    return {kind: render(kind, incidents, page_title, now) for kind in FILES}
