@@ -15,6 +15,8 @@ from pathlib import Path
 
 from ircmd.models import Kind, Severity
 from ircmd.store import Store
+from ircmd.store.dialect import SQLITE
+from ircmd.store.reader import Reader
 from ircmd.store.tx import append_event
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -37,13 +39,14 @@ async def _create(path: Path) -> None:
 def append_events(path: Path, specs: list[tuple[int | None, Kind, str, dict[str, object]]]) -> None:
     """Append (incident_id, kind, text, data) events, one second apart, in one transaction."""
     conn = sqlite3.connect(path, isolation_level=None)
+    db = Reader(conn, SQLITE)
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(SQLITE.begin_write)
         last_id = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         for offset, (incident, kind, text, data) in enumerate(specs, 1):
             at = START + timedelta(seconds=last_id + offset)
             actor = ACTORS[offset % len(ACTORS)]
-            append_event(conn, incident, kind, actor, text, data, at, at)
+            append_event(db, incident, kind, actor, text, data, at, at)
         conn.execute("COMMIT")
     finally:
         conn.close()

@@ -45,6 +45,7 @@ async def build_demo(
             detected_at=ago(52),
             started_at=ago(58),
             playbook=outage,
+            commander="",  # handed to `user` below, so the demo shows a hand-off
         )
         n = inc.id
         await store.assign(n, Role.COMMANDER, user, actor="dave", at=ago(45))
@@ -116,7 +117,11 @@ async def build_demo(
         )
 
         second = await store.declare(
-            "Search latency p99 above 2 s", actor="bob", severity=Severity.SEV3, at=ago(160)
+            "Search latency p99 above 2 s",
+            actor="bob",
+            severity=Severity.SEV3,
+            at=ago(160),
+            commander="",
         )
         await store.assign(second.id, Role.COMMANDER, "bob", actor="bob", at=ago(158))
         await store.set_status(second.id, Status.TRIAGED, actor="bob", at=ago(150))
@@ -133,6 +138,7 @@ async def build_demo(
             severity=Severity.SEV2,
             type="security-breach",
             at=ago(25),
+            commander="",  # just reported: nobody has taken command yet
         )
         await store.log(
             third.id,

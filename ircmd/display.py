@@ -12,7 +12,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from .models import Event, Kind
+from .models import Event, Kind, Mark
 
 _PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
 
@@ -131,7 +131,7 @@ def describe(ev: Event) -> str:
         case Kind.DECLARE:
             return f"declared {d['severity']}: {ev.text}"
         case Kind.NOTE:
-            return ev.text
+            return f"post-incident note: {ev.text}" if d.get("post_incident") else ev.text
         case Kind.DECISION:
             return f"DECISION: {ev.text}"
         case Kind.AMEND:
@@ -157,7 +157,19 @@ def describe(ev: Event) -> str:
             again = f" (already checked by {d['already']})" if d.get("already") else ""
             return f"[x] {d['n']}. {ev.text}{again}"
         case Kind.UNCHECK:
-            return f"[ ] {d['n']}. {ev.text} (unchecked)"
+            return (
+                f"[ ] {d['n']}. {ev.text} ("
+                + ("no longer skipped" if d.get("unskips") else "unchecked")
+                + ")"
+            )
+        case Kind.SKIP:
+            return f"[-] {d['n']}. skipped, not applicable: {ev.text}"
+        case Kind.ITEM_EDIT:
+            return f"step {d['n']} corrected (#{d['corrects']}): {ev.text} (was: {d['from']})"
+        case Kind.ITEM_OWN:
+            owner = f"owned by {d['assignee']}" if d["assignee"] else "without an owner"
+            was = f" (was {d['from']})" if d["from"] else ""
+            return f"step {d['n']} {owner}{was}"
         case Kind.PLAYBOOK:
             return f"playbook {d['name']} applied: {len(d['steps'])} steps"
         case Kind.UPDATE:
@@ -166,6 +178,20 @@ def describe(ev: Event) -> str:
             return f"{d['audience']}{final} update{via}: {ev.text}"
         case Kind.NOTIFY:
             return f"notified {d['who']}"
+        case Kind.UNNOTIFY:
+            return f"{d['who']} not notified after all (retracts #{d['corrects']}): {ev.text}"
+        case Kind.RETITLE:
+            return f"retitled: {ev.text} (was: {d['from']})"
+        case Kind.SUMMARY:
+            return f"summary: {ev.text}"
+        case Kind.MARK:
+            moment = "impact began" if d["what"] == Mark.IMPACT else "detected"
+            return f"re-marked: {moment} {stamp(datetime.fromisoformat(d['at']))}: {ev.text}"
+        case Kind.IMPACT:
+            return "impact: " + impact_line(d["impact"])
+        case Kind.ACTION_RETYPE:
+            why = f": {ev.text}" if ev.text else ""
+            return f"action ACT-{d['action_id']} type {d['from']} -> {d['to']}{why}"
         case Kind.EVIDENCE_ADD:
             sha = f" sha256:{d['sha256'][:12]}" if d.get("sha256") else ""
             return f"evidence EV-{d['n']} collected: {ev.text}{sha}"
@@ -196,3 +222,18 @@ def describe(ev: Event) -> str:
         case Kind.PUBLIC_TITLE:
             return f"public title: {ev.text}"
     return ev.text
+
+
+def impact_line(impact: dict[str, Any]) -> str:
+    """An impact event's fields in one line, the ones not given left out."""
+    parts = [impact["customer_impact"]] if impact["customer_impact"] else []
+    if impact["services"]:
+        parts.append("services " + ", ".join(impact["services"]))
+    for key, label in (("users_affected", "users"), ("records_affected", "records")):
+        if impact[key] is not None:
+            parts.append(f"{impact[key]} {label}")
+    start, end = impact["data_loss_from"], impact["data_loss_to"]
+    if start or end:
+        shown = [stamp(datetime.fromisoformat(t)) if t else "?" for t in (start, end)]
+        parts.append(f"data lost {shown[0]} to {shown[1]}")
+    return "; ".join(parts) or "cleared"

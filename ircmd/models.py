@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -163,6 +163,16 @@ class Role(StrEnum):
         return self not in (Role.RESPONDER, Role.LIAISON)
 
 
+class Declarer(Enum):
+    """`declare(commander=DECLARER)`, the default: whoever declares takes command,
+    as the SOP's first responder does until handing off. `commander=""` declares
+    with no commander; a name makes that person commander."""
+
+    DECLARER = "declarer"
+
+
+DECLARER = Declarer.DECLARER
+
 ROLE_ALIASES = {"ic": Role.COMMANDER, "commander": Role.COMMANDER, "comms-lead": Role.COMMS}
 
 
@@ -199,6 +209,13 @@ class ActionType(StrEnum):
     PREVENTIVE = "preventive"
 
 
+class Mark(StrEnum):
+    """A moment of the incident that may be re-marked after declaration (`mark`)."""
+
+    IMPACT = "impact"  # when impact, or a worse impact, began
+    DETECTED = "detected"
+
+
 class ActionStatus(StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in_progress"
@@ -230,6 +247,18 @@ class Kind(StrEnum):
     REVIEW = "review"
     ACTION_ADD = "action_add"
     ACTION_SET = "action_set"
+    # Corrections and later changes of structured fields. Each names in its data
+    # (`corrects`) the event whose value it replaces (so do `unassign`, and
+    # `impact` once set before); that event stays as it was.
+    UNNOTIFY = "unnotify"
+    ITEM_EDIT = "item_edit"
+    ITEM_OWN = "item_own"
+    ACTION_RETYPE = "action_retype"
+    RETITLE = "retitle"
+    SUMMARY = "summary"
+    IMPACT = "impact"
+    MARK = "mark"
+    SKIP = "skip"  # a checklist step marked not applicable, with the reason
     ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
     PUBLIC_TITLE = "public_title"  # the title the status page shows
 
@@ -357,6 +386,14 @@ class ChecklistItem(Frozen):
     assignee: str | None = None
     added_by: str
     added_at: datetime
+    skipped_by: str | None = None
+    skipped_at: datetime | None = None
+    skip_reason: str | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Marked not applicable (`skip_item`): settled for closing, yet not done."""
+        return self.skipped_by is not None
 
 
 class CommsUpdate(Frozen):
@@ -417,6 +454,19 @@ class Review(Frozen):
         return bool(self.summary.strip() and self.root_cause.strip() and self.lessons.strip())
 
 
+class Impact(Frozen):
+    """What the incident did, as last set (`set_impact`); empty until then."""
+
+    customer_impact: str = ""
+    services: tuple[str, ...] = ()
+    users_affected: int | None = None
+    records_affected: int | None = None
+    data_loss_from: datetime | None = None
+    data_loss_to: datetime | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
 class Action(Frozen):
     id: int
     incident_id: int
@@ -452,6 +502,7 @@ class IncidentState(Frozen):
     notifications: tuple[Notification, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     review: Review = Field(default_factory=Review)  # a default built now would build Review
+    impact: Impact = Field(default_factory=Impact)
     actions: tuple[Action, ...] = ()
     playbooks: tuple[AppliedPlaybook, ...] = ()
 

@@ -20,21 +20,35 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from . import display, rules
-from .models import REVIEW_LABELS, Event, Head, IncidentState, Kind, Severity
-from .rules import Metrics, Moment
+from .models import REVIEW_LABELS, ChecklistItem, Event, Head, IncidentState, Kind, Severity
+from .rules import Metrics, Span
 
 # An entry written this long after the moment it records is marked as back-dated.
 BACKDATED = timedelta(minutes=1)
 
-# Read before anything is written: the metrics' moments, and every correction, so
-# that each shows under the entry it corrects. Few events of any incident.
-FIRST_READ = rules.METRIC_KINDS | {Kind.AMEND}
 
 DECISION_KINDS = frozenset({Kind.DECISION})
 HANDOFF_KINDS = frozenset({Kind.ASSIGN, Kind.UNASSIGN})
-# Issue 11 gives the record a kind for a changed title; until the models have it,
-# there is no title history to show.
-RETITLE_KINDS = frozenset(k for k in Kind if k.value == "retitle")
+RETITLE_KINDS = frozenset({Kind.RETITLE})
+# Structured changes that name (`corrects`) the event whose value they replace
+# (`unassign` too, but it shows among the hand-offs: an incident may have thousands).
+CORRECTION_KINDS = frozenset(
+    {
+        Kind.UNNOTIFY,
+        Kind.ITEM_EDIT,
+        Kind.ITEM_OWN,
+        Kind.ACTION_RETYPE,
+        Kind.RETITLE,
+        Kind.SUMMARY,
+        Kind.IMPACT,
+        Kind.MARK,
+    }
+)
+
+
+# Read before anything is written: the metrics' moments, and every correction, so
+# that each shows under the entry it corrects. Few events of any incident.
+FIRST_READ = rules.METRIC_KINDS | {Kind.AMEND} | CORRECTION_KINDS
 
 
 @dataclass(frozen=True)
@@ -97,11 +111,13 @@ async def stream(
 
 
 def corrections(first_read: Iterable[Event]) -> dict[int, list[Event]]:
-    """The corrections (`amend`) of each entry, by the corrected entry's id."""
+    """The corrections of each entry, by the corrected entry's id: `amend` of free
+    text, and every structured change that names what it `corrects`."""
     found: dict[int, list[Event]] = {}
     for e in first_read:
-        if e.kind is Kind.AMEND:
-            found.setdefault(int(e.data["amends"]), []).append(e)
+        target = e.data.get("amends") if e.kind is Kind.AMEND else e.data.get("corrects")
+        if target is not None:
+            found.setdefault(int(target), []).append(e)
     return found
 
 
@@ -111,18 +127,24 @@ def backdated(ev: Event) -> bool:
 
 
 def structured_impact(state: IncidentState) -> dict[str, Any] | None:
-    """The structured impact issue 11 adds to an incident's state (who and what
-    was affected, how much), None while it has none. Read by name, so the report
-    works on a state with or without the field."""
-    impact = getattr(state, "impact", None)
-    return dict(impact) if impact else None
+    """What `/impact` set (customers, services, how many, the data-loss window), only
+    the fields given; None while it has none."""
+    impact = state.impact
+    shown = {
+        "customer impact": impact.customer_impact,
+        "services": ", ".join(impact.services),
+        "users affected": impact.users_affected,
+        "records affected": impact.records_affected,
+        "data lost from": impact.data_loss_from and f"{display.stamp(impact.data_loss_from)} UTC",
+        "data lost to": impact.data_loss_to and f"{display.stamp(impact.data_loss_to)} UTC",
+    }
+    found = {k: v for k, v in shown.items() if v not in ("", None)}
+    return found or None
 
 
-def skip_reason(item: object) -> str | None:
-    """Why a checklist step was skipped, None if it was not: issue 11 adds a
-    `skipped` reason to a step; read by name, so this works with or without it."""
-    reason = getattr(item, "skipped", None)
-    return str(reason) if reason else None
+def skip_reason(item: ChecklistItem) -> str | None:
+    """Why a checklist step was marked not applicable, None if it was not."""
+    return item.skip_reason or "no reason given" if item.skipped else None
 
 
 # ------------------------------------------------------------------------- JSON
@@ -165,7 +187,7 @@ def json_parts(
     lists: list[tuple[str, frozenset[Kind] | None, Callable[[Event], dict[str, Any]]]] = [
         ("decisions", DECISION_KINDS, entry),
         ("handoffs", HANDOFF_KINDS, entry),
-        *([("title_history", RETITLE_KINDS, entry)] if RETITLE_KINDS else []),
+        ("title_history", RETITLE_KINDS, entry),
         ("events", None, lambda e: e.model_dump(mode="json")),
     ]
     head_text = display.json_text(json_head(state, first_read, now, escalation, head=head))
@@ -237,7 +259,9 @@ def json_head(
         },
         "roles": [a.model_dump(mode="json") for a in state.roles],
         "missing_roles": [r.value for r in rules.missing_roles(state)],
-        "checklist": [i.model_dump(mode="json") for i in state.checklist],
+        "checklist": [
+            i.model_dump(mode="json") | {"skipped": skip_reason(i)} for i in state.checklist
+        ],
         "evidence": [e.model_dump(mode="json") | {"key": e.key} for e in state.evidence],
         "actions": [a.model_dump(mode="json") | {"key": a.key} for a in state.actions],
         "review": state.review.model_dump(mode="json"),
@@ -251,7 +275,7 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at else None
 
 
-def _moment_json(m: Moment) -> dict[str, Any]:
+def _moment_json(m: Span) -> dict[str, Any]:
     return {"what": m.what, "at": _iso(m.at)}
 
 
@@ -324,7 +348,7 @@ def markdown_parts(
     return [
         _markdown_line(f"# {inc.key}: {inc.title}"),
         _markdown_lines(summary_lines(state, first_read, day)),
-        _markdown_lines(impact_lines(state)),
+        _markdown_lines(impact_lines(state, first_read)),
         _markdown_lines(["", "## Key decisions"]),
         _markdown_stream(DECISION_KINDS, decision, "- none recorded"),
         _markdown_lines(communication_lines(state, now, day)),
@@ -339,7 +363,7 @@ def markdown_parts(
         # were written.
         _markdown_lines(["", "## Timeline (in the order things happened)"]),
         _markdown_stream(None, entry, "- nothing recorded"),
-        *(retitles if RETITLE_KINDS else []),
+        *retitles,
         *([_markdown_lines(["", "## Record", *record])] if record else []),
     ]
 
@@ -405,7 +429,7 @@ def metric_lines(first_read: Sequence[Event], day: date) -> list[str]:
     ]
 
 
-def _span(a: Moment, b: Moment, day: date) -> str:
+def _span(a: Span, b: Span, day: date) -> str:
     """The two moments a metric runs between, or the one the record lacks."""
     if a.at is None:
         return f"{a.what}: not recorded"
@@ -413,7 +437,9 @@ def _span(a: Moment, b: Moment, day: date) -> str:
     return f"{start} to {b.what} {_clock(b.at, day)}" if b.at else f"{start}; {b.what}: not yet"
 
 
-def impact_lines(state: IncidentState) -> list[str]:
+def impact_lines(state: IncidentState, first_read: Sequence[Event]) -> list[str]:
+    """Levels, summary, when impact began and when it was noticed (the latest `/mark`
+    of each, said so, else what the declaration said) and the structured impact."""
     inc = state.incident
     lines = [
         "",
@@ -422,11 +448,20 @@ def impact_lines(state: IncidentState) -> list[str]:
     ]
     if inc.summary:
         lines.append(f"- summary: {inc.summary}")
-    if inc.started_at:
-        lines.append(f"- impact began: {display.stamp(inc.started_at)} UTC")
-    if inc.detected_at:
-        lines.append(f"- detected: {display.stamp(inc.detected_at)} UTC")
+    m = rules.metrics(first_read)
+    for label, moment in (("impact began", m.impact_start), ("detected", m.detected)):
+        if moment is not None:
+            remarked = (
+                ""
+                if moment.event_id == _declare_id(first_read)
+                else f" (re-marked, #{moment.event_id})"
+            )
+            lines.append(f"- {label}: {display.stamp(moment.at)} UTC{remarked}")
     return lines + [f"- {k}: {v}" for k, v in (structured_impact(state) or {}).items()]
+
+
+def _declare_id(events: Iterable[Event]) -> int | None:
+    return next((e.id for e in events if e.kind is Kind.DECLARE), None)
 
 
 def communication_lines(state: IncidentState, now: datetime, day: date) -> list[str]:

@@ -30,6 +30,7 @@ from .models import (
     InvalidInput,
     Kind,
     Level,
+    Mark,
     Phase,
     Role,
     RuleViolation,
@@ -398,8 +399,9 @@ def final_update_sent(state: IncidentState, resolved_at: datetime | None) -> boo
 
 def steps_not_done(state: IncidentState, phase: Phase) -> list[int]:
     """Numbers (as users see and `check` them) of the phase's steps not done now;
-    a step checked and then unchecked is not done."""
-    return sorted(i.n for i in state.checklist if i.phase is phase and not i.done)
+    a step checked and then unchecked is not done. A skipped step (not applicable,
+    with the reason on the record) is settled, so it is not listed."""
+    return sorted(i.n for i in state.checklist if i.phase is phase and not i.done and not i.skipped)
 
 
 def checklist_gaps(state: IncidentState) -> list[Gap]:
@@ -448,10 +450,23 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[Gap
 # ------------------------------------------------------------------- metrics
 
 
+class Moment(BaseModel):
+    """A moment metrics are measured from: which one, when, and the event that put it
+    on the record (the declaration, or the latest `mark` of it)."""
+
+    name: str  # "impact start", "detected" or "declared"
+    at: datetime
+    event_id: int
+
+
 class Metrics(BaseModel):
     """Durations in seconds, never negative; None when the record does not yet say,
-    or when its times run backwards (those are named in `out_of_order`, which
-    `model_dump` leaves out so that the dump holds durations only)."""
+    or when its times run backwards (those are named in `out_of_order`).
+
+    `impact_start` and `detected` are the moments detect and report are measured
+    from, and `origin` the one contain and resolve are: each names its source
+    event, so a re-marked moment is traceable. `model_dump` leaves these and
+    `out_of_order` out, so that the dump holds durations only."""
 
     # Its validator is built on first use: `ircmd log` imports this module, never this model.
     model_config = ConfigDict(defer_build=True)
@@ -462,6 +477,9 @@ class Metrics(BaseModel):
     time_to_contain: float | None = None
     time_to_resolve: float | None = None
     out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
+    impact_start: Moment | None = Field(default=None, exclude=True)
+    detected: Moment | None = Field(default=None, exclude=True)
+    origin: Moment | None = Field(default=None, exclude=True)
 
     def note(self, name: str) -> str:
         """What to say beside metric `name` when its times run backwards."""
@@ -469,7 +487,7 @@ class Metrics(BaseModel):
 
 
 # The only kinds of event `metrics` reads: a report can fetch just these.
-METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS})
+METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS, Kind.MARK})
 
 
 def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
@@ -482,47 +500,62 @@ def status_reached(events: Sequence[Event], status: Status) -> datetime | None:
     return min(times, default=None)
 
 
-class Moment(NamedTuple):
-    """A moment a metric is measured from or to: what happens then, and when, None
-    while the record does not say; so a report can say what each duration spans."""
+class Span(NamedTuple):
+    """One end of a metric's span for a report: what happens then, and when (None
+    while the record does not say), so it can say what each duration runs between."""
 
     what: str
     at: datetime | None
 
 
-def metric_spans(events: Sequence[Event]) -> dict[str, tuple[Moment, Moment]]:
+def metric_spans(events: Sequence[Event]) -> dict[str, tuple[Span, Span]]:
     """Each metric's two moments, from the record alone (back-dated times honoured).
 
     detect = impact start -> detected; report = detected -> declared;
-    acknowledge = declared -> first commander; contain and resolve are measured
-    from impact start (or detection, or declaration, whichever is known first).
-    """
+    acknowledge = declared -> first commander (at once when the declarer took
+    command); contain and resolve are measured from impact start (or detection,
+    or declaration, whichever is known first). Impact start and detection are
+    the latest `mark` of each (by event id: the last word on the record), else
+    what the declaration said."""
     declare = next((e for e in events if e.kind is Kind.DECLARE), None)
     if declare is None:
         return {}
-    declared = Moment("declared", declare.occurred_at)
-    detected = Moment("detected", _dt(declare.data.get("detected_at")))
-    started = Moment("impact start", _dt(declare.data.get("started_at")))
-    origin = next(m for m in (started, detected, declared) if m.at)
-    ack = min(
-        (
-            e.occurred_at
-            for e in events
-            if e.kind is Kind.ASSIGN and e.data.get("role") == Role.COMMANDER.value
-        ),
-        default=None,
-    )
+    moments = _moments(declare, events)
+    declared, started, detected = moments["declared"], moments["impact"], moments["detected"]
+    origin = started or detected or declared
+    commanders = [
+        e.occurred_at
+        for e in events
+        if e.kind is Kind.ASSIGN and e.data.get("role") == Role.COMMANDER.value
+    ]
+    if declare.data.get("commander"):
+        commanders.append(declare.occurred_at)
+
+    def span(m: Moment | None, what: str) -> Span:
+        return Span(m.name if m else what, m.at if m else None)
+
+    contained = Span("contained", status_reached(events, Status.CONTAINED))
     return {
-        "time_to_detect": (started, detected),
-        "time_to_report": (detected, declared),
-        "time_to_acknowledge": (declared, Moment("commander assigned", ack)),
-        "time_to_contain": (origin, Moment("contained", status_reached(events, Status.CONTAINED))),
-        "time_to_resolve": (origin, Moment("resolved", status_reached(events, Status.RESOLVED))),
+        "time_to_detect": (span(started, "impact start"), span(detected, "detected")),
+        "time_to_report": (span(detected, "detected"), span(declared, "declared")),
+        "time_to_acknowledge": (
+            span(declared, "declared"),
+            Span("commander assigned", min(commanders, default=None)),
+        ),
+        "time_to_contain": (span(origin, "declared"), contained),
+        "time_to_resolve": (
+            span(origin, "declared"),
+            Span("resolved", status_reached(events, Status.RESOLVED)),
+        ),
     }
 
 
 def metrics(events: Sequence[Event]) -> Metrics:
-    """The duration of each of the `metric_spans` whose two moments are known."""
+    """The duration of each of the `metric_spans` whose two moments are known, and the
+    moments they are measured from."""
+    declare = next((e for e in events if e.kind is Kind.DECLARE), None)
+    if declare is None:
+        return Metrics()
     known = {
         k: (b.at - a.at).total_seconds()
         for k, (a, b) in metric_spans(events).items()
@@ -532,10 +565,34 @@ def metrics(events: Sequence[Event]) -> Metrics:
     # before the moment it is measured from; a negative duration would read as a
     # record-breaking response, so it is unknown instead, and named.
     backwards = tuple(k for k, v in known.items() if v < 0)
+    moments = _moments(declare, events)
     return Metrics(
         **{k: v for k, v in known.items() if v >= 0},
         out_of_order=backwards,
+        impact_start=moments["impact"],
+        detected=moments["detected"],
+        origin=moments["impact"] or moments["detected"] or moments["declared"],
     )
+
+
+def _moments(declare: Event, events: Sequence[Event]) -> dict[str, Moment | None]:
+    return {
+        "declared": Moment(name="declared", at=declare.occurred_at, event_id=declare.id),
+        "impact": _moment(declare, events, Mark.IMPACT, "impact start", "started_at"),
+        "detected": _moment(declare, events, Mark.DETECTED, "detected", "detected_at"),
+    }
+
+
+def _moment(
+    declare: Event, events: Sequence[Event], what: Mark, name: str, declared_as: str
+) -> Moment | None:
+    """Moment `what`: its latest mark, else what the declaration said (`declared_as`)."""
+    marks = [e for e in events if e.kind is Kind.MARK and e.data["what"] == what.value]
+    if marks:
+        latest = max(marks, key=lambda e: e.id)
+        return Moment(name=name, at=datetime.fromisoformat(latest.data["at"]), event_id=latest.id)
+    at = _dt(declare.data.get(declared_as))
+    return Moment(name=name, at=at, event_id=declare.id) if at else None
 
 
 def _dt(value: object) -> datetime | None:
@@ -543,16 +600,16 @@ def _dt(value: object) -> datetime | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """`1h 05m`, `4m 10s`, `-` for unknown: the same on screen and in the CLI."""
+    """`1h 05m`, `4m 10s`, `-` for unknown: the same on screen and in the CLI.
+
+    Hours are not folded into days: `24h 24m`, not `1d 00h`, keeps the minutes a
+    time to resolve is compared by at every scale."""
     if seconds is None:
         return "-"
     sign = "-" if seconds < 0 else ""
     s = int(abs(seconds))
-    d, s = divmod(s, 86400)
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
-    if d:
-        return f"{sign}{d}d {h:02d}h"
     if h:
         return f"{sign}{h}h {m:02d}m"
     return f"{sign}{m}m {s:02d}s"

@@ -20,7 +20,6 @@ from ircmd.models import (
     IncidentState,
     Playbook,
     Review,
-    Role,
     RuleViolation,
     Severity,
     Status,
@@ -118,7 +117,6 @@ BOOK = Playbook(
 async def _reviewed(store: Store) -> int:
     """Declared with a 3+2 step playbook; everything but the checklist is in order."""
     inc = await store.declare("x", actor="alice", severity=Severity.SEV2, playbook=BOOK)
-    await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
     await store.save_review(inc.id, actor="alice", summary="s", root_cause="r", lessons="l")
     await store.add_action(inc.id, "a", actor="alice", owner="dave", due=date(2026, 12, 1))
     return inc.id

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from helpers.screen import NOW, events, frozen, message_text, running, state, submit
 
-from ircmd.models import Role, Severity
+from ircmd.models import Severity
 from ircmd.store import Store
 
 
@@ -17,7 +17,6 @@ async def test_screen_refuses_transfer_by_a_non_holder(tmp_path: Path) -> None:
         inc = await store.declare(
             "Checkout down", actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)
         )
-        await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
         await store.add_evidence(inc.id, "disk image", actor="carol")
     before = await events(db)
     async with running(db, user="bob", size=(120, 30)) as pilot:

@@ -31,7 +31,7 @@ NEVER = 3600.0
 
 async def _declare(db: Path) -> Store:
     store = await Store.open(db)
-    await store.declare("Feed test", actor="alice")
+    await store.declare("Feed test", actor="alice", commander="")  # anyone may command
     return store
 
 

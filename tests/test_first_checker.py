@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from helpers.cli import RunCli, assert_ok
+from helpers.old_record import old_record
 
 from ircmd.models import Kind
 from ircmd.store import Store, schema
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
 
 
 async def test_a_second_check_is_an_event_not_an_overwrite(db_path: Path) -> None:
@@ -59,21 +61,26 @@ def test_show_names_the_first_checker(run_cli: RunCli) -> None:
 
 
 async def test_a_record_from_before_is_set_right_and_still_verifies(db_path: Path) -> None:
-    async with await Store.open(db_path) as store:
-        await store.declare("x", actor="alice", at=T0 - timedelta(hours=1))
-        await store.add_item(1, "block IPs", actor="alice")
-        await store.add_item(1, "rotate keys", actor="alice")
-        await store.check(1, 1, actor="bob", at=T0)
-        await store.check(1, 1, actor="carol", at=T0 + timedelta(minutes=5))
-        await store.check(1, 2, actor="dave", at=T0 + timedelta(minutes=6))
+    one, two = {"n": 1, "phase": "containment"}, {"n": 2, "phase": "containment"}
+    old_record(
+        db_path,
+        1,
+        [
+            (1, Kind.DECLARE, "alice", "x", {"title": "x", "severity": "SEV3"}, T0 - HOUR),
+            (1, Kind.ITEM_ADD, "alice", "block IPs", one, T0 - HOUR),
+            (1, Kind.ITEM_ADD, "alice", "rotate keys", two, T0 - HOUR),
+            (1, Kind.CHECK, "bob", "block IPs", one, T0),
+            (1, Kind.CHECK, "carol", "block IPs", one | {"already": "bob"}, T0 + 5 * MINUTE),
+            (1, Kind.CHECK, "dave", "rotate keys", two, T0 + 6 * MINUTE),
+        ],
+    )
     # What version 1 left: the second check had overwritten the first checker.
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         conn.execute(
             "UPDATE checklist SET done_by = 'carol', done_at = ? WHERE n = 1",
-            ((T0 + timedelta(minutes=5)).isoformat(timespec="microseconds"),),
+            ((T0 + 5 * MINUTE).isoformat(timespec="microseconds"),),
         )
-        conn.execute("PRAGMA user_version = 1")
     finally:
         conn.close()
     async with await Store.open(db_path) as store:  # migrates

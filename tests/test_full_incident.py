@@ -307,7 +307,7 @@ def test_incident_from_declaration_to_closed(tmp_path: Path) -> None:
     assert m == {
         "time_to_detect": 600.0,  # 09:00 -> 09:10
         "time_to_report": 300.0,  # 09:10 -> 09:15
-        "time_to_acknowledge": 120.0,  # 09:15 -> ic at 09:17
+        "time_to_acknowledge": 0.0,  # alice commands from her declaration at 09:15
         "time_to_contain": 2700.0,  # 09:00 -> 09:45
         "time_to_resolve": 5400.0,  # 09:00 -> 10:30
     }

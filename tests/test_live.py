@@ -169,6 +169,8 @@ async def two_screens(
     run_cli: RunCli, db_path: Path, tmp_path: Path
 ) -> AsyncIterator[tuple[Screen, Screen]]:
     assert_ok(run_cli("declare", "Checkout errors", "--severity", "SEV2"))
+    # No commander, so that each screen and process may change the status.
+    assert_ok(run_cli("unassign", "INC-1", "commander", "alice"))
     assert_ok(run_cli("checklist", "add", "INC-1", "isolate host"))
     home = tmp_path / "home"
     a, b = await asyncio.gather(

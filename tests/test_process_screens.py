@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, TextArea
 
 from ircmd.escalation import load_escalation
-from ircmd.models import ActionStatus, Audience, Kind, Role
+from ircmd.models import ActionStatus, Audience, Kind
 from ircmd.screens.forms import (
     FormScreen,
     action_form,
@@ -121,8 +121,7 @@ async def test_form_keeps_text_and_shows_refusal(tmp_path: Path) -> None:
 async def test_update_form_is_prefilled_and_sends(tmp_path: Path) -> None:
     store = await _store(tmp_path)
     try:
-        await store.assign(1, Role.COMMANDER, "alice", actor="alice")
-        state = await store.state(1)
+        state = await store.state(1)  # alice commands: she declared it
         form = update_form(state, NOW, submit_update(store, 1, "carol", lambda: None), None)
         host = Host(form)
         async with host.run_test(size=(100, 40)) as pilot:

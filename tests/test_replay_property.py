@@ -20,12 +20,14 @@ from hypothesis import strategies as st
 
 from ircmd.ingest import Alert, AlertStatus, RoutedAlert
 from ircmd.models import (
+    DECLARER,
     ActionStatus,
     ActionType,
     Audience,
     IrcmdError,
     Kind,
     Level,
+    Mark,
     Phase,
     Playbook,
     Role,
@@ -64,6 +66,7 @@ severities = st.sampled_from(list(Severity))
 levels = st.one_of(st.none(), st.sampled_from(list(Level)))
 dates = st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 12, 31)))
 
+commanders = st.one_of(st.none(), st.just(""), people)
 declare = st.tuples(
     st.just("declare"),
     texts,
@@ -73,6 +76,7 @@ declare = st.tuples(
     levels,
     backdate,
     st.one_of(st.none(), st.sampled_from(PLAYBOOKS)),
+    commanders,
 )
 first_declare = st.tuples(
     st.just("declare"),
@@ -83,6 +87,7 @@ first_declare = st.tuples(
     levels,
     backdate,
     st.one_of(st.none(), st.sampled_from(PLAYBOOKS)),
+    commanders,
 )
 commands = st.one_of(
     declare,
@@ -140,6 +145,26 @@ commands = st.one_of(
         people,
     ),
     st.tuples(st.just("playbook"), incs, st.sampled_from(PLAYBOOKS), people),
+    st.tuples(st.just("unnotify"), incs, st.sampled_from(["CEO", "legal", "ops"]), texts, people),
+    st.tuples(st.just("skip"), incs, st.integers(1, 5), texts, people),
+    st.tuples(st.just("edit_item"), incs, st.integers(1, 5), texts, people),
+    st.tuples(st.just("own_item"), incs, st.integers(1, 5), st.one_of(st.none(), people), people),
+    st.tuples(
+        st.just("retype"), st.integers(1, 4), st.sampled_from(list(ActionType)), opt_text, people
+    ),
+    st.tuples(st.just("retitle"), incs, texts, people),
+    st.tuples(st.just("summary"), incs, texts, people),
+    st.tuples(st.just("mark"), incs, st.sampled_from(list(Mark)), backdate, texts, people),
+    st.tuples(
+        st.just("impact"),
+        incs,
+        people,
+        st.one_of(st.none(), opt_text),
+        st.one_of(st.none(), st.lists(people, max_size=2)),
+        st.one_of(st.none(), st.integers(-1, 10**6)),
+        st.one_of(st.none(), backdate),
+        st.one_of(st.none(), backdate),
+    ),
     st.tuples(
         st.just("alert"),
         st.sampled_from(["fp1", "fp2"]),
@@ -153,7 +178,7 @@ commands = st.one_of(
 
 async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
     match cmd:
-        case ("declare", title, actor, sev, impact, urgency, at, book):
+        case ("declare", title, actor, sev, impact, urgency, at, book, commander):
             await s.declare(
                 title,
                 actor=actor,
@@ -162,6 +187,7 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
                 urgency=urgency,
                 at=at,
                 playbook=book,
+                commander=DECLARER if commander is None else commander,
             )
         case ("log", inc, text, actor, kind, at):
             await s.log(inc, text, actor=actor, kind=kind, at=at)
@@ -198,6 +224,32 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
             await s.set_action(aid, status, actor=actor, note=note, owner=owner, due=due)
         case ("playbook", inc, book, actor):
             await s.apply_playbook(inc, book, actor=actor)
+        case ("unnotify", inc, who, reason, actor):
+            await s.unnotify(inc, who, reason, actor=actor)
+        case ("skip", inc, n, reason, actor):
+            await s.skip_item(inc, n, reason, actor=actor)
+        case ("edit_item", inc, n, text, actor):
+            await s.edit_item(inc, n, text, actor=actor)
+        case ("own_item", inc, n, person, actor):
+            await s.own_item(inc, n, person, actor=actor)
+        case ("retype", aid, type_, reason, actor):
+            await s.retype_action(aid, type_, actor=actor, reason=reason)
+        case ("retitle", inc, title, actor):
+            await s.retitle(inc, title, actor=actor)
+        case ("summary", inc, text, actor):
+            await s.set_summary(inc, text, actor=actor)
+        case ("mark", inc, what, when, reason, actor):
+            await s.mark(inc, what, when or T0, reason, actor=actor)
+        case ("impact", inc, actor, customer, services, count, loss_from, loss_to):
+            await s.set_impact(
+                inc,
+                actor=actor,
+                customer_impact=customer,
+                services=services,
+                users_affected=count,
+                data_loss_from=loss_from,
+                data_loss_to=loss_to,
+            )
         case ("alert", fp, status, minutes, group):
             alert = Alert(
                 fingerprint=fp,
@@ -293,8 +345,8 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
     a, b, c = "alice", "bob", "carol"
     due = date(2026, 4, 1)
     cmds: list[tuple[Any, ...]] = [
-        ("declare", "[/] DB down", a, Severity.SEV1, None, None, None, PLAYBOOKS[0]),
-        ("declare", "second", b, None, Level.HIGH, Level.LOW, T0 - timedelta(hours=2), None),
+        ("declare", "[/] DB down", a, Severity.SEV1, None, None, None, PLAYBOOKS[0], ""),
+        ("declare", "second", b, None, Level.HIGH, Level.LOW, T0 - timedelta(hours=2), None, None),
         ("log", 1, "\x1b[31mred", a, Kind.NOTE, None),
         ("log", 1, "we fail over", a, Kind.DECISION, T0 - timedelta(minutes=5)),
         ("amend", 1, 4, "[@click=app.quit]x", b),
@@ -313,6 +365,16 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("update", 1, Audience.INTERNAL, "status: degraded", c, False),
         ("notify", 1, "CEO", c),
         ("notify", 1, "CEO", a),
+        ("notify", 1, "legal", c),
+        ("unnotify", 1, "Legal", "wrong list", c),
+        ("retitle", 1, "DB down in EU", a),
+        ("summary", 1, "writes fail", a),
+        ("mark", 1, Mark.IMPACT, T0 - timedelta(minutes=30), "the 11:30 deploy", b),
+        ("mark", 1, Mark.DETECTED, T0 - timedelta(minutes=20), "first alert", b),
+        ("impact", 1, a, "EU writes fail", [b], 1200, T0 - timedelta(hours=1), T0),
+        ("edit_item", 1, 4, "block the IPs", b),
+        ("own_item", 1, 4, c, a),
+        ("skip", 1, 2, "the DB team was already on", b),
         ("evidence", 1, "auth.log", b, "/var/log"),
         ("transfer", 1, 1, a, "analysis", b),
         ("evidence_amend", 1, 1, "also syslog", a),
@@ -329,8 +391,11 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("action_set", 1, ActionStatus.DONE, "", None, None, b),
         ("action_set", 1, ActionStatus.VERIFIED, "alert fired in drill", None, None, b),
         ("action_set", 2, ActionStatus.WONT_DO, "superseded", None, None, a),
-        *[("check", 1, n, b, True) for n in (1, 2, 3, 5)],  # closure needs every step
+        ("retype", 2, ActionType.PREVENTIVE, "it prevents", a),
+        # Closure needs every step done or skipped (2 is).
+        *[("check", 1, n, b, True) for n in (1, 3, 5)],
         ("status", 1, Status.CLOSED, c, "", ""),
+        ("log", 1, "postmortem published", a, Kind.NOTE, None),
         ("status", 2, Status.CLOSED, b, "", "postmortem waived"),
         ("status", 2, Status.TRIAGED, b, "more found", ""),
         ("alert", "fp1", AlertStatus.FIRING, 2, "g1"),  # opens INC-3

@@ -18,8 +18,6 @@ from ircmd import display, report
 from ircmd.escalation import load_escalation
 from ircmd.models import (
     Audience,
-    ChecklistItem,
-    IncidentState,
     Kind,
     Level,
     Phase,
@@ -234,6 +232,7 @@ async def build_postmortem(path: Path) -> Store:
         impact=Level.HIGH,
         urgency=Level.MEDIUM,
         summary="EU card payments fail at checkout",
+        commander="",  # ian takes command a moment later
         started_at=at(23, 27),
         detected_at=at(23, 35),
     )
@@ -447,49 +446,39 @@ async def test_the_json_report_carries_the_same_sections(tmp_path: Path) -> None
     )
 
 
-class ImpactState(IncidentState):
-    """A state with the structured impact issue 11 adds."""
-
-    impact: dict[str, str]
-
-
-class SkippableItem(ChecklistItem):
-    """A checklist step with the skip reason issue 11 adds."""
-
-    skipped: str | None = None
-
-
-async def test_a_structured_impact_and_a_skipped_step_are_shown_when_the_state_has_them(
+async def test_a_structured_impact_and_a_skipped_step_are_shown_when_the_record_has_them(
     tmp_path: Path,
 ) -> None:
     async with await build_postmortem(tmp_path / "r.db") as store:
+        plain_state, plain_events = await store.state(1), await store.events(1)
+        await store.set_impact(
+            1,
+            actor="bob",
+            customer_impact="12% of EU checkouts",
+            services=["payments", "checkout"],
+            users_affected=1200,
+        )
+        await store.skip_item(1, 2, "traffic never left", actor="bob")
         state, events = await store.state(1), await store.events(1)
-    restore = state.checklist[1]
-    richer = ImpactState(
-        **dict(state),
-        impact={"customers": "12% of EU checkouts", "revenue": "~EUR 40k"},
-    ).model_copy(
-        update={
-            "checklist": (
-                state.checklist[0],
-                SkippableItem(**dict(restore), skipped="traffic never left"),
-            )
-        }
-    )
-    got = sections(report.incident_markdown(richer, events, NIGHT))
-    assert got["## Impact"][-2:] == [
-        "- customers: 12% of EU checkouts",
-        "- revenue: ~EUR 40k",
+    got = sections(report.incident_markdown(state, events, NIGHT))
+    assert got["## Impact"][-3:] == [
+        "- customer impact: 12% of EU checkouts",
+        "- services: payments, checkout",
+        "- users affected: 1200",
     ]
     assert (
         got["## Checklist"][1] == "- [-] 2. recovery: Restore traffic (skipped: traffic never left)"
     )
-    data = report.incident_json(richer, events, NIGHT, {})
-    assert data["impact"]["details"] == {"customers": "12% of EU checkouts", "revenue": "~EUR 40k"}
+    data = report.incident_json(state, events, NIGHT, {})
+    assert data["impact"]["details"] == {
+        "customer impact": "12% of EU checkouts",
+        "services": "payments, checkout",
+        "users affected": 1200,
+    }
     assert data["checklist"][1]["skipped"] == "traffic never left"
     # Without them, the report says nothing of either.
-    plain = sections(report.incident_markdown(state, events, NIGHT))
-    assert "customers" not in " ".join(plain["## Impact"])
+    plain = sections(report.incident_markdown(plain_state, plain_events, NIGHT))
+    assert "customer" not in " ".join(plain["## Impact"])
     assert plain["## Checklist"][1] == "- [ ] 2. recovery: Restore traffic (not done)"
 
 

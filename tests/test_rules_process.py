@@ -311,7 +311,9 @@ def test_metrics_unknowns_and_origin_fallback() -> None:
     assert rules.format_duration(None) == "-"
     assert rules.format_duration(3900) == "1h 05m"
     assert rules.format_duration(250) == "4m 10s"
-    assert rules.format_duration(90000) == "1d 01h"
+    assert rules.format_duration(90000) == "25h 00m"
+    assert rules.format_duration(24 * 3600 + 24 * 60) == "24h 24m"
+    assert rules.format_duration(-(49 * 3600 + 5 * 60 + 59)) == "-49h 05m"
 
 
 async def test_metrics_through_the_store_with_at(store: Store, clock: Clock) -> None:
@@ -321,6 +323,7 @@ async def test_metrics_through_the_store_with_at(store: Store, clock: Clock) -> 
         at=T0 - timedelta(minutes=10),
         detected_at=T0 - timedelta(minutes=25),
         started_at=T0 - timedelta(minutes=40),
+        commander="",
     )
     await store.assign(inc.id, Role.COMMANDER, "bob", actor="a", at=T0 - timedelta(minutes=8))
     clock.tick(minutes=30)  # 00:10 next day
@@ -376,7 +379,6 @@ def test_closure_final_update_rules() -> None:
 
 async def _closable(store: Store) -> int:
     inc = await store.declare("x", actor="alice", severity=Severity.SEV2)
-    await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
     await store.save_review(inc.id, actor="alice", summary="s", root_cause="r", lessons="l")
     await store.add_action(inc.id, "a", actor="alice", owner="dave", due=date(2026, 12, 1))
     await store.set_status(inc.id, Status.RESOLVED, actor="alice")
@@ -550,7 +552,7 @@ async def test_missing_roles_follow_the_record(store: Store) -> None:
     book = Playbook(name="sec", title="S", required_roles=(Role.LIAISON,), containment=("c",))
     inc = await store.declare("x", actor="a", severity=Severity.SEV2, playbook=book)
     s = await store.state(inc.id)
-    assert rules.missing_roles(s) == [Role.COMMANDER, Role.COMMS, Role.LIAISON]
+    assert rules.missing_roles(s) == [Role.COMMS, Role.LIAISON]  # the declarer commands
     await store.assign(inc.id, Role.COMMS, "cara", actor="a")
     await store.assign(inc.id, Role.LIAISON, "lee", actor="a")
     await store.assign(inc.id, Role.COMMANDER, "ian", actor="a")
@@ -560,7 +562,7 @@ async def test_missing_roles_follow_the_record(store: Store) -> None:
 
 
 async def test_only_commander_or_deputy_may_command(store: Store) -> None:
-    inc = await store.declare("x", actor="a")
+    inc = await store.declare("x", actor="a", commander="")
     # anyone may take charge while there is no commander
     await store.assign(inc.id, Role.COMMANDER, "ian", actor="somebody")
     await store.assign(inc.id, Role.DEPUTY, "dee", actor="ian")
@@ -672,7 +674,6 @@ def test_transfer_to_the_current_holder_is_refused(actor: str) -> None:
 
 async def test_store_refuses_custody_transfer_by_a_non_holder(store: Store) -> None:
     inc = await store.declare("x", actor="alice")
-    await store.assign(inc.id, Role.COMMANDER, "alice", actor="alice")
     await store.assign(inc.id, Role.DEPUTY, "dee", actor="alice")
     await store.add_evidence(inc.id, "disk image", actor="carol")
     before = await store.events()

@@ -152,6 +152,7 @@ def test_a_firing_alert_opens_a_reported_incident_by_its_route(
     assert started.startswith("2026-12-01T10:00:00")
     assert datetime.fromisoformat(detected) >= before
     assert declared_by == "alerts:alertmanager"
+    assert query(db_path, "SELECT role, person FROM roles") == []  # triage names the lead
     # The route's playbook is applied.
     assert query(db_path, "SELECT name FROM playbooks_applied") == [("service-outage",)]
     # Re-sent: one event, not two. Another pod of the same group: attached.

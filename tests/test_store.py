@@ -184,7 +184,6 @@ async def test_refused_writes_leave_the_file_unchanged(
 ) -> None:
     write, error, message = REFUSALS[refusal]
     await store.declare("x", actor="alice")
-    await store.assign(1, Role.COMMANDER, "alice", actor="alice")
     await store.set_status(1, Status.CONTAINED, actor="alice")
     before = dump(db_path)
     with pytest.raises(IrcmdError) as caught:
@@ -196,7 +195,6 @@ async def test_refused_writes_leave_the_file_unchanged(
 
 async def test_reopen_with_reason_and_commander_handoff(store: Store) -> None:
     await store.declare("x", actor="alice")
-    await store.assign(1, Role.COMMANDER, "alice", actor="alice")
     await store.set_status(1, Status.RESOLVED, actor="alice")
     ev = await store.set_status(1, Status.RECOVERING, actor="alice", reason="errors again")
     assert ev.data == {"from": "resolved", "to": "recovering"} and ev.text == "errors again"

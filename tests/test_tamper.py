@@ -19,7 +19,7 @@ from ircmd.store.record import row_hash
 
 async def _record(db: Path) -> None:
     async with await Store.open(db) as s:
-        await s.declare("Payments down", actor="alice", severity=Severity.SEV2)  # 1
+        await s.declare("Payments down", actor="alice", severity=Severity.SEV2, commander="")  # 1
         await s.log(1, "first note", actor="alice")  # 2
         await s.log(1, "restarted the pool", actor="alice", kind=Kind.DECISION)  # 3
         await s.assign(1, Role.COMMANDER, "alice", actor="alice")  # 4

@@ -11,17 +11,25 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import pytest
 
+from ircmd import display, rules
 from ircmd.models import (
     ActionStatus,
+    ActionType,
     Audience,
     ClosureRefused,
+    Event,
+    Impact,
     InvalidInput,
+    Kind,
+    Mark,
     NotFound,
+    Playbook,
     Role,
     RuleViolation,
     Severity,
     Status,
 )
+from ircmd.rules import Moment
 from ircmd.store import presence, queries, verify
 from ircmd.store.connection import fresh_schema
 from ircmd.store.dialect import SQLITE
@@ -70,10 +78,8 @@ def db() -> Iterator[Db]:
 
 @pytest.fixture
 def inc(db: Db) -> int:
-    """INC-1, commanded by alice."""
-    n = db.run(incident.declare, "checkout down", actor="alice").id
-    db.run(incident.assign, n, Role.COMMANDER, "alice", actor="alice")
-    return n
+    """INC-1, commanded by alice, who declared it."""
+    return db.run(incident.declare, "checkout down", actor="alice").id
 
 
 def refused(
@@ -110,8 +116,10 @@ def test_a_closed_incident_refuses_entries(db: Db, inc: int) -> None:
     db.run(incident.set_status, inc, Status.RESOLVED, actor="alice")
     refused(db, ClosureRefused, incident.set_status, inc, Status.CLOSED, actor="alice")
     db.run(incident.set_status, inc, Status.CLOSED, actor="alice", override="a drill")
-    message = refused(db, RuleViolation, incident.log, inc, "late note", actor="alice")
+    message = refused(db, RuleViolation, incident.amend, inc, 1, "late fix", actor="alice")
     assert "is closed" in message
+    refused(db, RuleViolation, incident.log, inc, "late", actor="alice", kind=Kind.DECISION)
+    refused(db, RuleViolation, checklist.add_item, inc, "late step", actor="alice")
 
 
 def test_only_the_commander_changes_severity(db: Db, inc: int) -> None:
@@ -232,3 +240,283 @@ def test_presence_is_session_state_outside_the_chain(db: Db) -> None:
     assert db.count() == 0
     db.run(presence.leave, "s1")
     assert presence.watchers(db.read(), "2026-03-01") == []
+
+
+# ---------------------------------------------------- corrections and changes
+
+
+def events_of(db: Db, kind: Kind) -> list[Event]:
+    return [e for e in queries.events(db.read(), 1) if e.kind is kind]
+
+
+def test_the_declarer_commands_unless_told_otherwise(db: Db) -> None:
+    led = db.run(incident.declare, "one", actor="alice")
+    other = db.run(incident.declare, "two", actor="alice", commander="ｂｏｂ")
+    nobody = db.run(incident.declare, "three", actor="alice", commander="")
+    commanders = [
+        queries.load(db.read(), i.id).people(Role.COMMANDER) for i in (led, other, nobody)
+    ]
+    assert commanders == [["alice"], ["bob"], []]
+    (declared,) = events_of(db, Kind.DECLARE)
+    assert declared.data["commander"] == "alice"
+    # Command from the declaration counts as acknowledged at once.
+    assert rules.metrics(queries.events(db.read(), 1)).time_to_acknowledge == 0
+    refused(db, InvalidInput, incident.declare, "four", actor="alice", commander="\u200b")
+    assert verify.verify(db.read()).ok
+
+
+def test_unassign_names_the_assignment_it_corrects(db: Db, inc: int) -> None:
+    given = db.run(incident.assign, inc, Role.RESPONDER, "bob", actor="alice")
+    taken = db.run(incident.unassign, inc, Role.RESPONDER, "bob", actor="alice")
+    assert taken.data["corrects"] == given.id
+    # Command given at declaration is corrected by naming the declaration.
+    (declared,) = events_of(db, Kind.DECLARE)
+    dropped = db.run(incident.unassign, inc, Role.COMMANDER, "alice", actor="alice")
+    assert dropped.data["corrects"] == declared.id
+    assert queries.state(db.read(), inc).roles == ()
+    assert verify.verify(db.read()).ok
+
+
+def test_a_retracted_notification_leaves_the_contact_pending(db: Db, inc: int) -> None:
+    told = db.run(comms.notify, inc, "CEO", actor="alice")
+    refused(db, InvalidInput, comms.unnotify, inc, "CEO", " ", actor="alice")
+    refused(db, NotFound, comms.unnotify, inc, "legal", "never told", actor="alice")
+    retracted = db.run(comms.unnotify, inc, "ceo", "the page bounced", actor="bob")
+    assert retracted.data == {"who": "CEO", "corrects": told.id}
+    assert retracted.text == "the page bounced"
+    assert rules.pending_notifications(["CEO"], queries.state(db.read(), inc)) == ["CEO"]
+    assert events_of(db, Kind.NOTIFY) == [told]  # the original stays as it was
+    db.run(comms.notify, inc, "CEO", actor="alice")
+    assert [n.who for n in queries.state(db.read(), inc).notifications] == ["CEO"]
+    assert verify.verify(db.read()).ok
+
+
+def test_a_skipped_step_is_settled_for_closing_until_checked_or_unchecked(db: Db, inc: int) -> None:
+    db.run(checklist.add_item, inc, "fail over", actor="alice")
+    db.run(checklist.add_item, inc, "rotate keys", actor="alice")
+    db.run(checklist.check, inc, 1, actor="alice")
+    refused(db, InvalidInput, checklist.skip_item, inc, 2, "", actor="bob")
+    assert "uncheck it first" in refused(
+        db, RuleViolation, checklist.skip_item, inc, 1, "n/a", actor="bob"
+    )
+    skip = db.run(checklist.skip_item, inc, 2, "no keys were exposed", actor="bob")
+    assert (skip.kind, skip.text, skip.data) == (
+        Kind.SKIP,
+        "no keys were exposed",
+        {"n": 2, "phase": "containment"},
+    )
+    step = queries.state(db.read(), inc).checklist[1]
+    assert (step.skipped, step.done, step.skipped_by, step.skip_reason) == (
+        True,
+        False,
+        "bob",
+        "no keys were exposed",
+    )
+    assert step.skipped_at == NOW
+    assert "already skipped by bob" in refused(
+        db, RuleViolation, checklist.skip_item, inc, 2, "again", actor="carol"
+    )
+    assert rules.checklist_gaps(queries.state(db.read(), inc)) == []
+    # Unchecking puts it back to open; the gate sees it again.
+    back = db.run(checklist.check, inc, 2, actor="bob", done=False)
+    assert back.data["unskips"] is True
+    state = queries.state(db.read(), inc)
+    assert not state.checklist[1].skipped
+    assert rules.checklist_gaps(state) == ["1 containment step not done (2)"]
+    # Checking a skipped step makes it done after all.
+    db.run(checklist.skip_item, inc, 2, "no keys were exposed", actor="bob")
+    db.run(checklist.check, inc, 2, actor="carol")
+    step = queries.state(db.read(), inc).checklist[1]
+    assert (step.done, step.done_by, step.skipped) == (True, "carol", False)
+    assert verify.verify(db.read()).ok
+
+
+def test_a_step_text_correction_names_what_it_corrects(db: Db, inc: int) -> None:
+    book = Playbook(name="outage", title="Outage", containment=("fail ovr", "page DB"))
+    applied = db.run(checklist.apply_playbook, inc, book, actor="alice")
+    first = db.run(checklist.edit_item, inc, 1, "fail over", actor="bob")
+    assert first.data == {
+        "n": 1,
+        "phase": "containment",
+        "from": "fail ovr",
+        "corrects": applied.id,
+    }
+    second = db.run(checklist.edit_item, inc, 1, "fail over to EU-2", actor="bob")
+    assert second.data["corrects"] == first.id and second.data["from"] == "fail over"
+    assert "already reads that" in refused(
+        db, RuleViolation, checklist.edit_item, inc, 1, "fail over to EU-2", actor="bob"
+    )
+    refused(db, NotFound, checklist.edit_item, inc, 9, "nothing", actor="bob")
+    assert [i.text for i in queries.state(db.read(), inc).checklist] == [
+        "fail over to EU-2",
+        "page DB",
+    ]
+    assert verify.verify(db.read()).ok
+
+
+def test_a_step_gets_an_owner_changes_owner_and_loses_it(db: Db, inc: int) -> None:
+    added = db.run(checklist.add_item, inc, "fail over", actor="alice", assignee="bob")
+    assert added.assignee == "bob"
+    to_carol = db.run(checklist.own_item, inc, 1, "carol", actor="alice")
+    assert (to_carol.data["assignee"], to_carol.data["from"]) == ("carol", "bob")
+    assert to_carol.data["corrects"] == events_of(db, Kind.ITEM_ADD)[0].id
+    refused(db, RuleViolation, checklist.own_item, inc, 1, "carol", actor="alice")
+    freed = db.run(checklist.own_item, inc, 1, None, actor="alice")
+    assert (freed.data["assignee"], freed.data["corrects"]) == (None, to_carol.id)
+    assert queries.state(db.read(), inc).checklist[0].assignee is None
+    assert "without an owner" in refused(
+        db, RuleViolation, checklist.own_item, inc, 1, None, actor="alice"
+    )
+    assert verify.verify(db.read()).ok
+
+
+def test_an_action_type_is_corrected_even_after_closing(db: Db, inc: int) -> None:
+    db.run(actions.add_action, inc, "add a canary", actor="alice")
+    db.run(incident.set_status, inc, Status.CLOSED, actor="alice", override="a drill")
+    fixed = db.run(
+        actions.retype_action, 1, ActionType.PREVENTIVE, actor="bob", reason="it prevents"
+    )
+    assert fixed.type is ActionType.PREVENTIVE
+    (retyped,) = events_of(db, Kind.ACTION_RETYPE)
+    (added,) = events_of(db, Kind.ACTION_ADD)
+    assert retyped.data == {
+        "action_id": 1,
+        "from": "corrective",
+        "to": "preventive",
+        "corrects": added.id,
+    }
+    refused(db, RuleViolation, actions.retype_action, 1, ActionType.PREVENTIVE, actor="bob")
+    assert verify.verify(db.read()).ok
+
+
+def test_title_and_summary_change_with_their_history_in_the_events(db: Db, inc: int) -> None:
+    (declared,) = events_of(db, Kind.DECLARE)
+    first = db.run(incident.retitle, inc, "EU checkout down", actor="bob")
+    assert first.data == {"from": "checkout down", "corrects": declared.id}
+    second = db.run(incident.retitle, inc, "EU checkout 502s", actor="bob")
+    assert second.data["corrects"] == first.id
+    refused(db, RuleViolation, incident.retitle, inc, "EU checkout 502s", actor="bob")
+    refused(db, InvalidInput, incident.retitle, inc, " ", actor="bob")
+    summary = db.run(incident.set_summary, inc, "40% of EU card payments fail", actor="bob")
+    assert summary.data == {"corrects": declared.id}
+    got = queries.incident(db.read(), inc)
+    assert (got.title, got.summary) == ("EU checkout 502s", "40% of EU card payments fail")
+    assert verify.verify(db.read()).ok
+
+
+def test_impact_is_merged_field_by_field(db: Db, inc: int) -> None:
+    start, end = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+    first = db.run(
+        incident.set_impact,
+        inc,
+        actor="alice",
+        customer_impact="EU card payments fail",
+        services=["checkout", "payments", "checkout"],
+        users_affected=1200,
+    )
+    assert (first.services, first.users_affected, first.records_affected) == (
+        ("checkout", "payments"),
+        1200,
+        None,
+    )
+    db.run(
+        incident.set_impact,
+        inc,
+        actor="bob",
+        records_affected=0,
+        data_loss_from=start,
+        data_loss_to=end,
+        services=[],
+    )
+    impact = queries.state(db.read(), inc).impact
+    assert impact == Impact(
+        customer_impact="EU card payments fail",
+        users_affected=1200,
+        records_affected=0,
+        data_loss_from=start,
+        data_loss_to=end,
+        updated_at=NOW,
+        updated_by="bob",
+    )
+    first_event, second_event = events_of(db, Kind.IMPACT)
+    assert "corrects" not in first_event.data
+    assert second_event.data["corrects"] == first_event.id
+    refused(db, InvalidInput, incident.set_impact, inc, actor="bob", users_affected=-1)
+    refused(db, InvalidInput, incident.set_impact, inc, actor="bob", users_affected=1200)
+    refused(db, InvalidInput, incident.set_impact, inc, actor="bob")
+    assert "ends before it starts" in refused(
+        db, InvalidInput, incident.set_impact, inc, actor="bob", data_loss_to=start - timedelta(1)
+    )
+    assert verify.verify(db.read()).ok
+
+
+def test_metrics_measure_from_the_latest_marks_and_name_them(db: Db) -> None:
+    declared = NOW - timedelta(minutes=30)
+    n = db.run(
+        incident.declare,
+        "checkout down",
+        actor="alice",
+        at=declared,
+        detected_at=declared - timedelta(minutes=10),
+        started_at=declared - timedelta(minutes=20),
+    ).id
+    (declare,) = events_of(db, Kind.DECLARE)
+    m = rules.metrics(queries.events(db.read(), n))
+    assert m.time_to_detect == 600
+    assert m.impact_start == Moment(
+        name="impact start", at=declared - timedelta(minutes=20), event_id=declare.id
+    )
+    earlier = db.run(
+        incident.mark,
+        n,
+        Mark.IMPACT,
+        declared - timedelta(minutes=50),
+        "errors began at the 11:10 deploy",
+        actor="bob",
+    )
+    assert earlier.data["corrects"] == declare.id
+    later = db.run(
+        incident.mark, n, Mark.IMPACT, declared - timedelta(minutes=40), "it was 11:20", actor="bob"
+    )
+    assert later.data["corrects"] == earlier.id
+    db.run(incident.set_status, n, Status.RESOLVED, actor="alice")
+    m = rules.metrics(queries.events(db.read(), n))
+    assert m.impact_start == Moment(
+        name="impact start", at=declared - timedelta(minutes=40), event_id=later.id
+    )
+    assert m.origin == m.impact_start
+    assert m.detected is not None and m.detected.event_id == declare.id
+    assert (m.time_to_detect, m.time_to_resolve) == (30 * 60, 70 * 60)
+    assert "time_to_detect" in m.model_dump() and "impact_start" not in m.model_dump()
+    # The projection follows the mark, so the header's times agree with the metrics.
+    assert queries.incident(db.read(), n).started_at == declared - timedelta(minutes=40)
+    assert "after the declaration" in refused(
+        db, InvalidInput, incident.mark, n, Mark.DETECTED, NOW, "late", actor="bob"
+    )
+    refused(db, InvalidInput, incident.mark, n, Mark.DETECTED, declared, "", actor="bob")
+    refused(
+        db,
+        RuleViolation,
+        incident.mark,
+        n,
+        Mark.IMPACT,
+        declared - timedelta(minutes=40),
+        "x",
+        actor="bob",
+    )
+    assert verify.verify(db.read()).ok
+
+
+def test_a_note_after_closing_is_a_post_incident_note(db: Db, inc: int) -> None:
+    db.run(incident.set_status, inc, Status.CLOSED, actor="alice", override="a drill")
+    note = db.run(incident.log, inc, "postmortem published", actor="bob")
+    assert note.data == {"post_incident": True}
+    assert display.describe(note) == "post-incident note: postmortem published"
+    assert queries.incident(db.read(), inc).status is Status.CLOSED
+    assert (
+        "post_incident"
+        not in db.run(
+            incident.log, db.run(incident.declare, "open one", actor="bob").id, "live", actor="bob"
+        ).data
+    )
+    assert verify.verify(db.read()).ok

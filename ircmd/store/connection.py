@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from ..models import StorageBusy, StorageError
 from . import private, schema
+from .dialect import SQLITE
 
 if TYPE_CHECKING:  # imported by `open_db` only: one-shot commands run without asyncio
     import aiosqlite
@@ -192,7 +193,7 @@ def _prepare(
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(SQLITE.begin_write)
     try:
         version = _scalar(conn, "PRAGMA user_version")  # another process may have won
         for step in range(version, schema.SCHEMA_VERSION):
@@ -339,7 +340,7 @@ def sqlite_errors(path: Path, timeout: float) -> Iterator[None]:
     except sqlite3.Error as e:
         msg = str(e)
         low = msg.lower()
-        if "locked" in low or "busy" in low:
+        if SQLITE.busy(e):
             text = f"{path} is locked by another writer for more than {timeout:g} s; try again"
             raise StorageBusy(text) from None
         if _out_of_space(e, path):

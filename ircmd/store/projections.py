@@ -4,6 +4,10 @@
 so replaying `events` in id order rebuilds every projection exactly; the Store
 runs the same statements inside the write transaction, and `verify` replays them
 into a scratch database to prove the projections match the record.
+
+The SQL is written once for every engine: what differs (placeholders, replacing a
+row by its key) is asked of the dialect, and the rest is plain standard SQL (a
+CASE, not SQLite's two-argument max; NOT EXISTS, not INSERT OR IGNORE).
 """
 
 from __future__ import annotations
@@ -13,13 +17,47 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from ..models import Event, Kind, Role, Status
+from ..models import Event, Kind, Mark, Role, Status
+from .dialect import SQLITE, Dialect
 from .record import ts
 
 Statement = tuple[str, tuple[Any, ...]]
 
+_REVIEW_COLUMNS = (
+    "incident_id",
+    "summary",
+    "root_cause",
+    "contributing_factors",
+    "whys",
+    "went_well",
+    "went_poorly",
+    "lessons",
+    "updated_at",
+    "updated_by",
+)
 
-def statements(ev: Event) -> list[Statement]:
+
+def statements(ev: Event, dialect: Dialect = SQLITE) -> list[Statement]:
+    """The statements `ev` implies, in `dialect`'s spelling."""
+    return [(dialect.sql(sql), params) for sql, params in _statements(ev, dialect)]
+
+
+_IMPACT_COLUMNS = (
+    "incident_id",
+    "customer_impact",
+    "services",
+    "users_affected",
+    "records_affected",
+    "data_loss_from",
+    "data_loss_to",
+    "updated_at",
+    "updated_by",
+)
+# The incidents column each re-markable moment lives in.
+_MARKED = {Mark.IMPACT: "started_at", Mark.DETECTED: "detected_at"}
+
+
+def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
     d = ev.data
     inc = ev.incident_id
     at = ts(ev.occurred_at)
@@ -48,6 +86,14 @@ def statements(ev: Event) -> list[Statement]:
                     ),
                 )
             )
+            if d.get("commander"):
+                out.append(
+                    (
+                        "INSERT INTO roles (incident_id, role, person, assigned_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (inc, Role.COMMANDER.value, d["commander"], at),
+                    )
+                )
             return out
         case Kind.SEVERITY:
             out.append(("UPDATE incidents SET severity = ? WHERE id = ?", (d["to"], inc)))
@@ -68,8 +114,11 @@ def statements(ev: Event) -> list[Statement]:
                 )
             out.append(
                 (
-                    "INSERT OR REPLACE INTO roles (incident_id, role, person, assigned_at)"
-                    " VALUES (?, ?, ?, ?)",
+                    dialect.upsert(
+                        "roles",
+                        ("incident_id", "role", "person", "assigned_at"),
+                        ("incident_id", "role", "person"),
+                    ),
                     (inc, d["role"], d["person"], at),
                 )
             )
@@ -85,8 +134,11 @@ def statements(ev: Event) -> list[Statement]:
         case Kind.PLAYBOOK:
             out.append(
                 (
-                    "INSERT OR REPLACE INTO playbooks_applied (incident_id, name, required_roles,"
-                    " applied_at) VALUES (?, ?, ?, ?)",
+                    dialect.upsert(
+                        "playbooks_applied",
+                        ("incident_id", "name", "required_roles", "applied_at"),
+                        ("incident_id", "name"),
+                    ),
                     (inc, d["name"], json.dumps(d.get("required_roles", [])), at),
                 )
             )
@@ -100,16 +152,41 @@ def statements(ev: Event) -> list[Statement]:
         case Kind.CHECK:
             out.append(
                 (
-                    "UPDATE checklist SET done = 1, done_by = ?, done_at = ? WHERE incident_id = ? AND n = ?",
+                    "UPDATE checklist SET done = 1, done_by = ?, done_at = ?"
+                    " WHERE incident_id = ? AND n = ?",
                     (ev.actor, at, inc, d["n"]),
                 )
             )
+            out += _unskip(inc, d)
         case Kind.UNCHECK:
             out.append(
                 (
                     "UPDATE checklist SET done = 0, done_by = NULL, done_at = NULL"
                     " WHERE incident_id = ? AND n = ?",
                     (inc, d["n"]),
+                )
+            )
+            out += _unskip(inc, d)
+        case Kind.SKIP:
+            out.append(
+                (
+                    "UPDATE checklist SET skipped_by = ?, skipped_at = ?, skip_reason = ?"
+                    " WHERE incident_id = ? AND n = ?",
+                    (ev.actor, at, ev.text, inc, d["n"]),
+                )
+            )
+        case Kind.ITEM_EDIT:
+            out.append(
+                (
+                    "UPDATE checklist SET text = ? WHERE incident_id = ? AND n = ?",
+                    (ev.text, inc, d["n"]),
+                )
+            )
+        case Kind.ITEM_OWN:
+            out.append(
+                (
+                    "UPDATE checklist SET assignee = ? WHERE incident_id = ? AND n = ?",
+                    (d["assignee"], inc, d["n"]),
                 )
             )
         case Kind.UPDATE:
@@ -130,11 +207,21 @@ def statements(ev: Event) -> list[Statement]:
                 )
             )
         case Kind.NOTIFY:
+            # The first notification of a contact stands; telling them again is
+            # on the record as its own event.
             out.append(
                 (
-                    "INSERT OR IGNORE INTO notifications (incident_id, who, notified_at, notified_by)"
-                    " VALUES (?, ?, ?, ?)",
-                    (inc, d["who"], at, ev.actor),
+                    "INSERT INTO notifications (incident_id, who, notified_at, notified_by)"
+                    " SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM notifications"
+                    " WHERE incident_id = ? AND who = ?)",
+                    (inc, d["who"], at, ev.actor, inc, d["who"]),
+                )
+            )
+        case Kind.UNNOTIFY:
+            out.append(
+                (
+                    "DELETE FROM notifications WHERE incident_id = ? AND who = ?",
+                    (inc, d["who"]),
                 )
             )
         case Kind.EVIDENCE_ADD:
@@ -180,9 +267,7 @@ def statements(ev: Event) -> list[Statement]:
             f = d["review"]
             out.append(
                 (
-                    "INSERT OR REPLACE INTO review (incident_id, summary, root_cause,"
-                    " contributing_factors, whys, went_well, went_poorly, lessons, updated_at,"
-                    " updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    dialect.upsert("review", _REVIEW_COLUMNS, ("incident_id",)),
                     (
                         inc,
                         f["summary"],
@@ -234,13 +319,44 @@ def statements(ev: Event) -> list[Statement]:
                     (*sets.values(), d["action_id"]),
                 )
             )
+        case Kind.ACTION_RETYPE:
+            out.append(
+                (
+                    "UPDATE actions SET type = ?, updated_at = ? WHERE id = ?",
+                    (d["to"], at, d["action_id"]),
+                )
+            )
+        case Kind.RETITLE:
+            out.append(("UPDATE incidents SET title = ? WHERE id = ?", (ev.text, inc)))
+        case Kind.SUMMARY:
+            out.append(("UPDATE incidents SET summary = ? WHERE id = ?", (ev.text, inc)))
+        case Kind.MARK:
+            column = _MARKED[Mark(d["what"])]
+            out.append((f"UPDATE incidents SET {column} = ? WHERE id = ?", (d["at"], inc)))
+        case Kind.IMPACT:
+            f = d["impact"]
+            out.append(
+                (
+                    dialect.upsert("impact", _IMPACT_COLUMNS, ("incident_id",)),
+                    (
+                        inc,
+                        f["customer_impact"],
+                        json.dumps(f["services"], ensure_ascii=False),
+                        f["users_affected"],
+                        f["records_affected"],
+                        f["data_loss_from"],
+                        f["data_loss_to"],
+                        at,
+                        ev.actor,
+                    ),
+                )
+            )
         case Kind.ALERT:
-            out += _alert(ev)
+            out += _alert(ev, dialect)
         case Kind.PUBLIC_TITLE:
             out.append(
                 (
-                    "INSERT INTO public_titles (incident_id, title) VALUES (?, ?)"
-                    " ON CONFLICT (incident_id) DO UPDATE SET title = excluded.title",
+                    dialect.upsert("public_titles", ("incident_id", "title"), ("incident_id",)),
                     (inc, ev.text),
                 )
             )
@@ -249,11 +365,27 @@ def statements(ev: Event) -> list[Statement]:
     if inc is not None:
         out.append(
             (
-                "UPDATE incidents SET updated_at = max(updated_at, ?), last_event_id = ? WHERE id = ?",
-                (at, ev.id, inc),
+                "UPDATE incidents SET updated_at = CASE WHEN updated_at < ? THEN ? ELSE"
+                " updated_at END, last_event_id = ? WHERE id = ?",
+                (at, at, ev.id, inc),
             )
         )
     return out
+
+
+def _unskip(inc: int | None, d: dict[str, Any]) -> list[Statement]:
+    """Checking or unchecking a skipped step settles it afresh, done or open again;
+    only such an event (`unskips`) touches the skip columns, so the checks of a
+    record from before skipping replay as they were first applied."""
+    if not d.get("unskips"):
+        return []
+    return [
+        (
+            "UPDATE checklist SET skipped_by = NULL, skipped_at = NULL, skip_reason = NULL"
+            " WHERE incident_id = ? AND n = ?",
+            (inc, d["n"]),
+        )
+    ]
 
 
 def _triaged(inc: int | None) -> Statement:
@@ -262,16 +394,16 @@ def _triaged(inc: int | None) -> Statement:
     return ("UPDATE alert_incidents SET untriaged = 0 WHERE incident_id = ?", (inc,))
 
 
-def _alert(ev: Event) -> list[Statement]:
+_ALERT_COLUMNS = ("group_key", "fingerprint", "incident_id", "status", "starts_at", "event_id")
+
+
+def _alert(ev: Event, dialect: Dialect) -> list[Statement]:
     """An alert event: the newest state of its fingerprint in its group and, for the
     alert that opened its incident, the group that incident stands for."""
     d = ev.data
     out: list[Statement] = [
         (
-            "INSERT INTO alerts (group_key, fingerprint, incident_id, status, starts_at,"
-            " event_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_key, fingerprint)"
-            " DO UPDATE SET incident_id = excluded.incident_id, status = excluded.status,"
-            " starts_at = excluded.starts_at, event_id = excluded.event_id",
+            dialect.upsert("alerts", _ALERT_COLUMNS, ("group_key", "fingerprint")),
             (d["group"], d["fingerprint"], ev.incident_id, d["status"], d["starts_at"], ev.id),
         )
     ]
@@ -302,8 +434,8 @@ def _item(
     )
 
 
-def replay(conn: sqlite3.Connection, events: Iterable[Event]) -> None:
+def replay(conn: sqlite3.Connection, events: Iterable[Event], dialect: Dialect = SQLITE) -> None:
     """Apply events in order to an empty schema: the projections from the record alone."""
     for ev in events:
-        for sql, params in statements(ev):
+        for sql, params in statements(ev, dialect):
             conn.execute(sql, params)

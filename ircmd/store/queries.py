@@ -4,7 +4,7 @@ over a `Reader`; each row becomes its model by column name."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -21,12 +21,14 @@ from ..models import (
     Event,
     Evidence,
     Head,
+    Impact,
     Incident,
     IncidentState,
     Kind,
     NotFound,
     Notification,
     Review,
+    StorageError,
     action_key,
     incident_key,
 )
@@ -117,8 +119,8 @@ def load(r: Reader, n: int) -> IncidentState:
     checklist = [
         model(ChecklistItem, row)
         for row in r.rows(
-            "SELECT n, phase, text, done, done_by, done_at, assignee, added_by, added_at"
-            " FROM checklist WHERE incident_id = ? ORDER BY n",
+            "SELECT n, phase, text, done, done_by, done_at, assignee, added_by, added_at,"
+            " skipped_by, skipped_at, skip_reason FROM checklist WHERE incident_id = ? ORDER BY n",
             (n,),
         )
     ]
@@ -174,6 +176,16 @@ def load(r: Reader, n: int) -> IncidentState:
         if review_rows
         else Review()
     )
+    impact_rows = r.rows(
+        "SELECT customer_impact, services, users_affected, records_affected, data_loss_from,"
+        " data_loss_to, updated_at, updated_by FROM impact WHERE incident_id = ?",
+        (n,),
+    )
+    impact = (
+        model(Impact, impact_rows[0], services=tuple(json.loads(impact_rows[0]["services"])))
+        if impact_rows
+        else Impact()
+    )
     actions = [
         model(Action, row)
         for row in r.rows(
@@ -196,6 +208,7 @@ def load(r: Reader, n: int) -> IncidentState:
         notifications=tuple(notifications),
         evidence=tuple(evidence),
         review=review,
+        impact=impact,
         actions=tuple(actions),
         playbooks=tuple(playbooks),
     )
@@ -221,6 +234,28 @@ def events(
             (r.incident_id(ref), after_id, -1 if limit is None else limit),
         )
     return [event_from_row(row) for row in rows]
+
+
+def source_event(
+    r: Reader, n: int, kinds: Collection[Kind], match: Callable[[Event], bool]
+) -> Event:
+    """The newest event of incident `n`, of one of `kinds`, that `match` accepts: the
+    one whose value a correction replaces (and names in its `corrects`).
+
+    The projections show that value, so some event set it; finding none means the
+    tables were edited outside ircmd, and a correction naming nothing is refused."""
+    rows = r.rows(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ?"
+        f" AND kind IN ({', '.join('?' * len(kinds))}) ORDER BY id DESC",
+        (n, *sorted(k.value for k in kinds)),
+    )
+    found = next((ev for ev in map(event_from_row, rows) if match(ev)), None)
+    if found is None:
+        raise StorageError(
+            f"no event of {incident_key(n)} set what this corrects: the tables do not"
+            " match the record (run ircmd verify)"
+        )
+    return found
 
 
 def event_chunks_sql(

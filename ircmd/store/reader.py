@@ -45,13 +45,22 @@ class Reader:
 
     def incident_id(self, ref: IncidentRef, *, writable: bool = False) -> int:
         """The incident's number, which must exist; with `writable`, refuse a closed one."""
+        n, status = self.incident_status(ref)
+        if writable and status is Status.CLOSED:
+            raise closed_refusal(n)
+        return n
+
+    def incident_status(self, ref: IncidentRef) -> tuple[int, Status]:
+        """The incident's number, which must exist, and its status, in one query."""
         n = ref if isinstance(ref, int) else parse_incident_ref(ref)
         status = self.scalar("SELECT status FROM incidents WHERE id = ?", (n,))
         if status is None:
             raise NotFound(f"no incident {incident_key(n)}")
-        if writable and status == Status.CLOSED:
-            raise RuleViolation(
-                f"{incident_key(n)} is closed: re-open it first by setting an earlier status"
-                " with a reason"
-            )
-        return n
+        return n, Status(status)
+
+
+def closed_refusal(n: int) -> RuleViolation:
+    """A write to closed incident `n` refused, and how to make it writable again."""
+    return RuleViolation(
+        f"{incident_key(n)} is closed: re-open it first by setting an earlier status with a reason"
+    )

@@ -6,7 +6,7 @@ that `projections.statements` derives from events alone.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -20,6 +20,7 @@ PROJECTION_TABLES = (
     "custody",
     "evidence_amendments",
     "review",
+    "impact",
     "actions",
     "alert_incidents",
     "alerts",
@@ -193,23 +194,40 @@ UPDATE checklist SET (done_by, done_at) = (
 WHERE done = 1;
 """
 
-# Alerts (`ircmd serve`, `ircmd ingest`) and the status page's public title.
+# Version 3: a checklist step may be skipped (marked not applicable, with the
+# reason), and an incident's impact is recorded field by field. Nothing to set
+# right in older rows: no event before version 3 skips a step or sets impact.
+_V3 = """
+ALTER TABLE checklist ADD COLUMN skipped_by TEXT;
+ALTER TABLE checklist ADD COLUMN skipped_at TEXT;
+ALTER TABLE checklist ADD COLUMN skip_reason TEXT;
+CREATE TABLE impact (
+    incident_id      INTEGER PRIMARY KEY,
+    customer_impact  TEXT NOT NULL DEFAULT '',
+    services         TEXT NOT NULL DEFAULT '[]',
+    users_affected   INTEGER,
+    records_affected INTEGER,
+    data_loss_from   TEXT,
+    data_loss_to     TEXT,
+    updated_at       TEXT NOT NULL,
+    updated_by       TEXT NOT NULL
+);
+"""
+
+# Version 4: alerts (`ircmd serve`, `ircmd ingest`) and the status page's public title.
 # `alert_incidents`: the incidents alerts opened, the group each stands for, and
 # whether a person has triaged it yet (a status change or an assignment).
 # `alerts`: the newest recorded state of each fingerprint in each group, what a
 # re-sent or late alert is compared with (`ingest.verdict`).
-# IF NOT EXISTS: a record whose version was set back by hand migrates again cleanly
-# (SQLite keeps the statements without the clause, so the schema `verify` compares
-# is the same).
-_V3 = """
-CREATE TABLE IF NOT EXISTS alert_incidents (
+_V4 = """
+CREATE TABLE alert_incidents (
     incident_id INTEGER PRIMARY KEY,
     group_key   TEXT NOT NULL,
     source      TEXT NOT NULL,
     untriaged   INTEGER NOT NULL DEFAULT 1
 );
-CREATE INDEX IF NOT EXISTS alert_incidents_by_group ON alert_incidents (group_key);
-CREATE TABLE IF NOT EXISTS alerts (
+CREATE INDEX alert_incidents_by_group ON alert_incidents (group_key);
+CREATE TABLE alerts (
     group_key   TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     incident_id INTEGER NOT NULL,
@@ -218,13 +236,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     event_id    INTEGER NOT NULL,
     PRIMARY KEY (group_key, fingerprint)
 );
-CREATE TABLE IF NOT EXISTS public_titles (
+CREATE TABLE public_titles (
     incident_id INTEGER PRIMARY KEY,
     title       TEXT NOT NULL
 );
 """
 
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -28,7 +28,7 @@ from . import queries
 from .dialect import Dialect
 from .projections import statements
 from .reader import Connection, IncidentRef, Reader
-from .record import EVENT_COLUMNS, GENESIS, encode_data, event_hash, from_ts, ts
+from .record import GENESIS, encode_data, event_hash, from_ts, ts
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -87,7 +87,7 @@ class Tx(Reader):
                 else None
             )
             rules.check_time(at, now, from_ts(origin) if origin else None)
-        return append_event(self.conn, incident_id, kind, actor, text, data or {}, at or now, now)
+        return append_event(self, incident_id, kind, actor, text, data or {}, at or now, now)
 
 
 def verb(fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[Tx, P], T]:
@@ -190,7 +190,7 @@ def rollback(conn: Connection) -> None:
 
 
 def append_event(
-    conn: Connection,
+    db: Reader,
     incident_id: int | None,
     kind: Kind,
     actor: str,
@@ -201,26 +201,15 @@ def append_event(
 ) -> Event:
     """Chain one event after the current head and apply its projection statements.
 
-    Inside a write transaction only. Public so that bulk loaders (bench/seed.py)
-    write exactly what the Store writes.
+    Inside a write transaction only; the statements are the dialect's. Only the
+    id and the hash depend on the head, so the row is encoded once, first.
+    Public so that bulk loaders (bench/seed.py) write exactly what the Store writes.
     """
-    head = conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
-    prev_id, prev_hash = (head[0], head[1]) if head else (0, GENESIS)
-    fields = (
-        prev_id + 1,
-        incident_id,
-        ts(occurred),
-        ts(now),
-        actor,
-        kind.value,
-        text,
-        encode_data(data),
-    )
-    digest = event_hash(prev_hash, *fields)
-    conn.execute(
-        f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (*fields, prev_hash, digest),
-    )
+    row = (incident_id, ts(occurred), ts(now), actor, kind.value, text, encode_data(data))
+    heads = db.rows(db.dialect.chain_head)
+    prev_id, prev_hash = (heads[0][0], heads[0][1]) if heads else (0, GENESIS)
+    digest = event_hash(prev_hash, prev_id + 1, *row)
+    db.execute(db.dialect.insert_event, (prev_id + 1, *row, prev_hash, digest))
     ev = Event(
         id=prev_id + 1,
         incident_id=incident_id,
@@ -234,5 +223,5 @@ def append_event(
         hash=digest,
     )
     for sql, params in statements(ev):
-        conn.execute(sql, params)
+        db.execute(sql, params)
     return ev

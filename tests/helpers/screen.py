@@ -69,7 +69,11 @@ async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
     db = tmp_path / "ircmd.db"
     async with await Store.open(db, clock=frozen) as store:
         await store.declare(
-            title, actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)
+            title,
+            actor="alice",
+            severity=Severity.SEV2,
+            at=NOW - timedelta(minutes=5),
+            commander="",
         )
     return db
 
@@ -125,20 +129,23 @@ async def ready(pilot: Pilot[None]) -> CommandScreen:
 
 
 async def submit(pilot: Pilot[None], line: str) -> CommandScreen:
-    """Put `line` in the entry bar and press Enter; wait until the bar reacted."""
+    """Put `line` in the entry bar and press Enter; wait until the line has run: it
+    went into the history (done, or a dialog took over), came back refused, or
+    another screen is up. Not "the message changed": editing the bar after a
+    refusal clears the message before the new line has run."""
     screen = await ready(pilot)
     bar = screen.query_one(EntryBar)
     bar.focus()
     bar.value = line
+    await pilot.pause()  # the edit's own reaction (a stale refusal cleared) comes first
     history = len(bar.history)
-    message = screen.query_one("#message")
-    before = str(message.render())
+    screen._refused_line = None  # the same line refused twice must be seen twice
     await pilot.press("enter")
     await until(
         pilot,
         lambda: (
             len(bar.history) > history
-            or str(message.render()) != before
+            or screen._refused_line == line
             or pilot.app.screen is not screen
         ),
     )

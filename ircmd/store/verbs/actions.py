@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ... import rules
-from ...models import Action, ActionStatus, ActionType, InvalidInput, Kind
+from ...models import Action, ActionStatus, ActionType, InvalidInput, Kind, RuleViolation
 from .. import queries
 from ..reader import IncidentRef
 from ..tx import Tx, verb
@@ -84,4 +84,37 @@ def set_action(
     if review_date:
         data["review_date"] = review_date.isoformat()
     tx.append(action.incident_id, Kind.ACTION_SET, actor, note, data, at)
+    return queries.action(tx, action_id)
+
+
+@verb
+def retype_action(
+    tx: Tx,
+    action_id: int,
+    type: ActionType,
+    *,
+    actor: str,
+    reason: str = "",
+    at: datetime | None = None,
+) -> Action:
+    """Correct whether an action is corrective or preventive. Like `set_action`, it
+    goes on after the incident closes: follow-ups outlive the incident."""
+    if reason:
+        tx.text(reason, "reason")
+    action = queries.action(tx, action_id)
+    if type is action.type:
+        raise RuleViolation(f"{action.key} is already {type}")
+    source = queries.source_event(
+        tx,
+        action.incident_id,
+        (Kind.ACTION_ADD, Kind.ACTION_RETYPE),
+        lambda ev: ev.data["action_id"] == action_id,
+    )
+    data = {
+        "action_id": action_id,
+        "from": action.type.value,
+        "to": type.value,
+        "corrects": source.id,
+    }
+    tx.append(action.incident_id, Kind.ACTION_RETYPE, actor, reason, data, at)
     return queries.action(tx, action_id)

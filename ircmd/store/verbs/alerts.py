@@ -28,7 +28,8 @@ def ingest_alerts(
     """One payload's alerts, in the order sent, in one transaction (all or none).
 
     A firing alert whose group has no open incident opens one in `reported`, with
-    the alert's start as the impact start and the receive time as detection; every
+    no commander, the alert's start as the impact start and the receive time as
+    detection; every
     alert that says something new (`ingest.verdict`) is one `alert` event on its
     group's incident. `playbooks` holds every playbook a route names, loaded before
     the transaction (no file is read while the write lock is held)."""
@@ -60,6 +61,7 @@ def ingest_alerts(
                 detected_at=now,
                 started_at=started,
                 playbook=playbooks.get(routed.playbook) if routed.playbook else None,
+                commander="",  # alerts lead nothing: a person takes command at triage
             )
             incident, opened = new.id, True
             result.opened.append(new.key)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ... import rules
-from ...models import Audience, Event, Kind
+from ...models import Audience, Event, Kind, NotFound
+from .. import queries
 from ..reader import IncidentRef
 from ..tx import Tx, verb
 
@@ -36,3 +37,27 @@ def notify(tx: Tx, ref: IncidentRef, who: str, *, actor: str, at: datetime | Non
     """Check off an escalation contact as told."""
     who = rules.check_name(who, "contact")
     return tx.append(tx.incident_id(ref, writable=True), Kind.NOTIFY, actor, who, {"who": who}, at)
+
+
+@verb
+def unnotify(
+    tx: Tx, ref: IncidentRef, who: str, reason: str, *, actor: str, at: datetime | None = None
+) -> Event:
+    """Retract a contact checked off by mistake: pending again, the notification and
+    its retraction both on the record. `who` matches the contact as recorded, or in
+    any case if no spelling matches exactly."""
+    who = rules.check_name(who, "contact")
+    tx.text(reason, "reason")
+    state = tx.state(ref)
+    told = [n.who for n in state.notifications]
+    recorded = next(
+        (w for w in told if w == who),
+        next((w for w in told if w.casefold() == who.casefold()), None),
+    )
+    if recorded is None:
+        raise NotFound(f"{who} is not notified on {state.incident.key}")
+    source = queries.source_event(
+        tx, state.incident.id, (Kind.NOTIFY,), lambda ev: ev.data["who"] == recorded
+    )
+    data = {"who": recorded, "corrects": source.id}
+    return tx.append(state.incident.id, Kind.UNNOTIFY, actor, reason, data, at)
