@@ -99,12 +99,10 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
             out.append(("UPDATE incidents SET severity = ? WHERE id = ?", (d["to"], inc)))
         case Kind.STATUS:
             out.append(("UPDATE incidents SET status = ? WHERE id = ?", (d["to"], inc)))
-            out.append(_triaged(inc))
             resolved = Status.RESOLVED.rank
             if Status(d["to"]).rank >= resolved > Status(d["from"]).rank:
                 out.append(("UPDATE incidents SET resolved_at = ? WHERE id = ?", (at, inc)))
         case Kind.ASSIGN:
-            out.append(_triaged(inc))
             if Role(d["role"]).single:
                 out.append(
                     (
@@ -388,12 +386,6 @@ def _unskip(inc: int | None, d: dict[str, Any]) -> list[Statement]:
     ]
 
 
-def _triaged(inc: int | None) -> Statement:
-    """A person changing the status or assigning a role has triaged an incident
-    that alerts opened."""
-    return ("UPDATE alert_incidents SET untriaged = 0 WHERE incident_id = ?", (inc,))
-
-
 _ALERT_COLUMNS = ("group_key", "fingerprint", "incident_id", "status", "starts_at", "event_id")
 
 
@@ -410,8 +402,7 @@ def _alert(ev: Event, dialect: Dialect) -> list[Statement]:
     if d.get("opened"):
         out.append(
             (
-                "INSERT INTO alert_incidents (incident_id, group_key, source, untriaged)"
-                " VALUES (?, ?, ?, 1)",
+                "INSERT INTO alert_incidents (incident_id, group_key, source) VALUES (?, ?, ?)",
                 (ev.incident_id, d["group"], d["source"]),
             )
         )

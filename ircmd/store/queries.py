@@ -323,5 +323,12 @@ def public_incidents(r: Reader) -> list[PublicIncident]:
 
 
 def untriaged(r: Reader) -> set[int]:
-    """Incidents that alerts opened and no person has triaged yet."""
-    return {row[0] for row in r.rows("SELECT incident_id FROM alert_incidents WHERE untriaged = 1")}
+    """Incidents that alerts opened and no person has triaged yet: nobody has changed
+    their status or assigned a role. Read from the events, so that no projection of
+    those older kinds depends on the alerts' tables."""
+    rows = r.rows(
+        "SELECT a.incident_id FROM alert_incidents a WHERE NOT EXISTS (SELECT 1 FROM events e"
+        " WHERE e.incident_id = a.incident_id AND e.kind IN (?, ?))",
+        (Kind.STATUS.value, Kind.ASSIGN.value),
+    )
+    return {row[0] for row in rows}

@@ -215,16 +215,14 @@ CREATE TABLE impact (
 """
 
 # Version 4: alerts (`ircmd serve`, `ircmd ingest`) and the status page's public title.
-# `alert_incidents`: the incidents alerts opened, the group each stands for, and
-# whether a person has triaged it yet (a status change or an assignment).
+# `alert_incidents`: the incidents alerts opened and the group each stands for.
 # `alerts`: the newest recorded state of each fingerprint in each group, what a
 # re-sent or late alert is compared with (`ingest.verdict`).
 _V4 = """
 CREATE TABLE alert_incidents (
     incident_id INTEGER PRIMARY KEY,
     group_key   TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    untriaged   INTEGER NOT NULL DEFAULT 1
+    source      TEXT NOT NULL
 );
 CREATE INDEX alert_incidents_by_group ON alert_incidents (group_key);
 CREATE TABLE alerts (

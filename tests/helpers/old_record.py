@@ -13,6 +13,8 @@ from typing import Any
 from ircmd.models import Kind
 from ircmd.store import schema
 from ircmd.store.connection import split_sql
+from ircmd.store.dialect import SQLITE
+from ircmd.store.reader import Reader
 from ircmd.store.tx import append_event
 
 # One event: its incident, kind, actor, text, data and when it happened.
@@ -27,8 +29,9 @@ def old_record(path: Path, version: int, events: Iterable[OldEvent]) -> None:
                 conn.execute(stmt)
         conn.execute(f"PRAGMA user_version = {version}")
         conn.execute("BEGIN")
+        db = Reader(conn, SQLITE)
         for inc, kind, actor, text, data, at in events:
-            append_event(conn, inc, kind, actor, text, data, at, at)
+            append_event(db, inc, kind, actor, text, data, at, at)
         conn.execute("COMMIT")
     finally:
         conn.close()
