@@ -29,9 +29,8 @@ def ingest_alerts(
 
     A firing alert whose group has no open incident opens one in `reported`, with
     no commander, the alert's start as the impact start and the receive time as
-    detection; every
-    alert that says something new (`ingest.verdict`) is one `alert` event on its
-    group's incident. `playbooks` holds every playbook a route names, loaded before
+    detection; every alert that says something new (`ingest.verdict`) is one
+    `alert` event on its group's incident. `playbooks` holds every playbook a route names, loaded before
     the transaction (no file is read while the write lock is held)."""
     result = IngestResult(dropped=dropped)
     now = tx.clock()
