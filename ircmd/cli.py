@@ -25,6 +25,7 @@ from . import __version__, display, entry, rules
 from .config import Config, lock_user, resolve
 from .lock import LockedGroup
 from .models import (
+    DECLARER,
     LOG_KINDS,
     MAX_PAYLOAD_BYTES,
     REVIEW_FIELDS,
@@ -263,6 +264,11 @@ def demo(ctx: click.Context) -> None:
 @click.option("--summary", default="", help="What is known so far.")
 @click.option("--playbook", metavar="NAME", help="Apply this playbook's steps at once.")
 @click.option("--no-playbook", is_flag=True, help="Apply no playbook, not even the type's.")
+@click.option(
+    "--commander",
+    metavar="NAME",
+    help='Who commands (default: you, the declarer; "" for nobody yet).',
+)
 @click.option("--detected-at", metavar="TIME", help="When it was detected (for metrics).")
 @click.option("--started-at", metavar="TIME", help="When impact began (for metrics).")
 @at_option
@@ -277,6 +283,7 @@ def declare(
     summary: str,
     playbook: str | None,
     no_playbook: bool,
+    commander: str | None,
     detected_at: str | None,
     started_at: str | None,
     at: str | None,
@@ -311,6 +318,7 @@ def declare(
             detected_at=when(detected_at),
             started_at=when(started_at),
             playbook=book,
+            commander=DECLARER if commander is None else commander,
         )
         click.echo(inc.key)
         if sev is None:

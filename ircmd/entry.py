@@ -26,9 +26,11 @@ from . import rules
 from .display import already_checked, stamp
 from .models import (
     ActionStatus,
+    ActionType,
     Audience,
     InvalidInput,
     Kind,
+    Mark,
     Phase,
     Role,
     Severity,
@@ -167,7 +169,7 @@ class Declare(Command):
             )
         )
         await ctx.open(inc.id)
-        return f"{inc.key} declared ({inc.severity})"
+        return f"{inc.key} declared ({inc.severity}); {ctx.actor} commands (/ic PERSON hands over)"
 
 
 @dataclass(frozen=True)
@@ -425,6 +427,158 @@ class Help(Command):
 
 
 @dataclass(frozen=True)
+class Unassign(Command):
+    """A role given in error, or someone standing down: named on the record."""
+
+    role: Role
+    person: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.unassign(ref, self.role, self.person, actor=ctx.actor, at=at)
+        )
+        return f"{self.person} is no longer {self.role}"
+
+
+@dataclass(frozen=True)
+class Unnotify(Command):
+    """A contact checked off by mistake goes back to pending; both stay on the record."""
+
+    who: str
+    reason: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        ev = await ctx.write(
+            lambda: ctx.store.unnotify(ref, self.who, self.reason, actor=ctx.actor, at=at)
+        )
+        return f"{ev.data['who']} is to be told again (#{ev.data['corrects']} retracted)"
+
+
+@dataclass(frozen=True)
+class Retype(Command):
+    action_id: int
+    type: ActionType
+    reason: str = ""
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        action = await ctx.write(
+            lambda: ctx.store.retype_action(
+                self.action_id, self.type, actor=ctx.actor, reason=self.reason, at=at
+            )
+        )
+        return f"{action.key} is {action.type}"
+
+
+@dataclass(frozen=True)
+class Skip(Command):
+    """Step N does not apply to this incident: settled for closing, with the reason."""
+
+    n: int
+    reason: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.skip_item(ref, self.n, self.reason, actor=ctx.actor, at=at)
+        )
+        return f"step {self.n} skipped: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Own(Command):
+    """Step N's owner; None leaves it with nobody."""
+
+    n: int
+    person: str | None
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.own_item(ref, self.n, self.person, actor=ctx.actor, at=at)
+        )
+        return f"step {self.n} " + (f"is {self.person}'s" if self.person else "has no owner")
+
+
+@dataclass(frozen=True)
+class EditStep(Command):
+    n: int
+    text: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(lambda: ctx.store.edit_item(ref, self.n, self.text, actor=ctx.actor, at=at))
+        return f"step {self.n} corrected"
+
+
+@dataclass(frozen=True)
+class Retitle(Command):
+    title: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(lambda: ctx.store.retitle(ref, self.title, actor=ctx.actor, at=at))
+        return "retitled (the old title stays on the record)"
+
+
+@dataclass(frozen=True)
+class Summary(Command):
+    text: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(lambda: ctx.store.set_summary(ref, self.text, actor=ctx.actor, at=at))
+        return "summary updated"
+
+
+@dataclass(frozen=True)
+class MarkMoment(Command):
+    """`/mark impact|detected TIME REASON`: when it really began, or was noticed."""
+
+    what: Mark
+    when: datetime
+    reason: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.mark(ref, self.what, self.when, self.reason, actor=ctx.actor, at=at)
+        )
+        return f"{self.what} marked at {stamp(self.when)} UTC; metrics measure from it"
+
+
+@dataclass(frozen=True)
+class SetImpact(Command):
+    """`/impact [users=N] [records=N] [services=A,B] [loss=FROM..TO] [TEXT]`: only what
+    is given changes."""
+
+    customer_impact: str | None = None
+    services: tuple[str, ...] | None = None
+    users: int | None = None
+    records: int | None = None
+    loss_from: datetime | None = None
+    loss_to: datetime | None = None
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        ref = ctx.ref()
+        await ctx.write(
+            lambda: ctx.store.set_impact(
+                ref,
+                actor=ctx.actor,
+                customer_impact=self.customer_impact,
+                services=self.services,
+                users_affected=self.users,
+                records_affected=self.records,
+                data_loss_from=self.loss_from,
+                data_loss_to=self.loss_to,
+                at=at,
+            )
+        )
+        return "impact recorded"
+
+
+@dataclass(frozen=True)
 class ChatLines(Command):
     """A pasted chat log: one note per line, each at its own time (see `chat_lines`)."""
 
@@ -474,6 +628,9 @@ class Arg(StrEnum):
     EVIDENCE = "evidence"
     INCIDENT = "incident"
     PLAYBOOK = "playbook"
+    NOTIFIED = "notified"  # a contact told, "quoted" when it holds a space
+    MARK = "mark"
+    ACTION_TYPE = "action-type"
 
 
 ROLE_KEYS = ("commander", "ic", "deputy", "scribe", "comms", "responder", "liaison")
@@ -487,6 +644,8 @@ FIXED_WORDS: dict[Arg, tuple[str, ...]] = {
     Arg.ROLE: ROLE_KEYS,
     Arg.AUDIENCE: tuple(a.value for a in Audience),
     Arg.ACTION_STATUS: tuple(a.value for a in ActionStatus),
+    Arg.MARK: tuple(m.value for m in Mark),
+    Arg.ACTION_TYPE: tuple(t.value for t in ActionType),
 }
 
 Parser = Callable[[str, datetime], Command]
@@ -741,6 +900,123 @@ def _transfer(rest: str, now: datetime) -> Command:
     return Transfer(n, rules.check_name(to, "recipient"), reason.strip())
 
 
+def _unassign(rest: str, now: datetime) -> Command:
+    role, person = _split(rest, "unassign")
+    if not person:
+        raise ParseError(f"usage: {usage_of('unassign').syntax} (who?)")
+    return Unassign(rules.parse_role(role), rules.check_name(person, "person"))
+
+
+def _quoted_first(rest: str, name: str) -> tuple[str, str]:
+    """`"Status page" the rest` or `CTO the rest`: a name that holds spaces is quoted."""
+    rest = _need(rest, name)
+    if rest[0] in "\"'":
+        end = rest.find(rest[0], 1)
+        if end == -1:
+            raise ParseError(f"/{name}: the quote {rest[0]} is not closed")
+        return rest[1:end].strip(), rest[end + 1 :].strip()
+    return _split(rest, name)
+
+
+def _unnotify(rest: str, now: datetime) -> Command:
+    who, reason = _quoted_first(rest, "unnotify")
+    if not reason:
+        raise ParseError(f"usage: {usage_of('unnotify').syntax} (the reason is missing)")
+    return Unnotify(rules.check_name(who, "contact"), reason)
+
+
+def _retype(rest: str, now: datetime) -> Command:
+    ref, tail = _split(rest, "retype")
+    kind, _, reason = tail.partition(" ")
+    if not kind:
+        raise ParseError(f"usage: {usage_of('retype').syntax} (the type is missing)")
+    try:
+        parsed = ActionType(kind.lower())
+    except ValueError:
+        raise ParseError(f"/retype: unknown type {kind!r} (corrective or preventive)") from None
+    return Retype(parse_action_ref(ref), parsed, reason.strip())
+
+
+def _step_and(rest: str, name: str, what: str) -> tuple[int, str]:
+    n, tail = _split(rest, name)
+    number = _number(n, name)
+    if not tail:
+        raise ParseError(f"usage: {usage_of(name).syntax} (the {what} is missing)")
+    return number, tail
+
+
+def _skip(rest: str, now: datetime) -> Command:
+    return Skip(*_step_and(rest, "skip", "reason"))
+
+
+NOBODY = "-"  # `/own N -`: the step has no owner
+
+
+def _own(rest: str, now: datetime) -> Command:
+    n, person = _step_and(rest, "own", "person")
+    return Own(n, None if person == NOBODY else rules.check_name(person, "owner"))
+
+
+def _edit(rest: str, now: datetime) -> Command:
+    return EditStep(*_step_and(rest, "edit", "corrected text"))
+
+
+def _title(rest: str, now: datetime) -> Command:
+    return Retitle(_need(rest, "title"))
+
+
+def _summary(rest: str, now: datetime) -> Command:
+    return Summary(_need(rest, "summary"))
+
+
+def _mark(rest: str, now: datetime) -> Command:
+    what, tail = _split(rest, "mark")
+    try:
+        moment = Mark(what.lower())
+    except ValueError:
+        raise ParseError(f"/mark: {what!r} is not impact or detected") from None
+    when, _, reason = tail.partition(" ")
+    if not when or not reason.strip():
+        raise ParseError(f"usage: {usage_of('mark').syntax} (the time and the reason)")
+    return MarkMoment(moment, rules.parse_at(when, now), reason.strip())
+
+
+_IMPACT_FIELDS = ("users", "records", "services", "loss")
+
+
+def _count(fields: Mapping[str, str], key: str) -> int | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    digits = value.replace(",", "").replace("_", "")
+    if not digits.isdigit():
+        raise ParseError(f"/impact: {key}={value!r} is not a number")
+    return int(digits)
+
+
+def _impact(rest: str, now: datetime) -> Command:
+    fields: dict[str, str] = {}
+    words = _need(rest, "impact").split(" ")
+    while words and words[0].partition("=")[0].lower() in _IMPACT_FIELDS and "=" in words[0]:
+        key, _, value = words.pop(0).partition("=")
+        fields[key.lower()] = value
+    services = fields.get("services")
+    loss_from = loss_to = None
+    if "loss" in fields:
+        start, sep, end = fields["loss"].partition("..")
+        if not sep or not start or not end:
+            raise ParseError("/impact: loss=FROM..TO (two times, ISO-8601 or HH:MM)")
+        loss_from, loss_to = rules.parse_at(start, now), rules.parse_at(end, now)
+    return SetImpact(
+        " ".join(words).strip() or None,
+        tuple(s for s in services.split(",") if s) if services is not None else None,
+        _count(fields, "users"),
+        _count(fields, "records"),
+        loss_from,
+        loss_to,
+    )
+
+
 def _review(rest: str, now: datetime) -> Command:
     return EditReview()
 
@@ -817,6 +1093,14 @@ COMMANDS: tuple[Spec, ...] = (
         completes=(Arg.ACTION, Arg.ACTION_STATUS),
     ),
     Spec(
+        "retype",
+        "ACT-n corrective|preventive [REASON]",
+        "correct an action's type",
+        _retype,
+        completes=(Arg.ACTION, Arg.ACTION_TYPE),
+        cli=True,
+    ),
+    Spec(
         "at",
         "TIME TEXT|/COMMAND ...",
         "back-date a note or any command; TIME is HH:MM (UTC, latest such) or ISO-8601",
@@ -833,6 +1117,47 @@ COMMANDS: tuple[Spec, ...] = (
         key="u",
     ),
     Spec(
+        "unassign",
+        "ROLE PERSON",
+        "take a role back (given in error, or stood down)",
+        _unassign,
+        completes=(Arg.ROLE, Arg.PERSON),
+    ),
+    Spec("edit", "N TEXT", "correct step N's text", _edit, completes=(Arg.STEP,), cli=True),
+    Spec(
+        "skip",
+        "N REASON",
+        "step N does not apply here (settled for closing)",
+        _skip,
+        completes=(Arg.STEP,),
+        cli=True,
+    ),
+    Spec(
+        "own",
+        "N PERSON|-",
+        "give step N an owner (- for nobody)",
+        _own,
+        completes=(Arg.STEP, Arg.PERSON),
+        cli=True,
+    ),
+    Spec("title", "TEXT", "retitle the incident (the old title stays)", _title, cli=True),
+    Spec("summary", "TEXT", "replace the incident's summary", _summary, cli=True),
+    Spec(
+        "impact",
+        "[users=N] [records=N] [services=A,B] [loss=FROM..TO] [TEXT]",
+        "what it did to customers; only what is given changes",
+        _impact,
+        cli=True,
+    ),
+    Spec(
+        "mark",
+        "impact|detected TIME REASON",
+        "re-mark when impact (or a worse one) began, or it was noticed",
+        _mark,
+        completes=(Arg.MARK,),
+        cli=True,
+    ),
+    Spec(
         "playbook",
         "NAME",
         "apply a playbook's checklist",
@@ -845,6 +1170,14 @@ COMMANDS: tuple[Spec, ...] = (
         "check off an escalation contact as told",
         _notify,
         completes=(Arg.CONTACT,),
+    ),
+    Spec(
+        "unnotify",
+        "WHO REASON",
+        'a contact checked off by mistake is to be told again ("quote" a name with spaces)',
+        _unnotify,
+        completes=(Arg.NOTIFIED,),
+        cli=True,
     ),
     Spec(
         "evidence",

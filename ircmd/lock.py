@@ -23,7 +23,8 @@ from .entry import COMMANDS
 #: always there. Groups are listed by their own path with no parameters.
 _LISTED: dict[tuple[str, ...], str] = {
     (): "user read_only timeout force_time version",  # not --db, --playbooks
-    ("declare",): "title severity type_ impact urgency summary playbook detected_at started_at at",
+    ("declare",): "title severity type_ impact urgency summary playbook no_playbook commander"
+    " detected_at started_at at",
     ("log",): "incident words kind from_stdin echo retries retry_delay at",
     ("amend",): "incident entry text at",
     ("severity",): "incident value reason at",

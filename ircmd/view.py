@@ -47,6 +47,7 @@ def known_words(
     known[Arg.DONE_STEP] = [str(i.n) for i in state.checklist if i.done]
     known[Arg.PERSON] = people
     known[Arg.CONTACT] = pending_contacts(escalation, state)
+    known[Arg.NOTIFIED] = [f'"{n.who}"' if " " in n.who else n.who for n in state.notifications]
     known[Arg.EVIDENCE] = [e.key for e in state.evidence]
     known[Arg.ACTION] = [a.key for a in state.actions]
     return known

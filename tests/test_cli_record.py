@@ -551,3 +551,14 @@ def test_json_output_round_trips_text_without_raw_bidi_or_c1(run_cli: RunCli, in
         out = assert_ok(run_cli(*args))
         assert "\u202e" not in out and "\x9b" not in out and "👩‍💻" in out
         assert [e["text"] for e in json.loads(out)["events"]][-1] == tricky  # exact data
+
+
+def test_the_declarer_commands_unless_told_otherwise(run_cli: RunCli, db_path: Path) -> None:
+    assert_ok(run_cli("declare", "mine", "-s", "SEV2"))
+    assert_ok(run_cli("declare", "carols", "-s", "SEV2", "--commander", "carol"))
+    assert_ok(run_cli("declare", "nobodys yet", "-s", "SEV2", "--commander", ""))
+    leads = []
+    for n in (1, 2, 3):
+        shown = json.loads(assert_ok(run_cli("show", f"INC-{n}", "--json")))
+        leads.append([r["person"] for r in shown["roles"] if r["role"] == "commander"])
+    assert leads == [["alice"], ["carol"], []]

@@ -47,7 +47,7 @@ def test_every_statement_of_a_verb_goes_through_the_dialect() -> None:
 
     try:
         run(lambda tx: incident.declare(tx, "checkout down", actor="alice"))
-        run(lambda tx: incident.assign(tx, 1, Role.COMMANDER, "alice", actor="alice"))
+        run(lambda tx: incident.assign(tx, 1, Role.SCRIBE, "bob", actor="alice"))
         run(lambda tx: incident.log(tx, 1, "rolled back", actor="alice", kind=Kind.DECISION))
         run(lambda tx: checklist.add_item(tx, 1, "block the bad IPs", actor="alice"))
         own = {dialect.begin_write, "COMMIT"}

@@ -8,7 +8,17 @@ import pytest
 
 from ircmd import entry
 from ircmd.entry import ParseError, parse
-from ircmd.models import ActionStatus, Audience, Kind, Phase, Role, Severity, Status
+from ircmd.models import (
+    ActionStatus,
+    ActionType,
+    Audience,
+    Kind,
+    Mark,
+    Phase,
+    Role,
+    Severity,
+    Status,
+)
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -321,3 +331,74 @@ def test_declare_takes_when_it_was_detected_and_when_impact_began() -> None:
         parse("/declare SEV1 --started 22:00", now=CHAT_NOW)
     with pytest.raises(ParseError, match="not a time"):
         parse("/declare SEV1 x --started 2026-13-45", now=CHAT_NOW)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/unassign scribe carol", entry.Unassign(Role.SCRIBE, "carol")),
+        ('/unnotify "Status page" wrong contact', entry.Unnotify("Status page", "wrong contact")),
+        ("/unnotify CTO typo", entry.Unnotify("CTO", "typo")),
+        (
+            "/retype ACT-2 preventive stops a repeat",
+            entry.Retype(2, ActionType.PREVENTIVE, "stops a repeat"),
+        ),
+        ("/skip 3 no vendor involved", entry.Skip(3, "no vendor involved")),
+        ("/own 2 bob", entry.Own(2, "bob")),
+        ("/own 2 -", entry.Own(2, None)),
+        ("/edit 1 fail over to eu-west", entry.EditStep(1, "fail over to eu-west")),
+        ("/title Primary DB deleted", entry.Retitle("Primary DB deleted")),
+        ("/summary rm -rf on the primary", entry.Summary("rm -rf on the primary")),
+        (
+            "/mark impact 23:05 errors began before the page",
+            entry.MarkMoment(
+                Mark.IMPACT,
+                datetime(2026, 11, 22, 23, 5, tzinfo=UTC),
+                "errors began before the page",
+            ),
+        ),
+        (
+            "/impact users=1,200 records=300000 services=db,api logins failed",
+            entry.SetImpact("logins failed", ("db", "api"), 1200, 300000),
+        ),
+        (
+            "/impact loss=2026-11-22T17:20Z..23:30",
+            entry.SetImpact(
+                None,
+                None,
+                None,
+                None,
+                datetime(2026, 11, 22, 17, 20, tzinfo=UTC),
+                datetime(2026, 11, 22, 23, 30, tzinfo=UTC),
+            ),
+        ),
+        (
+            "/impact users=3 is a field, users=4 is text",
+            entry.SetImpact("is a field, users=4 is text", None, 3),
+        ),
+    ],
+)
+def test_corrections_and_what_the_incident_is(line: str, expected: entry.Command) -> None:
+    assert parse(line, now=CHAT_NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("/unassign scribe", "who?"),
+        ("/unnotify CTO", "reason is missing"),
+        ('/unnotify "Status page wrong', "not closed"),
+        ("/retype ACT-1 sideways", "corrective or preventive"),
+        ("/skip 3", "reason is missing"),
+        ("/skip x because", "not a number"),
+        ("/own 2", "person is missing"),
+        ("/title", "usage: /title"),
+        ("/mark later 10:00 x", "not impact or detected"),
+        ("/mark impact 10:00", "the time and the reason"),
+        ("/impact users=lots", "not a number"),
+        ("/impact loss=10:00", "loss=FROM..TO"),
+    ],
+)
+def test_corrections_refuse_in_one_line(line: str, needle: str) -> None:
+    with pytest.raises(ParseError, match=needle):
+        parse(line, now=CHAT_NOW)

@@ -34,6 +34,7 @@ from ircmd.models import ActionStatus, Audience, Kind, Role, Severity, Status
 from ircmd.screens.modals import ConfirmScreen, TextScreen
 from ircmd.screens.palette import actions_of
 from ircmd.store import Store
+from ircmd.widgets.header import IncidentHeader
 from ircmd.widgets.process import CommsPanel
 
 # ----------------------------------------------------------------- panels
@@ -674,3 +675,35 @@ async def test_the_wide_layout_grows_the_roles_pane_to_fit(tmp_path: Path) -> No
         roles = screen.query_one("#roles")
         await until(pilot, lambda: "responder" in str(roles.render()))
         assert "more: Enter shows all" not in str(roles.render())
+
+
+async def test_every_structured_change_is_corrected_from_the_bar(tmp_path: Path) -> None:
+    """A wrong assignment, notification, step, title and impact start, each put right
+    from the bar: the projections follow, and the originals stay on the record."""
+    db = await seeded(tmp_path)  # INC-1: bob is deputy, step 4 open
+    async with running(db, open_incident=1) as pilot:
+        screen = await submit(pilot, "/unassign deputy bob")
+        assert "bob is no longer deputy" in message_text(screen)
+        await submit(pilot, "/notify Customer support lead")
+        screen = await submit(pilot, '/unnotify "Customer support lead" told the wrong team')
+        assert "Customer support lead is to be told again" in message_text(screen)
+        screen = await submit(pilot, "/skip 5 the status page is already up")
+        assert "step 5 skipped" in message_text(screen)
+        screen = await submit(pilot, "/own 4 erin")
+        screen = await submit(pilot, "/title EU checkout: payments gateway overloaded")
+        header = screen.query_one(IncidentHeader)
+        await until(pilot, lambda: "payments gateway overloaded" in str(header.render()))
+        when = (NOW - timedelta(hours=2)).strftime("%H:%M")
+        screen = await submit(pilot, f"/mark impact {when} errors began before the page")
+        assert "metrics measure from it" in message_text(screen)
+    st = await state(db)
+    assert "bob" not in st.people(Role.DEPUTY)
+    assert "Customer support lead" not in [n.who for n in st.notifications]
+    step5 = next(i for i in st.checklist if i.n == 5)
+    assert step5.skipped and step5.skip_reason == "the status page is already up"
+    assert next(i for i in st.checklist if i.n == 4).assignee == "erin"
+    assert st.incident.title == "EU checkout: payments gateway overloaded"
+    kinds = [e.kind for e in await events(db)]
+    for kind in (Kind.UNASSIGN, Kind.UNNOTIFY, Kind.SKIP, Kind.ITEM_OWN, Kind.RETITLE, Kind.MARK):
+        assert kind in kinds
+    assert Kind.NOTIFY in kinds, "the retracted notification stays on the record"

@@ -49,7 +49,9 @@ async def test_the_verbs_rules_hold(db_path: Path) -> None:
     async with await Store.open(db_path) as store:
         await store.set_status(1, Status.CLOSED, actor="alice", override="test")
     with SyncStore.open(db_path) as store, pytest.raises(RuleViolation, match="is closed"):
-        store.run(incident.log, 1, "late", actor="bob")
+        store.run(incident.log, 1, "late", actor="bob", kind=Kind.DECISION)
+    with SyncStore.open(db_path) as store:  # a note after close is a post-incident note
+        assert store.run(incident.log, 1, "postmortem out", actor="bob").data["post_incident"]
     with SyncStore.open(db_path) as store, pytest.raises(NotFound):
         store.run(incident.log, 9, "nowhere", actor="bob")
 

@@ -271,6 +271,8 @@ def metrics_line(m: rules.Metrics) -> Content:
         if key in m.out_of_order:  # unknown because the record's times run backwards
             shown += " (out of order)"
         t.append((shown, "bold" if value is not None else MUTED))
+    if m.origin is not None:  # what contain and resolve are measured from (/mark moves it)
+        t.append((f"\n  contain, resolve: from {m.origin.name} {display.stamp(m.origin.at)} UTC", MUTED))
     return Content.assemble(*t)
 
 
