@@ -272,7 +272,9 @@ def metrics_line(m: rules.Metrics) -> Content:
             shown += " (out of order)"
         t.append((shown, "bold" if value is not None else MUTED))
     if m.origin is not None:  # what contain and resolve are measured from (/mark moves it)
-        t.append((f"\n  contain, resolve: from {m.origin.name} {display.stamp(m.origin.at)} UTC", MUTED))
+        t.append(
+            (f"\n  contain, resolve: from {m.origin.name} {display.stamp(m.origin.at)} UTC", MUTED)
+        )
     return Content.assemble(*t)
 
 
