@@ -27,10 +27,12 @@ from .lock import LockedGroup
 from .models import (
     DECLARER,
     LOG_KINDS,
+    MAX_PAYLOAD_BYTES,
     REVIEW_FIELDS,
     ActionType,
     DatabaseReplaced,
     Event,
+    Format,
     InvalidInput,
     IrcmdError,
     Kind,
@@ -48,6 +50,8 @@ from .models import (
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
 
 if TYPE_CHECKING:
+    from .alerting import Router
+    from .settings import Settings
     from .store import Store
     from .store.facade import Face
     from .store.sync import SyncStore
@@ -1232,6 +1236,104 @@ def actions(
             f"{action_key(a.id):<7} INC-{a.incident_id:<4} {a.status:<11} {a.owner or '-':<12} "
             f"due {a.due or '-':<10}{late}  {a.title}"
         )
+
+
+# ------------------------------------------------ alerts and the status page
+
+
+def _router(cfg: Config, settings: Settings) -> Router:
+    from .alerting import Router
+
+    return Router.load(settings.ingest, cfg.playbook_dirs)
+
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen ([serve] listen).")
+@click.option("--cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.pass_context
+def serve(ctx: click.Context, listen: str | None, cert: str | None, key: str | None) -> None:
+    """Alert ingestion (POST /ingest/SOURCE) and the status page (GET /status) over HTTP.
+
+    Settings come from config.toml (or IRCMD_CONFIG); stops on SIGTERM or Ctrl+C."""
+    from . import serve as server  # aiohttp: only for this command
+    from .settings import load_settings
+
+    settings = load_settings()
+    router = _router(cfg_of(ctx), settings)
+    tls = server.tls_context(
+        Path(cert) if cert else settings.serve.cert, Path(key) if key else settings.serve.key
+    )
+    run(
+        ctx,
+        lambda store, _: server.run(store, settings, router, listen or settings.serve.listen, tls),
+    )
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in Format]),
+    default=Format.JSON.value,
+    show_default=True,
+)
+@click.pass_context
+def ingest(ctx: click.Context, fmt: str) -> None:
+    """Alerts from standard input (one payload), routed as `serve` routes them.
+
+    Prints what became of them as one JSON line; nothing is written if any is malformed."""
+    from .alerting import log_line, receive
+    from .settings import load_settings
+
+    cfg = cfg_of(ctx)
+    router = _router(cfg, load_settings())
+    body = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+
+    async def go(store: Store, cfg: Config) -> str:
+        result = await receive(store, router, body, Format(fmt), source="stdin", actor=cfg.user)
+        return log_line("stdin", result)
+
+    click.echo(run(ctx, go))
+
+
+@cli.command("public-title")
+@click.argument("incident")
+@click.argument("text")
+@at_option
+@click.pass_context
+def public_title(ctx: click.Context, incident: str, text: str, at: str | None) -> None:
+    """The title the public status page shows for INCIDENT (never the internal one)."""
+    run(ctx, lambda s, c: s.set_public_title(incident, text, actor=c.user, at=when(at)))
+
+
+@cli.command("status-page")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory."
+)
+@click.pass_context
+def status_page(ctx: click.Context, out_dir: str) -> None:
+    """Write the status page (status.html, status.json, status.atom) into a directory,
+    the same bytes `serve` answers, for a static web server."""
+    from . import statuspage
+    from .settings import load_settings
+
+    refuse_if_read_only(ctx, "status-page")
+    settings = load_settings()
+
+    async def go(store: Store, cfg: Config) -> dict[str, str]:
+        incidents = await store.public_incidents()
+        return statuspage.render_all(incidents, settings.status.title, store.now())
+
+    pages = run(ctx, go, reads=True)
+    folder = Path(out_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, name in statuspage.FILES.items():
+        target = folder / name
+        partial = target.with_name(f".{name}.partial")
+        partial.write_text(pages[kind], encoding="utf-8")
+        partial.replace(target)  # a web server never serves half a page
+        click.echo(str(target))
 
 
 # ---------------------------------------------------------------------- main

@@ -9,8 +9,9 @@ on the database the administrator chose, and only with the verbs and options in
 ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_DIR
 (where `evidence add --stdin` keeps a copy of each item; only the environment sets it,
 so a locked client cannot).
-The anchor log's settings (IRCMD_ANCHOR_*) are read by `anchor_settings`; ircmd has no
-config file reader, so they come from the environment only.
+The anchor log's settings (IRCMD_ANCHOR_*) are read by `anchor_settings`, from the
+environment only. `config.toml` (serve, ingest, status-page) is read by `settings.py`,
+which only those commands import.
 """
 
 from __future__ import annotations

@@ -216,6 +216,11 @@ def describe(ev: Event) -> str:
             ]
             move = ", ".join(changes) or "updated"
             return f"action ACT-{d['action_id']} {move}" + (f": {ev.text}" if ev.text else "")
+        case Kind.ALERT:
+            opened = " (opened this incident)" if d.get("opened") else ""
+            return f"ALERT {d['status']} from {d['source']}: {ev.text}{opened}"
+        case Kind.PUBLIC_TITLE:
+            return f"public title: {ev.text}"
     return ev.text
 
 

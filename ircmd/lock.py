@@ -58,6 +58,11 @@ _LISTED: dict[tuple[str, ...], str] = {
     ("action", "add"): "incident title owner due type_ review_ at",
     ("action", "set"): "action_id new_status note evidence owner due review_ at",
     ("actions",): "overdue owner incident as_json",
+    # Alerts from standard input, recorded as the locked person; the routes are the
+    # administrator's config.toml. Not `serve` or `status-page`: they bind a socket
+    # or write files on the host.
+    ("ingest",): "fmt",
+    ("public-title",): "incident text at",
     # The verbs generated from the slash commands take only these, none a file.
     **{(spec.name,): "incident words at" for spec in COMMANDS if spec.cli},
 }

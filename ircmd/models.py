@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXT_BYTES = 64 * 1024
 MAX_NAME_CHARS = 100
+#: The largest alert payload accepted, over HTTP or from standard input.
+MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 class IrcmdError(Exception):
@@ -182,6 +184,14 @@ class Level(StrEnum):
     LOW = "low"
 
 
+class Format(StrEnum):
+    """The alert payload formats `ircmd serve` and `ircmd ingest` take."""
+
+    ALERTMANAGER = "alertmanager"
+    GRAFANA = "grafana"
+    JSON = "json"
+
+
 class Audience(StrEnum):
     INTERNAL = "internal"
     EXTERNAL = "external"
@@ -249,6 +259,8 @@ class Kind(StrEnum):
     IMPACT = "impact"
     MARK = "mark"
     SKIP = "skip"  # a checklist step marked not applicable, with the reason
+    ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
+    PUBLIC_TITLE = "public_title"  # the title the status page shows
 
 
 # Kinds a user may pass to `ircmd log --kind`: free-text entries.
@@ -501,12 +513,21 @@ class IncidentState(Frozen):
         return [a.role for a in self.roles if a.person == person]
 
 
+#: How `ircmd serve` names its presence sessions, so the screens can tell it from
+#: a person and show that alerts can flow.
+SERVE_SESSION_PREFIX = "serve-"
+
+
 class Presence(Frozen):
     session: str
     incident_id: int | None
     person: str
     host: str
     seen_at: datetime
+
+    @property
+    def is_serve(self) -> bool:
+        return self.session.startswith(SERVE_SESSION_PREFIX)
 
 
 class Playbook(Frozen):

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 from helpers.cli import RunCli, ircmd
 from helpers.processes import feeder_fixture, holder_of_fixture
+from helpers.serve import server_fixture
 
-__all__ = ["feeder_fixture", "holder_of_fixture"]  # fixtures, found by pytest by name
+__all__ = [
+    "feeder_fixture",
+    "holder_of_fixture",
+    "server_fixture",
+]  # fixtures, found by pytest by name
 
 
 @pytest.fixture

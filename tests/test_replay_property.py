@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ircmd.ingest import Alert, AlertStatus, RoutedAlert
 from ircmd.models import (
     DECLARER,
     ActionStatus,
@@ -164,6 +165,14 @@ commands = st.one_of(
         st.one_of(st.none(), backdate),
         st.one_of(st.none(), backdate),
     ),
+    st.tuples(
+        st.just("alert"),
+        st.sampled_from(["fp1", "fp2"]),
+        st.sampled_from(list(AlertStatus)),
+        st.integers(0, 3),
+        st.sampled_from(["g1", "g2"]),
+    ),
+    st.tuples(st.just("public_title"), incs, texts, people),
 )
 
 
@@ -241,6 +250,17 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
                 data_loss_from=loss_from,
                 data_loss_to=loss_to,
             )
+        case ("alert", fp, status, minutes, group):
+            alert = Alert(
+                fingerprint=fp,
+                status=status,
+                title=f"alert {fp}",
+                starts_at=T0 - timedelta(minutes=minutes),
+            )
+            routed = RoutedAlert(alert=alert, group=group, severity=Severity.SEV3)
+            await s.ingest_alerts([routed], actor="alerts:am", source="am", playbooks={})
+        case ("public_title", inc, text, actor):
+            await s.set_public_title(inc, text, actor=actor)
         case _:
             raise AssertionError(f"unknown command {cmd!r}")
 
@@ -378,6 +398,10 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("log", 1, "postmortem published", a, Kind.NOTE, None),
         ("status", 2, Status.CLOSED, b, "", "postmortem waived"),
         ("status", 2, Status.TRIAGED, b, "more found", ""),
+        ("alert", "fp1", AlertStatus.FIRING, 2, "g1"),  # opens INC-3
+        ("alert", "fp1", AlertStatus.RESOLVED, 2, "g1"),
+        ("assign", 3, Role.COMMANDER, a, a),  # triaged
+        ("public_title", 3, "Slow checkout", a),
     ]
     db = tmp_path / "fixed.db"
     ok, refused = asyncio.run(run_sequence(db, cmds))

@@ -167,6 +167,10 @@ def test_checklist_items_are_numbered_and_a_second_check_names_the_first(db: Db,
     items = queries.state(db.read(), inc).checklist
     assert [(i.n, i.done, i.done_by) for i in items] == [(1, False, None), (2, True, "bob")]
     refused(db, NotFound, checklist.check, inc, 3, actor="alice")
+    # Unchecking a step nobody checked would put a false "undone" on the record.
+    assert "nothing to undo" in refused(
+        db, RuleViolation, checklist.check, inc, 1, actor="alice", done=False
+    )
 
 
 # ---------------------------------------------------------------------- comms

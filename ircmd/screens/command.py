@@ -76,6 +76,8 @@ RETRY_FIRST, RETRY_LAST = 0.1, 2.0  # seconds between feed retries after a faile
 NEWS_SECONDS = 30.0  # how long the toast for another incident's declaration stays
 # A second Ctrl+Q within this many seconds quits despite unsent text in the bar.
 QUIT_AGAIN = 5.0
+# Events that may open an incident from alerts or mark it triaged (the board's mark).
+TRIAGE_KINDS = frozenset({Kind.ALERT, Kind.STATUS, Kind.ASSIGN})
 # How long the message line keeps a confirmation, or an error (by the session's clock,
 # checked on the once-a-second tick, so a frozen clock in tests never fades it).
 SAY_DONE, SAY_ERROR = timedelta(seconds=10), timedelta(seconds=30)
@@ -254,7 +256,7 @@ class CommandScreen(Screen[None]):
         """First load: the board, then the chosen incident (if any)."""
         store = self.session.store
         incidents = await store.list_incidents()
-        self.board.load(incidents, incidents_current)
+        self.board.load(incidents, incidents_current, await store.untriaged())
         if incidents_current is not None:
             await self.open_incident(incidents_current)
         else:
@@ -343,6 +345,8 @@ class CommandScreen(Screen[None]):
             self.timeline.append(mine)
             self._note_events(mine)
         touched = sorted({ev.incident_id for ev in batch if ev.incident_id is not None})
+        if any(ev.kind in TRIAGE_KINDS for ev in batch):
+            self.board.untriaged = await store.untriaged()
         for number in touched:
             self.board.upsert(await store.incident(number))
         if mine and self.current is not None:
@@ -636,6 +640,12 @@ class CommandScreen(Screen[None]):
             self.app.push_screen(
                 TextScreen(title, Content("\n").join(pane.lines), self.type_in_bar)
             )
+
+    @on(Checklist.Toggled)
+    async def _step_toggled(self, message: Checklist.Toggled) -> None:
+        """Space or x on a checklist step: run as `/check N` is, so a read-only
+        session or a refusal is said on the message line and nothing is written."""
+        await self._after_dialog(entry.Check(message.n, done=message.done))
 
     def action_help(self) -> None:
         from .modals import TextScreen, help_body

@@ -35,6 +35,7 @@ KEYS = (
     ("F2", "declare an incident (form)"),
     ("F3", "assign a role (form)"),
     ("F4 .. F8", "tabs: Checklist, Comms, Evidence, Review, Actions (and go into it)"),
+    ("Space / x  (steps)", "check or uncheck the selected step (Up / Down, k / j select)"),
     ("u / n  (Comms)", "draft a stakeholder update / notify the next contact (Enter confirms)"),
     ("e / t  (Evidence)", "register evidence / transfer custody (forms)"),
     ("r  (Review)", "edit the post-incident review (form)"),

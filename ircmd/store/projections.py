@@ -349,6 +349,15 @@ def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
                     ),
                 )
             )
+        case Kind.ALERT:
+            out += _alert(ev, dialect)
+        case Kind.PUBLIC_TITLE:
+            out.append(
+                (
+                    dialect.upsert("public_titles", ("incident_id", "title"), ("incident_id",)),
+                    (inc, ev.text),
+                )
+            )
         case Kind.NOTE | Kind.DECISION | Kind.AMEND:
             pass
     if inc is not None:
@@ -375,6 +384,29 @@ def _unskip(inc: int | None, d: dict[str, Any]) -> list[Statement]:
             (inc, d["n"]),
         )
     ]
+
+
+_ALERT_COLUMNS = ("group_key", "fingerprint", "incident_id", "status", "starts_at", "event_id")
+
+
+def _alert(ev: Event, dialect: Dialect) -> list[Statement]:
+    """An alert event: the newest state of its fingerprint in its group and, for the
+    alert that opened its incident, the group that incident stands for."""
+    d = ev.data
+    out: list[Statement] = [
+        (
+            dialect.upsert("alerts", _ALERT_COLUMNS, ("group_key", "fingerprint")),
+            (d["group"], d["fingerprint"], ev.incident_id, d["status"], d["starts_at"], ev.id),
+        )
+    ]
+    if d.get("opened"):
+        out.append(
+            (
+                "INSERT INTO alert_incidents (incident_id, group_key, source) VALUES (?, ?, ?)",
+                (ev.incident_id, d["group"], d["source"]),
+            )
+        )
+    return out
 
 
 def _item(

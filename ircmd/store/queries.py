@@ -32,6 +32,7 @@ from ..models import (
     action_key,
     incident_key,
 )
+from ..statuspage import PublicIncident, PublicUpdate
 from .reader import IncidentRef, Reader, Row
 from .record import EVENT_COLUMNS, GENESIS, event_from_row
 
@@ -294,3 +295,40 @@ def last_event_id(r: Reader) -> int:
 
 def data_version(r: Reader) -> int:
     return int(r.scalar("PRAGMA data_version"))
+
+
+def public_incidents(r: Reader) -> list[PublicIncident]:
+    """What the status page may show: incidents with an external update, with only
+    their public title, status and external updates (`statuspage.PublicIncident`)."""
+    rows = r.rows(
+        "SELECT u.incident_id, u.event_id, u.sent_at, u.text, i.status,"
+        " coalesce(p.title, '') AS public_title FROM updates u"
+        " JOIN incidents i ON i.id = u.incident_id"
+        " LEFT JOIN public_titles p ON p.incident_id = u.incident_id"
+        " WHERE u.audience = 'external' ORDER BY u.incident_id, u.sent_at, u.event_id"
+    )
+    found: dict[int, tuple[Row, list[PublicUpdate]]] = {}
+    for row in rows:
+        update = PublicUpdate(event_id=row["event_id"], at=row["sent_at"], text=row["text"])
+        found.setdefault(row["incident_id"], (row, []))[1].append(update)
+    return [
+        PublicIncident(
+            id=n,
+            public_title=row["public_title"],
+            status=row["status"],
+            updates=tuple(updates),
+        )
+        for n, (row, updates) in found.items()
+    ]
+
+
+def untriaged(r: Reader) -> set[int]:
+    """Incidents that alerts opened and no person has triaged yet: nobody has changed
+    their status or assigned a role. Read from the events, so that no projection of
+    those older kinds depends on the alerts' tables."""
+    rows = r.rows(
+        "SELECT a.incident_id FROM alert_incidents a WHERE NOT EXISTS (SELECT 1 FROM events e"
+        " WHERE e.incident_id = a.incident_id AND e.kind IN (?, ?))",
+        (Kind.STATUS.value, Kind.ASSIGN.value),
+    )
+    return {row[0] for row in rows}

@@ -6,7 +6,7 @@ that `projections.statements` derives from events alone.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -22,6 +22,9 @@ PROJECTION_TABLES = (
     "review",
     "impact",
     "actions",
+    "alert_incidents",
+    "alerts",
+    "public_titles",
 )
 
 _V1 = """
@@ -211,7 +214,33 @@ CREATE TABLE impact (
 );
 """
 
+# Version 4: alerts (`ircmd serve`, `ircmd ingest`) and the status page's public title.
+# `alert_incidents`: the incidents alerts opened and the group each stands for.
+# `alerts`: the newest recorded state of each fingerprint in each group, what a
+# re-sent or late alert is compared with (`ingest.verdict`).
+_V4 = """
+CREATE TABLE alert_incidents (
+    incident_id INTEGER PRIMARY KEY,
+    group_key   TEXT NOT NULL,
+    source      TEXT NOT NULL
+);
+CREATE INDEX alert_incidents_by_group ON alert_incidents (group_key);
+CREATE TABLE alerts (
+    group_key   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    incident_id INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    starts_at   TEXT,
+    event_id    INTEGER NOT NULL,
+    PRIMARY KEY (group_key, fingerprint)
+);
+CREATE TABLE public_titles (
+    incident_id INTEGER PRIMARY KEY,
+    title       TEXT NOT NULL
+);
+"""
+
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

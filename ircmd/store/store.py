@@ -30,6 +30,7 @@ from ..models import (
     Presence,
     VerifyResult,
 )
+from ..statuspage import PublicIncident
 from . import presence, queries, verify
 from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
 from .dialect import SQLITE
@@ -38,7 +39,7 @@ from .presence import PRESENCE_TIMEOUT
 from .reader import IncidentRef, Reader
 from .record import event_from_row, ts
 from .tx import Clock, Tx
-from .verbs import actions, checklist, comms, evidence, incident, review
+from .verbs import actions, alerts, checklist, comms, evidence, incident, review
 
 __all__ = ["DEFAULT_TIMEOUT", "PRESENCE_TIMEOUT", "Clock", "Store", "utc_now"]
 
@@ -161,6 +162,8 @@ class Store(Face):
     add_action = _Verb(actions.add_action)
     set_action = _Verb(actions.set_action)
     retype_action = _Verb(actions.retype_action)
+    ingest_alerts = _Verb(alerts.ingest_alerts)
+    set_public_title = _Verb(alerts.set_public_title)
 
     # -------------------------------------------------------------- presence
 
@@ -243,6 +246,14 @@ class Store(Face):
     async def data_version(self) -> int:
         """Changes whenever another connection commits (PRAGMA data_version)."""
         return await self._read(queries.data_version)
+
+    async def public_incidents(self) -> list[PublicIncident]:
+        """What the status page shows (`queries.public_incidents`)."""
+        return await self._read(queries.public_incidents)
+
+    async def untriaged(self) -> set[int]:
+        """Incidents opened by alerts that no person has triaged yet."""
+        return await self._read(queries.untriaged)
 
     async def action(self, ref: int) -> Action:
         return await self._read(queries.action, ref)

@@ -21,7 +21,12 @@ def _active(inc: Incident) -> bool:
     return inc.status in ACTIVE_STATUSES
 
 
-def _prompt(inc: Incident, current: bool) -> Content:
+#: Before the title of an incident that alerts opened and no person has triaged yet.
+UNTRIAGED = "ALERT "
+
+
+def _prompt(inc: Incident, current: bool, untriaged: bool) -> Content:
+    mark = [(UNTRIAGED, "bold $text-error")] if untriaged else []
     return Content.assemble(
         ("▶ " if current else "  ", "bold $text-accent"),
         (inc.key.ljust(6), "bold"),
@@ -30,6 +35,7 @@ def _prompt(inc: Incident, current: bool) -> Content:
         " ",
         status(inc.status),
         " ",
+        *mark,
         user(inc.title),
     )
 
@@ -41,11 +47,18 @@ class Board(OptionList):
         super().__init__(id=id)
         self.incidents: dict[int, Incident] = {}
         self.current: int | None = None
+        # Opened by alerts, not yet triaged by a person (Store.untriaged); the screen
+        # sets it before it upserts the incidents a batch touched.
+        self.untriaged: set[int] = set()
 
-    def load(self, incidents: list[Incident], current: int | None) -> None:
+    def load(self, incidents: list[Incident], current: int | None, untriaged: set[int]) -> None:
         self.incidents = {i.id: i for i in incidents if i.status is not Status.CLOSED}
         self.current = current
+        self.untriaged = untriaged
         self._rebuild()
+
+    def _line(self, inc: Incident) -> Content:
+        return _prompt(inc, inc.id == self.current, inc.id in self.untriaged)
 
     def _order(self) -> list[Incident]:
         return sorted(
@@ -59,16 +72,12 @@ class Board(OptionList):
     def _rebuild(self) -> None:
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.clear_options()
-        self.add_options(
-            Option(_prompt(i, i.id == self.current), id=str(i.id)) for i in self._order()
-        )
+        self.add_options(Option(self._line(i), id=str(i.id)) for i in self._order())
         resolved = self._resolved()
         if resolved:
             rule = Content.styled(f"── {DIVIDER} ──", "$text-muted")
             self.add_option(Option(rule, id=DIVIDER, disabled=True))
-            self.add_options(
-                Option(_prompt(i, i.id == self.current), id=str(i.id)) for i in resolved
-            )
+            self.add_options(Option(self._line(i), id=str(i.id)) for i in resolved)
         if highlighted is not None and highlighted in {str(i) for i in self.incidents}:
             self.highlighted = self.get_option_index(highlighted)
         active = len(self.incidents) - len(resolved)
@@ -84,7 +93,7 @@ class Board(OptionList):
             return
         self.incidents[inc.id] = inc
         if old is not None and old.severity == inc.severity and _active(old) == _active(inc):
-            self.replace_option_prompt(str(inc.id), _prompt(inc, inc.id == self.current))
+            self.replace_option_prompt(str(inc.id), self._line(inc))
         else:
             self._rebuild()
 
@@ -92,4 +101,4 @@ class Board(OptionList):
         previous, self.current = self.current, current
         for n in (previous, current):
             if n is not None and n in self.incidents:
-                self.replace_option_prompt(str(n), _prompt(self.incidents[n], n == current))
+                self.replace_option_prompt(str(n), self._line(self.incidents[n]))

@@ -18,6 +18,9 @@ from .. import rules
 from ..models import IncidentState, Presence
 from .style import severity, status, user
 
+# On the presence line while an `ircmd serve` is up: alerts can reach the record.
+SERVING = ("  serve: alerts in", "$text-success")
+
 
 class IncidentHeader(Static):
     """Incident id, title, severity, status, elapsed time, update countdown, watchers."""
@@ -38,6 +41,7 @@ class IncidentHeader(Static):
         self.read_only = read_only
         self.state: IncidentState | None = None
         self.watchers: list[tuple[str, list[str]]] = []
+        self.serving = False  # an `ircmd serve` is heartbeating on this record
         self.warning: str | None = None
         self._shown: tuple[str, tuple[object, ...]] | None = None
 
@@ -53,10 +57,14 @@ class IncidentHeader(Static):
         self.redraw()
 
     def show_watchers(self, presence: list[Presence], me: str) -> None:
-        """People with this incident open, other than me, with their roles on it."""
+        """People with this incident open, other than me, with their roles on it; and
+        whether an `ircmd serve` is up (alerts can reach the record)."""
         state = self.state
         seen: dict[str, list[str]] = {}
+        self.serving = any(p.is_serve for p in presence)
         for p in presence:
+            if p.is_serve:
+                continue
             if state is None or p.incident_id != state.incident.id or p.person == me:
                 continue
             seen.setdefault(p.person, [r.value for r in state.role_of(p.person)])
@@ -150,6 +158,8 @@ class IncidentHeader(Static):
                 ]
             else:
                 parts += ["  ", ("next update ", "$text-muted"), coarse(left, exact_below=120)]
+        if self.serving:
+            parts.append(SERVING)
         if self.watchers:
             parts.append(("  watching: ", "$text-muted"))
             for i, (person, roles) in enumerate(self.watchers):

@@ -48,6 +48,12 @@ KIND_LABELS = {
     Kind.EVIDENCE_TRANSFER.value: "custody",
     Kind.EVIDENCE_AMEND.value: "evidence",
 }
+# Kinds whose text stands out, and the component class it takes.
+_BODY_STYLES = {
+    Kind.DECISION.value: "decision",
+    Kind.AMEND.value: "amendment",
+    Kind.ALERT.value: "alert",
+}
 AMENDED = "✎ "
 # After the time of an entry recorded more than LATE after it happened.
 LATE, LATE_MARK = timedelta(minutes=2), "↶"
@@ -132,6 +138,7 @@ class Timeline(ScrollView, can_focus=True):
         "timeline--actor",
         "timeline--kind",
         "timeline--decision",
+        "timeline--alert",
         "timeline--amended",
         "timeline--amendment",
         "timeline--cursor",
@@ -377,9 +384,8 @@ class Timeline(ScrollView, can_focus=True):
             return base + self.get_component_rich_style(f"timeline--{name}")
 
         marker = AMENDED if row.amendments else ""
-        body_style = style("decision") if row.kind == Kind.DECISION.value else base
-        if row.kind == Kind.AMEND.value:
-            body_style = style("amendment")
+        component = _BODY_STYLES.get(row.kind)
+        body_style = style(component) if component else base
         chunks = _body_lines(row.text, marker, lay.text_w)
         stamp = row.at.strftime(STAMP_FORMATS[row.dated]).rjust(lay.time_w)
         pad = Segment(" " * lay.prefix, base)

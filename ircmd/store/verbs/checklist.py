@@ -64,6 +64,8 @@ def check(
     data: dict[str, Any] = {"n": n, "phase": item.phase.value}
     if item.done and done:
         data["already"] = item.done_by
+    if not done and not item.done and not item.skipped:
+        raise RuleViolation(f"step {n} of {state.incident.key} is not checked: nothing to undo")
     if item.skipped:
         data["unskips"] = True
     kind = Kind.CHECK if done else Kind.UNCHECK
