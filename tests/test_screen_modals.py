@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.screen import (
+    NOW,
     declared,
     message_text,
     ready,
@@ -253,3 +254,28 @@ async def test_typing_while_reading_a_pane_in_full_goes_to_the_bar(tmp_path: Pat
         await until(pilot, lambda: pilot.app.screen is screen)
         await until(pilot, lambda: screen.bar.value == "rotated key")
         assert screen.bar.has_focus
+
+
+async def test_the_declare_form_takes_when_impact_began_and_when_it_was_detected(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "ircmd.db"
+    async with running(db, size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(pilot.app.screen, DeclareScreen))
+        form = pilot.app.screen
+        form.query_one("#declare-title", Input).value = "EU checkout down"
+        form.query_one("#declare-started", Input).value = "11:20"
+        form.query_one("#declare-detected", Input).value = "soon"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "not a time" in str(form.query_one("#dialog-error").render()))
+        assert form.query_one("#declare-detected", Input).has_focus
+        form.query_one("#declare-detected", Input).value = "11:35"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: pilot.app.screen is screen and screen.state is not None)
+    inc = (await state(db)).incident
+    assert (inc.started_at, inc.detected_at) == (
+        NOW.replace(hour=11, minute=20),
+        NOW.replace(hour=11, minute=35),
+    )

@@ -665,7 +665,7 @@ class CommandScreen(Screen[None]):
         if self._refused_read_only():
             return
         books, _ = load_playbooks(self.session.cfg.playbook_dirs)
-        request = await self.app.push_screen_wait(DeclareScreen(books))
+        request = await self.app.push_screen_wait(DeclareScreen(books, now=self.session.clock()))
         if not isinstance(request, DeclareRequest):
             return
         try:
@@ -686,6 +686,8 @@ class CommandScreen(Screen[None]):
                 urgency=request.urgency,
                 summary=request.summary,
                 playbook=book,
+                detected_at=request.detected_at,
+                started_at=request.started_at,
             )
         )
         await self.open_incident(inc.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from textual import events, on
@@ -21,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
 from .. import entry, rules
-from ..models import InvalidInput, Level, Playbook, Role, Severity, Status
+from ..models import InvalidInput, IrcmdError, Level, Playbook, Role, Severity, Status
 from ..playbooks import playbook_for_type
 from ..widgets.style import user
 
@@ -58,6 +59,8 @@ class DeclareRequest:
     urgency: Level | None = None
     summary: str = ""
     playbook: str = ""
+    detected_at: datetime | None = None
+    started_at: datetime | None = None
 
 
 SHORT = 32  # under this many lines the fields of a dialog or form lose their borders
@@ -129,10 +132,13 @@ class DeclareScreen(Dialog):
     playbook whose name or `types` list matches it, as `ircmd declare --type` applies)
     until it is chosen by hand, "none" included."""
 
-    def __init__(self, playbooks: dict[str, Playbook], title: str = "") -> None:
+    def __init__(
+        self, playbooks: dict[str, Playbook], title: str = "", now: datetime | None = None
+    ) -> None:
         super().__init__(classes="dialog")
         self._playbooks = playbooks
         self._title = title
+        self._now = now  # what HH:MM in the two moments is read against (the session's clock)
         self._book_by_hand = False
         self._book_moves = 0  # Select.Changed messages of our own still to arrive
 
@@ -142,8 +148,11 @@ class DeclareScreen(Dialog):
             yield self.keys("Enter/Tab: next field", "Ctrl+S: declare", "Escape: cancel")
             yield Label("Title")
             yield Input(self._title, id="declare-title", placeholder="what is broken, for whom")
-            yield Label("Type")
-            yield Input(id="declare-type", placeholder="e.g. service-outage, security-breach")
+            yield Label("Type; impact began, detected at (HH:MM UTC or ISO-8601)")
+            with Horizontal(classes="dialog-row"):
+                yield Input(id="declare-type", placeholder="e.g. service-outage")
+                yield Input(id="declare-started", placeholder="impact began")
+                yield Input(id="declare-detected", placeholder="detected")
             with Horizontal(classes="dialog-row"):
                 impact = _levels("impact")
                 impact.id = "declare-impact"
@@ -226,6 +235,19 @@ class DeclareScreen(Dialog):
             self.query_one("#declare-title", Input).focus()
             return
         playbook = self.query_one("#declare-playbook", Select).value
+        moments: dict[str, datetime | None] = {}
+        for name in ("started", "detected"):
+            field = self.query_one(f"#declare-{name}", Input)
+            try:
+                moments[name] = (
+                    rules.parse_at(field.value, self._now or datetime.now(UTC))
+                    if field.value.strip()
+                    else None
+                )
+            except IrcmdError as e:
+                self.error(str(e))
+                field.focus()
+                return
         self.dismiss(
             DeclareRequest(
                 title=title.strip(),
@@ -235,6 +257,8 @@ class DeclareScreen(Dialog):
                 urgency=self._level("#declare-urgency"),
                 summary=self.query_one("#declare-summary", Input).value.strip(),
                 playbook=playbook if isinstance(playbook, str) else "",
+                detected_at=moments["detected"],
+                started_at=moments["started"],
             )
         )
 
