@@ -321,6 +321,7 @@ async def test_review_form_from_slash_review(tmp_path: Path) -> None:
             root_cause="no canary",
             whys="deploy broke\nno canary caught it",
             lessons="canary everything",
+            customer_impact="EU checkouts failed for 40 minutes",
         )
         await save(pilot, form)
         assert "review saved" in message_text(screen)
@@ -331,8 +332,10 @@ async def test_review_form_from_slash_review(tmp_path: Path) -> None:
         await pilot.press("f7", "r")
         form = await form_of(pilot)
         assert form.query_one("#field-root_cause", TextArea).text == "no canary"
-    saved = (await state(db)).review
+    after = await state(db)
+    saved = after.review
     assert saved.recorded and saved.whys == ("deploy broke", "no canary caught it")
+    assert after.impact.customer_impact == "EU checkouts failed for 40 minutes"
 
 
 async def test_action_form_from_slash_action_and_a_key(tmp_path: Path) -> None:

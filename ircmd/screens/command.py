@@ -832,7 +832,9 @@ class CommandScreen(Screen[None]):
 
             assert state is not None
             done = self._form_done("review saved")
-            submit = forms.submit_review(self.session.store, ref, me, done, state.review)
+            submit = forms.submit_review(
+                self.session.store, ref, me, done, state.review, state.impact.customer_impact
+            )
             return forms.review_form(state, submit)
 
         await self._open_form(build)

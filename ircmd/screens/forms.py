@@ -272,6 +272,15 @@ def review_form(state: IncidentState, submit: Submit) -> FormScreen:
         )
         for k in REVIEW_FIELDS
     ]
+    fields.insert(
+        0,
+        Field(
+            IMPACT_FIELD,
+            "Customer impact: who and what was hit, how much (/impact sets the numbers)",
+            "text",
+            state.impact.customer_impact,
+        ),
+    )
     return FormScreen(f"Post-incident review of {state.incident.key}", fields, submit)
 
 
@@ -352,8 +361,16 @@ def submit_transfer(store: Store, ref: int, actor: str, after: Callable[[], None
     return guarded(transfer, after)
 
 
+IMPACT_FIELD = "customer_impact"  # in the review form: the structured impact's text
+
+
 def submit_review(
-    store: Store, ref: int, actor: str, after: Callable[[], None], opened_on: Review
+    store: Store,
+    ref: int,
+    actor: str,
+    after: Callable[[], None],
+    opened_on: Review,
+    opened_impact: str = "",
 ) -> Submit:
     """Saves the review form field by field, against the review it opened on.
 
@@ -378,10 +395,14 @@ def submit_review(
                 now = values[k] if values[k].strip() else ""
             if now != was:
                 changed[k], started[k] = now, was
-        if not changed:
+        impact = values[IMPACT_FIELD].strip()
+        if not changed and impact == opened_impact:
             return "nothing changed: edit a field, or Escape to close"
         try:
-            await store.save_review(ref, actor=actor, base=started, **changed)
+            if changed:
+                await store.save_review(ref, actor=actor, base=started, **changed)
+            if impact != opened_impact:  # after the review: a refused review saves neither
+                await store.set_impact(ref, actor=actor, customer_impact=impact)
         except IrcmdError as e:
             return str(e)
         after()
