@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from . import __version__, display, entry, rules
+from . import __version__, display, rules
 from .config import Config, lock_user, resolve
-from .lock import LockedGroup
+from .lock import LockedCommand, LockedGroup
 from .models import (
     DECLARER,
     LOG_KINDS,
@@ -50,6 +50,7 @@ from .models import (
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
 
 if TYPE_CHECKING:
+    from . import entry
     from .alerting import Router
     from .settings import Settings
     from .store import Store
@@ -180,8 +181,30 @@ def warn(message: str) -> None:
 # ---------------------------------------------------------------------- root
 
 
+class IrcmdGroup(LockedGroup):
+    """The root group: the verbs generated from the slash commands are made when
+    named (or listed by --help), so `ircmd log` never imports their registry."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            from .entry import COMMANDS
+
+            spec = next((s for s in COMMANDS if s.cli and s.name == cmd_name), None)
+            if spec is not None:
+                self.add_command(slash_verb(spec))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from .entry import COMMANDS
+
+        for spec in COMMANDS:
+            if spec.cli and spec.name not in self.commands:
+                self.add_command(slash_verb(spec))
+        return super().list_commands(ctx)
+
+
 @click.group(
-    cls=LockedGroup,
+    cls=IrcmdGroup,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -1430,7 +1453,9 @@ def slash_verb(spec: entry.Spec) -> click.Command:
     @click.pass_context
     def verb(ctx: click.Context, incident: str, words: tuple[str, ...], at: str | None) -> None:
         back = when(at)
-        command = entry.parse(f"/{spec.name} {' '.join(words)}", now=rules_now())
+        from .entry import parse
+
+        command = parse(f"/{spec.name} {' '.join(words)}", now=rules_now())
 
         async def body(store: Store, cfg: Config) -> None:
             done = await command.run(CliContext(store, cfg, incident), back)
@@ -1440,12 +1465,7 @@ def slash_verb(spec: entry.Spec) -> click.Command:
         run(ctx, body)
 
     verb.__doc__ = f"The screen's /{spec.name}: {spec.help}."
-    return cli.command(spec.name)(verb)
-
-
-for _spec in entry.COMMANDS:
-    if _spec.cli:
-        slash_verb(_spec)
+    return click.command(spec.name, cls=LockedCommand)(verb)
 
 
 def main() -> None:

@@ -12,12 +12,12 @@ listed do not exist, so no spelling (`-oF`, `--output=F`, after `--`) can reach 
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
 
 from .config import lock_user
-from .entry import COMMANDS
 
 #: Verb path -> parameters (click's names) a locked session may give it; `--help` is
 #: always there. Groups are listed by their own path with no parameters.
@@ -63,12 +63,20 @@ _LISTED: dict[tuple[str, ...], str] = {
     # or write files on the host.
     ("ingest",): "fmt",
     ("public-title",): "incident text at",
-    # The verbs generated from the slash commands take only these, none a file.
-    **{(spec.name,): "incident words at" for spec in COMMANDS if spec.cli},
 }
-ALLOWED: dict[tuple[str, ...], frozenset[str]] = {
-    path: frozenset(params.split()) for path, params in _LISTED.items()
-}
+# The verbs generated from the slash commands (`Spec(cli=True)`) take only these,
+# none a file.
+SLASH_VERB_PARAMS = frozenset({"incident", "words", "at"})
+
+
+@functools.cache
+def allowed() -> dict[tuple[str, ...], frozenset[str]]:
+    """Verb path -> the parameters a locked session may give it. Built on first use,
+    under a lock only: the slash commands' registry is not imported by `ircmd log`."""
+    from .entry import COMMANDS
+
+    table = {path: frozenset(params.split()) for path, params in _LISTED.items()}
+    return table | {(spec.name,): SLASH_VERB_PARAMS for spec in COMMANDS if spec.cli}
 
 
 def is_locked() -> bool:
@@ -93,7 +101,7 @@ def refused(what: str, why: str) -> click.ClickException:
 
 
 class LockedCommand(click.Command):
-    """A command that, under a lock, has only the parameters listed in ALLOWED.
+    """A command that, under a lock, has only the parameters `allowed()` lists.
 
     An option that is not listed is reported as refused by the lock rather than as
     unknown, so the client learns why; its value is never parsed."""
@@ -102,8 +110,8 @@ class LockedCommand(click.Command):
         params = super().get_params(ctx)
         if not is_locked():
             return params
-        allowed = ALLOWED.get(path_of(ctx), frozenset())
-        return [p for p in params if p.name in allowed or p is self.get_help_option(ctx)]
+        permitted = allowed().get(path_of(ctx), frozenset())
+        return [p for p in params if p.name in permitted or p is self.get_help_option(ctx)]
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -125,7 +133,7 @@ class LockedCommand(click.Command):
 
 class LockedGroup(click.Group, LockedCommand):
     """A group whose commands and sub-groups are LockedCommand / LockedGroup, and which,
-    under a lock, resolves only the verbs listed in ALLOWED."""
+    under a lock, resolves only the verbs `allowed()` lists."""
 
     command_class = LockedCommand
     group_class = type  # sub-groups are LockedGroup too
@@ -134,7 +142,7 @@ class LockedGroup(click.Group, LockedCommand):
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None and is_locked():
             verb = (*path_of(ctx), cmd_name)
-            if verb not in ALLOWED:
+            if verb not in allowed():
                 raise refused(" ".join(verb), "not available to a locked session")
         return cmd
 
@@ -142,4 +150,4 @@ class LockedGroup(click.Group, LockedCommand):
         names = super().list_commands(ctx)
         if not is_locked():
             return names
-        return [n for n in names if (*path_of(ctx), n) in ALLOWED]
+        return [n for n in names if (*path_of(ctx), n) in allowed()]

@@ -114,3 +114,22 @@ def test_startup_baseline_loads_textual_alone(monkeypatch: pytest.MonkeyPatch) -
     assert startup.baseline_extras() == []
     monkeypatch.setattr(startup, "BARE_DEFS", startup.BARE_DEFS + "import aiosqlite\n")
     assert "aiosqlite" in startup.baseline_extras()
+
+
+def test_a_one_shot_log_does_not_import_the_slash_command_registry(tmp_path: Path) -> None:
+    """The generated verbs are made when named: `ircmd log` pays nothing for them."""
+    code = f"""
+import os, sys
+os.environ["IRCMD_DB"] = {str(tmp_path)!r} + "/t.db"
+os.environ["IRCMD_USER"] = "alice"
+from ircmd.cli import main
+for argv in (["ircmd", "declare", "x"], ["ircmd", "log", "INC-1", "hello"]):
+    sys.argv = argv
+    try:
+        main()
+    except SystemExit as e:
+        assert e.code in (0, None), e.code
+assert "ircmd.entry" not in sys.modules, "the registry was imported"
+print("[]")
+"""
+    assert _loaded_textual(code) == []
