@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 IRCMD = Path(sys.executable).with_name("ircmd")
 
 
-def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
+def started(tmp_path: Path) -> tuple[Tmux, Path]:
+    """alice's screen on a new database, at 80x24, with a home of the test's own."""
     db = tmp_path / "e2e.db"
     home = tmp_path / "home"
     home.mkdir()
@@ -27,6 +28,11 @@ def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
     env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm-256color"}
     tmux = Tmux(tmp_path / "tmux.sock")
     tmux.start(f"{IRCMD} --db {db} --as alice", env)
+    return tmux, db
+
+
+def test_declare_note_assign_check_in_a_real_terminal(tmp_path: Path) -> None:
+    tmux, db = started(tmp_path)
     try:
         tmux.wait(lambda s: "no incident open" in s, "the empty screen")
 
@@ -78,13 +84,7 @@ def test_a_paste_with_escapes_in_it_records_nothing_by_itself(tmp_path: Path) ->
     """A log line copied with its colour codes and a CR, pasted (bracketed, as tmux
     `paste-buffer -p` does for an app that asked for it): nothing goes on the record
     until the user says so, and the text arrives whole, its ESCs shown as ␛."""
-    db = tmp_path / "e2e.db"
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IRCMD_")}
-    env |= {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm-256color"}
-    tmux = Tmux(tmp_path / "tmux.sock")
-    tmux.start(f"{IRCMD} --db {db} --as alice", env)
+    tmux, db = started(tmp_path)
     try:
         tmux.wait(lambda s: "no incident open" in s, "the empty screen")
         tmux.type("/declare SEV2 paste test")
