@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.cli import clean_env
+from helpers.cli import IRCMD, clean_env
 
 from ircmd.store import Store
 
@@ -94,3 +94,27 @@ def test_twenty_processes_five_hundred_entries_each(tmp_path: Path) -> None:
     assert f"{WRITERS * ENTRIES + 1} events" in message
     rate = WRITERS * ENTRIES / elapsed
     print(f"\n{WRITERS}x{ENTRIES} entries through the Store: {elapsed:.1f} s ({rate:.0f}/s)")
+
+
+def test_processes_creating_the_database_at_once_all_open_it(tmp_path: Path) -> None:
+    """Three screens started together on a new file (the long-incident test found it):
+    one creates the schema while the others look. Read apart, the version (still 0)
+    and the tables (just committed) made a late reader call it not an ircmd database."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for round_ in range(12):  # the window is narrow: several rounds to meet it
+        db = tmp_path / f"new-{round_}.db"
+        procs = [
+            subprocess.Popen(
+                [*IRCMD, "--db", str(db), "--as", f"u{i}", "declare", f"from u{i}"],
+                env=clean_env(home),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(4)
+        ]
+        results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+        assert all(code == 0 for code, _ in results), results
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 4

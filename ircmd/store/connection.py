@@ -170,14 +170,20 @@ def _prepare(
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     # Rows are read by column name (`Model.model_validate(dict(row))`).
     conn.row_factory = sqlite3.Row
-    # Any read fails here with "file is not a database" for a non-SQLite file.
-    version = _scalar(conn, "PRAGMA user_version")
+    # Any read fails here with "file is not a database" for a non-SQLite file. The
+    # version and the tables are read in one statement, so in one snapshot: read
+    # apart, another process creating the database could commit in between, and
+    # tables with version 0 would look like somebody else's database.
+    version, tables = conn.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version),"
+        " (SELECT count(*) FROM sqlite_master)"
+    ).fetchone()
     if version > schema.SCHEMA_VERSION:
         raise StorageError(
             f"{path} has schema version {version}, newer than this ircmd knows "
             f"({schema.SCHEMA_VERSION}): upgrade ircmd"
         )
-    if version == 0 and _scalar(conn, "SELECT count(*) FROM sqlite_master"):
+    if version == 0 and tables:
         raise StorageError(f"{path} is a SQLite database but not an ircmd one")
     conn.execute("PRAGMA foreign_keys = ON")
     if read_only:
