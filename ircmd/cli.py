@@ -1279,6 +1279,8 @@ def serve(ctx: click.Context, listen: str | None, cert: str | None, key: str | N
     """Alert ingestion (POST /ingest/SOURCE) and the status page (GET /status) over HTTP.
 
     Settings come from config.toml (or IRCMD_CONFIG); stops on SIGTERM or Ctrl+C."""
+    # It writes alerts to the record and reads the host files --cert/--key name.
+    refuse_if_read_only(ctx, "serve")
     from . import serve as server  # aiohttp: only for this command
     from .settings import load_settings
 

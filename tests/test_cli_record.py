@@ -562,3 +562,15 @@ def test_the_declarer_commands_unless_told_otherwise(run_cli: RunCli, db_path: P
         shown = json.loads(assert_ok(run_cli("show", f"INC-{n}", "--json")))
         leads.append([r["person"] for r in shown["roles"] if r["role"] == "commander"])
     assert leads == [["alice"], ["carol"], []]
+
+
+def test_a_read_only_session_neither_serves_nor_writes_a_status_page(
+    run_cli: RunCli, db_path: Path, tmp_path: Path
+) -> None:
+    """Both name host paths (--cert/--key, --out); serve would also write alerts."""
+    assert_ok(run_cli("declare", "x", "-s", "SEV2"))
+    cert = tmp_path / "cert.pem"
+    r = run_cli("--read-only", "serve", "--cert", str(cert), "--key", str(cert), timeout=30)
+    assert_error(r, "read-only", "serve refused")
+    assert_error(run_cli("--read-only", "status-page", "--out", str(tmp_path / "p")), "read-only")
+    assert not cert.exists() and not (tmp_path / "p").exists()

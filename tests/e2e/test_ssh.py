@@ -239,6 +239,8 @@ def path_attempts(target: Path) -> list[tuple[str, ...]]:
         ("restore", t),
         ("anchor", "--log", t),
         ("anchor", "--sign", t),
+        ("status-page", "--out", t),
+        ("serve", "--cert", t, "--key", t, "--listen", "127.0.0.1:0"),
     ]
 
 
@@ -298,6 +300,8 @@ def test_a_read_only_key_writes_nothing(host: Host, tmp_path: Path) -> None:
         ("anchor",),
         ("report", "INC-1", "-o", str(tmp_path / "r.md")),
         ("evidence", "add", "INC-1", "x", "--stdin"),
+        ("status-page", "--out", str(tmp_path / "page")),
+        ("serve", "--cert", str(host.db), "--key", str(host.db), "--listen", "127.0.0.1:0"),
     ):
         r = host.run("viewer", *args, input="bytes")
         assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
