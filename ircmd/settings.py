@@ -1,4 +1,4 @@
-"""`config.toml`: the settings of `ircmd serve`, `ingest` and `status-page`.
+"""`config.toml`: the settings of `ircmd serve`, `ingest`, `status-page` and `deliver`.
 
 Read from the config directory (`~/.config/ircmd/config.toml`) or the file
 IRCMD_CONFIG names. Its tokens are secrets, so a file holding one that its group or
@@ -13,12 +13,13 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .config import config_dir
 from .ingest import Route
-from .models import Format, InvalidInput
+from .models import Audience, Format, InvalidInput, Severity
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -52,10 +53,78 @@ class StatusSettings(_Section):
     title: str = "Service status"
 
 
+HookKind = Literal["webhook", "slack", "email", "command"]
+#: What each kind must be given.
+_HOOK_NEEDS: dict[str, tuple[str, ...]] = {
+    "webhook": ("url", "secret"),
+    "slack": ("url",),
+    "email": ("smtp_host", "sender"),
+    "command": ("command",),
+}
+
+
+class Hook(_Section):
+    """`[[hooks]]`: where some events are delivered. Its secrets (url, secret,
+    password) stay here: never in the record, a delivery's outcome or any output."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+    kind: HookKind
+    events: tuple[str, ...] = ()
+    audience: Audience | None = None  # updates only
+    min_severity: Severity | None = None
+    incident_type: str | None = None
+    timeout: float = Field(default=10.0, gt=0, le=300)  # seconds per attempt
+    give_up_after: float = Field(default=86400.0, gt=0)  # seconds after queuing
+    # webhook, slack
+    url: str | None = None
+    secret: str | None = Field(default=None, min_length=16)
+    # email
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    sender: str | None = Field(default=None, alias="from")
+    to: tuple[str, ...] = ()
+    # command: argv, run without a shell
+    command: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_what_its_kind_needs(self) -> Hook:
+        missing = [k for k in _HOOK_NEEDS[self.kind] if not getattr(self, k)]
+        if missing:
+            shown = ["from" if k == "sender" else k for k in missing]
+            raise ValueError(f"a {self.kind} hook needs {', '.join(shown)}")
+        return self
+
+
+class Contact(_Section):
+    """`[contacts."Legal"]`: how an escalation contact is reached by `notify`."""
+
+    hook: str
+    address: str | None = None
+
+
 class Settings(_Section):
     serve: ServeSettings = ServeSettings()
     ingest: IngestSettings = IngestSettings()
     status: StatusSettings = StatusSettings()
+    hooks: tuple[Hook, ...] = ()
+    contacts: dict[str, Contact] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> Settings:
+        names = [h.name for h in self.hooks]
+        if len(set(names)) != len(names):
+            raise ValueError("two hooks have the same name")
+        for who, c in self.contacts.items():
+            if c.hook not in names:
+                raise ValueError(f"contact {who!r} names hook {c.hook!r}, which is not defined")
+        return self
+
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self.ingest.sources or self.hooks)
 
 
 def settings_path(env: Mapping[str, str]) -> Path:
@@ -87,9 +156,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(f"{path}: {where}: {first['msg']}") from None
-    if settings.ingest.sources and mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if settings.has_secrets and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise InvalidInput(
-            f"{path} holds tokens and is open to others (mode {stat.S_IMODE(mode):o});"
+            f"{path} holds secrets and is open to others (mode {stat.S_IMODE(mode):o});"
             f" run: chmod 600 {path}"
         )
     return settings
