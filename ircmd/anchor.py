@@ -19,20 +19,19 @@ import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from .config import AnchorSettings
-from .models import Head, InvalidInput, StorageError
-from .store import queries
+from .domain import InvalidInput, StorageError
+from .store.reader import hash_of
 
 if TYPE_CHECKING:  # a one-shot command's SyncStore runs without asyncio or aiosqlite
     import asyncio
 
+    from .models import Head
     from .store import Store
     from .store.facade import Face
     from .store.sync import SyncStore
@@ -45,12 +44,13 @@ TAIL_LIMIT = 1 << 20  # bytes read back from the log's end looking for this data
 _BLOCK = 8192
 
 
-class Anchor(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Anchor:
     """One line of the anchor log. `sig`, when present, is ssh-keygen's armored
-    signature over `payload()`: every other field, canonically encoded."""
+    signature over `payload()`: every other field, canonically encoded.
 
-    # Built on first use: most processes that import this module never read an anchor.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    A plain dataclass, not a pydantic model: every process that opens the record
+    reads the newest anchor, a one-shot `ircmd log` too, which never imports pydantic."""
 
     v: int = 1
     db: str
@@ -60,12 +60,34 @@ class Anchor(BaseModel):
     at: str
     sig: str | None = None
 
+    @classmethod
+    def parse(cls, raw: bytes) -> Anchor | None:
+        """The anchor a line of the log holds; None for anything else: not JSON, a
+        field missing, unknown or of another type (a bool is no count)."""
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or not body.keys() <= {f.name for f in fields(cls)}:
+            return None
+        try:
+            a = cls(**body)
+        except TypeError:  # a field missing
+            return None
+        typed = (
+            all(type(n) is int for n in (a.v, a.count, a.head_id))
+            and all(type(t) is str for t in (a.db, a.head_hash, a.at))
+            and (a.sig is None or type(a.sig) is str)
+        )
+        return a if typed else None
+
     def payload(self) -> bytes:
-        body = self.model_dump(exclude={"sig"})
+        body = asdict(self)
+        del body["sig"]
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     def line(self) -> bytes:
-        body = self.model_dump(exclude_none=True)
+        body = {k: v for k, v in asdict(self).items() if v is not None}
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
 
     def describe(self, number: int) -> str:
@@ -118,13 +140,6 @@ def append(log: Path, anchor: Anchor) -> None:
         os.close(fd)
 
 
-def _parse(raw: bytes) -> Anchor | None:
-    try:
-        return Anchor.model_validate_json(raw)
-    except ValidationError:
-        return None
-
-
 def read_all(log: Path, db: Path) -> Iterator[tuple[int, Anchor | None]]:
     """(line number, anchor) for each line about `db`, in order; None for a line that
     is not an anchor at all (torn or edited). A missing log has no lines."""
@@ -139,7 +154,7 @@ def read_all(log: Path, db: Path) -> Iterator[tuple[int, Anchor | None]]:
         for number, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
-            anchor = _parse(raw)
+            anchor = Anchor.parse(raw)
             if anchor is None or anchor.db == key:
                 yield number, anchor
 
@@ -166,7 +181,7 @@ def newest(log: Path, db: Path) -> Anchor | None:
             # The first piece may be a partial line unless we reached the start.
             complete, tail = (lines, b"") if pos == 0 else (lines[1:], lines[0])
             for raw in reversed(complete):
-                anchor = _parse(raw) if raw.strip() else None
+                anchor = Anchor.parse(raw) if raw.strip() else None
                 if anchor is not None and anchor.db == key:
                     return anchor
     return None
@@ -204,7 +219,7 @@ def sign(anchor: Anchor, key: Path) -> Anchor:
     r = _ssh_keygen(["-Y", "sign", "-f", str(key.expanduser()), "-n", NAMESPACE], anchor.payload())
     if r.returncode != 0 or b"BEGIN SSH SIGNATURE" not in r.stdout:
         raise StorageError(f"cannot sign the anchor with {key}: {_last_line(r.stderr)}")
-    return anchor.model_copy(update={"sig": r.stdout.decode().strip()})
+    return replace(anchor, sig=r.stdout.decode().strip())
 
 
 def check_signature(anchor: Anchor, signers: Path | None) -> str | None:
@@ -305,7 +320,7 @@ def open_warning_sync(store: SyncStore, settings: AnchorSettings) -> str | None:
     anchor = _to_check(store, settings)
     if not isinstance(anchor, Anchor):
         return anchor
-    return _warning(anchor, disagreement(anchor, store.read(queries.hash_of, anchor.head_id)))
+    return _warning(anchor, disagreement(anchor, store.read(hash_of, anchor.head_id)))
 
 
 @dataclass(frozen=True)

@@ -23,35 +23,33 @@ import click
 
 from . import __version__, display, rules
 from .config import Config, lock_user, resolve
-from .lock import LockedCommand, LockedGroup
-from .models import (
+from .domain import (
     DECLARER,
     LOG_KINDS,
     MAX_PAYLOAD_BYTES,
     REVIEW_FIELDS,
     ActionType,
     DatabaseReplaced,
-    Event,
     Format,
     InvalidInput,
     IrcmdError,
     Kind,
     Phase,
-    Playbook,
     Status,
     StorageError,
-    VerifyResult,
     action_key,
     parse_action_ref,
     parse_evidence_ref,
     parse_incident_ref,
     read_only_refusal,
 )
+from .lock import LockedCommand, LockedGroup
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
 
 if TYPE_CHECKING:
     from . import entry
     from .alerting import Router
+    from .models import Event, Playbook, VerifyResult
     from .settings import Settings
     from .store import Store
     from .store.facade import Face
@@ -414,10 +412,12 @@ def log(
     if not from_stdin and text is None:
         fail("nothing to log: give the entry's TEXT or --stdin", 2)
     if text is not None:
-        from .store.verbs.incident import log as log_entry
+        from .store.verbs.entries import append_entry
 
         def one(store: SyncStore, cfg: Config) -> None:
-            ev = store.run(log_entry, incident, text, actor=cfg.user, kind=Kind(kind), at=when(at))
+            ev = store.run(
+                append_entry, incident, text, actor=cfg.user, kind=Kind(kind), at=when(at)
+            )
             click.echo(f"#{ev.id}")
 
         run_sync(ctx, one)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .models import MAX_TEXT_BYTES, InvalidInput
+from .domain import MAX_TEXT_BYTES, InvalidInput
 from .rules import check_name
 
 APP = "ircmd"

@@ -10,9 +10,12 @@ import json
 import re
 import unicodedata
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .models import Event, Kind, Mark
+from .domain import Kind, Mark
+
+if TYPE_CHECKING:
+    from .models import Event
 
 _PICTURES = {i: chr(0x2400 + i) for i in range(0x20)} | {0x7F: "\u2421"}
 

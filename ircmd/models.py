@@ -1,4 +1,5 @@
-"""The incident domain as pydantic models and enums.
+"""The incident domain as pydantic models, beside its plain vocabulary (`domain`:
+errors, enums, limits and ids), which this module re-exports.
 
 Everything here is plain data: no SQLite, no Textual. The store builds these
 from rows, the rules reason about them, the CLI and the screen display them.
@@ -6,322 +7,118 @@ from rows, the rules reason about them, the CLI and the screen display them.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_TEXT_BYTES = 64 * 1024
-MAX_NAME_CHARS = 100
-#: The largest alert payload accepted, over HTTP or from standard input.
-MAX_PAYLOAD_BYTES = 1024 * 1024
-
-
-class IrcmdError(Exception):
-    """An error meant for the user: its message is one line and says what to do."""
-
-
-class NotFound(IrcmdError):
-    """An incident, item, evidence or action id that does not exist."""
-
-
-class InvalidInput(IrcmdError):
-    """Input that can never be valid: empty text, an unknown role, a bad time."""
-
-
-class RuleViolation(IrcmdError):
-    """Valid input that the rules refuse now: a permission or a transition."""
-
-
-class GapKind(StrEnum):
-    """What sort of thing stands between an incident and `closed`."""
-
-    STEPS = "steps"
-    REVIEW = "review"
-    ACTION = "action"
-    FINAL_UPDATE = "final-update"
-
-
-class Gap(str):
-    """One thing missing before closing: the sentence the record and the command line
-    show, tagged with its kind, so a front end that says it otherwise (the screen's
-    final update is a tick in the draft, not `--final`) acts on the kind, not the text.
-    A `str` so the record, JSON and every comparison keep the sentence itself."""
-
-    kind: GapKind
-
-    def __new__(cls, kind: GapKind, text: str) -> Gap:
-        gap = super().__new__(cls, text)
-        gap.kind = kind
-        return gap
-
-
-class ClosureRefused(RuleViolation):
-    """Closing refused while items are missing. `gaps` lists them, so each front end
-    can act on the refusal (the screen opens the Review tab) and phrase each gap in its
-    own terms (`phrased`) without reading the text."""
-
-    def __init__(self, incident_key: str, gaps: Sequence[Gap]) -> None:
-        self.incident_key = incident_key
-        self.gaps = list(gaps)
-        super().__init__(self.phrased(str))
-
-    def phrased(self, phrase: Callable[[Gap], str]) -> str:
-        """The refusal as one line, each gap worded by `phrase`."""
-        listed = "; ".join(f"({i}) {phrase(g)}" for i, g in enumerate(self.gaps, 1))
-        return (
-            f"cannot close {self.incident_key}, {len(self.gaps)} missing: {listed};"
-            " fix these or override with a reason"
-        )
-
-
-class ReadOnly(IrcmdError):
-    """A write attempted through a store opened read-only."""
-
-
-def read_only_refusal(outcome: str = "nothing was written") -> ReadOnly:
-    """The one wording of a write refused in a read-only session (screen and command
-    line alike); `outcome` says what did not happen."""
-    return ReadOnly(f"this session is read-only: {outcome}")
-
-
-class StorageError(IrcmdError):
-    """The database itself is unusable: corrupt, too new, locked, unwritable."""
-
-
-class StorageBusy(StorageError):
-    """A write that failed but may succeed later: the lock stayed busy past the
-    timeout, the disk was full, or an I/O error. Worth retrying; nothing was written."""
-
-
-class DatabaseReplaced(StorageError):
-    """The file at the database's path is no longer the one this process opened
-    (restored, replaced or deleted): every later write would go nowhere, so none is made."""
-
-
-class Severity(StrEnum):
-    SEV1 = "SEV1"
-    SEV2 = "SEV2"
-    SEV3 = "SEV3"
-    SEV4 = "SEV4"
-
-    @property
-    def label(self) -> str:
-        return SEVERITY_LABELS[self]
-
-    @property
-    def meaning(self) -> str:
-        return SEVERITY_MEANINGS[self]
-
-
-SEVERITY_LABELS = {
-    Severity.SEV1: "critical",
-    Severity.SEV2: "major",
-    Severity.SEV3: "moderate",
-    Severity.SEV4: "minor",
-}
-
-SEVERITY_MEANINGS = {
-    Severity.SEV1: "critical: a core service down or data exposed; all hands, execs told",
-    Severity.SEV2: "major: a key function broken for many users; dedicated response",
-    Severity.SEV3: "moderate: degraded or partial impact with a workaround",
-    Severity.SEV4: "minor: little customer impact; handle in working hours",
-}
-
-
-class Status(StrEnum):
-    REPORTED = "reported"
-    TRIAGED = "triaged"
-    CONTAINED = "contained"
-    RECOVERING = "recovering"
-    RESOLVED = "resolved"
-    IN_REVIEW = "in_review"
-    CLOSED = "closed"
-
-    @property
-    def rank(self) -> int:
-        return list(Status).index(self)
-
-
-ACTIVE_STATUSES = (Status.REPORTED, Status.TRIAGED, Status.CONTAINED, Status.RECOVERING)
-
-
-class Role(StrEnum):
-    COMMANDER = "commander"
-    DEPUTY = "deputy"
-    SCRIBE = "scribe"
-    COMMS = "comms"
-    RESPONDER = "responder"
-    LIAISON = "liaison"
-
-    @property
-    def single(self) -> bool:
-        """Commander, deputy, scribe and comms lead are one person each."""
-        return self not in (Role.RESPONDER, Role.LIAISON)
-
-
-class Declarer(Enum):
-    """`declare(commander=DECLARER)`, the default: whoever declares takes command,
-    as the SOP's first responder does until handing off. `commander=""` declares
-    with no commander; a name makes that person commander."""
-
-    DECLARER = "declarer"
-
-
-DECLARER = Declarer.DECLARER
-
-ROLE_ALIASES = {"ic": Role.COMMANDER, "commander": Role.COMMANDER, "comms-lead": Role.COMMS}
-
-
-class Level(StrEnum):
-    """Impact and urgency at declaration."""
-
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-class Format(StrEnum):
-    """The alert payload formats `ircmd serve` and `ircmd ingest` take."""
-
-    ALERTMANAGER = "alertmanager"
-    GRAFANA = "grafana"
-    JSON = "json"
-
-
-class Audience(StrEnum):
-    INTERNAL = "internal"
-    EXTERNAL = "external"
-
-
-class Phase(StrEnum):
-    """Which list a checklist item belongs to."""
-
-    CONTAINMENT = "containment"
-    RECOVERY = "recovery"
-
-
-class ActionType(StrEnum):
-    CORRECTIVE = "corrective"
-    PREVENTIVE = "preventive"
-
-
-class Mark(StrEnum):
-    """A moment of the incident that may be re-marked after declaration (`mark`)."""
-
-    IMPACT = "impact"  # when impact, or a worse impact, began
-    DETECTED = "detected"
-
-
-class ActionStatus(StrEnum):
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    VERIFIED = "verified"
-    WONT_DO = "wont_do"
-
-
-class Kind(StrEnum):
-    """Event kinds. Each is one verb of the domain."""
-
-    DECLARE = "declare"
-    NOTE = "note"
-    DECISION = "decision"
-    AMEND = "amend"
-    SEVERITY = "severity"
-    STATUS = "status"
-    ASSIGN = "assign"
-    UNASSIGN = "unassign"
-    ITEM_ADD = "item_add"
-    CHECK = "check"
-    UNCHECK = "uncheck"
-    PLAYBOOK = "playbook"
-    UPDATE = "update"
-    NOTIFY = "notify"
-    EVIDENCE_ADD = "evidence_add"
-    EVIDENCE_TRANSFER = "evidence_transfer"
-    EVIDENCE_AMEND = "evidence_amend"
-    REVIEW = "review"
-    ACTION_ADD = "action_add"
-    ACTION_SET = "action_set"
-    # Corrections and later changes of structured fields. Each names in its data
-    # (`corrects`) the event whose value it replaces (so do `unassign`, and
-    # `impact` once set before); that event stays as it was.
-    UNNOTIFY = "unnotify"
-    ITEM_EDIT = "item_edit"
-    ITEM_OWN = "item_own"
-    ACTION_RETYPE = "action_retype"
-    RETITLE = "retitle"
-    SUMMARY = "summary"
-    IMPACT = "impact"
-    MARK = "mark"
-    SKIP = "skip"  # a checklist step marked not applicable, with the reason
-    ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
-    PUBLIC_TITLE = "public_title"  # the title the status page shows
-
-
-# Kinds a user may pass to `ircmd log --kind`: free-text entries.
-LOG_KINDS = (Kind.NOTE, Kind.DECISION)
-
-REVIEW_FIELDS = (
-    "summary",
-    "root_cause",
-    "contributing_factors",
-    "whys",
-    "went_well",
-    "went_poorly",
-    "lessons",
+from .domain import (
+    ACTIVE_STATUSES,
+    DECLARER,
+    LOG_KINDS,
+    MAX_NAME_CHARS,
+    MAX_PAYLOAD_BYTES,
+    MAX_TEXT_BYTES,
+    REVIEW_FIELDS,
+    REVIEW_LABELS,
+    ROLE_ALIASES,
+    SEVERITY_LABELS,
+    SEVERITY_MEANINGS,
+    ActionStatus,
+    ActionType,
+    Audience,
+    ClosureRefused,
+    DatabaseReplaced,
+    Declarer,
+    Format,
+    Gap,
+    GapKind,
+    InvalidInput,
+    IrcmdError,
+    Kind,
+    Level,
+    Mark,
+    NotFound,
+    Phase,
+    ReadOnly,
+    Role,
+    RuleViolation,
+    Severity,
+    Status,
+    StorageBusy,
+    StorageError,
+    action_key,
+    incident_key,
+    parse_action_ref,
+    parse_evidence_ref,
+    parse_incident_ref,
+    read_only_refusal,
 )
 
-# The review's fields as every front end labels them (panel, report; the form asks
-# some of them as questions of its own).
-REVIEW_LABELS = {
-    "summary": "Summary",
-    "root_cause": "Root cause",
-    "contributing_factors": "Contributing factors",
-    "whys": "Five whys",
-    "went_well": "Went well",
-    "went_poorly": "Went poorly",
-    "lessons": "Lessons",
-}
-
-_INC_RE = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE)
-_ACT_RE = re.compile(r"^\s*(?:act-?)?(\d{1,9})\s*$", re.IGNORECASE)
-_EV_RE = re.compile(r"^\s*(?:ev-?)?#*(\d{1,9})\s*$", re.IGNORECASE)
-
-
-def incident_key(number: int) -> str:
-    return f"INC-{number}"
-
-
-def action_key(number: int) -> str:
-    return f"ACT-{number}"
-
-
-def parse_incident_ref(ref: str) -> int:
-    """`INC-3`, `inc-3`, `inc3` or `3` -> 3."""
-    m = _INC_RE.match(ref)
-    if not m or int(m.group(1)) == 0:
-        raise InvalidInput(f"not an incident id: {ref!r} (expected INC-<n>)")
-    return int(m.group(1))
-
-
-def parse_evidence_ref(ref: str) -> int:
-    """`EV-2`, `ev2`, `#2` or `2` -> 2."""
-    m = _EV_RE.match(ref)
-    if not m or int(m.group(1)) == 0:
-        raise InvalidInput(f"not an evidence id: {ref!r} (expected EV-<n>)")
-    return int(m.group(1))
-
-
-def parse_action_ref(ref: str) -> int:
-    m = _ACT_RE.match(ref)
-    if not m or int(m.group(1)) == 0:
-        raise InvalidInput(f"not an action id: {ref!r} (expected ACT-<n>)")
-    return int(m.group(1))
+# The plain vocabulary is re-exported: most modules import all of the domain from here.
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DECLARER",
+    "LOG_KINDS",
+    "MAX_NAME_CHARS",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_TEXT_BYTES",
+    "REVIEW_FIELDS",
+    "REVIEW_LABELS",
+    "ROLE_ALIASES",
+    "SERVE_SESSION_PREFIX",
+    "SEVERITY_LABELS",
+    "SEVERITY_MEANINGS",
+    "Action",
+    "ActionStatus",
+    "ActionType",
+    "AppliedPlaybook",
+    "Assignment",
+    "Audience",
+    "ChecklistItem",
+    "ClosureRefused",
+    "CommsUpdate",
+    "CustodyTransfer",
+    "DatabaseReplaced",
+    "Declarer",
+    "Event",
+    "Evidence",
+    "Format",
+    "Frozen",
+    "Gap",
+    "GapKind",
+    "Head",
+    "Impact",
+    "Incident",
+    "IncidentState",
+    "InvalidInput",
+    "IrcmdError",
+    "Kind",
+    "Level",
+    "Mark",
+    "Metrics",
+    "Moment",
+    "NotFound",
+    "Notification",
+    "Phase",
+    "Playbook",
+    "Presence",
+    "ReadOnly",
+    "Review",
+    "Role",
+    "RuleViolation",
+    "Severity",
+    "Status",
+    "StorageBusy",
+    "StorageError",
+    "VerifyResult",
+    "action_key",
+    "incident_key",
+    "parse_action_ref",
+    "parse_evidence_ref",
+    "parse_incident_ref",
+    "read_only_refusal",
+]
 
 
 class Frozen(BaseModel):
@@ -568,3 +365,45 @@ class VerifyResult(Frozen):
     message: str
     bad_event_id: int | None = None
     head: Head | None = None
+
+
+# ------------------------------------------------------ metrics (`rules.metrics`)
+
+
+class Moment(BaseModel):
+    """A moment metrics are measured from: which one, when, and the event that put it
+    on the record (the declaration, or the latest `mark` of it)."""
+
+    name: str  # "impact start", "detected" or "declared"
+    at: datetime
+    event_id: int
+
+    # Built on first use, as `Frozen` is: most processes never measure.
+    model_config = ConfigDict(defer_build=True)
+
+
+class Metrics(BaseModel):
+    """Durations in seconds, never negative; None when the record does not yet say,
+    or when its times run backwards (those are named in `out_of_order`).
+
+    `impact_start` and `detected` are the moments detect and report are measured
+    from, and `origin` the one contain and resolve are: each names its source
+    event, so a re-marked moment is traceable. `model_dump` leaves these and
+    `out_of_order` out, so that the dump holds durations only."""
+
+    # Its validator is built on first use: most processes never measure.
+    model_config = ConfigDict(defer_build=True)
+
+    time_to_detect: float | None = None
+    time_to_report: float | None = None
+    time_to_acknowledge: float | None = None
+    time_to_contain: float | None = None
+    time_to_resolve: float | None = None
+    out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
+    impact_start: Moment | None = Field(default=None, exclude=True)
+    detected: Moment | None = Field(default=None, exclude=True)
+    origin: Moment | None = Field(default=None, exclude=True)
+
+    def note(self, name: str) -> str:
+        """What to say beside metric `name` when its times run backwards."""
+        return " (its times are out of order in the record)" if name in self.out_of_order else ""

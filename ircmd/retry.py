@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .models import StorageBusy
+from .domain import StorageBusy
 
 T = TypeVar("T")
 

@@ -10,23 +10,17 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .models import (
+from .domain import (
     MAX_NAME_CHARS,
     MAX_TEXT_BYTES,
     REVIEW_LABELS,
     ROLE_ALIASES,
-    Action,
     ActionStatus,
     Audience,
-    Event,
-    Evidence,
     Gap,
     GapKind,
-    IncidentState,
     InvalidInput,
     Kind,
     Level,
@@ -37,6 +31,23 @@ from .models import (
     Severity,
     Status,
 )
+
+if TYPE_CHECKING:
+    from .models import Action, Event, Evidence, IncidentState
+    from .models import Metrics as Metrics
+    from .models import Moment as Moment
+
+
+def __getattr__(name: str) -> Any:
+    """`rules.Metrics` and `rules.Moment`, pydantic models that live in `models`:
+    loaded when asked for, so that `ircmd log`, which checks names, texts and times
+    here, never imports pydantic."""
+    if name in ("Metrics", "Moment"):
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # ---------------------------------------------------------------- validation
 
@@ -455,42 +466,6 @@ def closure_gaps(state: IncidentState, resolved_at: datetime | None) -> list[Gap
 # ------------------------------------------------------------------- metrics
 
 
-class Moment(BaseModel):
-    """A moment metrics are measured from: which one, when, and the event that put it
-    on the record (the declaration, or the latest `mark` of it)."""
-
-    name: str  # "impact start", "detected" or "declared"
-    at: datetime
-    event_id: int
-
-
-class Metrics(BaseModel):
-    """Durations in seconds, never negative; None when the record does not yet say,
-    or when its times run backwards (those are named in `out_of_order`).
-
-    `impact_start` and `detected` are the moments detect and report are measured
-    from, and `origin` the one contain and resolve are: each names its source
-    event, so a re-marked moment is traceable. `model_dump` leaves these and
-    `out_of_order` out, so that the dump holds durations only."""
-
-    # Its validator is built on first use: `ircmd log` imports this module, never this model.
-    model_config = ConfigDict(defer_build=True)
-
-    time_to_detect: float | None = None
-    time_to_report: float | None = None
-    time_to_acknowledge: float | None = None
-    time_to_contain: float | None = None
-    time_to_resolve: float | None = None
-    out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
-    impact_start: Moment | None = Field(default=None, exclude=True)
-    detected: Moment | None = Field(default=None, exclude=True)
-    origin: Moment | None = Field(default=None, exclude=True)
-
-    def note(self, name: str) -> str:
-        """What to say beside metric `name` when its times run backwards."""
-        return " (its times are out of order in the record)" if name in self.out_of_order else ""
-
-
 # The only kinds of event `metrics` reads: a report can fetch just these.
 METRIC_KINDS = frozenset({Kind.DECLARE, Kind.ASSIGN, Kind.STATUS, Kind.MARK})
 
@@ -558,6 +533,8 @@ def metric_spans(events: Sequence[Event]) -> dict[str, tuple[Span, Span]]:
 def metrics(events: Sequence[Event]) -> Metrics:
     """The duration of each of the `metric_spans` whose two moments are known, and the
     moments they are measured from."""
+    from .models import Metrics
+
     declare = next((e for e in events if e.kind is Kind.DECLARE), None)
     if declare is None:
         return Metrics()
@@ -581,6 +558,8 @@ def metrics(events: Sequence[Event]) -> Metrics:
 
 
 def _moments(declare: Event, events: Sequence[Event]) -> dict[str, Moment | None]:
+    from .models import Moment
+
     return {
         "declared": Moment(name="declared", at=declare.occurred_at, event_id=declare.id),
         "impact": _moment(declare, events, Mark.IMPACT, "impact start", "started_at"),
@@ -592,6 +571,8 @@ def _moment(
     declare: Event, events: Sequence[Event], what: Mark, name: str, declared_as: str
 ) -> Moment | None:
     """Moment `what`: its latest mark, else what the declaration said (`declared_as`)."""
+    from .models import Moment
+
     marks = [e for e in events if e.kind is Kind.MARK and e.data["what"] == what.value]
     if marks:
         latest = max(marks, key=lambda e: e.id)

@@ -80,25 +80,41 @@ def test_cli_module_does_not_import_asyncio() -> None:
     assert _loaded("import ircmd.cli", ASYNC) == []
 
 
-def test_one_shot_log_does_not_import_asyncio(tmp_path: Path) -> None:
-    """`declare` prepares the record (it runs on the async Store); a fresh process
-    then logs one entry, and neither asyncio nor aiosqlite was loaded."""
-    env = f"""
+def _one_shot(tmp_path: Path, argv: list[str], packages: tuple[str, ...]) -> list[str]:
+    """The modules of `packages` that one command, run in a fresh process on the
+    database (and anchor log) in `tmp_path`, loads."""
+    code = f"""
 import os, sys
 os.environ["IRCMD_DB"] = {str(tmp_path)!r} + "/t.db"
 os.environ["IRCMD_USER"] = "alice"
 os.environ["IRCMD_ANCHOR_LOG"] = {str(tmp_path)!r} + "/anchors/log.jsonl"
 from ircmd.cli import main
-"""
-    run = """
 sys.argv = {argv!r}
 try:
     main()
 except SystemExit as e:
     assert e.code in (0, None), e.code
 """
-    assert "asyncio" in _loaded(env + run.format(argv=["ircmd", "declare", "x"]), ASYNC)
-    assert _loaded(env + run.format(argv=["ircmd", "log", "INC-1", "hello"]), ASYNC) == []
+    return _loaded(code, packages)
+
+
+def test_one_shot_log_does_not_import_asyncio(tmp_path: Path) -> None:
+    """`declare` prepares the record (it runs on the async Store); a fresh process
+    then logs one entry, and neither asyncio nor aiosqlite was loaded."""
+    assert "asyncio" in _one_shot(tmp_path, ["ircmd", "declare", "x"], ASYNC)
+    assert _one_shot(tmp_path, ["ircmd", "log", "INC-1", "hello"], ASYNC) == []
+
+
+PYDANTIC = ("pydantic", "pydantic_core")
+
+
+def test_one_shot_log_does_not_import_pydantic(tmp_path: Path) -> None:
+    """Importing pydantic alone is half of `ircmd log`'s start-up: the one-shot log
+    builds no model, not even to check the newest anchor on opening."""
+    assert "pydantic" in _one_shot(tmp_path, ["ircmd", "declare", "x"], PYDANTIC)
+    _one_shot(tmp_path, ["ircmd", "anchor"], PYDANTIC)
+    assert (tmp_path / "anchors" / "log.jsonl").read_text().count("head_hash") == 1
+    assert _one_shot(tmp_path, ["ircmd", "log", "INC-1", "hello"], PYDANTIC) == []
 
 
 def test_probe_can_see_textual() -> None:

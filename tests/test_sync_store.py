@@ -21,7 +21,7 @@ from ircmd.models import (
     StorageError,
 )
 from ircmd.store import Store
-from ircmd.store.queries import hash_of
+from ircmd.store.reader import hash_of
 from ircmd.store.sync import SyncStore
 from ircmd.store.verbs import incident
 

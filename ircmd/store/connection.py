@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote
 
-from ..models import StorageBusy, StorageError
+from ..domain import StorageBusy, StorageError
 from . import private, schema
 from .dialect import SQLITE
 

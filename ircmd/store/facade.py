@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
-from ..models import MAX_TEXT_BYTES, read_only_refusal
+from ..domain import MAX_TEXT_BYTES, read_only_refusal
 from .dialect import SQLITE
 from .reader import Connection, Reader
 from .tx import Clock, Target, Tx, transaction

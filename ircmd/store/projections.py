@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..models import Event, Kind, Mark, Role, Status
+from ..domain import Kind, Mark, Role, Status
 from .dialect import SQLITE, Dialect
-from .record import ts
+from .record import Chained, ts
+
+if TYPE_CHECKING:
+    from ..models import Event
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -37,7 +40,7 @@ _REVIEW_COLUMNS = (
 )
 
 
-def statements(ev: Event, dialect: Dialect = SQLITE) -> list[Statement]:
+def statements(ev: Event | Chained, dialect: Dialect = SQLITE) -> list[Statement]:
     """The statements `ev` implies, in `dialect`'s spelling."""
     return [(dialect.sql(sql), params) for sql, params in _statements(ev, dialect)]
 
@@ -57,7 +60,7 @@ _IMPACT_COLUMNS = (
 _MARKED = {Mark.IMPACT: "started_at", Mark.DETECTED: "detected_at"}
 
 
-def _statements(ev: Event, dialect: Dialect) -> list[Statement]:
+def _statements(ev: Event | Chained, dialect: Dialect) -> list[Statement]:
     d = ev.data
     inc = ev.incident_id
     at = ts(ev.occurred_at)
@@ -389,7 +392,7 @@ def _unskip(inc: int | None, d: dict[str, Any]) -> list[Statement]:
 _ALERT_COLUMNS = ("group_key", "fingerprint", "incident_id", "status", "starts_at", "event_id")
 
 
-def _alert(ev: Event, dialect: Dialect) -> list[Statement]:
+def _alert(ev: Event | Chained, dialect: Dialect) -> list[Statement]:
     """An alert event: the newest state of its fingerprint in its group and, for the
     alert that opened its incident, the group that incident stands for."""
     d = ev.data

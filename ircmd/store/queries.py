@@ -284,11 +284,6 @@ def head(r: Reader) -> Head:
     return model(Head, rows[0]) if rows else Head(count=0, id=0, hash=GENESIS)
 
 
-def hash_of(r: Reader, event_id: int) -> str | None:
-    value = r.scalar("SELECT hash FROM events WHERE id = ?", (event_id,))
-    return None if value is None else str(value)
-
-
 def last_event_id(r: Reader) -> int:
     return int(r.scalar("SELECT coalesce(max(id), 0) FROM events"))
 

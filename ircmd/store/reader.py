@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from ..models import NotFound, RuleViolation, Status, incident_key, parse_incident_ref
+from ..domain import NotFound, RuleViolation, Status, incident_key, parse_incident_ref
 from .dialect import Dialect
 
 IncidentRef = int | str
@@ -57,6 +57,13 @@ class Reader:
         if status is None:
             raise NotFound(f"no incident {incident_key(n)}")
         return n, Status(status)
+
+
+def hash_of(r: Reader, event_id: int) -> str | None:
+    """The hash event `event_id` carries (None if there is no such event): here, not
+    in `queries`, so that checking an anchor on opening needs no model."""
+    value = r.scalar("SELECT hash FROM events WHERE id = ?", (event_id,))
+    return None if value is None else str(value)
 
 
 def closed_refusal(n: int) -> RuleViolation:

@@ -10,9 +10,12 @@ import hashlib
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..models import Event, Kind
+from ..domain import Kind
+
+if TYPE_CHECKING:
+    from ..models import Event
 
 GENESIS = "0" * 64
 
@@ -63,7 +66,31 @@ def row_hash(row: sqlite3.Row | tuple[Any, ...]) -> str:
     return event_hash(row[8], row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
+class Chained(NamedTuple):
+    """An event as `tx.append_event` has just chained it: the fields of `models.Event`,
+    plain. A one-shot `ircmd log` reads its id and never builds the model, so it never
+    imports pydantic (`Tx.chain`); `event()` is the model the verbs return."""
+
+    id: int
+    incident_id: int | None
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    kind: Kind
+    text: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def event(self) -> Event:
+        from ..models import Event
+
+        return Event(**self._asdict())
+
+
 def event_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Event:
+    from ..models import Event
+
     return Event(
         id=row[0],
         incident_id=row[1],

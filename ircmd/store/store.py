@@ -36,7 +36,7 @@ from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
 from .dialect import SQLITE
 from .facade import Face, utc_now
 from .presence import PRESENCE_TIMEOUT
-from .reader import IncidentRef, Reader
+from .reader import IncidentRef, Reader, hash_of
 from .record import event_from_row, ts
 from .tx import Clock, Tx
 from .verbs import actions, alerts, checklist, comms, evidence, incident, review
@@ -238,7 +238,7 @@ class Store(Face):
 
     async def hash_of(self, event_id: int) -> str | None:
         """The stored hash of event #`event_id`, None if there is no such event."""
-        return await self._read(queries.hash_of, event_id)
+        return await self._read(hash_of, event_id)
 
     async def last_event_id(self) -> int:
         return await self._read(queries.last_event_id)

@@ -20,15 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .. import rules
-from ..models import MAX_TEXT_BYTES, DatabaseReplaced, Event, IncidentState, Kind, StorageError
-from . import queries
+from ..domain import MAX_TEXT_BYTES, DatabaseReplaced, Kind, StorageError
 from .dialect import Dialect
 from .projections import statements
 from .reader import Connection, IncidentRef, Reader
-from .record import GENESIS, encode_data, event_hash, from_ts, ts
+from .record import GENESIS, Chained, encode_data, event_hash, from_ts, ts
+
+if TYPE_CHECKING:
+    from ..models import Event, IncidentState
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -62,6 +64,8 @@ class Tx(Reader):
 
     def state(self, ref: IncidentRef, *, writable: bool = True) -> IncidentState:
         """The incident as it stands; by default one that may still change (not closed)."""
+        from . import queries  # with the models: a one-shot `ircmd log` needs neither
+
         return queries.load(self, self.incident_id(ref, writable=writable))
 
     def append(
@@ -73,8 +77,21 @@ class Tx(Reader):
         data: dict[str, Any] | None = None,
         at: datetime | None = None,
     ) -> Event:
+        """`chain`, as the model the verbs return."""
+        return self.chain(incident_id, kind, actor, text, data, at).event()
+
+    def chain(
+        self,
+        incident_id: int | None,
+        kind: Kind,
+        actor: str,
+        text: str = "",
+        data: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> Chained:
         """Append one event to the chain and apply its projections, after the one
-        check of its stated time (`rules.check_time`) against the incident as it stands."""
+        check of its stated time (`rules.check_time`) against the incident as it stands.
+        The event comes back plain (`record.Chained`): see `verbs.entries`."""
         now = self.clock()
         if at is not None and not self.force_time:
             origin = (
@@ -198,7 +215,7 @@ def append_event(
     data: dict[str, Any],
     occurred: datetime,
     now: datetime,
-) -> Event:
+) -> Chained:
     """Chain one event after the current head and apply its projection statements.
 
     Inside a write transaction only; the statements are the dialect's. Only the
@@ -210,7 +227,7 @@ def append_event(
     prev_id, prev_hash = (heads[0][0], heads[0][1]) if heads else (0, GENESIS)
     digest = event_hash(prev_hash, prev_id + 1, *row)
     db.execute(db.dialect.insert_event, (prev_id + 1, *row, prev_hash, digest))
-    ev = Event(
+    ev = Chained(
         id=prev_id + 1,
         incident_id=incident_id,
         occurred_at=occurred,

@@ -9,7 +9,6 @@ from typing import Any
 from ... import rules
 from ...models import (
     DECLARER,
-    LOG_KINDS,
     MAX_NAME_CHARS,
     ClosureRefused,
     Declarer,
@@ -29,10 +28,11 @@ from ...models import (
     incident_key,
 )
 from .. import queries
-from ..reader import IncidentRef, closed_refusal
+from ..reader import IncidentRef
 from ..record import ts
 from ..tx import Tx, verb
 from .checklist import append_playbook
+from .entries import append_entry
 
 
 @verb
@@ -101,20 +101,8 @@ def log(
     kind: Kind = Kind.NOTE,
     at: datetime | None = None,
 ) -> Event:
-    """A timeline entry: a note or a decision, possibly back-dated.
-
-    A note on a closed incident is a post-incident note ("postmortem published"),
-    flagged `post_incident` in its data: the record goes on after closing without
-    re-opening the incident. A decision there is refused like any other write."""
-    tx.text(text)
-    if kind not in LOG_KINDS:
-        raise InvalidInput(f"cannot log an entry of kind {kind}")
-    n, status = tx.incident_status(ref)
-    if status is not Status.CLOSED:
-        return tx.append(n, kind, actor, text, {}, at)
-    if kind is not Kind.NOTE:
-        raise closed_refusal(n)
-    return tx.append(n, kind, actor, text, {"post_incident": True}, at)
+    """A timeline entry: `entries.append_entry`, as the model the Store returns."""
+    return append_entry(tx, ref, text, actor=actor, kind=kind, at=at).event()
 
 
 @verb
