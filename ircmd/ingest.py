@@ -95,7 +95,9 @@ class _Strict(BaseModel):
     """Sender fields we read must have the right type; others are ignored, since
     Alertmanager and Grafana add fields between versions."""
 
-    model_config = ConfigDict(extra="ignore", strict=False)
+    # Built on first use, as every model here: the screen imports this module (through
+    # the Store's verbs) and never reads a payload.
+    model_config = ConfigDict(extra="ignore", strict=False, defer_build=True)
 
 
 class _WebhookAlert(_Strict):
@@ -117,7 +119,7 @@ class _Webhook(_Strict):
 class _OwnAlert(BaseModel):
     """The `json` format: ircmd's own shape, so unknown fields are refused too."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     title: str
     severity: str = ""
@@ -136,7 +138,7 @@ class _OwnAlert(BaseModel):
         return v
 
 
-_OWN_ALERTS = TypeAdapter(list[_OwnAlert])
+_OWN_ALERTS = TypeAdapter(list[_OwnAlert], config=ConfigDict(defer_build=True))
 
 
 def _when(at: datetime | None) -> datetime | None:
@@ -214,7 +216,7 @@ def _own(a: _OwnAlert) -> Alert:
 class Route(BaseModel):
     """One `[[ingest.routes]]` table (or `[ingest.defaults]`, whose `match` is empty)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     match: dict[str, str] = Field(default_factory=dict)
     severity: Severity | None = None
@@ -319,6 +321,8 @@ def verdict(seen: Seen | None, alert: Alert) -> Verdict:
 class IngestResult(BaseModel):
     """What one payload did, for the sender's answer and serve's log: every alert in
     it is counted under exactly one of these, so none is lost silently."""
+
+    model_config = ConfigDict(defer_build=True)
 
     opened: list[str] = Field(default_factory=list)  # incident keys
     recorded: int = 0  # alert events written (firing and resolved)

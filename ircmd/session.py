@@ -12,16 +12,23 @@ from __future__ import annotations
 import contextlib
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from .anchor import AutoAnchor, open_warning
 from .config import Config
-from .models import ACTIVE_STATUSES, IrcmdError, Presence
+from .models import ACTIVE_STATUSES, Incident, IrcmdError, Presence
 from .store import Store
 from .store.feed import ChangeFeed
 from .store.store import PRESENCE_TIMEOUT
+
+
+def latest_active(incidents: Iterable[Incident]) -> int | None:
+    """The active incident with the latest activity: the one a screen opens first."""
+    active = [i for i in incidents if i.status in ACTIVE_STATUSES]
+    latest = max(active, key=lambda i: (i.last_event_id, i.id), default=None)
+    return latest.id if latest else None
 
 
 @dataclass
@@ -73,14 +80,6 @@ class Session:
     @property
     def user(self) -> str:
         return self.cfg.user
-
-    async def first_incident(self, asked: int | None = None) -> int | None:
-        """The incident asked for, else the active one with the latest activity."""
-        if asked is not None:
-            return asked
-        active = [i for i in await self.store.list_incidents() if i.status in ACTIVE_STATUSES]
-        latest = max(active, key=lambda i: (i.last_event_id, i.id), default=None)
-        return latest.id if latest else None
 
     async def heartbeat(self, current: int | None) -> list[Presence]:
         """Say which incident this session shows; return who is watching which."""

@@ -18,10 +18,17 @@ import html
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape as xml_escape
 
 from .display import printable
 from .models import Frozen, Status, incident_key
+
+
+def xml_escape(text: str) -> str:
+    """`&`, `<` and `>` escaped, as `xml.sax.saxutils.escape` does; not imported from
+    there, since it pulls in urllib.request, http and email, which every process
+    that reads the record (this module comes with the store's queries) would pay for."""
+    return html.escape(text, quote=False)
+
 
 FILES = {"html": "status.html", "json": "status.json", "atom": "status.atom"}
 

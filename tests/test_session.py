@@ -10,7 +10,7 @@ import pytest
 
 from ircmd.config import AnchorSettings, Config
 from ircmd.models import IrcmdError, Severity, Status
-from ircmd.session import Session
+from ircmd.session import Session, latest_active
 from ircmd.store import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -29,13 +29,13 @@ async def three_incidents(db: Path) -> None:
         await store.set_status(3, Status.CLOSED, actor="alice", override="test")
 
 
-async def test_it_opens_the_latest_active_incident_unless_one_is_asked(tmp_path: Path) -> None:
+async def test_it_opens_the_latest_active_incident(tmp_path: Path) -> None:
     db = tmp_path / "ircmd.db"
     await three_incidents(db)
     session = await Session.open(Config(db=db, user="bob"), frozen)
     try:
-        assert await session.first_incident() == 1  # INC-3 is newer but closed
-        assert await session.first_incident(2) == 2
+        # INC-3 is newer but closed
+        assert latest_active(await session.store.list_incidents()) == 1
         assert session.feed.last_id == await session.store.last_event_id()
         assert session.warning is None and session.anchoring is None
     finally:
@@ -45,7 +45,7 @@ async def test_it_opens_the_latest_active_incident_unless_one_is_asked(tmp_path:
 async def test_no_active_incident_opens_none(tmp_path: Path) -> None:
     session = await Session.open(Config(db=tmp_path / "ircmd.db", user="bob"), frozen)
     try:
-        assert await session.first_incident() is None
+        assert latest_active(await session.store.list_incidents()) is None
     finally:
         await session.close()
 

@@ -42,7 +42,7 @@ from ..models import (
     read_only_refusal,
 )
 from ..playbooks import find_playbook, load_playbooks
-from ..session import Session
+from ..session import Session, latest_active
 from ..widgets.board import Board
 from ..widgets.entry_bar import EntryBar
 from ..widgets.header import IncidentHeader
@@ -97,6 +97,9 @@ class CommandScreen(Screen[None]):
     automatic anchoring are its workers, and it needs nothing from the app."""
 
     COMMANDS = {_palette}
+    # The bar takes the focus when the screen is composed, as on_mount asks anyway:
+    # focusing the first focusable widget first would restyle the screen twice.
+    AUTO_FOCUS = "#bar"
 
     # The function keys are priority bindings: they run before the next key is
     # routed, so `a` typed right after F8 reaches the Actions tab, not the bar.
@@ -133,6 +136,9 @@ class CommandScreen(Screen[None]):
         self._lines: asyncio.Queue[str] = asyncio.Queue()
 
     def compose(self) -> ComposeResult:
+        # Before the widgets mount, so that their first styling has the width classes:
+        # set by the first Resize instead, they would restyle the whole screen again.
+        self._fit_classes(self.app.size.width)
         try:
             self.escalation = load_escalation(self.session.cfg.config_dir)
         except IrcmdError as e:  # a broken user file must not keep the screen from opening
@@ -202,8 +208,10 @@ class CommandScreen(Screen[None]):
         if self._escalation_error:
             self.say(self._escalation_error, error=True)
         self.query_one(IncidentHeader).warn(self.session.warning)
-        await self.start(await self.session.first_incident(self._open_first))
-        self._watch_feed()
+        await self.start(self._open_first)
+        # After the first frame: the feed's file watcher (watchfiles, anyio) is no part
+        # of it, and the feed reads from where the session opened, so nothing is missed.
+        self.call_after_refresh(self._watch_feed)
         self.set_interval(self._heartbeat, self.beat)
         if self.session.anchoring is not None:  # the minutes are the clock's; this only looks
             self.set_interval(self._heartbeat, self.anchor_if_due)
@@ -238,9 +246,12 @@ class CommandScreen(Screen[None]):
             else:
                 panel.tick(self.session.clock())
 
+    def _fit_classes(self, width: int) -> None:
+        self.set_class(width >= WIDE, "-wide")
+        self.set_class(width < COMPACT, "-compact")
+
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= WIDE, "-wide")
-        self.set_class(self.size.width < COMPACT, "-compact")
+        self._fit_classes(self.size.width)
         # Under 100 columns the key hints are tighter and the palette's goes (F1 and the
         # help name Ctrl+P): a tab's own keys then still fit beside F1..F8 and Escape.
         footer = self.query_one(Footer)
@@ -252,10 +263,12 @@ class CommandScreen(Screen[None]):
 
     # ---------------------------------------------------------- loading
 
-    async def start(self, incidents_current: int | None) -> None:
-        """First load: the board, then the chosen incident (if any)."""
+    async def start(self, asked: int | None) -> None:
+        """First load: the board, then the incident asked for, else the active one with
+        the latest activity (if any)."""
         store = self.session.store
         incidents = await store.list_incidents()
+        incidents_current = asked if asked is not None else latest_active(incidents)
         self.board.load(incidents, incidents_current, await store.untriaged())
         if incidents_current is not None:
             await self.open_incident(incidents_current)
