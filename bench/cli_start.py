@@ -1,9 +1,9 @@
 """Wall time of a one-shot `ircmd log` process against `python -c pass`.
 
 Median of N runs each, alternating, against one database prepared beforehand.
-`ircmd log` imports neither Textual nor asyncio/aiosqlite (tests/test_core_imports.py):
-it writes through the synchronous SyncStore, so its cost is the interpreter plus
-click, pydantic (through ircmd.models) and one committed write.
+`ircmd log` imports neither Textual, asyncio/aiosqlite nor pydantic
+(tests/test_core_imports.py): it writes through the synchronous SyncStore and builds
+no model, so its cost is the interpreter plus click and one committed write.
 
 Row: cli_start | ircmd log median | python -c pass median | ratio | target (100 ms).
 Usage: python -m bench.cli_start [--runs N]
