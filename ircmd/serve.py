@@ -32,7 +32,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import statuspage
-from .alerting import Router, log_line, receive
+from .alerting import GroupCommit, Router, log_line, receive
 from .models import (
     MAX_PAYLOAD_BYTES,
     SERVE_SESSION_PREFIX,
@@ -53,6 +53,7 @@ HEARTBEAT_SECONDS = 10.0
 _STORE: web.AppKey[Store] = web.AppKey("store", Store)
 _SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 _ROUTER: web.AppKey[Router] = web.AppKey("router", Router)
+_ALERTS: web.AppKey[GroupCommit] = web.AppKey("alerts", GroupCommit)
 _HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
@@ -99,7 +100,7 @@ async def _ingest(request: web.Request, name: str) -> web.Response:
         return error(413, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes; nothing was written")
     try:
         result = await receive(
-            request.app[_STORE],
+            request.app[_ALERTS],
             request.app[_ROUTER],
             body,
             Format(source.format),
@@ -135,6 +136,7 @@ def build_app(store: Store, settings: Settings, router: Router) -> web.Applicati
     # The body limit is ours to report (one JSON line), so aiohttp's is set just above it.
     app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1)
     app[_STORE], app[_SETTINGS], app[_ROUTER] = store, settings, router
+    app[_ALERTS] = GroupCommit(store)
     app.router.add_post("/ingest/{source}", ingest)
     app.router.add_get("/status", page("html", "text/html"))
     app.router.add_get("/status.json", page("json", "application/json"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ... import rules
 from ...ingest import AlertStatus, IngestResult, RoutedAlert, Seen, Verdict, verdict
-from ...models import ACTIVE_STATUSES, Event, Kind, Playbook, Status
+from ...models import ACTIVE_STATUSES, Event, IrcmdError, Kind, Playbook, Status
 from ..reader import IncidentRef
 from ..record import from_ts, ts
 from ..tx import Tx, verb
@@ -87,6 +88,45 @@ def ingest_alerts(
         touched[ev.incident or ""] = None
     result.incidents = list(touched)
     return result
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One payload's routed alerts and what `ingest_alerts` needs to write them."""
+
+    alerts: Sequence[RoutedAlert]
+    actor: str
+    source: str
+    playbooks: Mapping[str, Playbook]
+    dropped: int = 0
+
+
+def ingest_batch(tx: Tx, payloads: Sequence[Payload]) -> list[IngestResult | IrcmdError]:
+    """Several payloads in one transaction (serve's group commit, `alerting.GroupCommit`),
+    each written as `ingest_alerts` writes it alone, in the order given.
+
+    Each runs inside its own savepoint: one that a rule refuses (an alert title too
+    long, say) is rolled back whole and its error returned in its place, and the
+    others stay. Any other failure ends the whole transaction, as it would one alone."""
+    out: list[IngestResult | IrcmdError] = []
+    for p in payloads:
+        tx.execute("SAVEPOINT payload")
+        try:
+            out.append(
+                ingest_alerts(
+                    tx,
+                    p.alerts,
+                    actor=p.actor,
+                    source=p.source,
+                    playbooks=p.playbooks,
+                    dropped=p.dropped,
+                )
+            )
+        except IrcmdError as e:
+            tx.execute("ROLLBACK TO SAVEPOINT payload")
+            out.append(e)
+        tx.execute("RELEASE SAVEPOINT payload")
+    return out
 
 
 def _seen(tx: Tx, group: str, fingerprint: str) -> Seen | None:
