@@ -17,8 +17,8 @@ from .store import Store
 from .store.verbs.alerts import Payload
 
 #: The most alerts one group-commit transaction writes (a payload larger than this is
-#: still written whole, alone): about 50 ms of holding the write lock, so a person's
-#: command waits no longer than that behind a burst of alerts.
+#: still written whole, alone): some tens of milliseconds of holding the write lock,
+#: so a person's command does not wait longer than that behind a burst of alerts.
 MAX_BATCH_ALERTS = 500
 
 
@@ -129,8 +129,8 @@ class GroupCommit:
         except Exception as e:
             if len(payloads) == 1:
                 return [e]
-        # Not a rule's refusal (those stay with their payload) but something no test
-        # foresaw failed the transaction: write each alone, so that only the payload
+        # Not a rule's refusal (those stay with their payload) but something no rule
+        # foresees failed the transaction: write each alone, so that only the payload
         # that causes it fails.
         return [await self._alone(p) for p in payloads]
 
@@ -146,8 +146,10 @@ class GroupCommit:
 async def receive(
     store: Store | GroupCommit, router: Router, body: bytes, fmt: Format, *, source: str, actor: str
 ) -> IngestResult:
-    """Parse, route and record one payload in one transaction; PayloadError (nothing
-    written) if any of it is malformed."""
+    """Parse, route and record one payload whole: in a transaction of its own
+    through the Store (`ircmd ingest`), or with the payloads that arrive meanwhile
+    through a GroupCommit (serve). PayloadError (nothing written) if any of it is
+    malformed."""
     routed = [route(a, router.routes, router.defaults) for a in parse(body, fmt)]
     kept = [r for r in routed if r is not None]
     return await store.ingest_alerts(

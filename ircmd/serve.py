@@ -4,9 +4,10 @@ The only module that imports aiohttp; `ircmd.cli` imports it inside the `serve`
 command, so every other command starts without it.
 
 - `POST /ingest/<source>`: a configured source's payload, bearer token compared in
-  constant time; routed and written in one transaction (`alerting.receive`) before
-  the answer, so a 200 means committed and anything else means nothing was written
-  (the sender retries, and the retry is deduplicated by fingerprint).
+  constant time; routed and written whole (`alerting.receive`), together with the
+  payloads that arrived meanwhile (`alerting.GroupCommit`), before the answer, so a
+  200 means committed and anything else means nothing was written (the sender
+  retries, and the retry is deduplicated by fingerprint).
 - `GET /status`, `/status.json`, `/status.atom`: the status page, read from the
   record on each request (`statuspage`).
 - A presence row (`serve` on the screens' presence line) while it runs.
