@@ -1,5 +1,6 @@
 """From a payload to the record: what `ircmd serve` and `ircmd ingest` share, so an
-alert is routed and written the same way whichever door it came in by."""
+alert is routed and written the same way whichever door it came in by, and serve's
+group commit (`GroupCommit`), which writes concurrent payloads together."""
 
 from __future__ import annotations
 

@@ -36,9 +36,9 @@ def ingest_alerts(
     the transaction (no file is read while the write lock is held).
 
     `open_incidents` is the open incident of each group as this transaction has
-    found or opened it, shared by the payloads of one batch (`ingest_batch`): only
-    an ingest opens an incident for a group, and no other writer can close one
-    while this transaction holds the lock, so a group is looked up once."""
+    found or opened it, shared by the payloads of one batch (`ingest_batch`), so a
+    group is looked up once: alerts open incidents but never close one, and no other
+    writer can while this transaction holds the lock."""
     result = IngestResult(dropped=dropped)
     groups = {} if open_incidents is None else open_incidents
     now = tx.clock()
