@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -139,6 +140,8 @@ class _OwnAlert(BaseModel):
 
 
 _OWN_ALERTS = TypeAdapter(list[_OwnAlert], config=ConfigDict(defer_build=True))
+#: A JSON escape of a UTF-16 surrogate, which alone stands for no character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _when(at: datetime | None) -> datetime | None:
@@ -171,6 +174,8 @@ def parse(body: bytes, fmt: Format) -> list[Alert]:
         raw: Any = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PayloadError(f"payload is not JSON: {e}") from None
+    if _SURROGATE_ESCAPE.search(body):
+        _refuse_lone_surrogates(raw)
     try:
         if fmt is Format.JSON:
             items = raw if isinstance(raw, list) else [raw]
@@ -181,6 +186,16 @@ def parse(body: bytes, fmt: Format) -> list[Alert]:
     if fmt is Format.ALERTMANAGER and hook.version != "4":
         raise PayloadError(f"Alertmanager webhook version {hook.version!r} (expected '4')")
     return [_webhook(a) for a in hook.alerts]
+
+
+def _refuse_lone_surrogates(raw: Any) -> None:
+    """JSON may escape half of a surrogate pair alone (`"\\ud800"`); such a string
+    is no text, and SQLite cannot store it, so the payload is refused here rather
+    than failing in the middle of its transaction."""
+    try:
+        json.dumps(raw, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise PayloadError("payload is not valid Unicode: it escapes a lone surrogate") from None
 
 
 def _webhook(a: _WebhookAlert) -> Alert:

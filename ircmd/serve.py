@@ -4,9 +4,10 @@ The only module that imports aiohttp; `ircmd.cli` imports it inside the `serve`
 command, so every other command starts without it.
 
 - `POST /ingest/<source>`: a configured source's payload, bearer token compared in
-  constant time; routed and written in one transaction (`alerting.receive`) before
-  the answer, so a 200 means committed and anything else means nothing was written
-  (the sender retries, and the retry is deduplicated by fingerprint).
+  constant time; routed and written whole (`alerting.receive`), together with the
+  payloads that arrived meanwhile (`alerting.GroupCommit`), before the answer, so a
+  200 means committed and anything else means nothing was written (the sender
+  retries, and the retry is deduplicated by fingerprint).
 - `GET /status`, `/status.json`, `/status.atom`: the status page, read from the
   record on each request (`statuspage`).
 - A presence row (`serve` on the screens' presence line) while it runs.
@@ -32,7 +33,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import statuspage
-from .alerting import Router, log_line, receive
+from .alerting import GroupCommit, Router, log_line, receive
 from .models import (
     MAX_PAYLOAD_BYTES,
     SERVE_SESSION_PREFIX,
@@ -53,6 +54,7 @@ HEARTBEAT_SECONDS = 10.0
 _STORE: web.AppKey[Store] = web.AppKey("store", Store)
 _SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 _ROUTER: web.AppKey[Router] = web.AppKey("router", Router)
+_ALERTS: web.AppKey[GroupCommit] = web.AppKey("alerts", GroupCommit)
 _HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
@@ -99,7 +101,7 @@ async def _ingest(request: web.Request, name: str) -> web.Response:
         return error(413, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes; nothing was written")
     try:
         result = await receive(
-            request.app[_STORE],
+            request.app[_ALERTS],
             request.app[_ROUTER],
             body,
             Format(source.format),
@@ -135,6 +137,7 @@ def build_app(store: Store, settings: Settings, router: Router) -> web.Applicati
     # The body limit is ours to report (one JSON line), so aiohttp's is set just above it.
     app = web.Application(client_max_size=MAX_PAYLOAD_BYTES + 1)
     app[_STORE], app[_SETTINGS], app[_ROUTER] = store, settings, router
+    app[_ALERTS] = GroupCommit(store)
     app.router.add_post("/ingest/{source}", ingest)
     app.router.add_get("/status", page("html", "text/html"))
     app.router.add_get("/status.json", page("json", "application/json"))

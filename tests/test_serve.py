@@ -1,13 +1,13 @@
 """`ircmd serve` as a real process, driven over real HTTP on 127.0.0.1: tokens,
-malformed payloads, routing, dedup, out-of-order and resolved alerts, a storm, a
-serve killed mid-request, and two serves on one database."""
+malformed payloads, routing, dedup, out-of-order and resolved alerts, a storm,
+concurrent POSTs written together, a serve killed mid-batch, and two serves on one
+database."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sqlite3
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -108,6 +108,7 @@ def test_a_token_that_is_missing_wrong_or_another_sources_is_refused(
             "startsAt",
         ),
         ("alertmanager", TOKEN, json.dumps({**alertmanager(), "version": "3"}).encode(), "version"),
+        ("alertmanager", TOKEN, json.dumps(alertmanager(am_alert("\udc00"))).encode(), "surrogate"),
         ("own", JSON_TOKEN, json.dumps({"title": "x", "colour": "red"}).encode(), "colour"),
         ("own", JSON_TOKEN, json.dumps({"title": "   "}).encode(), "title"),
         ("own", JSON_TOKEN, json.dumps({"title": "x", "starts_at": "12:00"}).encode(), "starts_at"),
@@ -294,27 +295,93 @@ def test_an_alert_storm_is_one_incident_and_one_event_per_fingerprint(
     verified(tmp_path, db_path)
 
 
-def test_a_serve_killed_mid_request_leaves_nothing_half_written_and_the_retry_is_deduplicated(
+def test_concurrent_posts_are_written_together_and_each_answered_as_if_alone(
+    server: Start, db_path: Path, config: Path, tmp_path: Path, holder_of: type[Holder]
+) -> None:
+    # While another process holds the write lock, serve's first transaction waits
+    # for it and every later POST queues: they are written together once it is free.
+    s = server(db_path, config, {"IRCMD_TIMEOUT": str(DEADLINE)})
+    holder = holder_of(db_path)
+    fresh = [alertmanager(am_alert(f"fp{i}", pod=str(i))) for i in range(20)]
+    resent = fresh[:5]
+    too_long = alertmanager(am_alert("long", summary="x" * 70_000))  # refused in the transaction
+    lone = json.dumps(alertmanager(am_alert("\udc00"))).encode()  # refused when parsed
+    payloads: list[Any] = [*fresh, *resent, too_long, lone]
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        pending = [pool.submit(s.post, "alertmanager", p) for p in payloads]
+        _wait_for_connections(s, len(payloads) - 1)  # `lone` is answered at once
+        holder.release()
+        replies = [p.result() for p in pending]
+    ok = [r.json() for r in replies[:-2]]
+    assert all(r.status == 200 for r in replies[:-2])
+    assert sum(r["recorded"] for r in ok) == 20 and sum(r["duplicates"] for r in ok) == 5
+    for first, again in zip(ok[:5], ok[20:], strict=True):  # either may have come first
+        assert sorted([first["recorded"], again["recorded"]]) == [0, 1]
+    assert sum(len(r["opened"]) for r in ok) == 1
+    assert replies[-2].status == 400 and "title is 70000 bytes" in replies[-2].json()["error"]
+    assert replies[-1].status == 400 and "surrogate" in replies[-1].json()["error"]
+    assert len(incidents(db_path)) == 1
+    assert sorted(fp for _, fp, _ in alert_events(db_path)) == sorted(f"fp{i}" for i in range(20))
+    verified(tmp_path, db_path)
+
+
+def test_a_serve_killed_mid_batch_leaves_nothing_half_written_and_the_retries_are_deduplicated(
     server: Start, db_path: Path, config: Path, tmp_path: Path, holder_of: type[Holder]
 ) -> None:
     s = server(db_path, config)
-    payload = alertmanager(*(am_alert(f"fp{i}", pod=str(i)) for i in range(50)))
-    holder = holder_of(db_path)  # serve will wait for the write lock mid-request
-    answers: list[Any] = []
-    sender = threading.Thread(target=lambda: answers.append(_post_or_error(s, payload)))
-    sender.start()
-    _wait_for_connection(s)
-    s.kill()
-    sender.join(DEADLINE)
-    assert answers and answers[0] == "connection lost"
+    # Four payloads of 50 alerts, each of its own service: four incidents to open.
+    payloads = [
+        alertmanager(*(am_alert(f"{svc}-{i}", service=svc) for i in range(50)))
+        for svc in ("checkout", "cart", "search", "login")
+    ]
+    holder = holder_of(db_path)  # serve will wait for the write lock with all four in hand
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        pending = [pool.submit(_post_or_error, s, p) for p in payloads]
+        _wait_for_connections(s, len(payloads))
+        s.kill()
+        assert [p.result(DEADLINE) for p in pending] == ["connection lost"] * 4
     holder.release()
     assert incidents(db_path) == [] and alert_events(db_path) == []
-    # The sender retries against a new serve: written once; the retry of that (its
-    # answer lost) changes nothing.
+    # The senders retry against a new serve: each written once; the retries of
+    # those (their answers lost) change nothing.
     t = server(db_path, config)
-    assert t.post("alertmanager", payload).json()["recorded"] == 50
-    assert t.post("alertmanager", payload).json()["duplicates"] == 50
-    assert len(incidents(db_path)) == 1 and len(alert_events(db_path)) == 50
+    with ThreadPoolExecutor(len(payloads)) as pool:
+        first = list(pool.map(lambda p: t.post("alertmanager", p).json(), payloads))
+        again = list(pool.map(lambda p: t.post("alertmanager", p).json(), payloads))
+    assert [(r["recorded"], len(r["opened"])) for r in first] == [(50, 1)] * 4
+    assert [r["duplicates"] for r in again] == [50] * 4
+    assert len(incidents(db_path)) == 4 and len(alert_events(db_path)) == 200
+    verified(tmp_path, db_path)
+
+
+def test_a_serve_killed_while_writing_leaves_every_payload_whole_or_absent(
+    server: Start, db_path: Path, config: Path, tmp_path: Path
+) -> None:
+    s = server(db_path, config)
+    payloads = [
+        alertmanager(*(am_alert(f"s{n}-{i}", service=f"svc{n}") for i in range(100)))
+        for n in range(40)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        pending = [pool.submit(_post_or_error, s, p) for p in payloads]
+        deadline = time.monotonic() + DEADLINE
+        while not alert_events(db_path) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        s.kill()  # one transaction has committed; others are being written or queued
+        for p in pending:
+            p.result(DEADLINE)
+    # Each payload's incident has all its 100 alerts or does not exist.
+    per_incident = query(
+        db_path, "SELECT incident_id, count(*) FROM events WHERE kind = 'alert' GROUP BY 1"
+    )
+    assert per_incident and all(count == 100 for _, count in per_incident)
+    assert len(incidents(db_path)) == len(per_incident)
+    verified(tmp_path, db_path)
+    t = server(db_path, config)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda p: t.post("alertmanager", p).json(), payloads))
+    assert sum(r["recorded"] + r["duplicates"] for r in replies) == 4000
+    assert len(incidents(db_path)) == 40 and len(alert_events(db_path)) == 4000
     verified(tmp_path, db_path)
 
 
@@ -325,17 +392,20 @@ def _post_or_error(s: Server, payload: Any) -> Any:
         return "connection lost"
 
 
-def _wait_for_connection(s: Server) -> None:
-    """Until serve has accepted the sender's connection (and so has its bytes)."""
+def _wait_for_connections(s: Server, count: int) -> None:
+    """Until serve has accepted `count` connections (and so has their bytes)."""
     proc = psutil.Process(s.proc.pid)
     port = int(s.url.rsplit(":", 1)[1])
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
         conns = proc.net_connections(kind="tcp")
-        if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in conns):
+        if (
+            sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in conns)
+            >= count
+        ):
             return
         time.sleep(0.01)
-    raise AssertionError("serve never accepted the connection")
+    raise AssertionError(f"serve never accepted {count} connections")
 
 
 def test_two_serves_on_one_database_open_one_incident(

@@ -90,8 +90,10 @@ def request(url: str, data: bytes | None = None, headers: Mapping[str, str] | No
 class Server:
     """One `ircmd serve` on `db`, configured by `config`, as alice's OS account."""
 
-    def __init__(self, db: Path, home: Path, config: Path) -> None:
-        env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(config)})
+    def __init__(
+        self, db: Path, home: Path, config: Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(config), **(env or {})})
         self.proc = subprocess.Popen(
             [*IRCMD, "serve", "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
@@ -139,14 +141,14 @@ class Server:
 
 @pytest.fixture(name="server")
 def server_fixture(tmp_path: Path) -> Iterator[type[Server]]:
-    """`server(db, config)` starts serve; each is killed at the end of the test."""
+    """`server(db, config[, env])` starts serve; each is killed at the end of the test."""
     made: list[Server] = []
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
 
     class Tracked(Server):
-        def __init__(self, db: Path, config: Path) -> None:
-            super().__init__(db, home, config)
+        def __init__(self, db: Path, config: Path, env: Mapping[str, str] | None = None) -> None:
+            super().__init__(db, home, config, env)
             made.append(self)
 
     yield Tracked

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ... import rules
 from ...ingest import AlertStatus, IngestResult, RoutedAlert, Seen, Verdict, verdict
-from ...models import ACTIVE_STATUSES, Event, Kind, Playbook, Status
+from ...models import ACTIVE_STATUSES, Event, IrcmdError, Kind, Playbook, Status
 from ..reader import IncidentRef
 from ..record import from_ts, ts
 from ..tx import Tx, verb
@@ -24,6 +25,7 @@ def ingest_alerts(
     source: str,
     playbooks: Mapping[str, Playbook],
     dropped: int = 0,
+    open_incidents: dict[str, int | None] | None = None,
 ) -> IngestResult:
     """One payload's alerts, in the order sent, in one transaction (all or none).
 
@@ -31,8 +33,14 @@ def ingest_alerts(
     no commander, the alert's start as the impact start and the receive time as
     detection; every alert that says something new (`ingest.verdict`) is one
     `alert` event on its group's incident. `playbooks` holds every playbook a route names, loaded before
-    the transaction (no file is read while the write lock is held)."""
+    the transaction (no file is read while the write lock is held).
+
+    `open_incidents` is the open incident of each group as this transaction has
+    found or opened it, shared by the payloads of one batch (`ingest_batch`), so a
+    group is looked up once: alerts open incidents but never close one, and no other
+    writer can while this transaction holds the lock."""
     result = IngestResult(dropped=dropped)
+    groups = {} if open_incidents is None else open_incidents
     now = tx.clock()
     touched: dict[str, None] = {}
     for routed in alerts:
@@ -46,7 +54,9 @@ def ingest_alerts(
             case Verdict.STALE:
                 result.stale += 1
                 continue
-        incident = _open_incident(tx, routed.group)
+        if routed.group not in groups:
+            groups[routed.group] = _open_incident(tx, routed.group)
+        incident = groups[routed.group]
         opened = False
         if alert.status is AlertStatus.FIRING and incident is None:
             started = min(alert.starts_at, now) if alert.starts_at else None
@@ -63,6 +73,7 @@ def ingest_alerts(
                 commander="",  # alerts lead nothing: a person takes command at triage
             )
             incident, opened = new.id, True
+            groups[routed.group] = incident
             result.opened.append(new.key)
         elif incident is None and seen is not None and _writable(tx, seen.incident_id):
             incident = seen.incident_id  # its incident was resolved by hand: log it there
@@ -87,6 +98,49 @@ def ingest_alerts(
         touched[ev.incident or ""] = None
     result.incidents = list(touched)
     return result
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One payload's routed alerts and what `ingest_alerts` needs to write them."""
+
+    alerts: Sequence[RoutedAlert]
+    actor: str
+    source: str
+    playbooks: Mapping[str, Playbook]
+    dropped: int = 0
+
+
+def ingest_batch(tx: Tx, payloads: Sequence[Payload]) -> list[IngestResult | IrcmdError]:
+    """Several payloads in one transaction (serve's group commit, `alerting.GroupCommit`),
+    each written as `ingest_alerts` writes it alone, in the order given.
+
+    Each runs inside its own savepoint: one that a rule refuses (an alert title too
+    long, say) is rolled back whole and its error returned in its place, and the
+    others stay. Any other failure ends the whole transaction, as it would one alone."""
+    out: list[IngestResult | IrcmdError] = []
+    groups: dict[str, int | None] = {}
+    for p in payloads:
+        tx.execute("SAVEPOINT payload")
+        before = dict(groups)
+        try:
+            out.append(
+                ingest_alerts(
+                    tx,
+                    p.alerts,
+                    actor=p.actor,
+                    source=p.source,
+                    playbooks=p.playbooks,
+                    dropped=p.dropped,
+                    open_incidents=groups,
+                )
+            )
+        except IrcmdError as e:
+            tx.execute("ROLLBACK TO SAVEPOINT payload")
+            groups = before  # an incident it opened is gone with it
+            out.append(e)
+        tx.execute("RELEASE SAVEPOINT payload")
+    return out
 
 
 def _seen(tx: Tx, group: str, fingerprint: str) -> Seen | None:
