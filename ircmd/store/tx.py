@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .. import rules
+from ..hooks import outbox
 from ..models import MAX_TEXT_BYTES, DatabaseReplaced, Event, IncidentState, Kind, StorageError
 from . import queries
 from .dialect import Dialect
@@ -74,7 +75,9 @@ class Tx(Reader):
         at: datetime | None = None,
     ) -> Event:
         """Append one event to the chain and apply its projections, after the one
-        check of its stated time (`rules.check_time`) against the incident as it stands."""
+        check of its stated time (`rules.check_time`) against the incident as it stands;
+        queue its deliveries to the hooks that want it (`outbox.enqueue`) in the same
+        transaction."""
         now = self.clock()
         if at is not None and not self.force_time:
             origin = (
@@ -87,7 +90,9 @@ class Tx(Reader):
                 else None
             )
             rules.check_time(at, now, from_ts(origin) if origin else None)
-        return append_event(self, incident_id, kind, actor, text, data or {}, at or now, now)
+        ev = append_event(self, incident_id, kind, actor, text, data or {}, at or now, now)
+        outbox.enqueue(self, ev.id, incident_id, kind.value, ev.data, now)
+        return ev
 
 
 def verb(fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[Tx, P], T]:
