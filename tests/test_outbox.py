@@ -164,6 +164,11 @@ async def test_a_dead_holders_lease_runs_out(store: Store, clock: Clock) -> None
     # What the dead holder might still say is not recorded: the lease is b's now.
     late = await store.record_delivery(c.id, Result("sent", "200"), actor="x", owner="dead")
     assert late is None
+    # A holder known to be gone (a process of this host that ended) holds nothing.
+    gone = await store.claim_deliveries("c", {"all": 2.0}, clock.now, gone={"b"}.__contains__)
+    assert [[d.id for d in r] for r in gone.runs] == [[c.id]]  # the next is still "dead"'s
+    clock.now += timedelta(hours=1)
+    assert (await store.claim_deliveries("b", {"all": 2.0}, clock.now)).runs != []
     # A deliverer never takes what it is sending itself, lease or not.
     clock.now += timedelta(hours=1)
     assert (await store.claim_deliveries("b", {"all": 2.0}, clock.now, holding={c.id})).runs == []

@@ -4,7 +4,8 @@ outcome on the record. It runs inside `ircmd serve` or as `ircmd deliver`.
 - On start it writes the routing of its hooks into the database (`outbox.set_routes`):
   the writers queue what it will send, and nothing secret leaves config.toml.
 - It takes due deliveries with a lease (`outbox.claim`): two deliverers never send
-  the same delivery at once, and one that dies leaves leases that run out. Each
+  the same delivery at once, and one that dies leaves leases that run out (at once,
+  for a deliverer of this host whose process is gone: `gone`). Each
   incident's deliveries to one hook are sent one after another in event order, and
   a delivery waiting to be retried holds back the ones after it.
 - Each attempt goes to its kind's sender (`ircmd.hooks.<kind>.send`, imported when
@@ -130,6 +131,28 @@ def settle(
     return Result("failed", outcome.status, outcome.reason, retry_at=retry_at, record=news)
 
 
+def owner_name() -> str:
+    """Who holds a lease: this host and process, and a nonce for the instance."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def gone(owner: str) -> bool:
+    """Is `owner` (`owner_name`) a process of this host that has ended? Its leases are
+    void then. Any doubt (another host, a live or unreadable process) says no: the
+    lease then runs out in its own time."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class Deliverer:
     """Sends the deliveries of `settings.hooks` from `store`; see the module's docstring.
 
@@ -152,7 +175,7 @@ class Deliverer:
         self.store = store
         self.settings = settings
         self.hooks = {h.name: h for h in settings.hooks}
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner_name()
         self._clock = clock or store.now
         self._rng = rng or random.Random()
         self._first, self._cap = first_retry, retry_cap
@@ -240,7 +263,11 @@ class Deliverer:
         falls due (None: only when the record changes or a run ends)."""
         try:
             claim = await self.store.claim_deliveries(
-                self.owner, self._timeouts, self._clock(), holding=set(self._holding)
+                self.owner,
+                self._timeouts,
+                self._clock(),
+                holding=set(self._holding),
+                gone=gone,
             )
         except IrcmdError as e:  # the record busy or full: look again shortly
             log.warning("cannot take deliveries: %s", e)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -234,6 +234,7 @@ def claim(
     now: datetime,
     *,
     holding: Collection[int] = (),
+    gone: Callable[[str], bool] = lambda owner: False,
     limit: int = CLAIM_LIMIT,
 ) -> Claim:
     """Lease the deliveries that are due to `owner` (inside one write transaction).
@@ -245,7 +246,9 @@ def claim(
     incident before N. A delivery left `sending` by a deliverer that died is taken
     again once its lease has run out. Each lease covers the sends before it in its
     run, so a live deliverer's lease never runs out under it; `holding` (the ids the
-    caller is sending now) are never taken twice, even if a lease did run out.
+    caller is sending now) are never taken twice, even if a lease did run out. A
+    lease whose holder `gone` says is dead (a process of this host that no longer
+    exists) is void at once, so a deliverer restarted after a crash resends at once.
     """
     if not timeouts:
         return Claim([], None)
@@ -271,6 +274,8 @@ def claim(
             blocked.add(group)
             continue
         free_at = next_at if state == QUEUED else lease_until
+        if state == SENDING and lease_owner != owner and free_at > at and gone(lease_owner):
+            free_at = at
         run = runs.get(group, [])
         if free_at > at or len(run) >= RUN_LIMIT or taken >= limit:
             blocked.add(group)
