@@ -1361,6 +1361,121 @@ def status_page(ctx: click.Context, out_dir: str) -> None:
         click.echo(str(target))
 
 
+# ---------------------------------------------------------------- deliveries
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron).")
+@click.pass_context
+def deliver(ctx: click.Context, once: bool) -> None:
+    """Send the deliveries the hooks of config.toml want, until stopped (SIGTERM,
+    Ctrl+C); each outcome is appended to the record.
+
+    On start, writes the hooks' routing (names, events, filters: never a URL or a
+    secret) into the database, so that every writer queues what this sends."""
+    refuse_if_read_only(ctx, "deliver")  # it writes outcomes and reads config's secrets
+    from .settings import load_settings
+
+    settings = load_settings()
+
+    async def go(store: Store, cfg: Config) -> None:
+        import asyncio
+        import signal
+
+        from .hooks.deliverer import Deliverer
+
+        deliverer = Deliverer(store, settings)
+        if not settings.hooks:
+            await deliverer.publish_routes()
+            warn("config.toml has no [[hooks]]: nothing will be queued or sent")
+            return
+        if once:
+            await deliverer.once()
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"ircmd deliver: sending for {', '.join(h.name for h in settings.hooks)}")
+        await deliverer.run(stop)
+
+    run(ctx, go)
+
+
+class DeliveriesGroup(LockedGroup):
+    """`ircmd deliveries [INC] [--failed] [--json]` lists (its `list` command, named
+    or not); `ircmd deliveries retry ID` queues one again."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=DeliveriesGroup)
+def deliveries() -> None:
+    """The outbox: what was sent to which hook, what is waiting, what failed."""
+
+
+@deliveries.command("list")
+@click.argument("incident", required=False)
+@click.option("--failed", is_flag=True, help="Only failed, given up or retrying ones.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def deliveries_list(ctx: click.Context, incident: str | None, failed: bool, as_json: bool) -> None:
+    """Deliveries in the order queued, of one incident or all."""
+    from .hooks.outbox import DeliveryRow
+    from .store.verbs.deliveries import DELIVERY_PREFIX
+
+    found: list[DeliveryRow] = run(
+        ctx, lambda s, c: s.deliveries(incident, failing=failed), reads=True
+    )
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": d.id,
+                    "incident": f"INC-{d.incident_id}" if d.incident_id else None,
+                    "event": d.event_id,
+                    "kind": d.kind,
+                    "hook": d.hook,
+                    "address": d.address,
+                    "state": d.shown_state,
+                    "attempts": d.attempts,
+                    "queued_at": d.queued_at.isoformat(),
+                    "next_at": d.next_at.isoformat(),
+                    "status": d.last_status,
+                    "reason": d.last_reason,
+                }
+                for d in found
+            ]
+        )
+        return
+    for d in found:
+        inc = f"INC-{d.incident_id}" if d.incident_id else "-"
+        said = " ".join(x for x in (d.last_status, d.last_reason) if x)
+        when = f" next {display.stamp(d.next_at)}" if d.shown_state == "retrying" else ""
+        to = f" to {d.address}" if d.address else ""
+        row(
+            f"{DELIVERY_PREFIX}{d.id:<5} {inc:<7} #{d.event_id} {d.kind:<10} {d.hook}{to}"
+            f"  {d.shown_state} ({d.attempts} tries){' ' + said if said else ''}{when}"
+        )
+
+
+@deliveries.command("retry")
+@click.argument("delivery_id", metavar="DLV-n")
+@click.pass_context
+def deliveries_retry(ctx: click.Context, delivery_id: str) -> None:
+    """Queue a failed or given-up delivery again (a deliverer sends it)."""
+    from .store.verbs.deliveries import DELIVERY_PREFIX
+
+    raw = delivery_id.strip().upper().removeprefix(DELIVERY_PREFIX)
+    if not raw.isdigit():
+        raise InvalidInput(f"{delivery_id!r} is not a delivery id (DLV-n)")
+    ev = run(ctx, lambda s, c: s.retry_delivery(int(raw), actor=c.user))
+    click.echo(f"#{ev.id}")
+
+
 # ---------------------------------------------------------------------- main
 
 

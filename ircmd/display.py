@@ -224,6 +224,11 @@ def describe(ev: Event) -> str:
             return f"ALERT {d['status']} from {d['source']}: {ev.text}{opened}"
         case Kind.PUBLIC_TITLE:
             return f"public title: {ev.text}"
+        case Kind.DELIVERY:
+            said = " ".join(str(d[k]) for k in ("status", "reason") if d.get(k))
+            return f"delivery of #{d['of']} to {d['hook']}: {d['outcome']}" + (
+                f" ({said})" if said else ""
+            )
     return ev.text
 
 

@@ -258,6 +258,9 @@ class Kind(StrEnum):
     SKIP = "skip"  # a checklist step marked not applicable, with the reason
     ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
     PUBLIC_TITLE = "public_title"  # the title the status page shows
+    # What became of delivering an event to a hook (`hooks.deliverer`), or a person
+    # queuing a failed delivery again. Never itself delivered.
+    DELIVERY = "delivery"
 
 
 # Kinds a user may pass to `ircmd log --kind`: free-text entries.

@@ -63,6 +63,12 @@ _LISTED: dict[tuple[str, ...], str] = {
     # or write files on the host.
     ("ingest",): "fmt",
     ("public-title",): "incident text at",
+    # The outbox as the record shows it (no URL or secret is ever in it), and a failed
+    # delivery queued again, on the record as the locked person. Not `deliver`: it
+    # reads the administrator's secrets and sends to the hosts they name.
+    ("deliveries",): "",
+    ("deliveries", "list"): "incident failed as_json",
+    ("deliveries", "retry"): "delivery_id",
 }
 # The verbs generated from the slash commands (`Spec(cli=True)`) take only these,
 # none a file.

@@ -59,6 +59,7 @@ from .domain import (
 __all__ = [
     "ACTIVE_STATUSES",
     "DECLARER",
+    "DELIVER_SESSION_PREFIX",
     "LOG_KINDS",
     "MAX_NAME_CHARS",
     "MAX_PAYLOAD_BYTES",
@@ -313,6 +314,9 @@ class IncidentState(Frozen):
 #: How `ircmd serve` names its presence sessions, so the screens can tell it from
 #: a person and show that alerts can flow.
 SERVE_SESSION_PREFIX = "serve-"
+#: How a deliverer (`ircmd deliver`, or inside `serve`) names its presence sessions:
+#: deliveries waiting with none of these fresh means nobody is sending them.
+DELIVER_SESSION_PREFIX = "deliver-"
 
 
 class Presence(Frozen):
@@ -325,6 +329,10 @@ class Presence(Frozen):
     @property
     def is_serve(self) -> bool:
         return self.session.startswith(SERVE_SESSION_PREFIX)
+
+    @property
+    def is_deliverer(self) -> bool:
+        return self.session.startswith(DELIVER_SESSION_PREFIX)
 
 
 class Playbook(Frozen):

@@ -11,6 +11,7 @@ command, so every other command starts without it.
 - `GET /status`, `/status.json`, `/status.atom`: the status page, read from the
   record on each request (`statuspage`).
 - A presence row (`serve` on the screens' presence line) while it runs.
+- The deliverer of the config's hooks (`hooks.deliverer`), if it has any.
 
 Every error answer is one line of JSON, `{"error": "..."}`; serve's log (stderr)
 has one JSON line per payload with what became of each alert.
@@ -192,14 +193,39 @@ async def run(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         beat = asyncio.create_task(heartbeat(store))
+        delivering = asyncio.create_task(deliver(store, settings, stop))
+        # A deliverer that fails stops serve, with its error, rather than leave
+        # deliveries waiting unseen.
+        delivering.add_done_callback(lambda t: _stop_on_failure(t, stop))
         try:
             await stop.wait()
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            await delivering
     finally:
         await runner.cleanup()
+
+
+def _stop_on_failure(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        stop.set()
+
+
+async def deliver(store: Store, settings: Settings, stop: asyncio.Event) -> None:
+    """The deliverer of the config's hooks (`hooks.deliverer`), until `stop`, on a
+    connection of its own (its change feed sees only other connections' commits,
+    this process's alerts included). No hooks: the routing is left as it is."""
+    if not settings.hooks:
+        return
+    from .hooks.deliverer import Deliverer
+
+    own = await Store.open(store.path, timeout=store.timeout)
+    try:
+        await Deliverer(own, settings).run(stop)
+    finally:
+        await own.close()
 
 
 async def heartbeat(store: Store) -> None:

@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .config import config_dir
 from .ingest import Route
@@ -88,6 +95,16 @@ class Hook(_Section):
     to: tuple[str, ...] = ()
     # command: argv, run without a shell
     command: tuple[str, ...] = ()
+
+    @field_validator("events")
+    @classmethod
+    def _events_are_known(cls, events: tuple[str, ...]) -> tuple[str, ...]:
+        from .hooks.outbox import EVENTS
+
+        unknown = [e for e in events if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(EVENTS)}")
+        return events
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> Hook:

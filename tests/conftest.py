@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from helpers.cli import RunCli, ircmd
 from helpers.processes import feeder_fixture, holder_of_fixture
+from helpers.receivers import receiver
 from helpers.serve import server_fixture
 
 __all__ = [
     "feeder_fixture",
     "holder_of_fixture",
+    "receiver",
     "server_fixture",
 ]  # fixtures, found by pytest by name
 

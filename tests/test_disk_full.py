@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,3 +170,37 @@ async def test_a_write_the_full_disk_stopped_leaves_the_store_usable(small_disk:
         await store.log(1, "note after", actor="alice")
         assert [i.text for i in (await store.state(1)).checklist] == ["step after"]
         assert (await store.verify()).ok
+
+
+def test_an_event_and_its_deliveries_are_written_together_or_not_at_all(
+    small_disk: Path,
+) -> None:
+    """Updates of a few KiB each, two hooks wanting every one, until the disk is
+    full: each update on the record has both its deliveries, and the one the disk
+    stopped left neither."""
+    from ircmd.hooks.outbox import Route, set_routes
+    from ircmd.models import Audience
+    from ircmd.store.sync import SyncStore
+    from ircmd.store.verbs.comms import send_update
+    from ircmd.store.verbs.incident import declare
+
+    db = small_disk / "ircmd.db"
+    with SyncStore.open(db) as store:
+        store.run(declare, "Checkout down", actor="alice")
+        hooks = [Route("ops", "webhook", ("update",)), Route("chat", "slack", ("update",))]
+        store.run(set_routes, hooks, [])
+        filler = fill(small_disk)
+        os.truncate(filler, filler.stat().st_size - 320 * 1024)  # room for a few updates
+        written = 0
+        with pytest.raises(StorageBusy, match="is full"):
+            for i in range(1000):
+                store.run(send_update, 1, Audience.EXTERNAL, f"{i} " + "x" * 2000, actor="alice")
+                written += 1
+        assert written > 2
+    with sqlite3.connect(db) as conn:
+        updates = [r[0] for r in conn.execute("SELECT id FROM events WHERE kind = 'update'")]
+        queued = conn.execute(
+            "SELECT event_id, group_concat(hook) FROM deliveries GROUP BY event_id ORDER BY 1"
+        ).fetchall()
+    assert len(updates) == written
+    assert [(e, sorted(h.split(","))) for e, h in queued] == [(e, ["chat", "ops"]) for e in updates]

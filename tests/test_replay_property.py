@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ircmd.hooks.outbox import EVENTS, ContactRoute, Route
 from ircmd.ingest import Alert, AlertStatus, RoutedAlert
 from ircmd.models import (
     DECLARER,
@@ -38,6 +39,7 @@ from ircmd.store import Store, schema
 from ircmd.store.connection import fresh_schema
 from ircmd.store.projections import replay
 from ircmd.store.record import EVENT_COLUMNS, event_from_row
+from ircmd.store.verbs.deliveries import Result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -173,6 +175,8 @@ commands = st.one_of(
         st.sampled_from(["g1", "g2"]),
     ),
     st.tuples(st.just("public_title"), incs, texts, people),
+    st.tuples(st.just("deliver"), st.sampled_from(["sent", "failed", "gave_up"]), st.booleans()),
+    st.tuples(st.just("retry_delivery"), st.integers(1, 8), people),
 )
 
 
@@ -261,6 +265,17 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
             await s.ingest_alerts([routed], actor="alerts:am", source="am", playbooks={})
         case ("public_title", inc, text, actor):
             await s.set_public_title(inc, text, actor=actor)
+        case ("deliver", outcome, again):
+            # The oldest due delivery's attempt, as a deliverer records it.
+            runs = (await s.claim_deliveries("prop", {"all": 5.0}, s.now())).runs
+            if runs:
+                first, *rest = [c for run in runs for c in run]
+                retry_at = s.now() if outcome == "failed" and again else None
+                result = Result(outcome, "503" if retry_at else "400", "x", retry_at=retry_at)
+                await s.record_delivery(first.id, result, actor="deliverer", owner="prop")
+                await s.release_deliveries("prop", [c.id for c in rest])
+        case ("retry_delivery", n, actor):
+            await s.retry_delivery(n, actor=actor)
         case _:
             raise AssertionError(f"unknown command {cmd!r}")
 
@@ -307,6 +322,9 @@ async def run_sequence(db: Path, cmds: list[tuple[Any, ...]]) -> tuple[int, list
     ok, refused = 0, []
     store = await Store.open(db, clock=Clock())
     try:
+        await store.set_routes(
+            [Route("all", "webhook", tuple(EVENTS))], [ContactRoute("CEO", "all")]
+        )
         for cmd in cmds:
             before = snapshot(db)
             try:
@@ -402,6 +420,10 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("alert", "fp1", AlertStatus.RESOLVED, 2, "g1"),
         ("assign", 3, Role.COMMANDER, a, a),  # triaged
         ("public_title", 3, "Slow checkout", a),
+        ("deliver", "sent", False),
+        ("deliver", "failed", False),
+        ("retry_delivery", 2, b),
+        ("deliver", "failed", True),
     ]
     db = tmp_path / "fixed.db"
     ok, refused = asyncio.run(run_sequence(db, cmds))

@@ -361,7 +361,7 @@ def _statements(ev: Event | Chained, dialect: Dialect) -> list[Statement]:
                     (inc, ev.text),
                 )
             )
-        case Kind.NOTE | Kind.DECISION | Kind.AMEND:
+        case Kind.NOTE | Kind.DECISION | Kind.AMEND | Kind.DELIVERY:
             pass
     if inc is not None:
         out.append(

@@ -1,12 +1,13 @@
 """DDL and migrations, versioned by PRAGMA user_version.
 
-`events` is the record; every other table except `presence` is a projection
-that `projections.statements` derives from events alone.
+`events` is the record; every other table except `presence` and the outbox's
+(`hook_routes`, `contact_routes`, `deliveries`) is a projection that
+`projections.statements` derives from events alone.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -240,7 +241,47 @@ CREATE TABLE public_titles (
 );
 """
 
+# Version 5: the outbox (`hooks.outbox`). Not record and not projections: the routing
+# is configuration the running deliverer writes from its config.toml (names and
+# filters only, never a URL, token or password), and a delivery row is the queue
+# entry a hooked event adds in its own transaction; each outcome is also an event.
+# Times are `record.ts` text, whose order is time order.
+_V5 = """
+CREATE TABLE hook_routes (
+    name          TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    events        TEXT NOT NULL,
+    audience      TEXT,
+    min_severity  TEXT,
+    incident_type TEXT
+);
+CREATE TABLE contact_routes (
+    contact_key TEXT PRIMARY KEY,
+    contact     TEXT NOT NULL,
+    hook        TEXT NOT NULL,
+    address     TEXT
+);
+CREATE TABLE deliveries (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL,
+    incident_id INTEGER,
+    hook        TEXT NOT NULL,
+    address     TEXT,
+    state       TEXT NOT NULL DEFAULT 'queued',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     TEXT NOT NULL,
+    lease_owner TEXT,
+    lease_until TEXT,
+    queued_at   TEXT NOT NULL,
+    last_status TEXT NOT NULL DEFAULT '',
+    last_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX deliveries_pending ON deliveries (state, id);
+CREATE INDEX deliveries_by_event ON deliveries (event_id);
+CREATE INDEX deliveries_by_incident ON deliveries (incident_id, id);
+"""
+
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION

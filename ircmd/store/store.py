@@ -13,13 +13,14 @@ no transaction is ever left holding the lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Collection, Coroutine
+from collections.abc import AsyncGenerator, Callable, Collection, Coroutine, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import aiosqlite
 
+from ..hooks import outbox
 from ..models import (
     Action,
     Event,
@@ -39,7 +40,7 @@ from .presence import PRESENCE_TIMEOUT
 from .reader import IncidentRef, Reader, hash_of
 from .record import event_from_row, ts
 from .tx import Clock, Tx
-from .verbs import actions, alerts, checklist, comms, evidence, incident, review
+from .verbs import actions, alerts, checklist, comms, deliveries, evidence, incident, review
 
 __all__ = ["DEFAULT_TIMEOUT", "PRESENCE_TIMEOUT", "Clock", "Store", "utc_now"]
 
@@ -165,6 +166,39 @@ class Store(Face):
     ingest_alerts = _Verb(alerts.ingest_alerts)
     ingest_batch = _Verb(alerts.ingest_batch)
     set_public_title = _Verb(alerts.set_public_title)
+    record_delivery = _Verb(deliveries.record_delivery)
+    retry_delivery = _Verb(deliveries.retry_delivery)
+
+    # ------------------------------------------------------------ the outbox
+
+    # Writes outside the chain: the deliverer's routing and its leases (`hooks.outbox`).
+    set_routes = _Verb(outbox.set_routes)
+    claim_deliveries = _Verb(outbox.claim)
+    release_deliveries = _Verb(outbox.release)
+
+    async def deliveries(
+        self,
+        ref: IncidentRef | None = None,
+        *,
+        failing: bool = False,
+        event_ids: Sequence[int] | None = None,
+    ) -> list[outbox.DeliveryRow]:
+        """Deliveries in id order (`outbox.deliveries`)."""
+
+        def query(r: Reader) -> list[outbox.DeliveryRow]:
+            n = r.incident_id(ref) if ref is not None else None
+            return outbox.deliveries(r, n, failing=failing, event_ids=event_ids)
+
+        return await self._read(query)
+
+    async def delivery_payloads(self, event_ids: Collection[int]) -> dict[int, dict[str, Any]]:
+        return await self._read(outbox.payloads, event_ids)
+
+    async def routes(self) -> list[outbox.Route]:
+        return await self._read(outbox.routes)
+
+    async def deliveries_waiting(self) -> int:
+        return await self._read(outbox.waiting)
 
     # -------------------------------------------------------------- presence
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .. import rules
 from ..domain import MAX_TEXT_BYTES, DatabaseReplaced, Kind, StorageError
+from ..hooks import outbox
 from .dialect import Dialect
 from .projections import statements
 from .reader import Connection, IncidentRef, Reader
@@ -90,8 +91,9 @@ class Tx(Reader):
         at: datetime | None = None,
     ) -> Chained:
         """Append one event to the chain and apply its projections, after the one
-        check of its stated time (`rules.check_time`) against the incident as it stands.
-        The event comes back plain (`record.Chained`): see `verbs.entries`."""
+        check of its stated time (`rules.check_time`) against the incident as it stands;
+        queue its deliveries to the hooks that want it (`outbox.enqueue`) in the same
+        transaction. The event comes back plain (`record.Chained`): see `verbs.entries`."""
         now = self.clock()
         if at is not None and not self.force_time:
             origin = (
@@ -104,7 +106,9 @@ class Tx(Reader):
                 else None
             )
             rules.check_time(at, now, from_ts(origin) if origin else None)
-        return append_event(self, incident_id, kind, actor, text, data or {}, at or now, now)
+        ev = append_event(self, incident_id, kind, actor, text, data or {}, at or now, now)
+        outbox.enqueue(self, ev.id, incident_id, kind.value, ev.data, now)
+        return ev
 
 
 def verb(fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[Tx, P], T]:

@@ -1,0 +1,200 @@
+"""Deliveries through real processes: writers of other users that have no config,
+`ircmd deliver` and `ircmd serve` as the deliverer, a real receiver on 127.0.0.1,
+`ircmd deliveries` to look and retry, and SIGKILL in the middle of a send.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers.cli import IRCMD, RunCli, assert_error, assert_ok, clean_env
+from helpers.processes import DEADLINE, _lines, _next
+from helpers.receivers import SECRET, SLACK_TOKEN, Receiver, Reply
+from helpers.serve import Server, write_config
+
+
+def hooks_config(receiver: Receiver, timeout: float = 10) -> str:
+    return f"""
+[serve]
+listen = "127.0.0.1:0"
+
+[[hooks]]
+name = "ops"
+kind = "webhook"
+url = "{receiver.url}"
+secret = "{SECRET}"
+events = ["declare", "update", "notify", "close"]
+timeout = {timeout}
+
+[[hooks]]
+name = "chat"
+kind = "slack"
+url = "{receiver.slack_url}"
+events = ["update"]
+audience = "external"
+
+[contacts."Legal"]
+hook = "ops"
+address = "legal@example.com"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path, receiver: Receiver) -> Path:
+    root = tmp_path / "admin"
+    root.mkdir()
+    return write_config(root, hooks_config(receiver))
+
+
+class Deliver:
+    """`ircmd deliver` running as the administrator, with the hooks' secrets."""
+
+    def __init__(self, db: Path, home: Path, config: Path) -> None:
+        env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(config)})
+        self.proc = subprocess.Popen(
+            [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        self.out = _lines(self.proc.stdout)
+        self.err = _lines(self.proc.stderr)
+        first = _next(self.out, "deliver's first line")
+        assert first and first.startswith("ircmd deliver: sending for ops, chat"), first
+
+    def outcomes(self, n: int) -> list[dict[str, object]]:
+        """The next `n` outcome lines of its log."""
+        got = []
+        while len(got) < n:
+            line = _next(self.err, "an outcome line")
+            assert line is not None, "deliver ended"
+            got.append(json.loads(line))
+        return got
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(DEADLINE)
+
+
+def once(run_cli: RunCli, config: Path) -> str:
+    r = run_cli("deliver", "--once", env={"IRCMD_CONFIG": str(config)}, user="admin")
+    assert_ok(r)
+    return r.stderr
+
+
+def test_writers_queue_and_deliver_once_sends(
+    run_cli: RunCli, config: Path, receiver: Receiver, db_path: Path
+) -> None:
+    once(run_cli, config)  # the routing is in the record now; nothing was waiting
+    # Writers have no config.toml at all: the record tells them what to queue.
+    assert_ok(run_cli("declare", "Checkout down", "--severity", "SEV2"))
+    assert_ok(run_cli("update", "INC-1", "external", "We are rolling back"))
+    assert_ok(run_cli("notify", "INC-1", "legal", user="bob"))
+    listed = assert_ok(run_cli("deliveries"))
+    assert listed.count("queued") == 4, listed
+    log = once(run_cli, config)
+    assert len(log.splitlines()) == 4 and all('"sent"' in line for line in log.splitlines())
+    got = receiver.wait_for(4)
+    assert {a.path for a in got} == {"/hook", f"/services/{SLACK_TOKEN}"}
+    shown = json.loads(assert_ok(run_cli("deliveries", "INC-1", "--json")))
+    assert [(d["event"], d["hook"], d["state"]) for d in shown] == [
+        (1, "ops", "sent"),
+        (2, "chat", "sent"),  # queued in the hooks' name order
+        (2, "ops", "sent"),
+        (3, "ops", "sent"),
+    ]
+    assert shown[3]["address"] == "legal@example.com"
+    assert assert_ok(run_cli("deliveries", "--failed")) == ""
+    # The outcomes are on the record, and every reader copes with them.
+    report = assert_ok(run_cli("report", "INC-1"))
+    assert "delivery of #2 to chat: sent" in report
+    timeline = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))["events"]
+    assert [e["kind"] for e in timeline].count("delivery") == 4
+    assert "chain intact" in assert_ok(run_cli("verify"))
+    for out in (listed, log, report, json.dumps(timeline), json.dumps(shown)):
+        assert SECRET not in out and SLACK_TOKEN not in out
+    raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+    assert SECRET.encode() not in raw and SLACK_TOKEN.encode() not in raw
+    assert str(receiver.port).encode() not in raw  # not even the receiver's address
+
+
+def test_a_failed_delivery_is_listed_and_retried_by_a_person(
+    run_cli: RunCli, config: Path, receiver: Receiver
+) -> None:
+    once(run_cli, config)
+    assert_ok(run_cli("declare", "Checkout down"))
+    receiver.answer(Reply(400, body="unknown field"))
+    once(run_cli, config)
+    failed = assert_ok(run_cli("deliveries", "--failed"))
+    assert (
+        failed.startswith("DLV-1 ") and "failed (1 tries) 400 Bad Request: unknown field" in failed
+    )
+    assert_error(run_cli("--read-only", "deliveries", "retry", "DLV-1"), "read-only")
+    assert_error(run_cli("deliveries", "retry", "DLV-7"), "no delivery DLV-7")
+    assert_ok(run_cli("deliveries", "retry", "dlv-1", user="bob"))
+    assert_error(run_cli("deliveries", "retry", "1"), "is queued")
+    once(run_cli, config)
+    assert len(receiver.wait_for(2)) == 2
+    assert "sent (2 tries)" in assert_ok(run_cli("deliveries", "INC-1"))
+    events = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))["events"]
+    said = [(e["actor"], e["data"]["outcome"]) for e in events if e["kind"] == "delivery"]
+    assert said == [("deliverer", "failed"), ("bob", "requeued"), ("deliverer", "sent")]
+
+
+def test_deliver_is_refused_to_locked_and_read_only_sessions(run_cli: RunCli, config: Path) -> None:
+    once(run_cli, config)
+    assert_ok(run_cli("declare", "Checkout down"))
+    env = {"IRCMD_CONFIG": str(config)}
+    assert_error(run_cli("--read-only", "deliver", "--once", env=env), "read-only")
+    locked = {"IRCMD_LOCK_USER": "mallory", **env}
+    assert_error(run_cli("deliver", env=locked, user=None), "deliver refused")
+    # Looking is fine: no secret is in the outbox.
+    listed = assert_ok(run_cli("deliveries", env=locked, user=None))
+    assert "queued" in listed and SECRET not in listed
+
+
+def test_deliver_runs_until_stopped_and_sends_at_once(
+    tmp_path: Path, run_cli: RunCli, config: Path, receiver: Receiver, db_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    assert_ok(run_cli("declare", "Checkout down"))  # before any routing: nothing queued
+    d = Deliver(db_path, home, config)
+    try:
+        assert_ok(run_cli("update", "INC-1", "internal", "one"))
+        assert_ok(run_cli("update", "INC-1", "external", "two"))
+        assert [o["outcome"] for o in d.outcomes(3)] == ["sent"] * 3
+        texts = [a.body["event"]["text"] for a in receiver.got() if a.path == "/hook"]
+        assert texts == ["one", "two"]
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(DEADLINE) == 0
+    finally:
+        d.kill()
+
+
+def test_serve_killed_mid_send_delivers_after_restart_with_one_duplicate(
+    tmp_path: Path, run_cli: RunCli, receiver: Receiver, db_path: Path, server: type[Server]
+) -> None:
+    (tmp_path / "admin2").mkdir()
+    config = write_config(tmp_path / "admin2", hooks_config(receiver, timeout=30))
+    first = server(db_path, config)
+    assert_ok(run_cli("declare", "Checkout down"))
+    [declared] = receiver.wait_for(1)
+    receiver.hold()  # the next request arrives and is not answered
+    assert_ok(run_cli("update", "INC-1", "internal", "rolling back"))
+    receiver.wait_for(2)
+    first.kill()
+    receiver.release()
+    assert "sending" in assert_ok(run_cli("deliveries"))
+    server(db_path, config)  # its lease died with its process: sent again at once
+    got = receiver.wait_for(3)
+    assert [a.body["event"]["text"] for a in got] == ["Checkout down", *["rolling back"] * 2]
+    assert got[1].key == got[2].key != declared.key  # the duplicate says it is one
+    rows = json.loads(assert_ok(run_cli("deliveries", "--json")))
+    assert [(r["state"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 2)]
+    events = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))["events"]
+    sent = [e["data"]["of"] for e in events if e["kind"] == "delivery"]
+    assert sent == [1, 3]  # each delivery's outcome once (#2 is the first's)
