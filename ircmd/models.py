@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_TEXT_BYTES = 64 * 1024
 MAX_NAME_CHARS = 100
+#: The longest link an action may hold (`ircmd action link`): what browsers and
+#: issue trackers handle everywhere.
+MAX_LINK_CHARS = 2000
 #: The largest alert payload accepted, over HTTP or from standard input.
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
@@ -261,6 +264,9 @@ class Kind(StrEnum):
     SKIP = "skip"  # a checklist step marked not applicable, with the reason
     ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
     PUBLIC_TITLE = "public_title"  # the title the status page shows
+    # Where an action is tracked outside ircmd (an issue); `from` is the link it
+    # replaces, if any.
+    ACTION_LINK = "action_link"
 
 
 # Kinds a user may pass to `ircmd log --kind`: free-text entries.
@@ -479,6 +485,7 @@ class Action(Frozen):
     reason: str = ""
     verification: str = ""
     closure_evidence: str = ""
+    link: str | None = None  # where it is tracked outside ircmd (an issue's URL)
     created_at: datetime
     updated_at: datetime
 

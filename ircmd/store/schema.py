@@ -6,7 +6,7 @@ that `projections.statements` derives from events alone.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Tables rebuilt from events by a replay; `verify` compares them with a fresh replay.
 PROJECTION_TABLES = (
@@ -240,7 +240,13 @@ CREATE TABLE public_titles (
 );
 """
 
+# Version 5: an action may link to where it is tracked outside ircmd (`action link`).
+# No older event links one.
+_V5 = """
+ALTER TABLE actions ADD COLUMN link TEXT;
+"""
+
 # MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 assert len(MIGRATIONS) == SCHEMA_VERSION
