@@ -3,6 +3,7 @@ status means, and a timeout that leaves nothing running."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -161,6 +162,29 @@ async def test_timeout_kills_the_whole_group_and_is_retried(tmp_path: Path) -> N
         time.sleep(0.05)
     assert _gone(child)
     assert not [p for p in psutil.Process().children() if p.status() == psutil.STATUS_ZOMBIE]
+
+
+async def test_a_deliverer_stopping_leaves_nothing_running(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    prog = script(
+        tmp_path,
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        f"os.rename({str(pids)!r} + '.tmp', {str(pids)!r})\n"
+        "time.sleep(300)",
+    )
+    task = asyncio.create_task(command.send(hook(prog, timeout=300), delivery()))
+    while not pids.exists():
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    parent, child = map(int, pids.read_text().split())
+    assert not psutil.pid_exists(parent) or _gone(parent)
+    deadline = time.monotonic() + 10
+    while not _gone(child) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert _gone(child)
 
 
 async def test_killed_by_a_signal_is_permanent(tmp_path: Path) -> None:

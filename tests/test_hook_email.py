@@ -200,6 +200,16 @@ async def test_no_recipient_at_all_is_permanent(plain: int, inbox: Inbox) -> Non
     assert not inbox.messages
 
 
+async def test_an_address_that_could_inject_headers_is_refused(plain: int, inbox: Inbox) -> None:
+    forged = "legal@example.org\r\nBcc: everyone@example.org"
+    outcome = await mail.send(hook(plain), delivery(address=forged))
+    assert (outcome.ok, outcome.retry, outcome.status) == (False, False, "bad address")
+    assert "\n" not in outcome.reason
+    outcome = await mail.send(hook(plain, to=["a@example.org, b@example.org"]), delivery())
+    assert outcome.status == "bad address"
+    assert not inbox.messages
+
+
 async def test_starttls_and_login(secured: int, inbox: Inbox) -> None:
     h = hook(secured, starttls=True, username="ops", password=PASSWORD)
     outcome = await mail.send(h, delivery())

@@ -27,6 +27,8 @@ from .base import Delivery, Outcome, body_text, headline
 
 SMTPS_PORT = 465
 _REASON_CHARS = 200
+#: One plain address: no name part, no list, nothing that could end a header line.
+_ADDRESS = re.compile(r"^[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+$")
 
 
 def message(hook: Hook, delivery: Delivery, to: tuple[str, ...]) -> EmailMessage:
@@ -61,6 +63,9 @@ async def send(hook: Hook, delivery: Delivery) -> Outcome:
     to = recipients(hook, delivery)
     if not to:
         return Outcome(False, False, "no recipient", "no address for this notify and no `to`")
+    bad = next((a for a in to if not _ADDRESS.match(a)), None)
+    if bad is not None:
+        return Outcome(False, False, "bad address", f"not one plain address: {_one_line(bad)!r}")
     implicit = hook.smtp_port == SMTPS_PORT
     try:
         errors, reply = await aiosmtplib.send(
