@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
+from pydantic import ValidationError
 
 from ircmd.hooks import command
 from ircmd.hooks.base import Delivery
@@ -191,3 +192,10 @@ async def test_killed_by_a_signal_is_permanent(tmp_path: Path) -> None:
     prog = script(tmp_path, "import signal; os.kill(os.getpid(), signal.SIGKILL)")
     outcome = await command.send(hook(prog), delivery())
     assert (outcome.ok, outcome.retry, outcome.status) == (False, False, "signal 9")
+
+
+def test_pass_env_names_only_variables() -> None:
+    assert hook("x", pass_env=["GH_TOKEN", "_X1"]).pass_env == ("GH_TOKEN", "_X1")
+    for bad in ("GH TOKEN", "1X", "A=B", ""):
+        with pytest.raises(ValidationError):
+            hook("x", pass_env=[bad])
