@@ -1231,6 +1231,19 @@ def action_set(
     click.echo(f"{a.key} {a.status}")
 
 
+@action.command("link")
+@click.argument("action_id", metavar="ACT-n")
+@click.argument("url", metavar="URL")
+@at_option
+@click.pass_context
+def action_link(ctx: click.Context, action_id: str, url: str, at: str | None) -> None:
+    """Record where an action is tracked outside ircmd (an issue's URL); its status and
+    verification stay here."""
+    aid = parse_action_ref(action_id)
+    a = run(ctx, lambda s, c: s.link_action(aid, url, actor=c.user, at=when(at)))
+    click.echo(f"{a.key} tracked at {a.link}")
+
+
 @cli.command()
 @click.option("--overdue", is_flag=True, help="Only actions past their due date.")
 @click.option("--owner", metavar="PERSON")

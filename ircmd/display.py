@@ -219,6 +219,9 @@ def describe(ev: Event) -> str:
             ]
             move = ", ".join(changes) or "updated"
             return f"action ACT-{d['action_id']} {move}" + (f": {ev.text}" if ev.text else "")
+        case Kind.ACTION_LINK:
+            was = f" (was {d['from']})" if d.get("from") else ""
+            return f"action ACT-{d['action_id']} tracked at {ev.text}{was}"
         case Kind.ALERT:
             opened = " (opened this incident)" if d.get("opened") else ""
             return f"ALERT {d['status']} from {d['source']}: {ev.text}{opened}"

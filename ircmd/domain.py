@@ -13,6 +13,9 @@ from enum import Enum, StrEnum
 
 MAX_TEXT_BYTES = 64 * 1024
 MAX_NAME_CHARS = 100
+#: The longest link an action may hold (`ircmd action link`): what browsers and
+#: issue trackers handle everywhere.
+MAX_LINK_CHARS = 2000
 #: The largest alert payload accepted, over HTTP or from standard input.
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
@@ -258,6 +261,9 @@ class Kind(StrEnum):
     SKIP = "skip"  # a checklist step marked not applicable, with the reason
     ALERT = "alert"  # from monitoring (`ircmd serve`, `ircmd ingest`)
     PUBLIC_TITLE = "public_title"  # the title the status page shows
+    # Where an action is tracked outside ircmd (an issue); `from` is the link it
+    # replaces, if any.
+    ACTION_LINK = "action_link"
     # What became of delivering an event to a hook (`hooks.deliverer`), or a person
     # queuing a failed delivery again. Never itself delivered.
     DELIVERY = "delivery"

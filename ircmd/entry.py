@@ -332,6 +332,20 @@ class SetAction(Command):
 
 
 @dataclass(frozen=True)
+class LinkAction(Command):
+    """`/link ACT-n URL`: where the action is tracked outside ircmd (an issue)."""
+
+    action_id: int
+    url: str
+
+    async def run(self, ctx: Context, at: datetime | None = None) -> str | None:
+        linked = await ctx.write(
+            lambda: ctx.store.link_action(self.action_id, self.url, actor=ctx.actor, at=at)
+        )
+        return f"{linked.key} tracked at {linked.link}"
+
+
+@dataclass(frozen=True)
 class Amend(Command):
     event_id: int
     text: str
@@ -872,6 +886,13 @@ def _act(rest: str, now: datetime) -> Command:
     return SetAction(parse_action_ref(ref), status, note)
 
 
+def _link(rest: str, now: datetime) -> Command:
+    ref, url = _split(rest, "link")
+    if not url:
+        raise ParseError(f"usage: {usage_of('link').syntax} (the URL is missing)")
+    return LinkAction(parse_action_ref(ref), rules.check_link(url))
+
+
 def _at(rest: str, now: datetime) -> Command:
     """`/at TIME TEXT` is a back-dated note; `/at TIME /command ...` back-dates any
     command that writes (`//text` after the time is a note starting with a slash)."""
@@ -1145,6 +1166,13 @@ COMMANDS: tuple[Spec, ...] = (
         _retype,
         completes=(Arg.ACTION, Arg.ACTION_TYPE),
         cli=True,
+    ),
+    Spec(
+        "link",
+        "ACT-n URL",
+        "record where an action is tracked outside ircmd (an issue's URL)",
+        _link,
+        completes=(Arg.ACTION,),
     ),
     Spec(
         "at",

@@ -57,6 +57,7 @@ _LISTED: dict[tuple[str, ...], str] = {
     ("action",): "",
     ("action", "add"): "incident title owner due type_ review_ at",
     ("action", "set"): "action_id new_status note evidence owner due review_ at",
+    ("action", "link"): "action_id url at",
     ("actions",): "overdue owner incident as_json",
     # Alerts from standard input, recorded as the locked person; the routes are the
     # administrator's config.toml. Not `serve` or `status-page`: they bind a socket

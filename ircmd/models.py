@@ -16,6 +16,7 @@ from .domain import (
     ACTIVE_STATUSES,
     DECLARER,
     LOG_KINDS,
+    MAX_LINK_CHARS,
     MAX_NAME_CHARS,
     MAX_PAYLOAD_BYTES,
     MAX_TEXT_BYTES,
@@ -61,6 +62,7 @@ __all__ = [
     "DECLARER",
     "DELIVER_SESSION_PREFIX",
     "LOG_KINDS",
+    "MAX_LINK_CHARS",
     "MAX_NAME_CHARS",
     "MAX_PAYLOAD_BYTES",
     "MAX_TEXT_BYTES",
@@ -277,6 +279,7 @@ class Action(Frozen):
     reason: str = ""
     verification: str = ""
     closure_evidence: str = ""
+    link: str | None = None  # where it is tracked outside ircmd (an issue's URL)
     created_at: datetime
     updated_at: datetime
 

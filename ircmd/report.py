@@ -545,10 +545,11 @@ def evidence_lines(state: IncidentState) -> list[str]:
 
 def action_lines(state: IncidentState) -> list[str]:
     lines = ["", "## Follow-up actions"]
-    lines += [
-        f"- {a.key} [{a.status}] {a.title} ({a.type}; {a.owner or 'no owner'}; due {a.due or '-'})"
-        for a in state.actions
-    ]
+    for a in state.actions:
+        owner, due = a.owner or "no owner", a.due or "-"
+        lines.append(f"- {a.key} [{a.status}] {a.title} ({a.type}; {owner}; due {due})")
+        if a.link:
+            lines.append(f"  - tracked at {a.link}")
     return lines if state.actions else [*lines, "- none"]
 
 

@@ -11,8 +11,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
 from .domain import (
+    MAX_LINK_CHARS,
     MAX_NAME_CHARS,
     MAX_TEXT_BYTES,
     REVIEW_LABELS,
@@ -109,6 +111,35 @@ def check_name(name: str, what: str = "name") -> str:
             " type the name plainly"
         )
     return name
+
+
+def check_link(url: str) -> str:
+    """A link an action points to (an issue, a ticket), as the record keeps it.
+
+    Only http and https, which every reader of a report can open and none of which
+    runs anything (no `javascript:`, `file:`); at most MAX_LINK_CHARS; nothing
+    invisible or a control character, so what is shown is what a click opens. No
+    user name or password in it: the record keeps a link for good."""
+    url = url.strip()
+    if not url:
+        raise InvalidInput("link is empty")
+    if len(url) > MAX_LINK_CHARS:
+        raise InvalidInput(f"link is longer than {MAX_LINK_CHARS} characters")
+    hidden = _hidden(url) or next((c for c in url if c.isspace()), None)
+    if hidden:
+        raise InvalidInput(
+            f"link contains a space, an invisible or a control character (U+{ord(hidden):04X})"
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as e:
+        raise InvalidInput(f"link is not a valid URL: {e}") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise InvalidInput(f"link must be an http:// or https:// URL with a host: {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput("link holds a user name or password; the record would keep it")
+    return url
 
 
 def _hidden(text: str) -> str | None:

@@ -13,7 +13,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -95,6 +95,10 @@ class Hook(_Section):
     to: tuple[str, ...] = ()
     # command: argv, run without a shell
     command: tuple[str, ...] = ()
+    #: Variables of the deliverer's environment the command is also given (a token
+    #: its CLI needs, like GH_TOKEN); nothing else of it is passed but what
+    #: `hooks.command.PASSED` lists.
+    pass_env: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = ()
 
     @field_validator("events")
     @classmethod

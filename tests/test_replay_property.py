@@ -177,6 +177,12 @@ commands = st.one_of(
     st.tuples(st.just("public_title"), incs, texts, people),
     st.tuples(st.just("deliver"), st.sampled_from(["sent", "failed", "gave_up"]), st.booleans()),
     st.tuples(st.just("retry_delivery"), st.integers(1, 8), people),
+    st.tuples(
+        st.just("link"),
+        st.integers(1, 4),
+        st.sampled_from(["https://github.com/acme/web/issues/7", "http://t/1", "ftp://x/y", ""]),
+        people,
+    ),
 )
 
 
@@ -276,6 +282,8 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
                 await s.release_deliveries("prop", [c.id for c in rest])
         case ("retry_delivery", n, actor):
             await s.retry_delivery(n, actor=actor)
+        case ("link", aid, url, actor):
+            await s.link_action(aid, url, actor=actor)
         case _:
             raise AssertionError(f"unknown command {cmd!r}")
 
@@ -410,6 +418,8 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("action_set", 1, ActionStatus.VERIFIED, "alert fired in drill", None, None, b),
         ("action_set", 2, ActionStatus.WONT_DO, "superseded", None, None, a),
         ("retype", 2, ActionType.PREVENTIVE, "it prevents", a),
+        ("link", 1, "https://github.com/acme/db/issues/12", a),
+        ("link", 1, "https://github.com/acme/db/issues/13", b),  # after it was verified
         # Closure needs every step done or skipped (2 is).
         *[("check", 1, n, b, True) for n in (1, 3, 5)],
         ("status", 1, Status.CLOSED, c, "", ""),

@@ -327,6 +327,13 @@ def _statements(ev: Event | Chained, dialect: Dialect) -> list[Statement]:
                     (d["to"], at, d["action_id"]),
                 )
             )
+        case Kind.ACTION_LINK:
+            out.append(
+                (
+                    "UPDATE actions SET link = ?, updated_at = ? WHERE id = ?",
+                    (ev.text, at, d["action_id"]),
+                )
+            )
         case Kind.RETITLE:
             out.append(("UPDATE incidents SET title = ? WHERE id = ?", (ev.text, inc)))
         case Kind.SUMMARY:

@@ -44,7 +44,7 @@ INCIDENT_COLUMNS = (
 )
 ACTION_COLUMNS = (
     "id, incident_id, title, type, owner, due, review_date, status, reason, verification,"
-    " closure_evidence, created_at, updated_at"
+    " closure_evidence, link, created_at, updated_at"
 )
 
 

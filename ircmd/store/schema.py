@@ -279,6 +279,9 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_pending ON deliveries (state, id);
 CREATE INDEX deliveries_by_event ON deliveries (event_id);
 CREATE INDEX deliveries_by_incident ON deliveries (incident_id, id);
+-- An action may link to where it is tracked outside ircmd (`action link`); no older
+-- event links one.
+ALTER TABLE actions ADD COLUMN link TEXT;
 """
 
 # MIGRATIONS[n] brings a database from user_version n to n + 1.

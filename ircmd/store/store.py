@@ -163,6 +163,7 @@ class Store(Face):
     add_action = _Verb(actions.add_action)
     set_action = _Verb(actions.set_action)
     retype_action = _Verb(actions.retype_action)
+    link_action = _Verb(actions.link_action)
     ingest_alerts = _Verb(alerts.ingest_alerts)
     ingest_batch = _Verb(alerts.ingest_batch)
     set_public_title = _Verb(alerts.set_public_title)

@@ -248,6 +248,8 @@ class ActionsPanel(ProcessPanel):
                 t.append((f"   verified: {_user(a.verification)}\n", SUCCESS))
             if a.reason:
                 t.append((f"   won't do: {_user(a.reason)}\n", MUTED))
+            if a.link:
+                t.append((f"   tracked at {_user(a.link)}\n", MUTED))
         t.append(("[a] add (form)  /act ACT-n STATUS [NOTE]", MUTED))
         return Content.assemble(*t)
 

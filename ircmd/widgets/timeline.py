@@ -44,6 +44,7 @@ KIND_LABELS = {
     Kind.ITEM_ADD.value: "step",
     Kind.ACTION_ADD.value: "action",
     Kind.ACTION_SET.value: "action",
+    Kind.ACTION_LINK.value: "action",
     Kind.EVIDENCE_ADD.value: "evidence",
     Kind.EVIDENCE_TRANSFER.value: "custody",
     Kind.EVIDENCE_AMEND.value: "evidence",

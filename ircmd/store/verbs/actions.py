@@ -118,3 +118,20 @@ def retype_action(
     }
     tx.append(action.incident_id, Kind.ACTION_RETYPE, actor, reason, data, at)
     return queries.action(tx, action_id)
+
+
+@verb
+def link_action(
+    tx: Tx, action_id: int, url: str, *, actor: str, at: datetime | None = None
+) -> Action:
+    """Record where an action is tracked outside ircmd (the issue a hook opened for
+    it). A later link replaces it, naming the one it replaces; the action's status
+    and its verification stay in ircmd. Like `set_action`, it goes on after the
+    incident closes."""
+    url = rules.check_link(url)
+    action = queries.action(tx, action_id)
+    if action.link == url:
+        raise RuleViolation(f"{action.key} already links to {url}")
+    data = {"action_id": action_id, "from": action.link}
+    tx.append(action.incident_id, Kind.ACTION_LINK, actor, url, data, at)
+    return queries.action(tx, action_id)
