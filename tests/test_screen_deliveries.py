@@ -1,0 +1,221 @@
+"""Deliveries on the command screen, on real SQLite files: each folded under the
+entry it delivered (`→ ops ✓  email ✗ 550 ...`), each update's in the Comms tab
+with the outbox's waiting and failing ones, and the header's warnings. Outcomes
+are recorded by another connection through the store verbs a deliverer uses (the
+screen sees them through its change feed, as from another process), and once end
+to end by a real `ircmd deliver` process and a real receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.cli import IRCMD, clean_env
+from helpers.processes import DEADLINE
+from helpers.receivers import SECRET, Receiver
+from helpers.screen import NOW, declared, frozen, ready, running, shown, submit, until
+
+from ircmd.hooks.outbox import Route
+from textual.widgets import Static
+
+from ircmd.models import Audience, Kind
+from ircmd.screens.command import CommandScreen
+from ircmd.store import Store
+from ircmd.store.verbs.deliveries import Result
+
+OWNER = "test-deliverer"
+
+
+async def hooked(tmp_path: Path, *names: str) -> Path:
+    """One declared incident and hooks `names` (default ops and email) that want
+    updates and notifies, as a deliverer's start writes them."""
+    db = await declared(tmp_path)
+    async with await Store.open(db, clock=frozen) as store:
+        routes = [Route(n, "webhook", ("update", "notify")) for n in names or ("ops", "email")]
+        await store.set_routes(routes, [])
+    return db
+
+
+async def update(db: Path, text: str = "Checkout is degraded") -> int:
+    async with await Store.open(db, clock=frozen) as store:
+        ev = await store.send_update(1, Audience.EXTERNAL, text, actor="alice")
+    return ev.id
+
+
+async def settle(db: Path, hook: str, result: Result) -> None:
+    """Take `hook`'s due deliveries and record `result` for each, as a deliverer
+    would after sending them: the outcome and the row's state in one transaction."""
+    async with await Store.open(db, clock=frozen) as store:
+        claim = await store.claim_deliveries(OWNER, {hook: 10.0}, NOW)
+        for run in claim.runs:
+            for c in run:
+                await store.record_delivery(c.id, result, actor="deliverer", owner=OWNER)
+
+
+def timeline_text(screen: CommandScreen) -> str:
+    tl = screen.timeline
+    return "\n".join(tl.line_text(i) for i in range(tl.total_lines))
+
+
+def lines_of(screen: CommandScreen, event_id: int) -> list[str]:
+    """The timeline's lines of one entry: its first line and those under it."""
+    tl = screen.timeline
+    index = next(i for i, r in enumerate(tl.rows) if r.id == event_id)
+    start = tl._starts[index]
+    return [tl.line_text(i) for i in range(start, start + tl._lines_of(tl.rows[index]))]
+
+
+async def test_outcomes_fold_onto_the_update_and_fill_the_comms_tab(tmp_path: Path) -> None:
+    db = await hooked(tmp_path)
+    sent = await update(db)
+    async with running(db, poll_interval=0.05) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: bool(screen.deliveries))
+        assert "→ email … queued  ops … queued" in lines_of(screen, sent)[-1]
+        rows = len(screen.timeline.rows)
+
+        await settle(db, "ops", Result("sent", "200"))
+        await settle(db, "email", Result("failed", "550", "mailbox unavailable"))
+        await until(pilot, lambda: "email ✗" in timeline_text(screen))
+        under = lines_of(screen, sent)
+        assert under[0].startswith(f"#{sent}") and "external update" in under[0]
+        assert "→ email ✗ 550 mailbox unavailable  ops ✓" in under[-1]
+        # The two delivery events are on the record, yet no line of their own.
+        assert len(screen.timeline.rows) == rows
+        assert not [r for r in screen.timeline.rows if r.kind == Kind.DELIVERY]
+        assert "deliveries failing: 1" in shown(screen, "header")
+
+        await pilot.press("f5")
+        await pilot.pause()
+        comms = shown(screen, "comms")
+        assert "→ email ✗ 550 mailbox unavailable  ops ✓" in comms
+        assert "Deliveries  1 failing, 0 waiting" in comms
+        assert f"DLV-1 #{sent} update email ✗ 550 mailbox unavailable" in comms
+        assert "ircmd deliveries retry DLV-1" in comms
+
+
+async def test_enter_on_a_delivered_entry_shows_each_outcome(tmp_path: Path) -> None:
+    db = await hooked(tmp_path, "ops")
+    sent = await update(db)
+    await settle(db, "ops", Result("gave_up", "timeout", "no answer in 10 s"))
+    async with running(db) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: bool(screen.deliveries))
+        assert "→ ops ✗ gave up timeout no answer in 10 s" in lines_of(screen, sent)[-1]
+        screen.timeline.focus()
+        screen.timeline.cursor = len(screen.timeline.rows) - 1
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.screen is not screen)
+        body = "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
+        assert "delivered:\n→ ops ✗ gave up timeout no answer in 10 s" in body
+
+
+async def test_a_retry_and_a_requeue_show_as_they_happen(tmp_path: Path) -> None:
+    db = await hooked(tmp_path, "ops")
+    sent = await update(db)
+    async with running(db, poll_interval=0.05) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: bool(screen.deliveries))
+        await settle(db, "ops", Result("failed", "503", "busy", retry_at=NOW))
+        await until(pilot, lambda: "ops … retrying 503 busy" in lines_of(screen, sent)[-1])
+        await settle(db, "ops", Result("failed", "400", "bad request"))
+        await until(pilot, lambda: "ops ✗ 400 bad request" in lines_of(screen, sent)[-1])
+        async with await Store.open(db, clock=frozen) as store:
+            await store.retry_delivery(1, actor="bob")
+        # Queued again by a person: waiting, and its last failure still said.
+        await until(
+            pilot, lambda: "ops … retrying 400 bad request" in lines_of(screen, sent)[-1]
+        )
+        assert "deliveries failing: 1" in shown(screen, "header")
+
+
+async def test_the_header_says_when_deliveries_wait_and_no_deliverer_runs(
+    tmp_path: Path,
+) -> None:
+    db = await hooked(tmp_path)
+    await update(db)
+    async with running(db, heartbeat=3600) as pilot:
+        screen = await ready(pilot)
+        await until(
+            pilot, lambda: "2 deliveries waiting, no deliverer running" in shown(screen, "header")
+        )
+        # A deliverer's heartbeat, on the frozen clock: fresh. The next beat reads it.
+        async with await Store.open(db, clock=frozen) as store:
+            await store.heartbeat("deliver-test", None, "deliver", "host")
+        screen.beat()
+        await until(pilot, lambda: "waiting" not in shown(screen, "header"))
+        assert "watching" not in shown(screen, "header")  # a deliverer is nobody watching
+
+
+async def test_hook_names_and_reasons_print_literally(tmp_path: Path) -> None:
+    db = await hooked(tmp_path, "[@click=app.quit]x", "[/]")
+    sent = await update(db)
+    await settle(db, "[/]", Result("failed", "[b]", "[/] [@click=app.quit]y\x1b[2J"))
+    async with running(db) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: bool(screen.deliveries))
+        line = lines_of(screen, sent)[-1]
+        assert "→ [/] ✗ [b] [/] [@click=app.quit]y␛[2J  [@click=app.quit]x … queued" in line
+        await pilot.press("f5")
+        await pilot.pause()
+        comms = shown(screen, "comms")
+        assert "[/] ✗ [b] [/] [@click=app.quit]y␛[2J" in comms
+        assert "[@click=app.quit]x … queued" in comms
+        assert pilot.app.is_running
+
+
+# ---------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+def hook_config(tmp_path: Path, receiver: Receiver) -> Iterator[Path]:
+    """A config.toml whose hook `ops` posts external updates to the receiver."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[[hooks]]
+name = "ops"
+kind = "webhook"
+url = "{receiver.url}"
+secret = "{SECRET}"
+events = ["update"]
+audience = "external"
+"""
+    )
+    config.chmod(0o600)
+    yield config
+
+
+async def test_an_update_typed_in_the_bar_reaches_a_receiver_and_shows_sent(
+    tmp_path: Path, receiver: Receiver, hook_config: Path
+) -> None:
+    db = await declared(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(hook_config)})
+    proc = subprocess.Popen(
+        [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        async with await Store.open(db, clock=frozen) as store:
+            for _ in range(int(DEADLINE * 20)):
+                if await store.routes() or proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert await store.routes(), proc.poll()
+        async with running(db, poll_interval=0.05) as pilot:
+            screen = await submit(pilot, "/update external Checkout is back for everyone")
+            got = await receiver.until(1)
+            assert got[0].signed
+            assert got[0].body["event"]["text"] == "Checkout is back for everyone"
+            sent = got[0].body["event"]["id"]
+            await until(pilot, lambda: "→ ops ✓" in lines_of(screen, sent)[-1])
+            assert "external update: Checkout is back" in lines_of(screen, sent)[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=DEADLINE) == 0, proc.stderr.read() if proc.stderr else ""
+
