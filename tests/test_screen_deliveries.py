@@ -18,10 +18,9 @@ from helpers.cli import IRCMD, clean_env
 from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, Receiver
 from helpers.screen import NOW, declared, frozen, ready, running, shown, submit, until
-
-from ircmd.hooks.outbox import Route
 from textual.widgets import Static
 
+from ircmd.hooks.outbox import Route
 from ircmd.models import Audience, Kind
 from ircmd.screens.command import CommandScreen
 from ircmd.store import Store
