@@ -16,8 +16,8 @@ import pytest
 from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, SLACK_TOKEN, Receiver, Reply
 
-from ircmd.hooks.deliverer import Deliverer, settle
 from ircmd.hooks.base import Outcome
+from ircmd.hooks.deliverer import Deliverer, settle
 from ircmd.hooks.outbox import Claimed
 from ircmd.models import Audience, Kind, Severity
 from ircmd.settings import Settings

@@ -126,9 +126,7 @@ async def test_a_retry_and_a_requeue_show_as_they_happen(tmp_path: Path) -> None
         async with await Store.open(db, clock=frozen) as store:
             await store.retry_delivery(1, actor="bob")
         # Queued again by a person: waiting, and its last failure still said.
-        await until(
-            pilot, lambda: "ops … retrying 400 bad request" in lines_of(screen, sent)[-1]
-        )
+        await until(pilot, lambda: "ops … retrying 400 bad request" in lines_of(screen, sent)[-1])
         assert "deliveries failing: 1" in shown(screen, "header")
 
 
@@ -218,3 +216,21 @@ async def test_an_update_typed_in_the_bar_reaches_a_receiver_and_shows_sent(
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=DEADLINE) == 0, proc.stderr.read() if proc.stderr else ""
 
+
+async def test_the_comms_tab_scrolls_at_80x24(tmp_path: Path) -> None:
+    db = await hooked(tmp_path)
+    for i in range(6):
+        await update(db, f"update {i}: checkout errors are still elevated in eu-west")
+    await settle(db, "email", Result("failed", "550", "mailbox unavailable"))
+    async with running(db, size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: len(screen.deliveries) == 12)
+        await pilot.press("f5")
+        await pilot.pause()
+        scroll = screen.query_one("#comms-scroll")
+        assert scroll.max_scroll_y > 0
+        assert screen.focused is screen.query_one("#comms")  # its keys (u, n) still act
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await pilot.pause()
+        assert scroll.scroll_y == scroll.max_scroll_y
+        assert "ircmd deliveries INC-1" in shown(screen, "comms")  # 12 listed: 8 and more

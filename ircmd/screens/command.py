@@ -51,6 +51,7 @@ from ..widgets.panels import Checklist, FullView, RolesPanel
 from ..widgets.process import (
     ActionsPanel,
     CommsPanel,
+    CommsScroll,
     EvidencePanel,
     ProcessPanel,
     ReviewPanel,
@@ -156,7 +157,7 @@ class CommandScreen(Screen[None]):
                 with TabbedContent(id="tabs", initial="tab-checklist"):
                     with TabPane("Checklist", id="tab-checklist"):
                         yield Checklist(id="checklist")
-                    with TabPane("Comms", id="tab-comms"):
+                    with TabPane("Comms", id="tab-comms"), CommsScroll(id="comms-scroll"):
                         yield CommsPanel(self.escalation, id="comms")
                     with TabPane("Evidence", id="tab-evidence"):
                         yield EvidencePanel(id="evidence")

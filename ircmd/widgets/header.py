@@ -173,7 +173,8 @@ class IncidentHeader(Static):
                 parts += ["  ", ("next update ", "$text-muted"), coarse(left, exact_below=120)]
         # After the countdown, before who is watching: when the width runs out, the
         # watchers give way first.
-        for said in view.delivery_warnings(self.failing, self.waiting, self.deliverer):
+        said = view.delivery_warning(self.failing, self.waiting, self.deliverer)
+        if said:
             parts += ["  ", (said, "bold $text-error")]
         if self.serving:
             parts.append(SERVING)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
@@ -179,6 +180,11 @@ def _outbox(rows: list[DeliveryRow], key: str) -> Parts:
     if len(listed) > OUTBOX_LINES:
         t.append((f" and {len(listed) - OUTBOX_LINES} more: ircmd deliveries {key}\n", MUTED))
     return t
+
+
+class CommsScroll(VerticalScroll, can_focus=False):
+    """Scrolls the Comms tab (at 80x24 its updates, contacts and deliveries run past
+    the pane), by the keys of the panel inside it, which keeps the focus."""
 
 
 class EvidencePanel(ProcessPanel):
