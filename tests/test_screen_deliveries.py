@@ -18,13 +18,16 @@ from helpers.cli import IRCMD, clean_env
 from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, Receiver
 from helpers.screen import NOW, declared, frozen, ready, running, shown, submit, until
+from textual.app import App, ComposeResult
 from textual.widgets import Static
 
+from ircmd import view
 from ircmd.hooks.outbox import Route
-from ircmd.models import Audience, Kind
+from ircmd.models import Audience, Event, Kind
 from ircmd.screens.command import CommandScreen
 from ircmd.store import Store
 from ircmd.store.verbs.deliveries import Result
+from ircmd.widgets.timeline import Row, Timeline
 
 OWNER = "test-deliverer"
 
@@ -127,7 +130,9 @@ async def test_a_retry_and_a_requeue_show_as_they_happen(tmp_path: Path) -> None
             await store.retry_delivery(1, actor="bob")
         # Queued again by a person: waiting, and its last failure still said.
         await until(pilot, lambda: "ops … retrying 400 bad request" in lines_of(screen, sent)[-1])
-        assert "deliveries failing: 1" in shown(screen, "header")
+        # Failing still, and waiting (no deliverer runs here: said once presence is read).
+        header = shown(screen, "header")
+        assert "deliveries failing: 1" in header or "deliveries: 1 failing, 1 waiting" in header
 
 
 async def test_the_header_says_when_deliveries_wait_and_no_deliverer_runs(
@@ -234,3 +239,54 @@ async def test_the_comms_tab_scrolls_at_80x24(tmp_path: Path) -> None:
         await pilot.pause()
         assert scroll.scroll_y == scroll.max_scroll_y
         assert "ircmd deliveries INC-1" in shown(screen, "comms")  # 12 listed: 8 and more
+
+
+# ------------------------------------------------------------ the widget alone
+
+
+class Bare(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Timeline(clock=frozen)
+
+
+def note(n: int, kind: Kind = Kind.NOTE, **data: object) -> Event:
+    return Event(
+        id=n,
+        incident_id=1,
+        occurred_at=NOW,
+        recorded_at=NOW,
+        actor="bob",
+        kind=kind,
+        text=f"entry {n}",
+        data=data,
+    )
+
+
+async def test_a_row_gains_its_delivery_line_in_place() -> None:
+    """Marks for rows not loaded yet wait for them; a row gaining its line moves the
+    rows below, not the view of a reader scrolled back; delivery events get no row."""
+    async with Bare().run_test(size=(80, 10)) as pilot:
+        tl = pilot.app.query_one(Timeline)
+        tl.append([note(n) for n in range(50, 101)])
+        tl.append([note(101, Kind.DELIVERY, of=60, hook="ops", outcome="sent")])
+        assert [r.id for r in tl.rows][-1] == 100
+        tl.set_deliveries({10: (("ops ✓", view.SENT),)})  # row 10 is not loaded yet
+        tl.insert_older([Row(note(n)) for n in range(1, 50)])
+        assert tl.rows[9].delivered == (("ops ✓", view.SENT),)
+        tl.focus()
+        await pilot.press("pageup", "pageup")
+        top = tl._top()
+        lines = tl.total_lines
+        tl.set_deliveries({10: (("ops ✓", view.SENT),), 60: (("ops ✗ 550 no", view.FAILING),)})
+        await pilot.pause()
+        assert tl.total_lines == lines + 1
+        assert tl._top() == top
+        assert tl._starts == [
+            sum(tl._lines_of(r) for r in tl.rows[:i]) for i in range(len(tl.rows))
+        ]
+        start = tl._starts[59]
+        assert tl.line_text(start + 1).strip() == "→ ops ✗ 550 no"
+        assert tl.line_text(start + 2).lstrip().startswith("#61 ")
+        tl.set_deliveries({})
+        await pilot.pause()
+        assert tl.total_lines == lines - 1
