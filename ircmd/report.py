@@ -46,9 +46,11 @@ CORRECTION_KINDS = frozenset(
 )
 
 
-# Read before anything is written: the metrics' moments, and every correction, so
-# that each shows under the entry it corrects. Few events of any incident.
-FIRST_READ = rules.METRIC_KINDS | {Kind.AMEND} | CORRECTION_KINDS
+# Read before anything is written: the metrics' moments, every correction, so that
+# each shows under the entry it corrects, and the deliveries' outcomes with the
+# notifications they delivered, so that each update and notify says where it
+# reached. Few events of any incident.
+FIRST_READ = rules.METRIC_KINDS | {Kind.AMEND, Kind.DELIVERY, Kind.NOTIFY} | CORRECTION_KINDS
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,64 @@ def corrections(first_read: Iterable[Event]) -> dict[int, list[Event]]:
         if target is not None:
             found.setdefault(int(target), []).append(e)
     return found
+
+
+def deliveries(first_read: Iterable[Event]) -> dict[int, list[Event]]:
+    """The final outcome of each delivery, by the id of the event it delivered: the
+    latest `delivery` event of each hook, in the order the hooks first answered.
+    From the record, as every other section: the outbox's queue is not the record,
+    so a delivery queued and never tried has no outcome to report."""
+    latest: dict[int, dict[str, Event]] = {}
+    for e in sorted(first_read, key=lambda e: e.id):
+        if e.kind is Kind.DELIVERY:
+            latest.setdefault(int(e.data["of"]), {})[str(e.data["hook"])] = e
+    return {of: list(hooks.values()) for of, hooks in latest.items()}
+
+
+def notify_events(first_read: Iterable[Event]) -> dict[str, list[int]]:
+    """The ids of the notify events of each contact (casefolded, as the escalation
+    list matches names): the notifications section finds their deliveries by them."""
+    found: dict[str, list[int]] = {}
+    for e in first_read:
+        if e.kind is Kind.NOTIFY:
+            found.setdefault(str(e.data["who"]).casefold(), []).append(e.id)
+    return found
+
+
+def outcome_text(ev: Event) -> str:
+    """One delivery's final outcome for people: `ops: sent (200)`, `email: failed
+    (550 mailbox unavailable) after 3 attempts`, `ops: queued again by bob`."""
+    d = ev.data
+    said = " ".join(str(d[k]) for k in ("status", "reason") if d.get(k))
+    match d["outcome"]:
+        case "requeued":
+            return f"{d['hook']}: queued again by {ev.actor}"
+        case "failed" if d.get("retry_at"):
+            what = "failing, to be retried"
+        case "gave_up":
+            what = "gave up"
+        case outcome:
+            what = str(outcome)
+    tries = int(d.get("attempt") or 1)
+    after = f" after {tries} attempts" if tries > 1 else ""
+    return f"{d['hook']}: {what}" + (f" ({said})" if said else "") + after
+
+
+def outcome_json(ev: Event) -> dict[str, Any]:
+    """One delivery's final outcome as data: the hook, the outcome (sent, failed,
+    gave_up, requeued), the far end's status and reason, and which event said so."""
+    d = ev.data
+    return {
+        "hook": d["hook"],
+        "outcome": d["outcome"],
+        "status": d.get("status", ""),
+        "reason": d.get("reason", ""),
+        "attempt": d.get("attempt"),
+        "retry_at": d.get("retry_at"),
+        "delivery": d.get("delivery"),
+        "event": ev.id,
+        "at": ev.occurred_at.isoformat(),
+    }
 
 
 def backdated(ev: Event) -> bool:
@@ -228,6 +288,12 @@ def json_head(
     required = escalation.get(inc.severity, [])
     m = rules.metrics(first_read)
     incident = inc.model_dump(mode="json")
+    delivered = deliveries(first_read)
+    notifies = notify_events(first_read)
+
+    def outcomes(*event_ids: int) -> list[dict[str, Any]]:
+        return [outcome_json(e) for i in event_ids for e in delivered.get(i, [])]
+
     return {
         "incident": incident | {"key": inc.key},
         "summary": {
@@ -249,13 +315,19 @@ def json_head(
             "detected_at": incident["detected_at"],
             "details": structured_impact(state),
         },
-        "updates": [u.model_dump(mode="json") for u in state.updates],
+        "updates": [
+            u.model_dump(mode="json") | {"deliveries": outcomes(u.event_id)} for u in state.updates
+        ],
         "next_update_due": _iso(due),
         "update_overdue": bool(due and now > due),
         "escalation": {
             "required": required,
             "pending": rules.pending_notifications(required, state),
-            "notified": [n.model_dump(mode="json") for n in state.notifications],
+            "notified": [
+                n.model_dump(mode="json")
+                | {"deliveries": outcomes(*notifies.get(n.who.casefold(), []))}
+                for n in state.notifications
+            ],
         },
         "roles": [a.model_dump(mode="json") for a in state.roles],
         "missing_roles": [r.value for r in rules.missing_roles(state)],
@@ -351,8 +423,8 @@ def markdown_parts(
         _markdown_lines(impact_lines(state, first_read)),
         _markdown_lines(["", "## Key decisions"]),
         _markdown_stream(DECISION_KINDS, decision, "- none recorded"),
-        _markdown_lines(communication_lines(state, now, day)),
-        _markdown_lines(escalation_lines(state, escalation, day)),
+        _markdown_lines(communication_lines(state, now, day, first_read)),
+        _markdown_lines(escalation_lines(state, escalation, day, first_read)),
         _markdown_lines(role_lines(state, day)),
         _markdown_stream(HANDOFF_KINDS, handoff, "  - none"),
         _markdown_lines(checklist_lines(state, day)),
@@ -464,14 +536,24 @@ def _declare_id(events: Iterable[Event]) -> int | None:
     return next((e.id for e in events if e.kind is Kind.DECLARE), None)
 
 
-def communication_lines(state: IncidentState, now: datetime, day: date) -> list[str]:
+def _delivered_line(outcomes: Sequence[Event]) -> list[str]:
+    """`  - delivered: ops: sent (200); email: failed (550 ...)`, or nothing."""
+    return ["  - delivered: " + "; ".join(outcome_text(e) for e in outcomes)] if outcomes else []
+
+
+def communication_lines(
+    state: IncidentState, now: datetime, day: date, first_read: Sequence[Event]
+) -> list[str]:
+    """Each update sent, with where it reached (each hook's final outcome)."""
     lines = ["", "## Communications sent"]
+    delivered = deliveries(first_read)
     for u in state.updates:
         final = " FINAL" if u.final else ""
         via = f" via {u.channel}" if u.channel else ""
         lines.append(
             f"- {_clock(u.sent_at, day)} {u.audience}{final} update by {u.sent_by}{via}: {u.text}"
         )
+        lines += _delivered_line(delivered.get(u.event_id, []))
     if not state.updates:
         lines.append("- none sent")
     due = rules.next_update_due(state)
@@ -482,15 +564,21 @@ def communication_lines(state: IncidentState, now: datetime, day: date) -> list[
 
 
 def escalation_lines(
-    state: IncidentState, escalation: Mapping[Severity, list[str]], day: date
+    state: IncidentState,
+    escalation: Mapping[Severity, list[str]],
+    day: date,
+    first_read: Sequence[Event],
 ) -> list[str]:
+    """Who was told, with where each notify reached, and who still must be."""
     inc = state.incident
     required = escalation.get(inc.severity, [])
+    delivered = deliveries(first_read)
+    notifies = notify_events(first_read)
     lines = ["", "## Notifications and escalation"]
-    lines += [
-        f"- {_clock(n.notified_at, day)} {n.who} notified by {n.notified_by}"
-        for n in state.notifications
-    ]
+    for n in state.notifications:
+        lines.append(f"- {_clock(n.notified_at, day)} {n.who} notified by {n.notified_by}")
+        ids = notifies.get(n.who.casefold(), [])
+        lines += _delivered_line([e for i in ids for e in delivered.get(i, [])])
     lines += [
         f"- {who}: NOT NOTIFIED (required for {inc.severity})"
         for who in rules.pending_notifications(required, state)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from . import rules
+from . import display, rules
 from .entry import Arg
 from .escalation import pending_contacts
+from .hooks import outbox
+from .hooks.outbox import DeliveryRow
 from .models import Event, Gap, GapKind, IncidentState, Kind, Role, Severity, incident_key
 
 # How the screen marks an update final: a tick in the draft, not the CLI's `--final`.
@@ -87,3 +89,75 @@ class Running:
                 [self._metric_events[k] for k in sorted(self._metric_events)]
             )
         return changed
+
+
+# ------------------------------------------------------------------ deliveries
+
+#: How a delivery's latest state reads beside its hook's name, and its tone (the
+#: colour the screen gives it): sent, failing (refused, given up, or retrying after
+#: a failure) or waiting (queued, being sent).
+SENT, FAILING, WAITING = "sent", "failing", "waiting"
+#: A reason on the timeline's line is cut to this many characters (the Comms tab and
+#: `ircmd deliveries` show it whole).
+SHORT_REASON = 48
+
+
+def delivery_mark(d: DeliveryRow, *, reason_chars: int = SHORT_REASON) -> tuple[str, str]:
+    """One hook's delivery of one event as the screen shows it, and its tone:
+    `ops ✓`, `email ✗ 550 mailbox unavailable`, `email ✗ gave up timeout`,
+    `pager … retrying 503`, `pager … queued`. User text (the hook's name, the far
+    end's reason) is made printable; it is never read as markup."""
+    hook = display.printable(d.hook)
+    said = " ".join(x for x in (d.last_status, _cut(d.last_reason, reason_chars)) if x)
+    said = display.printable(said)
+    match d.shown_state:
+        case outbox.SENT:
+            return f"{hook} ✓", SENT
+        case outbox.FAILED:
+            return f"{hook} ✗ {said or 'failed'}", FAILING
+        case outbox.GAVE_UP:
+            return f"{hook} ✗ gave up{' ' + said if said else ''}", FAILING
+        case "retrying":
+            return f"{hook} … retrying{' ' + said if said else ''}", FAILING
+        case state:
+            return f"{hook} … {state}", WAITING
+
+
+def _cut(text: str, chars: int) -> str:
+    text = " ".join(text.split())  # one line, whatever the far end sent
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def deliveries_by_event(rows: Iterable[DeliveryRow]) -> dict[int, tuple[tuple[str, str], ...]]:
+    """Event id -> its deliveries' marks (`delivery_mark`), one per hook in the order
+    the hooks were queued: what the timeline shows under the line delivered."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for d in rows:
+        found.setdefault(d.event_id, []).append(delivery_mark(d))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def failing(rows: Iterable[DeliveryRow]) -> list[DeliveryRow]:
+    """Refused, given up, or retrying after a failure: what someone should look at."""
+    return [d for d in rows if d.failing]
+
+
+def waiting(rows: Iterable[DeliveryRow]) -> list[DeliveryRow]:
+    """Still to be sent (queued, retrying, being sent)."""
+    return [d for d in rows if d.state in outbox.PENDING]
+
+
+def delivery_warning(failing: int, waiting: int, deliverer: bool | None) -> str:
+    """The header's words on the open incident's deliveries, "" when all is well: how
+    many are failing, and how many wait while no deliverer is running (`deliverer`
+    None: not known yet, and not said: a screen just opened has not read presence).
+    Both at once in fewer words, so that the line still holds the countdown at 80
+    columns."""
+    stuck = waiting if deliverer is False else 0
+    if failing and stuck:
+        return f"deliveries: {failing} failing, {stuck} waiting, no deliverer"
+    if failing:
+        return f"deliveries failing: {failing}"
+    if stuck:
+        return f"{stuck} deliver{'ies' if stuck != 1 else 'y'} waiting, no deliverer running"
+    return ""

@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.screen import NOW, make_app, message_text, until
+from helpers.screen import NOW, frozen, make_app, message_text, until
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
 
 from ircmd.demo import build_demo
+from ircmd.hooks.outbox import Route
+from ircmd.models import Audience
+from ircmd.store import Store
+from ircmd.store.verbs.deliveries import Result
 
 SnapCompare = Callable[..., bool]
 
@@ -139,3 +143,39 @@ def test_form(snap_compare: SnapCompare, tmp_path: Path, size: str, form: str) -
         await pilot.pause()
 
     assert snap_compare(demo_app(tmp_path), terminal_size=SIZES[size], run_before=opened)
+
+
+def test_comms_tab_with_deliveries(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The Comms tab at 80x24 with an update sent to one hook, refused by another and
+    waiting for a third; the header says so."""
+    db = tmp_path / "ircmd.db"
+
+    async def build() -> None:
+        await build_demo(db, "alice", now=NOW)
+        async with await Store.open(db, clock=frozen) as store:
+            hooks = ("email", "ops", "pager")
+            await store.set_routes([Route(h, "webhook", ("update",)) for h in hooks], [])
+            await store.send_update(1, Audience.EXTERNAL, "Checkout is back", actor="alice")
+            for hook, result in (
+                ("ops", Result("sent", "200")),
+                ("email", Result("failed", "550", "mailbox unavailable")),
+            ):
+                claim = await store.claim_deliveries("snap", {hook: 10.0}, NOW)
+                (run,) = claim.runs
+                await store.record_delivery(run[0].id, result, actor="deliverer", owner="snap")
+
+    asyncio.run(build())
+
+    async def comms(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app: Any = pilot.app
+        screen = app.command_screen
+        await until(pilot, lambda: len(screen.deliveries) == 3)
+        await pilot.press("f5")
+        await until(pilot, lambda: screen.query_one("#tabs").active == "tab-comms")
+        screen.beat()  # presence read: no deliverer runs
+        await until(pilot, lambda: "no deliverer" in str(screen.query_one("#header").render()))
+        await pilot.pause()
+
+    app = make_app(db, open_incident=1, heartbeat=3600)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=comms)

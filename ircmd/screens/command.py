@@ -27,6 +27,7 @@ from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
 from .. import display, entry, rules, view
 from ..escalation import contact, load_escalation, pending_contacts
+from ..hooks.outbox import HOOKED_KINDS, DeliveryRow
 from ..models import (
     ClosureRefused,
     DatabaseReplaced,
@@ -50,6 +51,7 @@ from ..widgets.panels import Checklist, FullView, RolesPanel
 from ..widgets.process import (
     ActionsPanel,
     CommsPanel,
+    CommsScroll,
     EvidencePanel,
     ProcessPanel,
     ReviewPanel,
@@ -130,6 +132,7 @@ class CommandScreen(Screen[None]):
         self._escalation_error = ""
         self._playbooks: list[str] | None = None
         self.running = view.Running()
+        self.deliveries: list[DeliveryRow] = []  # the open incident's, as last read
         self._quit_armed_at: float | None = None
         self._message_until: datetime | None = None  # when the message line fades
         self._refused_line: str | None = None  # the bar's line the message refused
@@ -160,7 +163,7 @@ class CommandScreen(Screen[None]):
                 with TabbedContent(id="tabs", initial="tab-checklist"):
                     with TabPane("Checklist", id="tab-checklist"):
                         yield Checklist(id="checklist")
-                    with TabPane("Comms", id="tab-comms"):
+                    with TabPane("Comms", id="tab-comms"), CommsScroll(id="comms-scroll"):
                         yield CommsPanel(self.escalation, id="comms")
                     with TabPane("Evidence", id="tab-evidence"):
                         yield EvidencePanel(id="evidence")
@@ -279,6 +282,8 @@ class CommandScreen(Screen[None]):
         """Make an incident current: its state at once, its last entries, then its history."""
         store = self.session.store
         state = await store.state(number)
+        if number != self.current:
+            self._show_deliveries([])  # not the last incident's while this one's are read
         self.current = number
         self._show(state)
         self.board.set_current(number)
@@ -287,6 +292,7 @@ class CommandScreen(Screen[None]):
         timeline.border_title = f"Timeline {state.incident.key}"
         tail = await store.events(number, after_id=max(0, state.incident.last_event_id - TAIL))
         timeline.append(tail)
+        await self._load_deliveries(number)
         self.running = view.Running()
         self._note_events(tail)
         if tail and timeline.rows and timeline.rows[0].id > 1:
@@ -312,6 +318,29 @@ class CommandScreen(Screen[None]):
         if self.current == number:
             self.timeline.insert_older(rows)
             self._note_events(kept)
+
+    async def _load_deliveries(self, number: int) -> None:
+        """The incident's deliveries, in one query, onto the timeline, the Comms tab and
+        the header. Read when the incident opens and after a batch that may have
+        queued one (a hooked kind) or settled one (a `delivery` event): the outbox's
+        rows know what no event says yet, that a delivery is queued."""
+        try:
+            rows = await self.session.store.deliveries(number)
+        except IrcmdError:  # a busy record: the next batch reads them again
+            return
+        if self.current == number:
+            self._show_deliveries(rows)
+
+    def _show_deliveries(self, rows: list[DeliveryRow]) -> None:
+        self.deliveries = rows
+        self.timeline.set_deliveries(view.deliveries_by_event(rows))
+        self.query_one(IncidentHeader).show_deliveries(rows)
+        comms = self.query_one(CommsPanel)
+        comms.deliveries = rows
+        if self.tabs.active == "tab-comms":
+            comms.show(self.state, self.session.clock())
+        else:
+            comms.stale = True
 
     def _note_events(self, events: list[Event]) -> None:
         """Keep what the metrics and the update draft need from newly seen events."""
@@ -357,6 +386,10 @@ class CommandScreen(Screen[None]):
         if mine:
             self.timeline.append(mine)
             self._note_events(mine)
+            if self.current is not None and any(
+                ev.kind is Kind.DELIVERY or ev.kind in HOOKED_KINDS for ev in mine
+            ):
+                await self._load_deliveries(self.current)
         touched = sorted({ev.incident_id for ev in batch if ev.incident_id is not None})
         if any(ev.kind in TRIAGE_KINDS for ev in batch):
             self.board.untriaged = await store.untriaged()

@@ -14,7 +14,8 @@ from datetime import datetime
 from textual.content import Content
 from textual.widgets import Static
 
-from .. import rules
+from .. import rules, view
+from ..hooks.outbox import DeliveryRow
 from ..models import IncidentState, Presence
 from .style import severity, status, user
 
@@ -42,6 +43,10 @@ class IncidentHeader(Static):
         self.state: IncidentState | None = None
         self.watchers: list[tuple[str, list[str]]] = []
         self.serving = False  # an `ircmd serve` is heartbeating on this record
+        #: A deliverer is heartbeating on this record; None until presence is read.
+        self.deliverer: bool | None = None
+        self.failing = 0  # the open incident's deliveries failing,
+        self.waiting = 0  # and still to be sent
         self.warning: str | None = None
         self._shown: tuple[str, tuple[object, ...]] | None = None
 
@@ -58,17 +63,25 @@ class IncidentHeader(Static):
 
     def show_watchers(self, presence: list[Presence], me: str) -> None:
         """People with this incident open, other than me, with their roles on it; and
-        whether an `ircmd serve` is up (alerts can reach the record)."""
+        whether an `ircmd serve` is up (alerts can reach the record) and whether a
+        deliverer is (`ircmd deliver`, or one inside serve: deliveries can go out)."""
         state = self.state
         seen: dict[str, list[str]] = {}
         self.serving = any(p.is_serve for p in presence)
+        self.deliverer = any(p.is_deliverer for p in presence)
         for p in presence:
-            if p.is_serve:
+            if p.is_serve or p.is_deliverer:
                 continue
             if state is None or p.incident_id != state.incident.id or p.person == me:
                 continue
             seen.setdefault(p.person, [r.value for r in state.role_of(p.person)])
         self.watchers = sorted(seen.items())
+        self.redraw()
+
+    def show_deliveries(self, rows: list[DeliveryRow]) -> None:
+        """The open incident's deliveries: how many fail, how many wait to be sent."""
+        self.failing = len(view.failing(rows))
+        self.waiting = len(view.waiting(rows))
         self.redraw()
 
     def warn(self, warning: str | None) -> None:
@@ -158,6 +171,11 @@ class IncidentHeader(Static):
                 ]
             else:
                 parts += ["  ", ("next update ", "$text-muted"), coarse(left, exact_below=120)]
+        # After the countdown, before who is watching: when the width runs out, the
+        # watchers give way first.
+        said = view.delivery_warning(self.failing, self.waiting, self.deliverer)
+        if said:
+            parts += ["  ", (said, "bold $text-error")]
         if self.serving:
             parts.append(SERVING)
         if self.watchers:

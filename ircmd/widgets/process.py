@@ -12,12 +12,15 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
 from .. import display, rules, view
 from ..escalation import pending_contacts
+from ..hooks.outbox import RETRYABLE, DeliveryRow
 from ..models import REVIEW_LABELS, ActionStatus, IncidentState, Severity, Status
+from ..store.verbs.deliveries import DELIVERY_PREFIX
 from .header import coarse
 
 # The pieces a panel is assembled from: plain text, Content, or (text, style).
@@ -79,7 +82,8 @@ class ProcessPanel(Static, can_focus=True):
 
 
 class CommsPanel(ProcessPanel):
-    """Next update due, updates sent, and who must still be told."""
+    """Next update due, updates sent and where each reached, who must still be told,
+    and the incident's deliveries that are waiting or failing."""
 
     BINDINGS = [
         Binding("u", "screen.draft_update", "Update", priority=True),
@@ -89,6 +93,8 @@ class CommsPanel(ProcessPanel):
     def __init__(self, escalation: Mapping[Severity, list[str]], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._escalation = escalation
+        #: The incident's deliveries, set by the screen as it reads them.
+        self.deliveries: list[DeliveryRow] = []
 
     def clock_key(self, state: IncidentState, now: datetime) -> object:
         due = rules.next_update_due(state)
@@ -125,13 +131,60 @@ class CommsPanel(ProcessPanel):
             t.append(("\n" if n.who.casefold() in listed else "  (extra)\n", MUTED))
         t.append(("Updates sent", "bold"))
         t.append(("  /update AUDIENCE TEXT\n", MUTED))
+        marks = view.deliveries_by_event(self.deliveries)
         for u in reversed(state.updates[-6:]):
             kind = f"{u.audience}{' FINAL' if u.final else ''}"
             t.append((f" {display.hhmm(u.sent_at)} {kind}", ACCENT))
             t.append(f" {_user(u.sent_by)}: {_user(u.text)[:200]}\n")
+            if u.event_id in marks:
+                t += [*_marks(marks[u.event_id]), "\n"]
         if not state.updates:
             t.append((" none yet\n", MUTED))
+        t += _outbox(self.deliveries, state.incident.key)
         return Content.assemble(*t)
+
+
+#: The Comms tab lists at most this many waiting or failing deliveries (failing
+#: first); `ircmd deliveries INC-n` lists them all.
+OUTBOX_LINES = 8
+_TONES = {view.SENT: SUCCESS, view.FAILING: ERROR}
+
+
+def _marks(marks: tuple[tuple[str, str], ...]) -> Parts:
+    """`   → ops ✓  email ✗ 550 mailbox unavailable` (marks are made printable)."""
+    t: Parts = [("   → ", MUTED)]
+    for i, (text, tone) in enumerate(marks):
+        if i:
+            t.append("  ")
+        t.append((text, _TONES.get(tone, MUTED)))
+    return t
+
+
+def _outbox(rows: list[DeliveryRow], key: str) -> Parts:
+    """The deliveries still to be sent or that failed, failing ones first, each with
+    what it delivered; a failed one says how to queue it again."""
+    failing = view.failing(rows)
+    waiting = [d for d in view.waiting(rows) if not d.failing]
+    if not failing and not waiting:
+        return []
+    t: Parts = [("Deliveries", "bold")]
+    t.append((f"  {len(failing)} failing, {len(waiting)} waiting\n", MUTED))
+    listed = [*failing, *waiting]
+    for d in listed[:OUTBOX_LINES]:
+        text, tone = view.delivery_mark(d, reason_chars=120)
+        t.append((f" {DELIVERY_PREFIX}{d.id} #{d.event_id} {d.kind} ", MUTED))
+        t.append((text, _TONES.get(tone, MUTED)))
+        if d.state in RETRYABLE:
+            t.append((f"  ircmd deliveries retry {DELIVERY_PREFIX}{d.id}", MUTED))
+        t.append("\n")
+    if len(listed) > OUTBOX_LINES:
+        t.append((f" and {len(listed) - OUTBOX_LINES} more: ircmd deliveries {key}\n", MUTED))
+    return t
+
+
+class CommsScroll(VerticalScroll, can_focus=False):
+    """Scrolls the Comms tab (at 80x24 its updates, contacts and deliveries run past
+    the pane), by the keys of the panel inside it, which keeps the focus."""
 
 
 class EvidencePanel(ProcessPanel):

@@ -8,6 +8,15 @@ cells, to at most MAX_LINES lines and end in an ellipsis; Enter shows the whole
 entry. An amendment is shown in its place in time and also under the entry it
 corrects, which carries a marker, so nobody reads a corrected entry without its fix.
 
+Deliveries are folded onto what they delivered: a `delivery` event gets no line of
+its own; the delivered entry gets one muted line under its text, `→ ops ✓  email ✗
+550 mailbox unavailable`, each hook's latest state (`set_deliveries`, from the
+outbox, read once per feed batch by the screen, never per line). A line of its own
+rather than words appended to the entry's text: the text is wrapped and cut to
+MAX_LINES with an ellipsis, which would cut the outcomes off a long update (most
+are), and a row's line count stays its text's plus one, so an outcome arriving
+re-renders one row and never re-wraps it.
+
 Times are UTC. A row whose day differs from the row above (the first row: from
 the injected clock's today) shows its date too, `11-22 23:59:00`, with the year
 when that differs as well; the time column is as wide as the widest stamp it
@@ -35,7 +44,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from .. import display
+from .. import display, view
 from ..models import Event, Kind
 
 MAX_LINES = 6
@@ -56,6 +65,7 @@ _BODY_STYLES = {
     Kind.ALERT.value: "alert",
 }
 AMENDED = "✎ "
+DELIVERED = "→ "  # before a delivered entry's outcomes
 # After the time of an entry recorded more than LATE after it happened.
 LATE, LATE_MARK = timedelta(minutes=2), "↶"
 # What a row shows of its time stamp (Row.dated), and the cells that takes.
@@ -74,6 +84,7 @@ class Row:
         "at",
         "cells",
         "dated",
+        "delivered",
         "id",
         "kind",
         "late",
@@ -96,6 +107,8 @@ class Row:
         self.cells = _shown_cells(self.text)  # as displayed (printable), in cells
         self.dated = TIME  # set by the layout: TIME, DAY or YEAR
         self.amendments: list[Row] = []
+        #: Each hook's delivery of this entry, as (text, tone) (`view.delivery_mark`).
+        self.delivered: tuple[tuple[str, str], ...] = ()
         self.wrap_w = 0  # the text width wrap_n was counted for (0: not counted)
         self.wrap_n = 1  # lines of text (amendments not included) at wrap_w
 
@@ -142,6 +155,9 @@ class Timeline(ScrollView, can_focus=True):
         "timeline--alert",
         "timeline--amended",
         "timeline--amendment",
+        "timeline--delivery",
+        "timeline--delivery-sent",
+        "timeline--delivery-failing",
         "timeline--cursor",
         "timeline--empty",
     }
@@ -163,6 +179,7 @@ class Timeline(ScrollView, can_focus=True):
         self.rows: list[Row] = []
         self._by_id: dict[int, Row] = {}
         self._orphans: dict[int, list[Row]] = {}  # amendments of rows not loaded yet
+        self._delivered: dict[int, tuple[tuple[str, str], ...]] = {}  # by event id
         self._starts: list[int] = []  # first virtual line of each row
         self._total = 0
         self._clock = clock
@@ -178,6 +195,7 @@ class Timeline(ScrollView, can_focus=True):
         self.rows = []
         self._by_id = {}
         self._orphans = {}
+        self._delivered = {}
         self.cursor = None
         self._relayout(force=True)
         self.anchor()
@@ -187,7 +205,7 @@ class Timeline(ScrollView, can_focus=True):
         touched = False
         fresh: list[Row] = []
         for ev in events:
-            if ev.id in self._by_id:
+            if ev.id in self._by_id or ev.kind is Kind.DELIVERY:  # folded: set_deliveries
                 continue
             row = Row(ev)
             fresh.append(row)
@@ -212,8 +230,9 @@ class Timeline(ScrollView, can_focus=True):
         self.refresh()
 
     def insert_older(self, rows: list[Row]) -> None:
-        """Older rows loaded late, above what is shown; the view keeps its place."""
-        fresh = [row for row in rows if row.id not in self._by_id]
+        """Older rows loaded late, above what is shown; the view keeps its place.
+        Deliveries fold, as in `append`."""
+        fresh = [r for r in rows if r.id not in self._by_id and r.kind != Kind.DELIVERY]
         if not fresh:
             return
         before = self._total
@@ -259,6 +278,7 @@ class Timeline(ScrollView, can_focus=True):
     def _link(self, row: Row) -> bool:
         """Index the row and attach amendments both ways; True if an earlier row changed."""
         self._by_id[row.id] = row
+        row.delivered = self._delivered.get(row.id, ())
         row.amendments.extend(self._orphans.pop(row.id, ()))
         target = row.amends
         if target is None:
@@ -286,20 +306,23 @@ class Timeline(ScrollView, can_focus=True):
         return self._clock().astimezone(UTC).date()
 
     def _lines_of(self, row: Row) -> int:
+        """The row's lines: its text, its amendments, its delivery line. One call per
+        row on a relayout of 100,000 rows: kept flat."""
         text_w = self._layout.text_w
+        delivered = 1 if row.delivered else 0
         if not row.amendments:
             if row.cells <= text_w:
-                return 1
+                return 1 + delivered
             if row.wrap_w != text_w:
                 row.wrap_w, row.wrap_n = text_w, _count_lines(row.text, text_w)
-            return row.wrap_n
+            return row.wrap_n + delivered
         if row.wrap_w != text_w:
             row.wrap_w = text_w
             if row.cells + len(AMENDED) <= text_w:
                 row.wrap_n = 1
             else:
                 row.wrap_n = len(_body_lines(row.text, AMENDED, text_w))
-        return row.wrap_n + len(row.amendments)
+        return row.wrap_n + len(row.amendments) + delivered
 
     def _relayout(self, *, force: bool = False) -> None:
         width = self.scrollable_content_region.width or self.size.width or 80
@@ -418,7 +441,57 @@ class Timeline(ScrollView, can_focus=True):
             line = _fit(note + body, lay.text_w)
             segs = [pad, Segment(line, style("amendment"))]
             strips.append(Strip(segs).crop_extend(0, lay.width, base))
+        if row.delivered:
+            strips.append(self._delivery_strip(row, pad, style))
         return strips
+
+    def _delivery_strip(self, row: Row, pad: Segment, style: Callable[[str], Style]) -> Strip:
+        """`→ ops ✓  email ✗ 550 ...` in the text column, cut with an ellipsis."""
+        width = self._layout.width
+        tones = {view.SENT: style("delivery-sent"), view.FAILING: style("delivery-failing")}
+        muted = style("delivery")
+        segs = [pad, Segment(DELIVERED, muted)]
+        for i, (text, tone) in enumerate(row.delivered):
+            if i:
+                segs.append(Segment("  ", muted))
+            segs.append(Segment(text, tones.get(tone, muted)))
+        strip = Strip(segs)
+        if strip.cell_length > width:
+            strip = Strip([*strip.crop(0, width - 1), Segment(ELLIPSIS, muted)])
+        return strip.crop_extend(0, width, pad.style)
+
+    def set_deliveries(self, delivered: dict[int, tuple[tuple[str, str], ...]]) -> None:
+        """Each delivered entry's deliveries (`view.deliveries_by_event`), as they stand
+        now: the rows whose marks changed are drawn again, and the lines below a row
+        that gained or lost its delivery line move; nothing else is touched."""
+        old, self._delivered = self._delivered, delivered
+        changed = [k for k in old.keys() | delivered.keys() if old.get(k) != delivered.get(k)]
+        if not changed:
+            return
+        first: int | None = None  # the first row whose line count changed
+        for event_id in changed:
+            row = self._by_id.get(event_id)
+            if row is None:
+                continue
+            had = bool(row.delivered)
+            row.delivered = delivered.get(event_id, ())
+            if had != bool(row.delivered):
+                index = bisect_left(self.rows, event_id, key=attrgetter("id"))
+                first = index if first is None else min(first, index)
+        self._cache.clear()
+        if first is not None and len(self._starts) == len(self.rows):
+            top = self._top()
+            total = self._starts[first]
+            for i in range(first, len(self.rows)):
+                self._starts[i] = total
+                total += self._lines_of(self.rows[i])
+            self._total = total
+            self.virtual_size = Size(self.virtual_size.width, total)
+            if self.following:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+            elif top is not None:
+                self._restore(top)
+        self.refresh()
 
     # --------------------------------------------------------------- keys
 
@@ -467,7 +540,10 @@ class Timeline(ScrollView, can_focus=True):
         heading = f"#{row.id} {display.stamp(row.at)} UTC  {row.actor}  {row.kind}"
         if row.late:
             heading += f"  (recorded {display.stamp(row.recorded)} UTC)"
-        self.post_message(self.EntryChosen(row.id, row.text, heading))
+        text = row.text
+        if row.delivered:
+            text += "\n\ndelivered:\n" + "\n".join(f"{DELIVERED}{t}" for t, _ in row.delivered)
+        self.post_message(self.EntryChosen(row.id, text, heading))
 
     def on_focus(self) -> None:
         self._cache.clear()
