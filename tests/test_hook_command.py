@@ -4,6 +4,7 @@ status means, and a timeout that leaves nothing running."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -85,6 +86,19 @@ async def test_environment_is_minimal(tmp_path: Path, monkeypatch: pytest.Monkey
     env = json.loads(out.read_text())
     assert env["GH_TOKEN"] == "ghp_secret_token_value"
     assert "AWS_SECRET_ACCESS_KEY" not in env
+
+
+async def test_the_record_of_the_delivery_wins_over_the_deliverers_ircmd_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ircmd deliver --db B` with IRCMD_DB=A in its environment: a command that
+    records back (gh-issue's `action link`) must write to B, where the event is."""
+    monkeypatch.setenv("IRCMD_DB", str(tmp_path / "other.db"))
+    out = tmp_path / "env.json"
+    prog = script(tmp_path, f"open({str(out)!r}, 'w').write(json.dumps(dict(os.environ)))")
+    here = str(tmp_path / "record.db")
+    assert (await command.send(hook(prog), dataclasses.replace(delivery(), record=here))).ok
+    assert json.loads(out.read_text())["IRCMD_DB"] == here
 
 
 async def test_exit_75_is_retried(tmp_path: Path) -> None:

@@ -39,6 +39,10 @@ class Delivery:
     idempotency_key: str
     payload: dict[str, Any]
     attempt: int  # 1 on the first try
+    #: The database the event is in: a command that records something back (the
+    #: gh-issue example's `ircmd action link`) must write to this record, whatever
+    #: the deliverer's own environment says (`ircmd deliver --db PATH`).
+    record: str = ""
 
 
 @dataclass(frozen=True)

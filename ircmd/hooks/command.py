@@ -53,6 +53,8 @@ def environment(hook: Hook, delivery: Delivery, env: Mapping[str, str]) -> dict[
     `env` (the deliverer's), and what identifies this delivery."""
     names = (*PASSED, *hook.pass_env)
     out = {name: env[name] for name in names if name in env}
+    if delivery.record:
+        out["IRCMD_DB"] = delivery.record
     out["IRCMD_HOOK"] = hook.name
     out["IRCMD_IDEMPOTENCY_KEY"] = delivery.idempotency_key
     return out

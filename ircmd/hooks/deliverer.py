@@ -327,7 +327,9 @@ class Deliverer:
                 "address": c.address,
             }
             key = outbox.idempotency_key(found["event"]["hash"], hook.name)
-            delivery = Delivery(c.id, hook.name, c.event_id, key, payload, c.attempt)
+            delivery = Delivery(
+                c.id, hook.name, c.event_id, key, payload, c.attempt, str(self.store.path)
+            )
             outcome = await self._send(hook, delivery)
         result = settle(
             outcome, c, hook, self._clock(), self._rng, first=self._first, cap=self._cap
