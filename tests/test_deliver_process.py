@@ -5,17 +5,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.cli import IRCMD, RunCli, assert_error, assert_ok, clean_env
-from helpers.processes import DEADLINE, _lines, _next
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, SLACK_TOKEN, Receiver, Reply
-from helpers.serve import Server, write_config
+from helpers.serve import Deliver, Server, write_config
 
 
 def hooks_config(receiver: Receiver, timeout: float = 10) -> str:
@@ -49,34 +48,6 @@ def config(tmp_path: Path, receiver: Receiver) -> Path:
     root = tmp_path / "admin"
     root.mkdir()
     return write_config(root, hooks_config(receiver))
-
-
-class Deliver:
-    """`ircmd deliver` running as the administrator, with the hooks' secrets."""
-
-    def __init__(self, db: Path, home: Path, config: Path) -> None:
-        env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(config)})
-        self.proc = subprocess.Popen(
-            [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-        self.out = _lines(self.proc.stdout)
-        self.err = _lines(self.proc.stderr)
-        first = _next(self.out, "deliver's first line")
-        assert first and first.startswith("ircmd deliver: sending for ops, chat"), first
-
-    def outcomes(self, n: int) -> list[dict[str, object]]:
-        """The next `n` outcome lines of its log."""
-        got = []
-        while len(got) < n:
-            line = _next(self.err, "an outcome line")
-            assert line is not None, "deliver ended"
-            got.append(json.loads(line))
-        return got
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(DEADLINE)
 
 
 def once(run_cli: RunCli, config: Path) -> str:
@@ -164,6 +135,8 @@ def test_deliver_runs_until_stopped_and_sends_at_once(
     assert_ok(run_cli("declare", "Checkout down"))  # before any routing: nothing queued
     d = Deliver(db_path, home, config)
     try:
+        assert d.first == "ircmd deliver: sending for ops, chat"
+        asyncio.run(d.routed())  # the updates below are queued for it
         assert_ok(run_cli("update", "INC-1", "internal", "one"))
         assert_ok(run_cli("update", "INC-1", "external", "two"))
         assert [o["outcome"] for o in d.outcomes(3)] == ["sent"] * 3

@@ -7,24 +7,30 @@ to end by a real `ircmd deliver` process and a real receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cli import IRCMD, clean_env
-from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, Receiver
-from helpers.screen import NOW, declared, frozen, ready, running, shown, submit, until
+from helpers.screen import (
+    NOW,
+    declared,
+    frozen,
+    lines_of,
+    ready,
+    running,
+    shown,
+    submit,
+    timeline_text,
+    until,
+)
+from helpers.serve import Deliver
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from ircmd import view
 from ircmd.hooks.outbox import Route
 from ircmd.models import Audience, Event, Kind, Severity
-from ircmd.screens.command import CommandScreen
 from ircmd.store import Store
 from ircmd.store.store import utc_now
 from ircmd.store.verbs.deliveries import Result
@@ -57,19 +63,6 @@ async def settle(db: Path, hook: str, result: Result) -> None:
         for run in claim.runs:
             for c in run:
                 await store.record_delivery(c.id, result, actor="deliverer", owner=OWNER)
-
-
-def timeline_text(screen: CommandScreen) -> str:
-    tl = screen.timeline
-    return "\n".join(tl.line_text(i) for i in range(tl.total_lines))
-
-
-def lines_of(screen: CommandScreen, event_id: int) -> list[str]:
-    """The timeline's lines of one entry: its first line and those under it."""
-    tl = screen.timeline
-    index = next(i for i, r in enumerate(tl.rows) if r.id == event_id)
-    start = tl._starts[index]
-    return [tl.line_text(i) for i in range(start, start + tl._lines_of(tl.rows[index]))]
 
 
 async def test_outcomes_fold_onto_the_update_and_fill_the_comms_tab(tmp_path: Path) -> None:
@@ -203,17 +196,9 @@ async def test_an_update_typed_in_the_bar_reaches_a_receiver_and_shows_sent(
         await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
     home = tmp_path / "home"
     home.mkdir()
-    env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(hook_config)})
-    proc = subprocess.Popen(
-        [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    deliver = Deliver(db, home, hook_config)
     try:
-        async with await Store.open(db) as store:
-            for _ in range(int(DEADLINE * 20)):
-                if await store.routes() or proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert await store.routes(), proc.poll()
+        await deliver.routed()
         async with running(db, clock=utc_now, poll_interval=0.05) as pilot:
             screen = await submit(pilot, "/update external Checkout is back for everyone")
             got = await receiver.until(1)
@@ -222,9 +207,9 @@ async def test_an_update_typed_in_the_bar_reaches_a_receiver_and_shows_sent(
             sent = got[0].body["event"]["id"]
             await until(pilot, lambda: "→ ops ✓" in lines_of(screen, sent)[-1])
             assert "external update: Checkout is back" in lines_of(screen, sent)[0]
+        assert deliver.stop() == 0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=DEADLINE) == 0, proc.stderr.read() if proc.stderr else ""
+        deliver.kill()
 
 
 async def test_the_comms_tab_scrolls_at_80x24(tmp_path: Path) -> None:
