@@ -280,3 +280,19 @@ async def test_a_row_gains_its_delivery_line_in_place() -> None:
         tl.set_deliveries({})
         await pilot.pause()
         assert tl.total_lines == lines - 1
+
+
+async def test_every_hook_shows_when_the_reasons_are_long() -> None:
+    """A long reason of the first hook is cut to its share; the others still show."""
+    long = "retrying refused Error connecting to smtp.example.org on port 587: timed out"
+    async with Bare().run_test(size=(80, 10)) as pilot:
+        tl = pilot.app.query_one(Timeline)
+        tl.append([note(1)])
+        tl.set_deliveries(
+            {1: ((f"chat … {long}", view.FAILING), (f"mail … {long}", view.FAILING),
+                 ("ops ✓", view.SENT))}
+        )  # fmt: skip
+        await pilot.pause()
+        line = tl.line_text(1)
+        assert len(line) <= 80 and line.rstrip().endswith("ops ✓"), line
+        assert "chat … retrying" in line and "mail … retrying" in line, line

@@ -123,10 +123,7 @@ async def test_updates_from_the_screen_reach_three_receivers_and_wait_while_they
                 two, three = lines_of(screen, second)[-1], lines_of(screen, third)[-1]
                 return all(f"{h} … retrying" in two and f"{h} … queued" in three for h in HOOKS)
 
-            try:
-                await until(pilot, waiting, timeout=BACK)
-            except AssertionError:
-                raise AssertionError((lines_of(screen, second), lines_of(screen, third)))
+            await until(pilot, waiting, timeout=BACK)
             assert "deliveries failing: 3" in shown(screen, "header")
             assert len(receiver.got()) == 2 and len(inbox.got()) == 1
 
