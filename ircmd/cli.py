@@ -916,6 +916,7 @@ def update(
 @click.pass_context
 def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     """Check off WHO as notified (see `ircmd escalation INC`)."""
+    from .entry import notified
     from .escalation import contact, load_escalation, pending_contacts
 
     table = load_escalation(cfg_of(ctx).config_dir)  # a broken file fails before writing
@@ -923,7 +924,8 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     async def body(store: Store, cfg: Config) -> None:
         severity = (await store.incident(incident)).severity
         named = contact(table, severity, who)
-        await store.notify(incident, named, actor=cfg.user, at=when(at))
+        ev = await store.notify(incident, named, actor=cfg.user, at=when(at))
+        click.echo(await notified(store, named, ev.id), err=True)
         state = await store.state(incident)
         pending = pending_contacts(table, state)
         left = f"still to notify: {', '.join(pending)}" if pending else "all notified"

@@ -16,6 +16,9 @@ from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, SLACK_TOKEN, Receiver, Reply
 from helpers.serve import Deliver, Server, write_config
 
+from ircmd.hooks.outbox import Route
+from ircmd.store import Store
+
 
 def hooks_config(receiver: Receiver, timeout: float = 10) -> str:
     return f"""
@@ -63,7 +66,11 @@ def test_writers_queue_and_deliver_once_sends(
     # Writers have no config.toml at all: the record tells them what to queue.
     assert_ok(run_cli("declare", "Checkout down", "--severity", "SEV2"))
     assert_ok(run_cli("update", "INC-1", "external", "We are rolling back"))
-    assert_ok(run_cli("notify", "INC-1", "legal", user="bob"))
+    told = run_cli("notify", "INC-1", "legal", user="bob")
+    assert_ok(told)
+    assert told.stderr.startswith("legal notified; sending via ops\n"), (
+        told.stderr
+    )  # as typed: SEV2 lists no Legal
     listed = assert_ok(run_cli("deliveries"))
     assert listed.count("queued") == 4, listed
     log = once(run_cli, config)
@@ -90,6 +97,27 @@ def test_writers_queue_and_deliver_once_sends(
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
     assert SECRET.encode() not in raw and SLACK_TOKEN.encode() not in raw
     assert str(receiver.port).encode() not in raw  # not even the receiver's address
+
+
+def test_notify_of_a_contact_with_no_channel_says_it_is_recorded_only(
+    run_cli: RunCli, db_path: Path
+) -> None:
+    assert_ok(run_cli("declare", "Checkout down", "--severity", "SEV1"))
+    told = run_cli("notify", "INC-1", "CTO")
+    assert_ok(told)
+    assert told.stderr.startswith("CTO notified\n"), told.stderr  # no hooks: nothing to say
+
+    async def route() -> None:  # as a deliverer whose hooks hear no notify writes it
+        async with await Store.open(db_path) as store:
+            await store.set_routes([Route("ops", "webhook", ("update",))], [])
+
+    asyncio.run(route())
+    told = run_cli("notify", "INC-1", "legal")
+    assert_ok(told)
+    assert told.stderr.startswith(
+        "Legal notified (recorded only: no channel for Legal in config.toml's [contacts])\n"
+    ), told.stderr
+    assert assert_ok(run_cli("deliveries")) == ""
 
 
 def test_a_failed_delivery_is_listed_and_retried_by_a_person(

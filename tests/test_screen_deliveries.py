@@ -17,6 +17,7 @@ from helpers.screen import (
     declared,
     frozen,
     lines_of,
+    message_text,
     ready,
     running,
     shown,
@@ -29,7 +30,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from ircmd import view
-from ircmd.hooks.outbox import Route
+from ircmd.hooks.outbox import ContactRoute, Route
 from ircmd.models import Audience, Event, Kind, Severity
 from ircmd.store import Store
 from ircmd.store.store import utc_now
@@ -162,6 +163,25 @@ async def test_hook_names_and_reasons_print_literally(tmp_path: Path) -> None:
         assert "[/] ✗ [b] [/] [@click=app.quit]y␛[2J" in comms
         assert "[@click=app.quit]x … queued" in comms
         assert pilot.app.is_running
+
+
+async def test_notify_says_whether_a_hook_reaches_the_contact(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with running(db, size=(140, 30)) as pilot:
+        screen = await submit(pilot, "/notify head of engineering")
+        assert message_text(screen) == "Head of engineering notified"  # no hooks at all
+    async with await Store.open(db, clock=frozen) as store:
+        await store.set_routes(
+            [Route("ops", "webhook", ("update",))], [ContactRoute("Status page", "ops")]
+        )
+    async with running(db, size=(140, 30)) as pilot:
+        screen = await submit(pilot, "/notify status page")
+        assert message_text(screen) == "Status page notified; sending via ops"
+        screen = await submit(pilot, "/notify customer support lead")
+        assert message_text(screen) == (
+            "Customer support lead notified (recorded only: no channel for"
+            " Customer support lead in config.toml's [contacts])"
+        )
 
 
 # ---------------------------------------------------------------- end to end
