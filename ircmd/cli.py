@@ -39,6 +39,7 @@ from .domain import (
     StorageError,
     action_key,
     parse_action_ref,
+    parse_delivery_ref,
     parse_evidence_ref,
     parse_incident_ref,
     read_only_refusal,
@@ -1482,12 +1483,8 @@ def deliveries_list(ctx: click.Context, incident: str | None, failed: bool, as_j
 @click.pass_context
 def deliveries_retry(ctx: click.Context, delivery_id: str) -> None:
     """Queue a failed or given-up delivery again (a deliverer sends it)."""
-    from .store.verbs.deliveries import DELIVERY_PREFIX
-
-    raw = delivery_id.strip().upper().removeprefix(DELIVERY_PREFIX)
-    if not raw.isdigit():
-        raise InvalidInput(f"{delivery_id!r} is not a delivery id (DLV-n)")
-    ev = run(ctx, lambda s, c: s.retry_delivery(int(raw), actor=c.user))
+    number = parse_delivery_ref(delivery_id)
+    ev = run(ctx, lambda s, c: s.retry_delivery(number, actor=c.user))
     click.echo(f"#{ev.id}")
 
 

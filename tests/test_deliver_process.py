@@ -133,6 +133,8 @@ def test_a_failed_delivery_is_listed_and_retried_by_a_person(
     )
     assert_error(run_cli("--read-only", "deliveries", "retry", "DLV-1"), "read-only")
     assert_error(run_cli("deliveries", "retry", "DLV-7"), "no delivery DLV-7")
+    for garbage in ("abc", "DLV-0", "99999999999999999999999", "DLV-\u0663", "1 2", "DLV-1\n2"):
+        assert_error(run_cli("deliveries", "retry", garbage), "not a delivery id")
     assert_ok(run_cli("deliveries", "retry", "dlv-1", user="bob"))
     assert_error(run_cli("deliveries", "retry", "1"), "is queued")
     once(run_cli, config)
