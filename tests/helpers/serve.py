@@ -188,7 +188,7 @@ class Deliver:
 
     def outcomes(self, n: int) -> list[dict[str, object]]:
         """The next `n` outcome lines of its log."""
-        got = []
+        got: list[dict[str, object]] = []
         while len(got) < n:
             line = _next(self.err, "an outcome line")
             assert line is not None, "deliver ended"
