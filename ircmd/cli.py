@@ -39,6 +39,7 @@ from .domain import (
     StorageError,
     action_key,
     parse_action_ref,
+    parse_delivery_ref,
     parse_evidence_ref,
     parse_incident_ref,
     read_only_refusal,
@@ -916,6 +917,7 @@ def update(
 @click.pass_context
 def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     """Check off WHO as notified (see `ircmd escalation INC`)."""
+    from .entry import notified
     from .escalation import contact, load_escalation, pending_contacts
 
     table = load_escalation(cfg_of(ctx).config_dir)  # a broken file fails before writing
@@ -923,7 +925,8 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
     async def body(store: Store, cfg: Config) -> None:
         severity = (await store.incident(incident)).severity
         named = contact(table, severity, who)
-        await store.notify(incident, named, actor=cfg.user, at=when(at))
+        ev = await store.notify(incident, named, actor=cfg.user, at=when(at))
+        click.echo(await notified(store, named, ev.id), err=True)
         state = await store.state(incident)
         pending = pending_contacts(table, state)
         left = f"still to notify: {', '.join(pending)}" if pending else "all notified"
@@ -1480,12 +1483,8 @@ def deliveries_list(ctx: click.Context, incident: str | None, failed: bool, as_j
 @click.pass_context
 def deliveries_retry(ctx: click.Context, delivery_id: str) -> None:
     """Queue a failed or given-up delivery again (a deliverer sends it)."""
-    from .store.verbs.deliveries import DELIVERY_PREFIX
-
-    raw = delivery_id.strip().upper().removeprefix(DELIVERY_PREFIX)
-    if not raw.isdigit():
-        raise InvalidInput(f"{delivery_id!r} is not a delivery id (DLV-n)")
-    ev = run(ctx, lambda s, c: s.retry_delivery(int(raw), actor=c.user))
+    number = parse_delivery_ref(delivery_id)
+    ev = run(ctx, lambda s, c: s.retry_delivery(number, actor=c.user))
     click.echo(f"#{ev.id}")
 
 

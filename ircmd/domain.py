@@ -294,9 +294,12 @@ REVIEW_LABELS = {
     "lessons": "Lessons",
 }
 
-_INC_RE = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE)
-_ACT_RE = re.compile(r"^\s*(?:act-?)?(\d{1,9})\s*$", re.IGNORECASE)
-_EV_RE = re.compile(r"^\s*(?:ev-?)?#*(\d{1,9})\s*$", re.IGNORECASE)
+# ASCII digits only (`\d` alone takes any script's: "INC-٣" would be INC-3), and at
+# most 9 of them: an id always binds as an SQLite integer.
+_INC_RE = re.compile(r"^\s*(?:inc-?)?(\d{1,9})\s*$", re.IGNORECASE | re.ASCII)
+_ACT_RE = re.compile(r"^\s*(?:act-?)?(\d{1,9})\s*$", re.IGNORECASE | re.ASCII)
+_EV_RE = re.compile(r"^\s*(?:ev-?)?#*(\d{1,9})\s*$", re.IGNORECASE | re.ASCII)
+_DLV_RE = re.compile(r"^\s*(?:dlv-?)?(\d{1,9})\s*$", re.IGNORECASE | re.ASCII)
 
 
 def incident_key(number: int) -> str:
@@ -327,4 +330,12 @@ def parse_action_ref(ref: str) -> int:
     m = _ACT_RE.match(ref)
     if not m or int(m.group(1)) == 0:
         raise InvalidInput(f"not an action id: {ref!r} (expected ACT-<n>)")
+    return int(m.group(1))
+
+
+def parse_delivery_ref(ref: str) -> int:
+    """`DLV-4`, `dlv4` or `4` -> 4."""
+    m = _DLV_RE.match(ref)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"not a delivery id: {ref!r} (expected DLV-<n>)")
     return int(m.group(1))

@@ -404,8 +404,22 @@ class Notify(Command):
         if who is None:
             return None
         ref = ctx.ref()
-        await ctx.write(lambda: ctx.store.notify(ref, who, actor=ctx.actor, at=at))
-        return f"{who} notified"
+        ev = await ctx.write(lambda: ctx.store.notify(ref, who, actor=ctx.actor, at=at))
+        return await notified(ctx.store, who, ev.id)
+
+
+async def notified(store: Store, who: str, event_id: int) -> str:
+    """What the screen and `ircmd notify` say once `who` is recorded as told (event
+    `event_id`): whether a hook is reaching them too. While hooks are configured (a
+    deliverer wrote its routing), a contact with no channel is said to be recorded
+    only, so nobody believes Legal was told when nothing was sent; with no hooks at
+    all the record is all anyone expects."""
+    hooks = [d.hook for d in await store.deliveries(event_ids=[event_id])]
+    if hooks:
+        return f"{who} notified; sending via {', '.join(hooks)}"
+    if await store.routes():
+        return f"{who} notified (recorded only: no channel for {who} in config.toml's [contacts])"
+    return f"{who} notified"
 
 
 @dataclass(frozen=True)

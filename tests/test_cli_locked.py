@@ -211,6 +211,21 @@ def test_locked_refusals_name_what_was_refused(locked: RunCli, host_files: Path)
     assert_error(locked("report", "INC-1", "--bogus"), "no such option")
 
 
+def test_a_locked_client_can_neither_deliver_nor_name_a_config(
+    locked: RunCli, tmp_path: Path
+) -> None:
+    """`deliver` reads the administrator's secrets and sends where they say; the
+    client's command line cannot set IRCMD_CONFIG (it is arguments, not a shell's)."""
+    evil = tmp_path / "evil.toml"
+    evil.write_text('[[hooks]]\nname = "x"\nkind = "command"\ncommand = ["/bin/sh"]\n')
+    evil.chmod(0o600)
+    for line in ("deliver", "deliver --once", "ircmd deliver --once"):
+        assert_error(locked(ssh=line), "deliver refused")
+    assert_error(locked(ssh=f"IRCMD_CONFIG={evil} deliver --once"), "no such command")
+    assert_error(locked(ssh=f"env IRCMD_CONFIG={evil} ingest"), "no such command")
+    assert_error(locked(ssh=f"ingest --config {evil}"), "no such option")
+
+
 def test_a_locked_session_is_offered_only_what_it_may_use(locked: RunCli) -> None:
     top = assert_ok(locked("--help"))
     assert "backup" not in top and "demo" not in top and "--db" not in top

@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.cli import IRCMD, RunCli, assert_error, assert_ok, clean_env
-from helpers.processes import DEADLINE, _lines, _next
+from helpers.cli import RunCli, assert_error, assert_ok
+from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, SLACK_TOKEN, Receiver, Reply
-from helpers.serve import Server, write_config
+from helpers.serve import Deliver, Server, write_config
+
+from ircmd.hooks.outbox import Route
+from ircmd.store import Store
 
 
 def hooks_config(receiver: Receiver, timeout: float = 10) -> str:
@@ -51,34 +53,6 @@ def config(tmp_path: Path, receiver: Receiver) -> Path:
     return write_config(root, hooks_config(receiver))
 
 
-class Deliver:
-    """`ircmd deliver` running as the administrator, with the hooks' secrets."""
-
-    def __init__(self, db: Path, home: Path, config: Path) -> None:
-        env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(config)})
-        self.proc = subprocess.Popen(
-            [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-        self.out = _lines(self.proc.stdout)
-        self.err = _lines(self.proc.stderr)
-        first = _next(self.out, "deliver's first line")
-        assert first and first.startswith("ircmd deliver: sending for ops, chat"), first
-
-    def outcomes(self, n: int) -> list[dict[str, object]]:
-        """The next `n` outcome lines of its log."""
-        got = []
-        while len(got) < n:
-            line = _next(self.err, "an outcome line")
-            assert line is not None, "deliver ended"
-            got.append(json.loads(line))
-        return got
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(DEADLINE)
-
-
 def once(run_cli: RunCli, config: Path) -> str:
     r = run_cli("deliver", "--once", env={"IRCMD_CONFIG": str(config)}, user="admin")
     assert_ok(r)
@@ -92,7 +66,11 @@ def test_writers_queue_and_deliver_once_sends(
     # Writers have no config.toml at all: the record tells them what to queue.
     assert_ok(run_cli("declare", "Checkout down", "--severity", "SEV2"))
     assert_ok(run_cli("update", "INC-1", "external", "We are rolling back"))
-    assert_ok(run_cli("notify", "INC-1", "legal", user="bob"))
+    told = run_cli("notify", "INC-1", "legal", user="bob")
+    assert_ok(told)
+    assert told.stderr.startswith("legal notified; sending via ops\n"), (
+        told.stderr
+    )  # as typed: SEV2 lists no Legal
     listed = assert_ok(run_cli("deliveries"))
     assert listed.count("queued") == 4, listed
     log = once(run_cli, config)
@@ -121,6 +99,27 @@ def test_writers_queue_and_deliver_once_sends(
     assert str(receiver.port).encode() not in raw  # not even the receiver's address
 
 
+def test_notify_of_a_contact_with_no_channel_says_it_is_recorded_only(
+    run_cli: RunCli, db_path: Path
+) -> None:
+    assert_ok(run_cli("declare", "Checkout down", "--severity", "SEV1"))
+    told = run_cli("notify", "INC-1", "CTO")
+    assert_ok(told)
+    assert told.stderr.startswith("CTO notified\n"), told.stderr  # no hooks: nothing to say
+
+    async def route() -> None:  # as a deliverer whose hooks hear no notify writes it
+        async with await Store.open(db_path) as store:
+            await store.set_routes([Route("ops", "webhook", ("update",))], [])
+
+    asyncio.run(route())
+    told = run_cli("notify", "INC-1", "legal")
+    assert_ok(told)
+    assert told.stderr.startswith(
+        "Legal notified (recorded only: no channel for Legal in config.toml's [contacts])\n"
+    ), told.stderr
+    assert assert_ok(run_cli("deliveries")) == ""
+
+
 def test_a_failed_delivery_is_listed_and_retried_by_a_person(
     run_cli: RunCli, config: Path, receiver: Receiver
 ) -> None:
@@ -134,6 +133,8 @@ def test_a_failed_delivery_is_listed_and_retried_by_a_person(
     )
     assert_error(run_cli("--read-only", "deliveries", "retry", "DLV-1"), "read-only")
     assert_error(run_cli("deliveries", "retry", "DLV-7"), "no delivery DLV-7")
+    for garbage in ("abc", "DLV-0", "99999999999999999999999", "DLV-\u0663", "1 2", "DLV-1\n2"):
+        assert_error(run_cli("deliveries", "retry", garbage), "not a delivery id")
     assert_ok(run_cli("deliveries", "retry", "dlv-1", user="bob"))
     assert_error(run_cli("deliveries", "retry", "1"), "is queued")
     once(run_cli, config)
@@ -164,6 +165,8 @@ def test_deliver_runs_until_stopped_and_sends_at_once(
     assert_ok(run_cli("declare", "Checkout down"))  # before any routing: nothing queued
     d = Deliver(db_path, home, config)
     try:
+        assert d.first == "ircmd deliver: sending for ops, chat"
+        asyncio.run(d.routed())  # the updates below are queued for it
         assert_ok(run_cli("update", "INC-1", "internal", "one"))
         assert_ok(run_cli("update", "INC-1", "external", "two"))
         assert [o["outcome"] for o in d.outcomes(3)] == ["sent"] * 3

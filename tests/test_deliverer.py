@@ -168,6 +168,8 @@ async def test_a_receiver_that_is_down_gets_them_when_it_is_back(
     assert (of, hook, outcome, status) == (1, "ops", "failed", "refused")
     [row] = await store.deliveries(failing=True)
     assert row.failing and row.last_status == "refused"
+    # The reason is the error's, without the receiver's address.
+    assert row.last_reason == "connection refused"
     assert receiver.got() == []
     receiver.start()
     got = await receiver.until(4)

@@ -9,13 +9,13 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from helpers.smtp import Inbox, free_port, serve
 
 from ircmd.hooks import email as mail
 from ircmd.hooks.base import Delivery, body_text
@@ -43,36 +43,6 @@ PAYLOAD: dict[str, Any] = {
 PASSWORD = "s3cret-smtp-password"
 
 
-@dataclass
-class Inbox:
-    """What the server accepted; RCPT to a `rejected@` address is refused for good,
-    to a `later@` one for now."""
-
-    messages: list[tuple[list[str], bytes]] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address.startswith("rejected@"):
-            return "550 5.1.1 mailbox unavailable"
-        if address.startswith("later@"):
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content
-        assert isinstance(content, bytes)
-        self.messages.append((list(envelope.rcpt_tos), content))
-        return "250 2.0.0 queued"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def authenticate(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
@@ -83,12 +53,6 @@ def authenticate(
 @pytest.fixture
 def inbox() -> Inbox:
     return Inbox()
-
-
-def serve(inbox: Inbox, **kw: Any) -> Controller:
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kw)
-    controller.start()
-    return controller
 
 
 @pytest.fixture

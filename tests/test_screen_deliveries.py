@@ -7,24 +7,31 @@ to end by a real `ircmd deliver` process and a real receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.cli import IRCMD, clean_env
-from helpers.processes import DEADLINE
 from helpers.receivers import SECRET, Receiver
-from helpers.screen import NOW, declared, frozen, ready, running, shown, submit, until
+from helpers.screen import (
+    NOW,
+    declared,
+    frozen,
+    lines_of,
+    message_text,
+    ready,
+    running,
+    shown,
+    submit,
+    timeline_text,
+    until,
+)
+from helpers.serve import Deliver
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from ircmd import view
-from ircmd.hooks.outbox import Route
+from ircmd.hooks.outbox import ContactRoute, Route
 from ircmd.models import Audience, Event, Kind, Severity
-from ircmd.screens.command import CommandScreen
 from ircmd.store import Store
 from ircmd.store.store import utc_now
 from ircmd.store.verbs.deliveries import Result
@@ -57,19 +64,6 @@ async def settle(db: Path, hook: str, result: Result) -> None:
         for run in claim.runs:
             for c in run:
                 await store.record_delivery(c.id, result, actor="deliverer", owner=OWNER)
-
-
-def timeline_text(screen: CommandScreen) -> str:
-    tl = screen.timeline
-    return "\n".join(tl.line_text(i) for i in range(tl.total_lines))
-
-
-def lines_of(screen: CommandScreen, event_id: int) -> list[str]:
-    """The timeline's lines of one entry: its first line and those under it."""
-    tl = screen.timeline
-    index = next(i for i, r in enumerate(tl.rows) if r.id == event_id)
-    start = tl._starts[index]
-    return [tl.line_text(i) for i in range(start, start + tl._lines_of(tl.rows[index]))]
 
 
 async def test_outcomes_fold_onto_the_update_and_fill_the_comms_tab(tmp_path: Path) -> None:
@@ -171,6 +165,25 @@ async def test_hook_names_and_reasons_print_literally(tmp_path: Path) -> None:
         assert pilot.app.is_running
 
 
+async def test_notify_says_whether_a_hook_reaches_the_contact(tmp_path: Path) -> None:
+    db = await declared(tmp_path)
+    async with running(db, size=(140, 30)) as pilot:
+        screen = await submit(pilot, "/notify head of engineering")
+        assert message_text(screen) == "Head of engineering notified"  # no hooks at all
+    async with await Store.open(db, clock=frozen) as store:
+        await store.set_routes(
+            [Route("ops", "webhook", ("update",))], [ContactRoute("Status page", "ops")]
+        )
+    async with running(db, size=(140, 30)) as pilot:
+        screen = await submit(pilot, "/notify status page")
+        assert message_text(screen) == "Status page notified; sending via ops"
+        screen = await submit(pilot, "/notify customer support lead")
+        assert message_text(screen) == (
+            "Customer support lead notified (recorded only: no channel for"
+            " Customer support lead in config.toml's [contacts])"
+        )
+
+
 # ---------------------------------------------------------------- end to end
 
 
@@ -203,17 +216,9 @@ async def test_an_update_typed_in_the_bar_reaches_a_receiver_and_shows_sent(
         await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
     home = tmp_path / "home"
     home.mkdir()
-    env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(hook_config)})
-    proc = subprocess.Popen(
-        [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    deliver = Deliver(db, home, hook_config)
     try:
-        async with await Store.open(db) as store:
-            for _ in range(int(DEADLINE * 20)):
-                if await store.routes() or proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert await store.routes(), proc.poll()
+        await deliver.routed()
         async with running(db, clock=utc_now, poll_interval=0.05) as pilot:
             screen = await submit(pilot, "/update external Checkout is back for everyone")
             got = await receiver.until(1)
@@ -222,9 +227,9 @@ async def test_an_update_typed_in_the_bar_reaches_a_receiver_and_shows_sent(
             sent = got[0].body["event"]["id"]
             await until(pilot, lambda: "→ ops ✓" in lines_of(screen, sent)[-1])
             assert "external update: Checkout is back" in lines_of(screen, sent)[0]
+        assert deliver.stop() == 0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=DEADLINE) == 0, proc.stderr.read() if proc.stderr else ""
+        deliver.kill()
 
 
 async def test_the_comms_tab_scrolls_at_80x24(tmp_path: Path) -> None:
@@ -295,3 +300,19 @@ async def test_a_row_gains_its_delivery_line_in_place() -> None:
         tl.set_deliveries({})
         await pilot.pause()
         assert tl.total_lines == lines - 1
+
+
+async def test_every_hook_shows_when_the_reasons_are_long() -> None:
+    """A long reason of the first hook is cut to its share; the others still show."""
+    long = "retrying refused Error connecting to smtp.example.org on port 587: timed out"
+    async with Bare().run_test(size=(80, 10)) as pilot:
+        tl = pilot.app.query_one(Timeline)
+        tl.append([note(1)])
+        tl.set_deliveries(
+            {1: ((f"chat … {long}", view.FAILING), (f"mail … {long}", view.FAILING),
+                 ("ops ✓", view.SENT))}
+        )  # fmt: skip
+        await pilot.pause()
+        line = tl.line_text(1)
+        assert len(line) <= 80 and line.rstrip().endswith("ops ✓"), line
+        assert "chat … retrying" in line and "mail … retrying" in line, line

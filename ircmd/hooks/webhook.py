@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -64,7 +65,10 @@ async def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float
     except TimeoutError:
         return Outcome(ok=False, retry=True, status="timeout", reason=f"no answer in {timeout:g} s")
     except aiohttp.ClientConnectorError as e:
-        why = e.os_error.strerror if e.os_error and e.os_error.strerror else "cannot connect"
+        # The errno's words, not the error's own text: asyncio's names the address
+        # ("Connect call failed ('10.0.0.5', 8443)"), which is no business of the record.
+        errno = e.os_error.errno if e.os_error else None
+        why = os.strerror(errno) if errno else "cannot connect"
         status = "refused" if isinstance(e.os_error, ConnectionRefusedError) else "unreachable"
         return Outcome(ok=False, retry=True, status=status, reason=why.lower())
     except aiohttp.InvalidURL:

@@ -446,12 +446,18 @@ class Timeline(ScrollView, can_focus=True):
         return strips
 
     def _delivery_strip(self, row: Row, pad: Segment, style: Callable[[str], Style]) -> Strip:
-        """`→ ops ✓  email ✗ 550 ...` in the text column, cut with an ellipsis."""
+        """`→ ops ✓  email ✗ 550 ...` in the text column. Marks too long together are
+        each cut to a fair share, so a long reason of the first hook never hides how
+        the others fared; what still overflows is cut with an ellipsis."""
         width = self._layout.width
         tones = {view.SENT: style("delivery-sent"), view.FAILING: style("delivery-failing")}
         muted = style("delivery")
         segs = [pad, Segment(DELIVERED, muted)]
-        for i, (text, tone) in enumerate(row.delivered):
+        room = width - pad.cell_length - len(DELIVERED) - 2 * (len(row.delivered) - 1)
+        marks = [text for text, _ in row.delivered]
+        for i, (text, (_, tone)) in enumerate(
+            zip(_shared(marks, room), row.delivered, strict=True)
+        ):
             if i:
                 segs.append(Segment("  ", muted))
             segs.append(Segment(text, tones.get(tone, muted)))
@@ -732,6 +738,19 @@ def _wrap_cells(text: str, width: int) -> Iterator[str]:
         seen = True
     if start is not None and start < len(text):
         yield text[start:].rstrip(" ")
+
+
+def _shared(texts: list[str], room: int) -> list[str]:
+    """`texts` cut (`_fit`) so that together they take at most `room` cells: short
+    ones whole, the room left split evenly among the longer ones."""
+    fits = list(texts)
+    left = len(texts)
+    for i in sorted(range(len(texts)), key=lambda i: cell_len(texts[i])):
+        share = max(1, room // left)
+        fits[i] = _fit(texts[i], share)
+        room -= cell_len(fits[i])
+        left -= 1
+    return fits
 
 
 def _fit(text: str, width: int) -> str:

@@ -153,6 +153,19 @@ async def submit(pilot: Pilot[None], line: str) -> CommandScreen:
     return screen
 
 
+def timeline_text(screen: CommandScreen) -> str:
+    tl = screen.timeline
+    return "\n".join(tl.line_text(i) for i in range(tl.total_lines))
+
+
+def lines_of(screen: CommandScreen, event_id: int) -> list[str]:
+    """The timeline's lines of one entry: its first line and those under it."""
+    tl = screen.timeline
+    index = next(i for i, r in enumerate(tl.rows) if r.id == event_id)
+    start = tl._starts[index]
+    return [tl.line_text(i) for i in range(start, start + tl._lines_of(tl.rows[index]))]
+
+
 def message_text(screen: CommandScreen) -> str:
     return str(screen.query_one("#message").render())
 

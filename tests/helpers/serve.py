@@ -1,4 +1,5 @@
-"""`ircmd serve` as a real process on a free loopback port, and real HTTP to it.
+"""`ircmd serve` as a real process on a free loopback port, and real HTTP to it;
+`ircmd deliver`, the other deliverer, as a process too.
 
 `Server` starts serve with `--listen 127.0.0.1:0` and reads the port it bound from
 its first line; the `server` fixture stops every one it started. `post` and `get`
@@ -8,6 +9,7 @@ formats' real shapes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ircmd.store import Store
 
 from .cli import IRCMD, clean_env
 from .processes import DEADLINE, _lines, _next
@@ -154,6 +158,53 @@ def server_fixture(tmp_path: Path) -> Iterator[type[Server]]:
     yield Tracked
     for s in made:
         s.kill()
+
+
+class Deliver:
+    """`ircmd deliver` running as the administrator, with the hooks' secrets; `first`
+    is the line it starts with (the hooks it sends for)."""
+
+    def __init__(self, db: Path, home: Path, config: Path) -> None:
+        env = clean_env(home, {"IRCMD_DB": str(db), "IRCMD_CONFIG": str(config)})
+        self.db = db
+        self.proc = subprocess.Popen(
+            [*IRCMD, "deliver"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        self.out = _lines(self.proc.stdout)
+        self.err = _lines(self.proc.stderr)
+        first = _next(self.out, "deliver's first line")
+        assert first and first.startswith("ircmd deliver: sending for "), first
+        self.first = first
+
+    async def routed(self) -> None:
+        """Until its routing is in the record (it writes it after its first line):
+        from then on every writer queues what it will send."""
+        async with await Store.open(self.db) as store:
+            for _ in range(int(DEADLINE * 20)):
+                if await store.routes() or self.proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert await store.routes(), self.proc.poll()
+
+    def outcomes(self, n: int) -> list[dict[str, object]]:
+        """The next `n` outcome lines of its log."""
+        got: list[dict[str, object]] = []
+        while len(got) < n:
+            line = _next(self.err, "an outcome line")
+            assert line is not None, "deliver ended"
+            got.append(json.loads(line))
+        return got
+
+    def stop(self) -> int:
+        """SIGTERM; its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=DEADLINE)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(DEADLINE)
 
 
 # ------------------------------------------------------------------ payloads
