@@ -50,7 +50,7 @@ from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
 if TYPE_CHECKING:
     from . import entry
     from .alerting import Router
-    from .models import Event, Playbook, VerifyResult
+    from .models import Event, Metrics, Playbook, VerifyResult
     from .settings import Settings
     from .store import Store
     from .store.facade import Face
@@ -926,7 +926,7 @@ def notify(ctx: click.Context, incident: str, who: str, at: str | None) -> None:
         severity = (await store.incident(incident)).severity
         named = contact(table, severity, who)
         ev = await store.notify(incident, named, actor=cfg.user, at=when(at))
-        click.echo(await notified(store, named, ev.id), err=True)
+        click.echo(await notified(store, named, ev), err=True)
         state = await store.state(incident)
         pending = pending_contacts(table, state)
         left = f"still to notify: {', '.join(pending)}" if pending else "all notified"
@@ -962,7 +962,7 @@ def escalation(ctx: click.Context, incident: str) -> None:
         row(f"[x] {display.stamp(n.notified_at)} by {n.notified_by}  {n.who} (extra)")
 
 
-async def incident_metrics(store: Store, incident: str) -> rules.Metrics:
+async def incident_metrics(store: Store, incident: str) -> Metrics:
     """Metrics from the few events they are computed from, not all of the incident's."""
     return rules.metrics(
         [e async for c in store.event_chunks(incident, kinds=rules.METRIC_KINDS) for e in c]

@@ -42,7 +42,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .models import Playbook
+    from .models import Event, Playbook
     from .store import Store
 
 T = TypeVar("T")
@@ -405,16 +405,16 @@ class Notify(Command):
             return None
         ref = ctx.ref()
         ev = await ctx.write(lambda: ctx.store.notify(ref, who, actor=ctx.actor, at=at))
-        return await notified(ctx.store, who, ev.id)
+        return await notified(ctx.store, who, ev)
 
 
-async def notified(store: Store, who: str, event_id: int) -> str:
+async def notified(store: Store, who: str, ev: Event) -> str:
     """What the screen and `ircmd notify` say once `who` is recorded as told (event
-    `event_id`): whether a hook is reaching them too. While hooks are configured (a
+    `ev`): whether a hook is reaching them too. While hooks are configured (a
     deliverer wrote its routing), a contact with no channel is said to be recorded
     only, so nobody believes Legal was told when nothing was sent; with no hooks at
     all the record is all anyone expects."""
-    hooks = [d.hook for d in await store.deliveries(event_ids=[event_id])]
+    hooks = [d.hook for d in await store.deliveries(ev.incident_id, event_ids=[ev.id])]
     if hooks:
         return f"{who} notified; sending via {', '.join(hooks)}"
     if await store.routes():

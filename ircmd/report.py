@@ -20,8 +20,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from . import display, rules
-from .models import REVIEW_LABELS, ChecklistItem, Event, Head, IncidentState, Kind, Severity
-from .rules import Metrics, Span
+from .models import (
+    REVIEW_LABELS,
+    ChecklistItem,
+    Event,
+    Head,
+    IncidentState,
+    Kind,
+    Metrics,
+    Severity,
+)
+from .rules import Span
 
 # An entry written this long after the moment it records is marked as back-dated.
 BACKDATED = timedelta(minutes=1)

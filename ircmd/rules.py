@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from .domain import (
@@ -35,20 +35,7 @@ from .domain import (
 )
 
 if TYPE_CHECKING:
-    from .models import Action, Event, Evidence, IncidentState
-    from .models import Metrics as Metrics
-    from .models import Moment as Moment
-
-
-def __getattr__(name: str) -> Any:
-    """`rules.Metrics` and `rules.Moment`, pydantic models that live in `models`:
-    loaded when asked for, so that `ircmd log`, which checks names, texts and times
-    here, never imports pydantic."""
-    if name in ("Metrics", "Moment"):
-        from . import models
-
-        return getattr(models, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .models import Action, Event, Evidence, IncidentState, Metrics, Moment
 
 
 # ---------------------------------------------------------------- validation

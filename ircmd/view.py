@@ -16,7 +16,17 @@ from .entry import Arg
 from .escalation import pending_contacts
 from .hooks import outbox
 from .hooks.outbox import DeliveryRow
-from .models import Event, Gap, GapKind, IncidentState, Kind, Role, Severity, incident_key
+from .models import (
+    Event,
+    Gap,
+    GapKind,
+    IncidentState,
+    Kind,
+    Metrics,
+    Role,
+    Severity,
+    incident_key,
+)
 
 # How the screen marks an update final: a tick in the draft, not the CLI's `--final`.
 MARK_FINAL = "tick Final in the update draft: u"
@@ -64,7 +74,7 @@ class Running:
         self.latest_decision: str | None = None
         self._latest_decision_id = 0
         self._metric_events: dict[int, Event] = {}
-        self.metrics: rules.Metrics | None = None
+        self.metrics: Metrics | None = None
 
     @staticmethod
     def wanted(ev: Event) -> bool:

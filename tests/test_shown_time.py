@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ircmd import report, rules
-from ircmd.models import Audience, Event, InvalidInput, Kind, Role, Severity, Status
+from ircmd.models import Audience, Event, InvalidInput, Kind, Metrics, Role, Severity, Status
 from ircmd.store import Store
 from ircmd.widgets.process import metrics_line
 
@@ -214,7 +214,7 @@ async def test_a_backwards_metric_is_unknown_and_says_why(
 
 
 def test_the_screen_says_a_metric_is_out_of_order() -> None:
-    line = metrics_line(rules.Metrics(time_to_detect=60.0, out_of_order=("time_to_acknowledge",)))
+    line = metrics_line(Metrics(time_to_detect=60.0, out_of_order=("time_to_acknowledge",)))
     assert "detect 1m 00s" in line.plain
     assert "ack - (out of order)" in line.plain
 

@@ -22,6 +22,7 @@ from ircmd.models import (
     InvalidInput,
     Kind,
     Mark,
+    Moment,
     NotFound,
     Playbook,
     Role,
@@ -29,7 +30,6 @@ from ircmd.models import (
     Severity,
     Status,
 )
-from ircmd.rules import Moment
 from ircmd.store import presence, queries, verify
 from ircmd.store.connection import fresh_schema
 from ircmd.store.dialect import SQLITE

@@ -169,12 +169,16 @@ def enqueue(
         contact = contact_route(db, str(data.get("who", "")))
         if contact is not None:
             wanted[contact.hook] = contact.address
-    at = ts(now)
-    for hook, address in wanted.items():
+    if wanted:
+        at = ts(now)
         db.execute(
             "INSERT INTO deliveries (event_id, incident_id, hook, address, next_at, queued_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (event_id, incident_id, hook, address, at, at),
+            f" VALUES {', '.join(['(?, ?, ?, ?, ?, ?)'] * len(wanted))}",
+            [
+                v
+                for hook, address in wanted.items()
+                for v in (event_id, incident_id, hook, address, at, at)
+            ],
         )
     return len(wanted)
 

@@ -277,7 +277,6 @@ CREATE TABLE deliveries (
     last_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX deliveries_pending ON deliveries (state, id);
-CREATE INDEX deliveries_by_event ON deliveries (event_id);
 CREATE INDEX deliveries_by_incident ON deliveries (incident_id, id);
 -- An action may link to where it is tracked outside ircmd (`action link`); no older
 -- event links one.

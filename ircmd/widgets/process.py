@@ -19,7 +19,7 @@ from textual.widgets import Static
 from .. import display, rules, view
 from ..escalation import pending_contacts
 from ..hooks.outbox import RETRYABLE, DeliveryRow
-from ..models import REVIEW_LABELS, ActionStatus, IncidentState, Severity, Status
+from ..models import REVIEW_LABELS, ActionStatus, IncidentState, Metrics, Severity, Status
 from ..store.verbs.deliveries import DELIVERY_PREFIX
 from .header import coarse
 
@@ -230,7 +230,7 @@ class ReviewPanel(ProcessPanel):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.metrics: rules.Metrics | None = None
+        self.metrics: Metrics | None = None
 
     def build(self, state: IncidentState, now: datetime) -> Content:
         r = state.review
@@ -316,7 +316,7 @@ METRIC_LABELS = (
 )
 
 
-def metrics_line(m: rules.Metrics) -> Content:
+def metrics_line(m: Metrics) -> Content:
     """`Time to detect - report 2m 00s ack 1m 00s contain 40m 00s resolve -`."""
     t: Parts = [("Time to ", "bold")]
     for i, (key, label) in enumerate(METRIC_LABELS):
