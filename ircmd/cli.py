@@ -1412,8 +1412,8 @@ def deliver(ctx: click.Context, once: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        click.echo(f"ircmd deliver: sending for {', '.join(h.name for h in settings.hooks)}")
-        await deliverer.run(stop)
+        names = ", ".join(h.name for h in settings.hooks)
+        await deliverer.run(stop, ready=lambda: click.echo(f"ircmd deliver: sending for {names}"))
 
     run(ctx, go)
 

@@ -200,10 +200,13 @@ class Deliverer:
 
     # ------------------------------------------------------------ running
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set: publish the routing, then take what is due
-        whenever the record changes or a retry falls due."""
+    async def run(self, stop: asyncio.Event, ready: Callable[[], None] | None = None) -> None:
+        """Deliver until `stop` is set: publish the routing (then call `ready`: from
+        then on, writers queue for it), then take what is due whenever the record
+        changes or a retry falls due."""
         await self.publish_routes()
+        if ready is not None:
+            ready()
         feed = ChangeFeed(
             self.store, after_id=await self.store.last_event_id(), poll_interval=self._poll
         )

@@ -330,6 +330,12 @@ def idempotency_key(event_hash: str, hook: str) -> str:
 # ------------------------------------------------------------------- reads
 
 
+def shown_state(state: str, attempts: int) -> str:
+    """A state as people are shown it: `retrying` for a queued delivery that has
+    failed before."""
+    return "retrying" if state == QUEUED and attempts else state
+
+
 @dataclass(frozen=True)
 class DeliveryRow:
     """One delivery as `ircmd deliveries` and the screen list it."""
@@ -349,8 +355,7 @@ class DeliveryRow:
 
     @property
     def shown_state(self) -> str:
-        """`retrying` for a queued delivery that has failed before."""
-        return "retrying" if self.state == QUEUED and self.attempts else self.state
+        return shown_state(self.state, self.attempts)
 
     @property
     def failing(self) -> bool:

@@ -93,7 +93,7 @@ def retry_delivery(tx: Tx, delivery_id: int, *, actor: str) -> Event:
     event_id, incident_id, hook, state, attempts = rows[0]
     if state not in outbox.RETRYABLE:
         raise RuleViolation(
-            f"delivery {DELIVERY_PREFIX}{delivery_id} is {state}:"
+            f"delivery {DELIVERY_PREFIX}{delivery_id} is {outbox.shown_state(state, attempts)}:"
             " only a failed or given-up one is queued again"
         )
     now = ts(tx.clock())
