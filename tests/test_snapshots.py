@@ -137,9 +137,21 @@ def test_form(snap_compare: SnapCompare, tmp_path: Path, size: str, form: str) -
         await pilot.press(*FORMS[form])
         app = pilot.app
         await until(pilot, lambda: isinstance(app.screen, ModalScreen) and app.screen.is_mounted)
-        await pilot.pause()
-        for field in app.screen.query("Input, TextArea"):
-            field.cursor_blink = False  # type: ignore[attr-defined]
+        screen: Any = app.screen
+        for field in screen.query("Input, TextArea"):
+            field.cursor_blink = False
+        # The picture depends on the first field holding focus (its cursor drawn) and
+        # the form laid out and painted, not on how many turns the loop got.
+        await until(
+            pilot,
+            lambda: (
+                app.focused is not None
+                and app.focused.has_focus
+                and not screen._layout_required
+                and not screen._repaint_required
+                and not app.focused._repaint_required
+            ),
+        )
         await pilot.pause()
 
     assert snap_compare(demo_app(tmp_path), terminal_size=SIZES[size], run_before=opened)
