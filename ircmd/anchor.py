@@ -94,15 +94,20 @@ class Anchor:
         return f"anchor at line {number} ({self.at}, head #{self.head_id}, {self.count} events)"
 
 
-def db_key(path: Path) -> str:
-    """The database as anchors name it: its resolved absolute path."""
+def db_key(path: Path | str) -> str:
+    """The database as anchors name it: its resolved absolute path, or its URL
+    without a password."""
+    if isinstance(path, str):
+        from .store.postgres import redact
+
+        return redact(path)
     return str(path.expanduser().resolve())
 
 
-def check_log_path(log: Path, db: Path) -> None:
+def check_log_path(log: Path, db: Path | str) -> None:
     """Refuse an anchor log beside the database: whoever can replace files in the
     database's directory could replace the log with it."""
-    if log.expanduser().resolve().parent == db.expanduser().resolve().parent:
+    if isinstance(db, Path) and log.expanduser().resolve().parent == db.expanduser().resolve().parent:
         raise InvalidInput(
             f"the anchor log {log} is in the database's directory; keep it elsewhere"
             " (IRCMD_ANCHOR_LOG)"
@@ -140,7 +145,7 @@ def append(log: Path, anchor: Anchor) -> None:
         os.close(fd)
 
 
-def read_all(log: Path, db: Path) -> Iterator[tuple[int, Anchor | None]]:
+def read_all(log: Path, db: Path | str) -> Iterator[tuple[int, Anchor | None]]:
     """(line number, anchor) for each line about `db`, in order; None for a line that
     is not an anchor at all (torn or edited). A missing log has no lines."""
     key = db_key(db)
@@ -159,7 +164,7 @@ def read_all(log: Path, db: Path) -> Iterator[tuple[int, Anchor | None]]:
                 yield number, anchor
 
 
-def newest(log: Path, db: Path) -> Anchor | None:
+def newest(log: Path, db: Path | str) -> Anchor | None:
     """The last anchor of `db`, read backwards from the log's end (usually one block:
     the cost of every `ircmd log` stays flat however long the log grows)."""
     key = db_key(db)
@@ -292,7 +297,7 @@ def _to_check(store: Face, settings: AnchorSettings) -> Anchor | str | None:
     if settings.log is None:
         return None
     try:
-        return newest(settings.log, store.path)
+        return newest(settings.log, store.location)
     except StorageError as e:
         return str(e)
 
@@ -344,7 +349,7 @@ async def verify_anchors(store: Store, settings: AnchorSettings, head: Head) -> 
     if log is None:
         return AnchorCheck(log=None)
     checked = 0
-    for number, anchor in read_all(log, store.path):
+    for number, anchor in read_all(log, store.location):
         if anchor is None:
             return AnchorCheck(log, checked, f"line {number} of {log} is not an anchor")
         why = await mismatch(store, anchor)
@@ -372,13 +377,13 @@ async def write_anchor(
     log = settings.log
     if log is None:
         raise InvalidInput("no anchor log is configured (IRCMD_ANCHOR_LOG)")
-    check_log_path(log, store.path)
+    check_log_path(log, store.location)
     warning = await open_warning(store, settings)
     if warning is not None:
         raise StorageError(f"{warning}; nothing anchored")
     head = await store.head()
     anchor = Anchor(
-        db=db_key(store.path),
+        db=db_key(store.location),
         count=head.count,
         head_id=head.id,
         head_hash=head.hash,

@@ -82,7 +82,8 @@ class AnchorSettings:
 
 @dataclass(frozen=True)
 class Config:
-    db: Path
+    # A SQLite file, or a PostgreSQL URL (`store.postgres.is_url`).
+    db: Path | str
     user: str
     read_only: bool = False
     user_locked: bool = False
@@ -142,7 +143,7 @@ def resolve(
     if not 1 <= max_text <= MAX_TEXT_CEILING:
         raise InvalidInput(f"IRCMD_MAX_TEXT={max_text} is out of range (1..{MAX_TEXT_CEILING})")
     return Config(
-        db=Path(db or env.get("IRCMD_DB") or default_db()).expanduser(),
+        db=database(db or env.get("IRCMD_DB") or file_database(env)),
         user=locked or asked or os_user(),
         read_only=bool(read_only) if read_only is not None else _truthy(env.get("IRCMD_READ_ONLY")),
         user_locked=bool(locked),
@@ -153,6 +154,46 @@ def resolve(
         force_time=bool(force_time) or _truthy(env.get("IRCMD_FORCE_TIME")),
         max_text=max_text,
     )
+
+
+def database(value: str | Path | None) -> Path | str:
+    """--db, IRCMD_DB or config.toml's `[database] url`: a PostgreSQL URL as it is;
+    a path (or `sqlite:PATH`) as a path; nothing, the default file."""
+    if not value:
+        return default_db()
+    text = str(value)
+    if text.startswith(("postgresql://", "postgres://")):
+        return text
+    text = text.removeprefix("sqlite://").removeprefix("sqlite:")
+    return Path(text).expanduser()
+
+
+def settings_path(env: Mapping[str, str]) -> Path:
+    """config.toml: IRCMD_CONFIG, or the one in the config directory."""
+    raw = env.get("IRCMD_CONFIG", "").strip()
+    return Path(raw).expanduser() if raw else config_dir() / "config.toml"
+
+
+def file_database(env: Mapping[str, str]) -> str | None:
+    """config.toml's `[database] url`, read without the settings models (every
+    command resolves its database; only a few need the rest of the file)."""
+    path = settings_path(env)
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    if b"[database]" not in raw:
+        return None
+    import tomllib
+
+    try:
+        table = tomllib.loads(raw.decode("utf-8")).get("database", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"{path}: {e}") from None
+    url = table.get("url") if isinstance(table, dict) else None
+    if url is not None and not isinstance(url, str):
+        raise InvalidInput(f"{path}: [database] url must be a string")
+    return url
 
 
 def anchor_settings(env: Mapping[str, str]) -> AnchorSettings:

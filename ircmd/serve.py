@@ -221,7 +221,7 @@ async def deliver(store: Store, settings: Settings, stop: asyncio.Event) -> None
         return
     from .hooks.deliverer import Deliverer
 
-    own = await Store.open(store.path, timeout=store.timeout)
+    own = await Store.open(store.location, timeout=store.timeout)
     try:
         await Deliverer(own, settings).run(stop)
     finally:

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .config import config_dir
+from .config import settings_path
 from .ingest import Route
 from .models import Audience, Format, InvalidInput, Severity
 
@@ -126,7 +126,15 @@ class Contact(_Section):
     address: str | None = None
 
 
+class DatabaseSettings(_Section):
+    """`[database]`: read by `config.file_database` for every command; here so that
+    a misspelt key is still an error."""
+
+    url: str | None = None
+
+
 class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
     serve: ServeSettings = ServeSettings()
     ingest: IngestSettings = IngestSettings()
     status: StatusSettings = StatusSettings()
@@ -146,11 +154,6 @@ class Settings(_Section):
     @property
     def has_secrets(self) -> bool:
         return bool(self.ingest.sources or self.hooks)
-
-
-def settings_path(env: Mapping[str, str]) -> Path:
-    raw = env.get("IRCMD_CONFIG", "").strip()
-    return Path(raw).expanduser() if raw else config_dir() / "config.toml"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

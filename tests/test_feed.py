@@ -133,7 +133,9 @@ async def test_each_commit_of_another_process_arrives_in_order(
         ids = [e.id for e in c.events]
         assert ids == sorted(ids) and len(set(ids)) == len(ids)
         assert all(e.actor == "carol" for e in c.events)
-        assert feed.watching and feed.hints >= 3
+        # The poll never comes, so the file watch delivered them all; two commits'
+        # file events may merge into one hint under load, so no count per commit.
+        assert feed.watching and feed.hints >= 1
     finally:
         await c.close()
 

@@ -331,7 +331,7 @@ class Deliverer:
             }
             key = outbox.idempotency_key(found["event"]["hash"], hook.name)
             delivery = Delivery(
-                c.id, hook.name, c.event_id, key, payload, c.attempt, str(self.store.path)
+                c.id, hook.name, c.event_id, key, payload, c.attempt, str(self.store.location)
             )
             outcome = await self._send(hook, delivery)
         result = settle(

@@ -4,8 +4,7 @@ The verbs and queries speak to a DB-API connection in the `?` placeholder style 
 ask the dialect for what differs: how a writer takes the write lock, which errors
 mean "someone else holds it", how the hash chain is read and extended, how to
 spell a placeholder and an upsert. Every statement the shared code runs passes
-through `sql`. SQLite is the only implementation; a PostgreSQL backend adds one
-module implementing this.
+through `sql`. SQLite is implemented here, PostgreSQL in `postgres`.
 """
 
 from __future__ import annotations
@@ -18,9 +17,13 @@ from .record import EVENT_COLUMNS
 
 
 class Dialect(Protocol):
+    # "sqlite" or "postgresql": what `verify` checks beyond the shared walk and replay.
+    name: str
     # The statement that opens a write transaction holding the writer's lock at once,
     # so the rules are checked against the state the write will follow.
     begin_write: str
+    # A read transaction that sees one snapshot throughout (verify).
+    begin_read: str
     # The chain's newest event as (id, hash), no row when empty; read under the lock.
     chain_head: str
     # One event row, EVENT_COLUMNS in order, `?` placeholders. The append is where
@@ -41,7 +44,9 @@ class Dialect(Protocol):
 
 
 class SQLite:
+    name = "sqlite"
     begin_write = "BEGIN IMMEDIATE"
+    begin_read = "BEGIN"
     chain_head = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"
     insert_event = (
         f"INSERT INTO events ({EVENT_COLUMNS})"

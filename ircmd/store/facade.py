@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from ..domain import MAX_TEXT_BYTES, read_only_refusal
-from .dialect import SQLITE
+from .dialect import SQLITE, Dialect
 from .reader import Connection, Reader
 from .tx import Clock, Target, Tx, transaction
 
@@ -29,7 +29,10 @@ def utc_now() -> datetime:
 
 
 class Face:
-    """One open database file and the settings every transaction on it checks."""
+    """One open database and the settings every transaction on it checks."""
+
+    # What differs between engines (a PostgreSQL store sets its own).
+    dialect: Dialect = SQLITE
 
     def __init__(
         self,
@@ -40,6 +43,11 @@ class Face:
         file_id: tuple[int, int] | None = None,
     ) -> None:
         self.path = path
+        # The database as it was named: the path, or a PostgreSQL URL (`location`).
+        self.location: Path | str = path
+        # The database login events are recorded as, when the database says who
+        # is writing (PostgreSQL with identity = "database"); None on SQLite.
+        self.db_user: str | None = None
         self.read_only = read_only
         self.timeout = timeout
         self._clock = clock
@@ -60,18 +68,20 @@ class Face:
         piece; refused at once in a read-only session."""
         if self.read_only:
             raise read_only_refusal()
-        target = Target(self.path, self._file_id)
+        # A file is checked to still be the one opened; a server database has no file.
+        target = Target(self.path, self._file_id) if self.dialect is SQLITE else None
         clock, max_text, force_time = self._clock, self.max_text, self.force_time
+        dialect = self.dialect
 
         def work(conn: Connection) -> T:
-            tx = Tx(conn, SQLITE, clock, max_text=max_text, force_time=force_time)
+            tx = Tx(conn, dialect, clock, max_text=max_text, force_time=force_time)
             return verb(tx, *args, **kw)
 
-        return lambda conn: transaction(conn, SQLITE, work, timeout=self.timeout, target=target)
+        return lambda conn: transaction(conn, dialect, work, timeout=self.timeout, target=target)
 
-    @staticmethod
     def _read_job(
-        query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs
+        self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs
     ) -> Callable[[Connection], T]:
         """`query(reader, ...)` as one function of a connection."""
-        return lambda conn: query(Reader(conn, SQLITE), *args, **kw)
+        dialect = self.dialect
+        return lambda conn: query(Reader(conn, dialect), *args, **kw)

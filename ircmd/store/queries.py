@@ -222,17 +222,14 @@ def events(
     r: Reader, ref: IncidentRef | None = None, *, after_id: int = 0, limit: int | None = None
 ) -> list[Event]:
     """Events in id order, of one incident or all."""
-    if ref is None:
-        rows = r.rows(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, -1 if limit is None else limit),
-        )
-    else:
-        rows = r.rows(
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE incident_id = ? AND id > ?"
-            " ORDER BY id LIMIT ?",
-            (r.incident_id(ref), after_id, -1 if limit is None else limit),
-        )
+    where, params = "id > ?", [after_id]
+    if ref is not None:
+        where, params = "incident_id = ? AND id > ?", [r.incident_id(ref), after_id]
+    cap = ""
+    if limit is not None:
+        cap = " LIMIT ?"
+        params.append(limit)
+    rows = r.rows(f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY id{cap}", params)
     return [event_from_row(row) for row in rows]
 
 

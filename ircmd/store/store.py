@@ -102,6 +102,14 @@ class Store(Face):
     ) -> Store:
         """Open (read-write: create and migrate) the database at `path`; see
         `connection.open_db` for read-only media, empty files and full disks."""
+        from .postgres import is_url
+
+        if is_url(path):
+            from .pgstore import PgStore
+
+            return await PgStore.connect(
+                str(path), read_only=read_only, timeout=timeout, clock=clock
+            )
         path = Path(path).expanduser()
         opened = await open_db(path, read_only=read_only, must_exist=must_exist, timeout=timeout)
         return cls(opened.db, path, read_only, timeout, clock, opened.file_id)
@@ -117,12 +125,17 @@ class Store(Face):
 
     # --------------------------------------------------------- the one hop
 
+    async def _call(self, job: Callable[[Any], T]) -> T:
+        """`job(connection)` in one hop to the connection's thread, its errors in one
+        line (a PostgreSQL store has its own connection and wording)."""
+        with sqlite_errors(self.path, self.timeout):
+            return await call(self._db, job)
+
     async def _run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """Run `verb(tx, ...)` in one write transaction, in one hop to the thread."""
         job = self._write_job(verb, *args, **kw)
         async with self._lock:
-            with sqlite_errors(self.path, self.timeout):
-                return await call(self._db, job)
+            return await self._call(job)
 
     async def _read(
         self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs
@@ -130,8 +143,7 @@ class Store(Face):
         """Run `query(reader, ...)` in one hop to the thread."""
         job = self._read_job(query, *args, **kw)
         async with self._lock:
-            with sqlite_errors(self.path, self.timeout):
-                return await call(self._db, job)
+            return await self._call(job)
 
     # ------------------------------------------------------------ the verbs
 

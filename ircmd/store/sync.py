@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Concatenate, ParamSpec, Self, TypeVar
 
@@ -48,10 +49,35 @@ class SyncStore(Face):
         timeout: float = DEFAULT_TIMEOUT,
         clock: Clock = utc_now,
     ) -> SyncStore:
-        """Open as `Store.open` does (`connection.open_sqlite`)."""
+        """Open as `Store.open` does (`connection.open_sqlite`, or by URL
+        `postgres.connect`)."""
+        from .postgres import is_url
+
+        if is_url(path):
+            return cls._postgresql(str(path), read_only=read_only, timeout=timeout, clock=clock)
         path = Path(path).expanduser()
         conn = open_sqlite(path, read_only=read_only, must_exist=must_exist, timeout=timeout)
         return cls(conn, path, read_only, timeout, clock, file_id(path))
+
+    @classmethod
+    def _postgresql(cls, url: str, *, read_only: bool, timeout: float, clock: Clock) -> SyncStore:
+        from .postgres import POSTGRESQL, connect, redact, session_facts
+
+        conn = connect(url, read_only=read_only, timeout=timeout)
+        store = cls(conn, Path(redact(url)), read_only, timeout, clock)  # type: ignore[arg-type]
+        store.dialect = POSTGRESQL
+        store.location = url
+        with store._errors():
+            standby, store.db_user = session_facts(conn)
+        store.read_only = read_only or standby
+        return store
+
+    def _errors(self) -> AbstractContextManager[None]:
+        if isinstance(self.location, str):
+            from .postgres import pg_errors
+
+            return pg_errors(self.location, self.timeout)
+        return sqlite_errors(self.path, self.timeout)
 
     def close(self) -> None:
         self._conn.close()
@@ -65,11 +91,11 @@ class SyncStore(Face):
     def run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """`verb(tx, ...)` in one write transaction."""
         job = self._write_job(verb, *args, **kw)
-        with sqlite_errors(self.path, self.timeout):
+        with self._errors():
             return job(self._conn)
 
     def read(self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """`query(reader, ...)` on the connection."""
         job = self._read_job(query, *args, **kw)
-        with sqlite_errors(self.path, self.timeout):
+        with self._errors():
             return job(self._conn)

@@ -23,9 +23,9 @@ _PLANTED = ("trigger", "view")
 
 def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     """Check the whole chain (counting the events of `ref` only, if given)."""
-    r.execute("BEGIN")  # one snapshot: the chain, the schema and the tables agree
+    r.execute(r.dialect.begin_read)  # one snapshot: the chain, the schema and the tables agree
     try:
-        damage = _damage(r)
+        damage = _damage(r) if r.dialect.name == "sqlite" else None
         if damage:
             return VerifyResult(ok=False, events=0, message=damage)
         only = r.incident_id(ref) if ref is not None else None
@@ -34,7 +34,7 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
         if isinstance(walked, VerifyResult):
             return walked
         count, head, events = walked
-        mismatch = _compare_schema(r) or _compare_projections(r, events)
+        mismatch = _schema_fault(r) or _compare_projections(r, events)
     finally:
         r.execute("ROLLBACK")
     if mismatch:
@@ -79,6 +79,14 @@ def _damage(r: Reader) -> str | None:
     if found == ["ok"]:
         return None
     return f"the database file is damaged ({found[0]}): restore it from a backup"
+
+
+def _schema_fault(r: Reader) -> str | None:
+    if r.dialect.name == "postgresql":
+        from .pgverify import compare_schema
+
+        return compare_schema(r)
+    return _compare_schema(r)
 
 
 def _compare_schema(r: Reader) -> str | None:

@@ -73,7 +73,7 @@ def clean_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
 
 def ircmd(
     *args: str,
-    db: Path | None,
+    db: Path | str | None,
     home: Path,
     user: str | None = "alice",
     input: str | None = None,
