@@ -1,0 +1,138 @@
+"""A private PostgreSQL server for the benches and the tests: Debian's package,
+started in a directory of the caller's (initdb + pg_ctl, as the unprivileged
+`postgres` user when run as root), listening on 127.0.0.1 on a free port only,
+with trust authentication (nothing but this host's own processes can reach it).
+
+    python -m bench._pg start DIR   # prints the superuser URL (.ci/run does this)
+    python -m bench._pg stop DIR
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# A server the caller already runs (its superuser URL): the benches use it instead.
+BENCH_ENV = "IRCMD_BENCH_PG"
+
+
+def bindir() -> Path | None:
+    """The newest installed server's programs (Debian keeps them off PATH)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version)
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else None
+
+
+def _version(path: str) -> int:
+    try:
+        return int(Path(path).parts[-3])
+    except ValueError:
+        return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_owner(argv: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as `postgres`."""
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", "postgres", "--", *argv]
+
+
+def start(base: Path) -> str:
+    """Create and start a server under `base`; its superuser URL (trust, loopback)."""
+    bins = bindir()
+    if bins is None:
+        raise RuntimeError("no PostgreSQL server installed (Debian: apt install postgresql)")
+    base.mkdir(parents=True, exist_ok=True)
+    data = base / "data"
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            raise RuntimeError("running as root and there is no postgres user") from None
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    base.chmod(0o700)
+    subprocess.run(
+        _as_owner(
+            [str(bins / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
+        ),
+        check=True,
+        capture_output=True,
+        cwd=base,
+    )
+    port = _free_port()
+    opts = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        " -c max_connections=300 -c wal_level=replica -c max_wal_senders=4"
+        " -c hot_standby=on -c shared_buffers=64MB"
+    )
+    pg_ctl = [str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log")]
+    subprocess.run(
+        _as_owner([*pg_ctl, "-w", "start"]),
+        check=True,
+        capture_output=True,
+        cwd=base,
+    )
+    (base / "port").write_text(str(port))
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def stop(base: Path, mode: str = "fast") -> None:
+    bins = bindir()
+    if bins is None or not (base / "data").exists():
+        return
+    subprocess.run(
+        _as_owner([str(bins / "pg_ctl"), "-D", str(base / "data"), "-m", mode, "-w", "stop"]),
+        capture_output=True,
+        cwd=base,
+    )
+
+
+@contextmanager
+def server() -> Iterator[str]:
+    """IRCMD_BENCH_PG's server, or a private one for the duration; its superuser URL."""
+    given = os.environ.get(BENCH_ENV)
+    if given:
+        yield given
+        return
+    base = Path(tempfile.mkdtemp(prefix="ircmd-bench-pg-"))
+    url = start(base)
+    try:
+        yield url
+    finally:
+        stop(base, mode="immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def database(admin_url: str, name: str) -> str:
+    """A new empty database `name` on the server (dropped first if there); its URL."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin_url.rpartition("/")[0] + f"/{name}"
+
+
+if __name__ == "__main__":
+    verb, where = sys.argv[1], Path(sys.argv[2])
+    if verb == "start":
+        print(start(where))
+    else:
+        stop(where)
