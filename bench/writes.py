@@ -141,10 +141,19 @@ async def _prepare(db: Path) -> None:
         await store.declare("bench", actor="bench")
 
 
-def _run(
-    worker: str, db: Path, procs: int, entries: int, extra: list[str], env: dict[str, str]
+def run_workers(
+    worker: str,
+    db: Path | str,
+    procs: int,
+    entries: int,
+    extra: list[str],
+    env: dict[str, str],
+    go: Path | None = None,
 ) -> float:
-    go = db.with_suffix(".go")
+    """`procs` processes of `worker` (argv: db, name, entries, go, *extra), started
+    together once all are ready (the file `go`, beside the database by default);
+    the seconds until the last one ends."""
+    go = go or Path(db).with_suffix(".go")
     children = [
         subprocess.Popen(
             [sys.executable, "-c", worker, str(db), f"w{k:02d}", str(entries), str(go), *extra],
@@ -168,7 +177,7 @@ def _run(
     elapsed = time.perf_counter() - start
     bad = [e for c, e in zip(children, errors, strict=True) if c.returncode or e]
     if bad:
-        which = "raw sqlite3" if worker is RAW_WORKER else "Store"
+        which = "raw" if worker is RAW_WORKER else "Store"
         last = bad[0].strip().splitlines()[-1:]
         raise SystemExit(f"writes: {len(bad)} {which} worker(s) failed: {last}")
     return elapsed
@@ -207,7 +216,7 @@ def measure(
         for wait in WAITS:
             db = where / f"raw-{wait}-{r}.db"
             asyncio.run(_prepare(db))
-            took = _run(RAW_WORKER, db, procs, entries, [wait], dict(os.environ))
+            took = run_workers(RAW_WORKER, db, procs, entries, [wait], dict(os.environ))
             if _count(db) != total or not _chain_ok(db):
                 raise SystemExit(
                     f"writes: the raw run ({wait} wait) lost entries or broke its chain"
@@ -216,7 +225,7 @@ def measure(
         store_db = where / f"store-{r}.db"
         asyncio.run(_prepare(store_db))
         env = dict(os.environ) | ({"BENCH_PROFILE": str(profile)} if profile and r == 0 else {})
-        store_s = min(store_s, _run(STORE_WORKER, store_db, procs, entries, [], env))
+        store_s = min(store_s, run_workers(STORE_WORKER, store_db, procs, entries, [], env))
         lost = max(lost, total - _count(store_db))
         verified = verified and asyncio.run(_verify(store_db))
     return Measured(store_s=store_s, raw_s=raw, total=total, lost=lost, verified=verified)
