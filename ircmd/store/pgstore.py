@@ -47,11 +47,13 @@ class PgStore(Store):
 
     @classmethod
     async def connect(
-        cls, url: str, *, read_only: bool, timeout: float, clock: Clock
+        cls, url: str, *, read_only: bool, must_exist: bool, timeout: float, clock: Clock
     ) -> PgStore:
+        """Connect; a command that only reads (`must_exist`) never creates the schema."""
         loop = asyncio.get_running_loop()
         conn = await loop.run_in_executor(
-            None, lambda: connect(url, read_only=read_only, timeout=timeout)
+            None,
+            lambda: connect(url, read_only=read_only, timeout=timeout, create=not must_exist),
         )
         store = cls(conn, url, read_only, timeout, clock)
         await store._call(store._settle)
@@ -139,4 +141,3 @@ class PgStore(Store):
             line = (err.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
             raise StorageError(f"pg_dump of {redact(self.url)}: {line}")
         return target
-

@@ -112,7 +112,7 @@ class Row(tuple[Any, ...]):
     _names: tuple[str, ...] = ()
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -290,7 +290,7 @@ def ensure_schema(conn: Connection, *, read_only: bool, create: bool) -> None:
     if version is not None:
         raise StorageError(f"{where} has schema version {version}: run ircmd pg-setup --apply")
     if read_only or not create:
-        raise StorageError(f"{where} holds no ircmd record yet: run ircmd pg-setup --apply")
+        raise StorageError(f"{where} holds no ircmd record yet (declaring an incident creates one)")
     tables = conn.execute(
         "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
     ).fetchone()[0]

@@ -108,7 +108,7 @@ class Store(Face):
             from .pgstore import PgStore
 
             return await PgStore.connect(
-                str(path), read_only=read_only, timeout=timeout, clock=clock
+                str(path), read_only=read_only, must_exist=must_exist, timeout=timeout, clock=clock
             )
         path = Path(path).expanduser()
         opened = await open_db(path, read_only=read_only, must_exist=must_exist, timeout=timeout)

@@ -54,16 +54,20 @@ class SyncStore(Face):
         from .postgres import is_url
 
         if is_url(path):
-            return cls._postgresql(str(path), read_only=read_only, timeout=timeout, clock=clock)
+            return cls._postgresql(
+                str(path), read_only=read_only, must_exist=must_exist, timeout=timeout, clock=clock
+            )
         path = Path(path).expanduser()
         conn = open_sqlite(path, read_only=read_only, must_exist=must_exist, timeout=timeout)
         return cls(conn, path, read_only, timeout, clock, file_id(path))
 
     @classmethod
-    def _postgresql(cls, url: str, *, read_only: bool, timeout: float, clock: Clock) -> SyncStore:
+    def _postgresql(
+        cls, url: str, *, read_only: bool, must_exist: bool, timeout: float, clock: Clock
+    ) -> SyncStore:
         from .postgres import POSTGRESQL, connect, redact, session_facts
 
-        conn = connect(url, read_only=read_only, timeout=timeout)
+        conn = connect(url, read_only=read_only, timeout=timeout, create=not must_exist)
         store = cls(conn, Path(redact(url)), read_only, timeout, clock)  # type: ignore[arg-type]
         store.dialect = POSTGRESQL
         store.location = url
