@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 import pytest
 from helpers.cli import assert_ok, ircmd
+from helpers.db import Db, query
 from helpers.processes import DEADLINE, Holder
 from helpers.serve import (
     GRAFANA_TOKEN,
@@ -34,12 +35,10 @@ from ircmd.store import Store
 Start = type[Server]
 
 
-def query(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return list(conn.execute(sql, params))
-    finally:
-        conn.close()
+@pytest.fixture
+def db_path(db_ref: Db) -> Db:
+    """serve's behaviour is the same on both backends: every test here runs on each."""
+    return db_ref
 
 
 def alert_events(db: Path) -> list[tuple[int, str, str]]:

@@ -87,9 +87,10 @@ class PostgreSQL:
     def upsert(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
         marks = ", ".join("?" * len(columns))
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+        action = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
         return (
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+            f" ON CONFLICT ({', '.join(key)}) {action}"
         )
 
 

@@ -243,6 +243,6 @@ def append_event(
         prev_hash=prev_hash,
         hash=digest,
     )
-    for sql, params in statements(ev):
-        db.execute(sql, params)
+    for sql, params in statements(ev, db.dialect):  # already in the dialect's spelling
+        db.conn.execute(sql, params)
     return ev
