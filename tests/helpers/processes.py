@@ -20,15 +20,20 @@ from .cli import IRCMD, clean_env
 DEADLINE = 30.0  # generous: each wait ends as soon as its condition holds
 HOLDER = r"""
 import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
+from ircmd.store.postgres import POSTGRESQL, is_url
+if is_url(sys.argv[1]):  # the advisory lock every PostgreSQL write transaction takes
+    import psycopg
+    conn = psycopg.connect(sys.argv[1], autocommit=True)
+    conn.execute(POSTGRESQL.begin_write)
+else:
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
 sys.stdin.readline()  # hold the write lock until the test writes a line
 conn.execute("ROLLBACK")
 print("released", flush=True)
 sys.stdin.readline()
 """
-
 
 def _pump(stream: IO[bytes], into: queue.Queue[str | None]) -> None:
     for raw in stream:
@@ -52,9 +57,10 @@ def _next(q: queue.Queue[str | None], what: str) -> str | None:
 
 
 class Holder:
-    """Another process holding BEGIN IMMEDIATE on `db` until `release()`."""
+    """Another process holding the write lock on `db` (BEGIN IMMEDIATE on SQLite, the
+    advisory lock on PostgreSQL) until `release()`."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", HOLDER, str(db)],
             stdin=subprocess.PIPE,
@@ -80,7 +86,7 @@ def holder_of_fixture(tmp_path: Path) -> Iterator[type[Holder]]:
     made: list[Holder] = []
 
     class Tracked(Holder):
-        def __init__(self, db: Path) -> None:
+        def __init__(self, db: Path | str) -> None:
             super().__init__(db)
             made.append(self)
 
