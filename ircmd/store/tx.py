@@ -170,6 +170,8 @@ def begin(conn: Connection, dialect: Dialect, timeout: float) -> None:
             conn.execute(dialect.begin_write)
             return
         except Exception as e:
+            # A wait that timed out on PostgreSQL aborts the transaction it began.
+            rollback(conn)
             if not dialect.busy(e) or time.monotonic() >= deadline:
                 raise
         time.sleep(random.uniform(0, pause))
