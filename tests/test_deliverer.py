@@ -77,13 +77,14 @@ Start = Callable[..., Coroutine[Any, Any, Running]]
 
 
 @pytest.fixture
-async def start(tmp_path: Path, receiver: Receiver) -> AsyncIterator[Start]:
+async def start(db_ref: Path | str, receiver: Receiver) -> AsyncIterator[Start]:
+    """Deliverers on the record of each backend in turn (`db_ref`), or on `db`."""
     made: list[Running] = []
     stores: list[Store] = []
 
-    async def go(db: Path | None = None, **hook: Any) -> Running:
-        own = await Store.open(db or tmp_path / "x.db")
-        store = await Store.open(db or tmp_path / "x.db")
+    async def go(db: Path | str | None = None, **hook: Any) -> Running:
+        own = await Store.open(db or db_ref)
+        store = await Store.open(db or db_ref)
         stores.extend((own, store))
         settings = settings_for(receiver, **hook)
         deliverer = Deliverer(
@@ -246,9 +247,9 @@ async def _has(store: Store, outcome: str) -> bool:
 
 
 async def test_two_deliverers_never_send_one_delivery_twice(
-    tmp_path: Path, receiver: Receiver, start: Start
+    db_ref: Path | str, receiver: Receiver, start: Start
 ) -> None:
-    db = tmp_path / "x.db"
+    db = db_ref
     a = await start(db)
     await start(db)
     store = a.store
@@ -303,7 +304,7 @@ async def test_no_secret_reaches_the_record(
     tmp_path: Path, receiver: Receiver, start: Start
 ) -> None:
     receiver.answer(Reply(404, body=f"no such hook {receiver.slack_url}"))
-    running = await start()
+    running = await start(tmp_path / "x.db")  # the file's bytes are read below
     store = running.store
     await store.declare("Checkout down", actor="alice")
     await store.send_update(1, Audience.EXTERNAL, "x", actor="alice")
