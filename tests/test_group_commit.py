@@ -51,6 +51,12 @@ class Spy:
 
 
 @pytest.fixture
+def db_path(db_ref: Path | str) -> Path | str:
+    """Group commit is the same on both backends: every test here runs on each."""
+    return db_ref
+
+
+@pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[Store]:
     async with await Store.open(db_path) as s:
         yield s

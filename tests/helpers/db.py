@@ -25,3 +25,15 @@ def query(db: Db, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(conn.execute(sql, params))
     finally:
         conn.close()
+
+
+def stored_bytes(db: Db) -> bytes:
+    """Everything the record holds, to search for what must never be stored (secrets):
+    the SQLite file and its -wal/-shm as bytes, or every row of every table of the
+    PostgreSQL database as text."""
+    if not is_url(db):
+        path = Path(db)
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    tables = query(db, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    rows = [r for (t,) in tables for r in query(db, f"SELECT t::text FROM {t} t")]
+    return "\n".join(str(r[0]) for r in rows).encode()

@@ -35,6 +35,7 @@ print("released", flush=True)
 sys.stdin.readline()
 """
 
+
 def _pump(stream: IO[bytes], into: queue.Queue[str | None]) -> None:
     for raw in stream:
         into.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
