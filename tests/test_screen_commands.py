@@ -45,8 +45,8 @@ from ircmd.widgets.entry_bar import EntryBar
 # ------------------------------------------------------------------ tests
 
 
-async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_plain_text_adds_a_note_and_clears_the_bar(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await ready(pilot)
         bar = screen.query_one(EntryBar)
@@ -68,11 +68,11 @@ async def test_plain_text_adds_a_note_and_clears_the_bar(tmp_path: Path) -> None
     )
 
 
-async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: Path) -> None:
+async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(db_ref: Path | str) -> None:
     """Another writer holds the lock. Enter empties the bar at once: a second Enter
     records nothing twice, lines typed meanwhile queue as entries of their own, in
     order, and text typed without Enter stays in the bar."""
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     # The screen's write outwaits the lock, however slow the test.
     async with running(db, timeout=60) as pilot:
         app = pilot.app
@@ -94,10 +94,10 @@ async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(tmp_path: P
     assert notes == ["first entry", "second entry"]
 
 
-async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path) -> None:
+async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(db_ref: Path | str) -> None:
     """`ok then` typed fast with focus in the Comms tab: its `n` must not reach the
     tab's notify key (a false notification), nor `u` the update form."""
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -113,8 +113,8 @@ async def test_keys_arriving_together_in_a_tab_all_go_to_the_bar(tmp_path: Path)
     assert len((await state(db)).notifications) == told
 
 
-async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_a_pasted_block_of_lines_becomes_one_checked_note(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -133,8 +133,8 @@ async def test_a_pasted_block_of_lines_becomes_one_checked_note(tmp_path: Path) 
 CHAT = "11:41 carol: primary is gone\n11:48 <bob> restoring from last night\n\n[11:52:30] dave: ok"
 
 
-async def test_a_pasted_chat_log_becomes_one_entry_per_line_at_its_time(tmp_path: Path) -> None:
-    db = await declared(tmp_path)  # declared at 11:55, NOW is 12:00
+async def test_a_pasted_chat_log_becomes_one_entry_per_line_at_its_time(db_ref: Path | str) -> None:
+    db = await declared(db_ref)  # declared at 11:55, NOW is 12:00
     async with running(db) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -156,8 +156,8 @@ async def test_a_pasted_chat_log_becomes_one_entry_per_line_at_its_time(tmp_path
     ]
 
 
-async def test_escape_on_a_pasted_chat_log_makes_it_one_note(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_escape_on_a_pasted_chat_log_makes_it_one_note(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         await ready(pilot)
@@ -168,10 +168,10 @@ async def test_escape_on_a_pasted_chat_log_makes_it_one_note(tmp_path: Path) -> 
         assert app.screen.query_one("#field-text", TextArea).text == CHAT
 
 
-async def test_a_refused_line_of_a_chat_log_records_none_of_it(tmp_path: Path) -> None:
+async def test_a_refused_line_of_a_chat_log_records_none_of_it(db_ref: Path | str) -> None:
     """A line four minutes ahead of the clock (read as today, so in the future): the
     whole paste is refused, nothing half-recorded."""
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -183,8 +183,8 @@ async def test_a_refused_line_of_a_chat_log_records_none_of_it(tmp_path: Path) -
         assert len(await events(db)) == before
 
 
-async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         await submit(pilot, "/action")
@@ -196,8 +196,8 @@ async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(tmp_path: Path) -
         await until(pilot, lambda: not app.is_running)
 
 
-async def test_declare_open_sev_status(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_declare_open_sev_status(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await submit(pilot, "/declare SEV3 search slow")
         assert screen.current == 2
@@ -212,16 +212,16 @@ async def test_declare_open_sev_status(tmp_path: Path) -> None:
     assert second.incident.status is Status.CONTAINED
 
 
-async def test_sev_takes_a_reason_as_the_cli_does(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_sev_takes_a_reason_as_the_cli_does(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         await submit(pilot, "/sev 1 EU also down")
     (change,) = [e for e in await events(db) if e.kind is Kind.SEVERITY]
     assert (change.text, change.data) == ("EU also down", {"from": "SEV2", "to": "SEV1"})
 
 
-async def test_assign_and_handoff(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_assign_and_handoff(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         await submit(pilot, "/assign scribe carol")
         await submit(pilot, "/ic alice")
@@ -237,8 +237,8 @@ async def test_assign_and_handoff(tmp_path: Path) -> None:
     assert evs[-1].data.get("previous") == "alice"
 
 
-async def test_checklist_commands(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_checklist_commands(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         await submit(pilot, "/add isolate the host")
         await submit(pilot, "/recovery restore from backup")
@@ -254,8 +254,8 @@ async def test_checklist_commands(tmp_path: Path) -> None:
     ]
 
 
-async def test_entries_decision_at_amend(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_entries_decision_at_amend(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         await submit(pilot, "/decision fail over to eu-west-2")
         await submit(pilot, "/at 11:50 vendor called back")
@@ -276,8 +276,8 @@ async def test_entries_decision_at_amend(tmp_path: Path) -> None:
     assert evs[-1].data["amends"] == evs[-2].id
 
 
-async def test_update_action_playbook_notify(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_update_action_playbook_notify(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         await submit(pilot, "/update external we are investigating")
         await submit(pilot, "/action add a canary stage")
@@ -291,8 +291,8 @@ async def test_update_action_playbook_notify(tmp_path: Path) -> None:
     assert len(st.checklist) >= 5
 
 
-async def test_help_opens_the_help(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_help_opens_the_help(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         await ready(pilot)
@@ -321,8 +321,10 @@ async def test_help_opens_the_help(tmp_path: Path) -> None:
         ),
     ],
 )
-async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, said: str) -> None:
-    db = await declared(tmp_path)
+async def test_errors_are_inline_and_keep_the_text(
+    db_ref: Path | str, line: str, said: str
+) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         screen = await submit(pilot, line)
@@ -331,8 +333,8 @@ async def test_errors_are_inline_and_keep_the_text(tmp_path: Path, line: str, sa
     assert app.return_code in (None, 0)
 
 
-async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
+async def test_rule_violation_says_who_may(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)  # alice commands INC-1, dave is a responder
     async with running(db, user="dave", open_incident=1) as pilot:
         screen = await submit(pilot, "/sev 2")
         text = message_text(screen)
@@ -341,8 +343,8 @@ async def test_rule_violation_says_who_may(tmp_path: Path) -> None:
     assert (await state(db)).incident.severity is Severity.SEV1
 
 
-async def test_history_recall(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_history_recall(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         await submit(pilot, "first")
         screen = await submit(pilot, "second")
@@ -356,8 +358,8 @@ async def test_history_recall(tmp_path: Path) -> None:
         assert bar.value == "draft", "the half-typed line comes back"
 
 
-async def test_completion_with_tab(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_completion_with_tab(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press("/", "s", "t")
@@ -366,10 +368,10 @@ async def test_completion_with_tab(tmp_path: Path) -> None:
         assert screen.bar.value == "/status "
 
 
-async def test_tab_again_cycles_through_the_candidates(tmp_path: Path) -> None:
+async def test_tab_again_cycles_through_the_candidates(db_ref: Path | str) -> None:
     """`/a` + Tab, Tab, Tab: /assign, /add, /action... and round again; then the
     argument: playbook names and a contact whose name holds a space."""
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.state is not None)
@@ -390,11 +392,11 @@ async def test_tab_again_cycles_through_the_candidates(tmp_path: Path) -> None:
 
 
 async def test_tab_with_nothing_to_complete_keeps_a_typed_line_in_the_bar(
-    tmp_path: Path,
+    db_ref: Path | str,
 ) -> None:
     """Nothing completes `zz`: Tab leaves the line and the focus where they are, and
     the keys typed next go on in the bar; from an empty bar Tab moves on as usual."""
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press(*"/notify zz", "tab")
@@ -406,8 +408,10 @@ async def test_tab_with_nothing_to_complete_keeps_a_typed_line_in_the_bar(
         assert not screen.bar.has_focus
 
 
-async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(
+    db_ref: Path | str,
+) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press(*"rollback at")
@@ -419,8 +423,8 @@ async def test_leaving_and_returning_to_the_bar_keeps_a_half_typed_entry(tmp_pat
         assert screen.bar.value == "rollback at 14:05x"
 
 
-async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -432,8 +436,8 @@ async def test_ctrl_q_with_unsent_text_asks_for_a_second_press(tmp_path: Path) -
         await until(pilot, lambda: not app.is_running)
 
 
-async def test_ctrl_q_with_an_empty_bar_quits_at_once(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_ctrl_q_with_an_empty_bar_quits_at_once(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         await ready(pilot)
@@ -441,8 +445,8 @@ async def test_ctrl_q_with_an_empty_bar_quits_at_once(tmp_path: Path) -> None:
         await until(pilot, lambda: not app.is_running)
 
 
-async def test_checking_a_step_someone_just_checked_says_so(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_checking_a_step_someone_just_checked_says_so(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with await Store.open(db, clock=frozen) as other:
         await other.add_item(1, "Fail over to EU-2", actor="alice")
     async with running(db) as pilot:
@@ -466,11 +470,11 @@ def test_cli_check_says_who_checked_first(tmp_path: Path) -> None:
     assert out == "step 1 was already checked by dave; yours is recorded too\n"
 
 
-async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
+async def test_the_message_line_does_not_go_stale(db_ref: Path | str) -> None:
     """An error goes when its line is edited; a confirmation fades when the app's
     clock says its time is up (the clock moves only here: no wall-clock window)."""
     clock = Clock(NOW)
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db, clock=clock) as pilot:
         screen = await submit(pilot, "/check 9")
         assert message_text(screen) == "no checklist item 9 on INC-1"
@@ -496,8 +500,8 @@ async def test_the_message_line_does_not_go_stale(tmp_path: Path) -> None:
         assert message_text(screen) == ""
 
 
-async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_editing_keys_arriving_with_letters_act_in_order(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -507,10 +511,10 @@ async def test_editing_keys_arriving_with_letters_act_in_order(tmp_path: Path) -
         assert screen.bar.value == "thXe!"
 
 
-async def test_at_back_dates_a_status_change_from_the_bar(tmp_path: Path) -> None:
+async def test_at_back_dates_a_status_change_from_the_bar(db_ref: Path | str) -> None:
     """`/at TIME /status ...`: recorded at TIME, the confirmation says so, and the
     incident moves (the declared incident started five minutes before NOW)."""
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     when = (NOW - timedelta(minutes=3)).strftime("%H:%M")
     async with running(db) as pilot:
         screen = await submit(pilot, f"/at {when} /status triaged paged the db team")
@@ -522,8 +526,8 @@ async def test_at_back_dates_a_status_change_from_the_bar(tmp_path: Path) -> Non
     assert (await state(db)).incident.status is Status.TRIAGED
 
 
-async def test_at_does_not_back_date_a_form(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_at_does_not_back_date_a_form(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         before = len(await events(db))
         screen = await submit(pilot, "/at 11:00 /declare")
@@ -532,11 +536,11 @@ async def test_at_does_not_back_date_a_form(tmp_path: Path) -> None:
         assert len(await events(db)) == before
 
 
-async def test_a_time_of_day_ahead_of_now_is_not_silently_yesterday(tmp_path: Path) -> None:
+async def test_a_time_of_day_ahead_of_now_is_not_silently_yesterday(db_ref: Path | str) -> None:
     """`/at 12:30` at 12:00 reads as yesterday's 12:30, before the incident began (it
     was declared at 11:55 today): refused, with the date to type if it was meant;
     for a note, a command, and a pasted chat log alike. Nothing is written."""
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         before = len(await events(db))

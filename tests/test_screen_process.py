@@ -40,8 +40,8 @@ from ircmd.widgets.process import CommsPanel
 # ----------------------------------------------------------------- panels
 
 
-async def test_tabs_switch_with_f_keys_and_show_each_panel(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_tabs_switch_with_f_keys_and_show_each_panel(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.timeline.rows != [])
@@ -72,8 +72,8 @@ async def test_tabs_switch_with_f_keys_and_show_each_panel(tmp_path: Path) -> No
         assert tabs.active == "tab-checklist"
 
 
-async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)  # SEV1, last update 21 minutes before NOW: due in 9m
+async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)  # SEV1, last update 21 minutes before NOW: due in 9m
     now = [NOW]
     async with running(db, open_incident=1, clock=lambda: now[0]) as pilot:
         screen = await ready(pilot)
@@ -106,8 +106,8 @@ async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(tmp_path:
         assert len(updates) == 1
 
 
-async def test_roles_panel_flags_playbook_roles(tmp_path: Path) -> None:
-    db = await declared(tmp_path)  # SEV2: commander and comms required
+async def test_roles_panel_flags_playbook_roles(db_ref: Path | str) -> None:
+    db = await declared(db_ref)  # SEV2: commander and comms required
     async with running(db) as pilot:
         screen = await submit(pilot, "/playbook security-breach")
         roles = screen.query_one("#roles")
@@ -120,8 +120,8 @@ async def test_roles_panel_flags_playbook_roles(tmp_path: Path) -> None:
         await until(pilot, lambda: roles.border_title == "Roles ⚠3")
 
 
-async def test_metrics_follow_new_events(tmp_path: Path) -> None:
-    db = await declared(tmp_path)  # declared 5 minutes before NOW
+async def test_metrics_follow_new_events(db_ref: Path | str) -> None:
+    db = await declared(db_ref)  # declared 5 minutes before NOW
     async with running(db) as pilot:
         screen = await ready(pilot)
         await pilot.press("f7")
@@ -136,8 +136,8 @@ async def test_metrics_follow_new_events(tmp_path: Path) -> None:
 # ---------------------------------------------------------- slash commands
 
 
-async def test_evidence_and_transfer_commands(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_evidence_and_transfer_commands(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await submit(pilot, "/evidence web-3 auth.log [/] copy")
         assert "EV-1 registered, held by alice" in message_text(screen)
@@ -160,8 +160,8 @@ async def test_evidence_and_transfer_commands(tmp_path: Path) -> None:
     ]
 
 
-async def test_act_moves_an_action_through_its_states(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_act_moves_an_action_through_its_states(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await submit(pilot, "/action add a canary stage")
         await submit(pilot, "/act ACT-1 in_progress")
@@ -182,8 +182,8 @@ async def test_act_moves_an_action_through_its_states(tmp_path: Path) -> None:
     assert kinds.count(Kind.ACTION_SET) == 3
 
 
-async def test_close_lists_what_is_missing_then_override(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_close_lists_what_is_missing_then_override(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, size=(80, 24)) as pilot:
         await submit(pilot, "/ic alice")
         await submit(pilot, "/action add a canary stage")
@@ -209,8 +209,8 @@ async def test_close_lists_what_is_missing_then_override(tmp_path: Path) -> None
     assert len(last.data["gaps"]) == 2 and last.actor == "alice"
 
 
-async def test_responder_may_not_close(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)  # alice commands INC-1, dave is a responder
+async def test_responder_may_not_close(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)  # alice commands INC-1, dave is a responder
     async with running(db, user="dave", open_incident=1) as pilot:
         screen = await submit(pilot, "/close everyone agreed")
         text = message_text(screen)
@@ -224,8 +224,8 @@ async def test_responder_may_not_close(tmp_path: Path) -> None:
     assert st.evidence[-1].collected_by == "dave"
 
 
-async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_notify_pending_from_the_comms_tab(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -247,10 +247,10 @@ async def test_notify_pending_from_the_comms_tab(tmp_path: Path) -> None:
     assert told == ["Head of engineering", "CTO", "legal counsel"]
 
 
-async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(tmp_path: Path) -> None:
+async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(db_ref: Path | str) -> None:
     """Someone who thinks they are in the entry bar types a note into the Comms tab,
     whose `n` is a key: no notification is recorded, and the note is, whole."""
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -270,8 +270,8 @@ async def test_typing_in_a_tab_goes_to_the_bar_and_writes_nothing_else(tmp_path:
 # ------------------------------------------------------------------ forms
 
 
-async def test_update_alone_opens_the_draft_and_sends_it(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_update_alone_opens_the_draft_and_sends_it(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.timeline.rows != [])
@@ -297,8 +297,8 @@ async def test_update_alone_opens_the_draft_and_sends_it(tmp_path: Path) -> None
     assert last.text.endswith("Thanks for your patience.") and not last.final
 
 
-async def test_u_in_comms_tab_and_escape_cancels(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_u_in_comms_tab_and_escape_cancels(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -310,8 +310,8 @@ async def test_u_in_comms_tab_and_escape_cancels(tmp_path: Path) -> None:
         assert len((await state(db)).updates) == before
 
 
-async def test_review_form_from_slash_review(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_review_form_from_slash_review(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, "/review")
         form = await form_of(pilot)
@@ -338,8 +338,8 @@ async def test_review_form_from_slash_review(tmp_path: Path) -> None:
     assert after.impact.customer_impact == "EU checkouts failed for 40 minutes"
 
 
-async def test_action_form_from_slash_action_and_a_key(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_action_form_from_slash_action_and_a_key(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, size=(80, 24)) as pilot:
         screen = await submit(pilot, "/action")
         form = await form_of(pilot)
@@ -372,8 +372,8 @@ async def test_action_form_from_slash_action_and_a_key(tmp_path: Path) -> None:
     ]
 
 
-async def test_evidence_forms_from_keys(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_evidence_forms_from_keys(tmp_path: Path, db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     log = tmp_path / "auth.log"
     log.write_bytes(b"Failed password for root\n")
     async with running(db, size=(80, 24)) as pilot:
@@ -397,8 +397,8 @@ async def test_evidence_forms_from_keys(tmp_path: Path) -> None:
     assert item.custodian == "carol"
 
 
-async def test_forms_refused_when_read_only(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_forms_refused_when_read_only(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, read_only=True) as pilot:
         app = pilot.app
         screen = await submit(pilot, "/review")
@@ -415,8 +415,8 @@ async def test_forms_refused_when_read_only(tmp_path: Path) -> None:
         assert app.screen is screen
 
 
-async def test_the_full_view_of_an_entry_says_when_and_who(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_the_full_view_of_an_entry_says_when_and_who(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db) as pilot:
         app = pilot.app
         screen = await submit(pilot, "a note to read in full")
@@ -430,8 +430,8 @@ async def test_the_full_view_of_an_entry_says_when_and_who(tmp_path: Path) -> No
         assert "a note to read in full" in shown
 
 
-async def test_palette_lists_the_process_actions(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_palette_lists_the_process_actions(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.state is not None)
@@ -568,9 +568,9 @@ async def test_whole_incident_from_the_screen_alone(tmp_path: Path) -> None:
 
 
 async def test_an_action_gets_its_owner_and_dates_and_a_final_update_from_the_bar(
-    tmp_path: Path,
+    db_ref: Path | str,
 ) -> None:
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await submit(pilot, "/action add a canary stage")
         await submit(pilot, "/act ACT-1 owner dave")
@@ -587,8 +587,8 @@ async def test_an_action_gets_its_owner_and_dates_and_a_final_update_from_the_ba
     assert st.updates[-1].final and st.updates[-1].text == "All fixed"
 
 
-async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with await Store.open(db, clock=frozen) as store:
         await store.assign(1, Role.COMMANDER, "alice", actor="alice")
         for role, who in [
@@ -621,8 +621,8 @@ async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(tmp_path: P
         assert shown.count("remove mitigations one by one") == 3  # whole, not cut
 
 
-async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)  # INC-1 is SEV1: its list names the CTO
+async def test_notify_uses_the_lists_spelling_and_marks_extras(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)  # INC-1 is SEV1: its list names the CTO
     async with running(db, open_incident=1) as pilot:
         screen = await submit(pilot, "/notify cto")
         assert "CTO notified" in message_text(screen)
@@ -640,10 +640,12 @@ async def test_notify_uses_the_lists_spelling_and_marks_extras(tmp_path: Path) -
     assert "CTO" in told and "Bob's mum" in told and "cto" not in told
 
 
-async def test_an_unlisted_name_is_asked_about_and_escape_records_nothing(tmp_path: Path) -> None:
+async def test_an_unlisted_name_is_asked_about_and_escape_records_nothing(
+    db_ref: Path | str,
+) -> None:
     """`/notify St` + a stray key: the typo is not on the list, so it is asked about,
     and no is the answer any key but Enter gives."""
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         before = len((await state(db)).notifications)
         screen = await submit(pilot, "/notify St/notify Status page")
@@ -659,8 +661,8 @@ async def test_an_unlisted_name_is_asked_about_and_escape_records_nothing(tmp_pa
 NOTIFIED_AT = (NOW - timedelta(minutes=7)).replace(second=0, microsecond=0)
 
 
-async def test_a_back_dated_command_keeps_its_time_through_the_question(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_a_back_dated_command_keeps_its_time_through_the_question(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         when = NOTIFIED_AT.strftime("%Y-%m-%dT%H:%MZ")
         screen = await submit(pilot, f"/at {when} /notify Bob's mum")
@@ -671,8 +673,8 @@ async def test_a_back_dated_command_keeps_its_time_through_the_question(tmp_path
     assert told["Bob's mum"].notified_at == NOTIFIED_AT
 
 
-async def test_the_wide_layout_grows_the_roles_pane_to_fit(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_the_wide_layout_grows_the_roles_pane_to_fit(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(160, 48)) as pilot:
         screen = await ready(pilot)
         roles = screen.query_one("#roles")
@@ -680,10 +682,10 @@ async def test_the_wide_layout_grows_the_roles_pane_to_fit(tmp_path: Path) -> No
         assert "more: Enter shows all" not in str(roles.render())
 
 
-async def test_every_structured_change_is_corrected_from_the_bar(tmp_path: Path) -> None:
+async def test_every_structured_change_is_corrected_from_the_bar(db_ref: Path | str) -> None:
     """A wrong assignment, notification, step, title and impact start, each put right
     from the bar: the projections follow, and the originals stay on the record."""
-    db = await seeded(tmp_path)  # INC-1: bob is deputy, step 4 open
+    db = await seeded(db_ref)  # INC-1: bob is deputy, step 4 open
     async with running(db, open_incident=1) as pilot:
         screen = await submit(pilot, "/unassign deputy bob")
         assert "bob is no longer deputy" in message_text(screen)
@@ -712,8 +714,10 @@ async def test_every_structured_change_is_corrected_from_the_bar(tmp_path: Path)
     assert Kind.NOTIFY in kinds, "the retracted notification stays on the record"
 
 
-async def test_handing_command_to_someone_not_on_the_incident_asks_first(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)  # INC-1: alice commands; bob, carol, dave, erin on it
+async def test_handing_command_to_someone_not_on_the_incident_asks_first(
+    db_ref: Path | str,
+) -> None:
+    db = await seeded(db_ref)  # INC-1: alice commands; bob, carol, dave, erin on it
     async with running(db, open_incident=1) as pilot:
         screen = await submit(pilot, "/ic nobody?")
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen))

@@ -25,6 +25,7 @@ from ircmd.models import Event, IncidentState, Severity
 from ircmd.screens.command import CommandScreen
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store
+from ircmd.store.postgres import POSTGRESQL, is_url
 from ircmd.widgets.entry_bar import EntryBar
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ def frozen() -> datetime:
 CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
 
 
-def make_app(db: Path, user: str = "alice", **kw: Any) -> IrcmdApp:
+def make_app(db: Path | str, user: str = "alice", **kw: Any) -> IrcmdApp:
     """The app on `db` as `user` with the clock frozen at NOW (`clock=` for another).
     Keywords naming a Config field (read_only, timeout, anchor, force_time, ...) go
     to Config; the rest (open_incident, poll_interval, ...) to IrcmdApp."""
@@ -48,7 +49,7 @@ def make_app(db: Path, user: str = "alice", **kw: Any) -> IrcmdApp:
 
 @asynccontextmanager
 async def running(
-    db: Path, user: str = "alice", *, size: tuple[int, int] = (100, 30), **kw: Any
+    db: Path | str, user: str = "alice", *, size: tuple[int, int] = (100, 30), **kw: Any
 ) -> AsyncIterator[Pilot[None]]:
     """`make_app(db, user, **kw)` running headless at `size`; its pilot (`pilot.app`
     is the app). The one place a screen test builds and starts the app."""
@@ -57,16 +58,25 @@ async def running(
         yield pilot
 
 
-async def seeded(tmp_path: Path, user: str = "alice") -> Path:
-    """The demo record (three incidents, `user` commands INC-1) at the frozen time."""
-    db = tmp_path / "ircmd.db"
+def record_at(where: Path | str) -> Path | str:
+    """A test's database: `db_ref` as it is (a PostgreSQL URL, or a SQLite file that
+    does not exist yet), or ircmd.db in the directory `where`."""
+    if isinstance(where, str) or where.suffix == ".db":
+        return where
+    return where / "ircmd.db"
+
+
+async def seeded(where: Path | str, user: str = "alice") -> Any:
+    """The demo record (three incidents, `user` commands INC-1) at the frozen time, at
+    `record_at(where)`; returned as the database to open."""
+    db = record_at(where)
     await build_demo(db, user, now=NOW)
     return db
 
 
-async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
-    """One fresh SEV2 incident declared by alice, nobody assigned."""
-    db = tmp_path / "ircmd.db"
+async def declared(where: Path | str, title: str = "Checkout down") -> Any:
+    """One fresh SEV2 incident declared by alice, nobody assigned (`record_at(where)`)."""
+    db = record_at(where)
     async with await Store.open(db, clock=frozen) as store:
         await store.declare(
             title,
@@ -89,7 +99,7 @@ async def until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 3
 
 
 @asynccontextmanager
-async def write_lock_held(db: Path) -> AsyncIterator[None]:
+async def write_lock_held(db: Path | str) -> AsyncIterator[None]:
     """Another writer's lock on `db`, taken and held on a thread of its own: the event
     loop never blocks on it, so the app's own transactions (the start-up heartbeat)
     finish or wait as they would against another process. Released on exit."""
@@ -97,9 +107,17 @@ async def write_lock_held(db: Path) -> AsyncIterator[None]:
     failed: list[BaseException] = []
 
     def hold() -> None:
-        conn = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
+        conn: Any
+        if is_url(db):  # the advisory lock every PostgreSQL write transaction takes
+            import psycopg
+
+            conn = psycopg.connect(str(db), autocommit=True)
+            begin = POSTGRESQL.begin_write
+        else:
+            conn = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
+            begin = "BEGIN IMMEDIATE"
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
             held.set()
             release.wait(120)
             conn.execute("COMMIT")
@@ -170,12 +188,12 @@ def message_text(screen: CommandScreen) -> str:
     return str(screen.query_one("#message").render())
 
 
-async def state(db: Path, ref: int = 1) -> IncidentState:
+async def state(db: Path | str, ref: int = 1) -> IncidentState:
     async with await Store.open(db, clock=frozen) as store:
         return await store.state(ref)
 
 
-async def events(db: Path, ref: int = 1) -> list[Event]:
+async def events(db: Path | str, ref: int = 1) -> list[Event]:
     async with await Store.open(db, clock=frozen) as store:
         return await store.events(ref)
 
