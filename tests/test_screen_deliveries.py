@@ -165,8 +165,8 @@ async def test_hook_names_and_reasons_print_literally(tmp_path: Path) -> None:
         assert pilot.app.is_running
 
 
-async def test_notify_says_whether_a_hook_reaches_the_contact(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_notify_says_whether_a_hook_reaches_the_contact(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, size=(140, 30)) as pilot:
         screen = await submit(pilot, "/notify head of engineering")
         assert message_text(screen) == "Head of engineering notified"  # no hooks at all

@@ -55,8 +55,8 @@ def focused_and_shown(pilot: Pilot[None], widget: Widget) -> Callable[[], bool]:
     return lambda: pilot.app.focused is widget and on_screen(pilot, widget)
 
 
-async def test_a_long_title_never_pushes_the_overdue_line_off(tmp_path: Path) -> None:
-    db = await declared(tmp_path, title=LONG_TITLE)
+async def test_a_long_title_never_pushes_the_overdue_line_off(db_ref: Path | str) -> None:
+    db = await declared(db_ref, title=LONG_TITLE)
     later = NOW + timedelta(hours=2)  # SEV2: an update was due an hour after declaring
     async with running(db, size=SMALL, open_incident=1, clock=lambda: later) as pilot:
         screen = await ready(pilot)
@@ -72,8 +72,8 @@ async def test_a_long_title_never_pushes_the_overdue_line_off(tmp_path: Path) ->
         assert len(first) == len(second) == header.outer_size.width
 
 
-async def test_the_full_title_is_on_enter_on_the_board(tmp_path: Path) -> None:
-    db = await declared(tmp_path, title=LONG_TITLE)
+async def test_the_full_title_is_on_enter_on_the_board(db_ref: Path | str) -> None:
+    db = await declared(db_ref, title=LONG_TITLE)
     async with running(db, size=SMALL, open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -86,17 +86,17 @@ async def test_the_full_title_is_on_enter_on_the_board(tmp_path: Path) -> None:
         assert LONG_TITLE in shown
 
 
-async def test_the_header_says_who_you_are_and_that_it_is_locked(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_the_header_says_who_you_are_and_that_it_is_locked(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, user="bob", size=SMALL, user_locked=True, read_only=True) as pilot:
         screen = await ready(pilot)
         header = screen.query_one("#header")
         await until(pilot, lambda: "as bob (locked) read-only" in str(header.render()))
 
 
-async def test_the_focused_form_field_is_always_on_screen(tmp_path: Path) -> None:
+async def test_the_focused_form_field_is_always_on_screen(db_ref: Path | str) -> None:
     """Tab through the longest form (the review) and the declare dialog at 80x24."""
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, size=SMALL, open_incident=1) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -125,10 +125,10 @@ async def test_the_focused_form_field_is_always_on_screen(tmp_path: Path) -> Non
             await until(pilot, focused_and_shown(pilot, focused))
 
 
-async def test_a_long_checklist_step_wraps_whole(tmp_path: Path) -> None:
+async def test_a_long_checklist_step_wraps_whole(db_ref: Path | str) -> None:
     step = "Restore normal capacity and then remove the temporary mitigations one at a " * 2
     step += "time, watching the error rate (END)"
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with await Store.open(db, clock=frozen) as store:
         await store.add_item(1, step, actor="alice")
     async with running(db, size=SMALL, open_incident=1) as pilot:
@@ -171,8 +171,8 @@ async def test_enter_in_the_declare_title_moves_on_and_declares_nothing(tmp_path
     assert st.incident.title == "Payments down" and st.incident.type == "service-outage"
 
 
-async def test_resolved_incidents_stay_on_the_board_until_closed(tmp_path: Path) -> None:
-    db = await declared(tmp_path, title="Checkout down")
+async def test_resolved_incidents_stay_on_the_board_until_closed(db_ref: Path | str) -> None:
+    db = await declared(db_ref, title="Checkout down")
     async with await Store.open(db, clock=frozen) as store:
         await store.declare("Search slow", actor="alice", severity=Severity.SEV3)
         await store.set_status(2, Status.RESOLVED, actor="alice")
@@ -194,8 +194,8 @@ async def test_resolved_incidents_stay_on_the_board_until_closed(tmp_path: Path)
         await until(pilot, lambda: ids() == ["resolved", "1"])
 
 
-async def test_a_done_action_awaits_verification_rather_than_overdue(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_a_done_action_awaits_verification_rather_than_overdue(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     past = date(2026, 11, 1)  # long before NOW
     async with await Store.open(db, clock=frozen) as store:
         done = await store.add_action(1, "Add a canary", actor="alice", owner="bob", due=past)
@@ -213,10 +213,10 @@ async def test_a_done_action_awaits_verification_rather_than_overdue(tmp_path: P
         assert "OVERDUE" in late_line and "awaiting" not in late_line
 
 
-async def test_the_layout_follows_the_terminal_size(tmp_path: Path) -> None:
+async def test_the_layout_follows_the_terminal_size(db_ref: Path | str) -> None:
     """80x24 is compact (one-line bar, tight key hints, no palette hint); 100x30 is
     not, and back again, the palette hint included."""
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db, size=SMALL, open_incident=1) as pilot:
         screen = await ready(pilot)
         footer = screen.query_one(Footer)

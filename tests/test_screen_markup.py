@@ -42,8 +42,8 @@ async def test_hostile_note_and_title_shown_literally(tmp_path: Path, text: str)
     assert (await events(db))[-1].text == text
 
 
-async def test_escape_sequences_are_shown_as_symbols(tmp_path: Path) -> None:
-    db = await declared(tmp_path, "\x1b[31mred\x1b[0m title")
+async def test_escape_sequences_are_shown_as_symbols(db_ref: Path | str) -> None:
+    db = await declared(db_ref, "\x1b[31mred\x1b[0m title")
     async with running(db, size=(120, 40)) as pilot:
         screen = await submit(pilot, "\x1b[31mred\x1b[0m note")
         await until(pilot, lambda: "note" in timeline_text(screen.timeline))
@@ -57,8 +57,8 @@ async def test_escape_sequences_are_shown_as_symbols(tmp_path: Path) -> None:
     )
 
 
-async def test_ten_thousand_character_line(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_ten_thousand_character_line(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     long = "0123456789" * 1000
     async with running(db, size=(80, 24)) as pilot:
         app = pilot.app
@@ -97,8 +97,8 @@ async def test_hostile_title_through_the_declare_form(tmp_path: Path) -> None:
     assert (await state(db)).incident.title == title
 
 
-async def test_hostile_text_typed_key_by_key(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_hostile_text_typed_key_by_key(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     typed = "[@click=app.quit]x[/] a[b]c [$accent]x"
     async with running(db, size=(120, 30)) as pilot:
         app = pilot.app

@@ -106,8 +106,8 @@ async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> 
         assert screen.current is None
 
 
-async def test_assign_form(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_assign_form(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, size=(100, 40)) as pilot:
         app = pilot.app
         await ready(pilot)
@@ -123,8 +123,8 @@ async def test_assign_form(tmp_path: Path) -> None:
     assert (await state(db)).people(Role.COMMS) == ["carol"]
 
 
-async def test_reopen_asks_for_a_reason(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)  # INC-1 is contained
+async def test_reopen_asks_for_a_reason(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)  # INC-1 is contained
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -141,15 +141,15 @@ async def test_reopen_asks_for_a_reason(tmp_path: Path) -> None:
     assert st.incident.status is Status.TRIAGED
 
 
-async def test_reopen_with_reason_inline(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_reopen_with_reason_inline(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         await submit(pilot, "/status reported errors are back")
     assert (await state(db)).incident.status is Status.REPORTED
 
 
-async def test_f1_help_and_palette(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_f1_help_and_palette(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         app = pilot.app
         screen = await ready(pilot)
@@ -181,11 +181,11 @@ async def test_f1_help_and_palette(tmp_path: Path) -> None:
     assert next(i for i in st.checklist if i.n == 4).done
 
 
-async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
+async def test_palette_lists_every_slash_command(db_ref: Path | str) -> None:
     from ircmd import entry
     from ircmd.screens.palette import actions_of
 
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         screen = await ready(pilot)
         names = [label.plain for label, _, _ in actions_of(screen)]
@@ -203,12 +203,12 @@ async def test_palette_lists_every_slash_command(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(pilot.app.screen, TextScreen))
 
 
-async def test_bar_completes_from_the_open_incident(tmp_path: Path) -> None:
+async def test_bar_completes_from_the_open_incident(db_ref: Path | str) -> None:
     """The registry says what each argument is: the bar completes it from the open
     incident (its people, its open steps), and Tab takes the suggestion."""
     from ircmd.widgets.entry_bar import EntryBar
 
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         screen = await ready(pilot)
         assert screen.state is not None
@@ -220,13 +220,13 @@ async def test_bar_completes_from_the_open_incident(tmp_path: Path) -> None:
         await until(pilot, lambda: bar.value == f"/assign scribe {person} ")
 
 
-async def test_palette_hits_show_step_text_as_data(tmp_path: Path) -> None:
+async def test_palette_hits_show_step_text_as_data(db_ref: Path | str) -> None:
     """A step's text is user text: searching the palette neither runs it as markup
     (no click action, no style from it) nor loses the other steps to a broken tag."""
     from ircmd.screens.palette import IrcmdCommands
     from ircmd.store import Store
 
-    db = await seeded(tmp_path)
+    db = await seeded(db_ref)
     hostile = "[@click=app.quit]boom[/] [red]red[/] [link=http://x]L[/link] [/]"
     async with await Store.open(db) as store:
         await store.add_item(1, hostile, actor="alice")
@@ -244,8 +244,8 @@ async def test_palette_hits_show_step_text_as_data(tmp_path: Path) -> None:
                 assert "click" not in str(span.style) and "link" not in str(span.style)
 
 
-async def test_typing_while_reading_a_pane_in_full_goes_to_the_bar(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_typing_while_reading_a_pane_in_full_goes_to_the_bar(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         screen = await ready(pilot)
         await pilot.press("f4", "enter")

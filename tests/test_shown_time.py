@@ -227,9 +227,9 @@ def test_the_screen_says_a_metric_is_out_of_order() -> None:
     ],
 )
 async def test_the_screen_refuses_an_implausible_time_and_keeps_the_line(
-    tmp_path: Path, line: str, says: str
+    db_ref: Path | str, line: str, says: str
 ) -> None:
-    db = await declared(tmp_path)
+    db = await declared(db_ref)
     async with running(db) as pilot:
         screen = await submit(pilot, line)
         assert says in message_text(screen)
@@ -237,8 +237,8 @@ async def test_the_screen_refuses_an_implausible_time_and_keeps_the_line(
     assert event_count(db) == 1
 
 
-async def test_the_screen_records_it_with_force_time(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_the_screen_records_it_with_force_time(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
     async with running(db, force_time=True) as pilot:
         await submit(pilot, "/at 2020-01-01T00:00 long before")
         await until(pilot, lambda: event_count(db) == 2)
