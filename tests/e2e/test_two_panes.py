@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
+from helpers.db import query
+
+from ircmd.store.postgres import is_url
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +61,7 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
         subprocess.run([*t.base, "kill-server"], capture_output=True, timeout=10)
 
 
-def _start(tmux: Tmux, name: str, user: str, db: Path, home: Path) -> None:
+def _start(tmux: Tmux, name: str, user: str, db: Path | str, home: Path) -> None:
     env = clean_env(home, {"TERM": "xterm-256color"})
     keep = ("PATH", "HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "LANG", "TERM")
     assigns = " ".join(f"{k}={shlex.quote(env[k])}" for k in keep if k in env)
@@ -66,14 +69,33 @@ def _start(tmux: Tmux, name: str, user: str, db: Path, home: Path) -> None:
     tmux.run("new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd)
 
 
+@pytest.fixture
+def db_path(db_ref: Path | str) -> Path | str:
+    """One SQLite file, or one PostgreSQL database, shared by the two terminals."""
+    return db_ref
+
+
+def other_address(db: Path | str) -> Path | str:
+    """The same database reached from another client address: on PostgreSQL, bob
+    connects through the server's unix socket while alice uses TCP on 127.0.0.1, as
+    two machines would connect from two addresses."""
+    if not is_url(db):
+        return db
+    [(sockets, port)] = query(
+        db, "SELECT current_setting('unix_socket_directories'), current_setting('port')"
+    )
+    name = str(db).rpartition("/")[2]
+    return f"postgresql://postgres@/{name}?host={sockets.split(',')[0].strip()}&port={port}"
+
+
 def test_note_typed_in_one_terminal_appears_in_the_other(
-    tmux: Tmux, run_cli: RunCli, db_path: Path, tmp_path: Path
+    tmux: Tmux, run_cli: RunCli, db_path: Path | str, tmp_path: Path
 ) -> None:
     assert_ok(run_cli("declare", "Two panes", "--severity", "SEV2"))
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     _start(tmux, "alice", "alice", db_path, home)
-    _start(tmux, "bob", "bob", db_path, home)
+    _start(tmux, "bob", "bob", other_address(db_path), home)
     for pane in ("alice", "bob"):
         tmux.until(pane, "INC-1")
         tmux.until(pane, "type a note")
@@ -90,3 +112,12 @@ def test_note_typed_in_one_terminal_appears_in_the_other(
     shown = json.loads(assert_ok(run_cli("show", "INC-1", "--json")))
     notes = [(e["actor"], e["text"]) for e in shown["events"] if e["kind"] == "note"]
     assert notes == [("alice", "hello from alice"), ("bob", "bob here too")]
+    if is_url(db_path):  # two sessions from two client addresses: TCP and the unix socket
+        name = str(db_path).rpartition("/")[2]
+        peers = query(
+            db_path,
+            "SELECT DISTINCT coalesce(host(client_addr), 'local') FROM pg_stat_activity"
+            " WHERE datname = ? AND application_name = 'ircmd'",
+            name,
+        )
+        assert sorted(p for (p,) in peers) == ["127.0.0.1", "local"], peers
