@@ -112,7 +112,7 @@ class Row(tuple[Any, ...]):
     _names: tuple[str, ...] = ()
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -334,7 +334,9 @@ def pg_errors(url: str, timeout: float) -> Iterator[None]:
         if isinstance(e, pe.ReadOnlySqlTransaction):
             raise StorageError(f"{where} is read-only (a standby?): cannot write") from None
         if isinstance(e, psycopg.DataError) and "NUL" in first:
-            raise InvalidInput("text contains a NUL character, which PostgreSQL cannot store")
+            raise InvalidInput(
+                "text contains a NUL character, which PostgreSQL cannot store"
+            ) from None
         if isinstance(e, psycopg.OperationalError):
             raise StorageBusy(f"cannot reach {where}: {first}") from None
         raise StorageError(f"database error on {where}: {first}") from None

@@ -25,9 +25,9 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     """Check the whole chain (counting the events of `ref` only, if given)."""
     r.execute(r.dialect.begin_read)  # one snapshot: the chain, the schema and the tables agree
     try:
-        damage = _damage(r) if r.dialect.name == "sqlite" else None
-        if damage:
-            return VerifyResult(ok=False, events=0, message=damage)
+        fault = damage(r) if r.dialect.name == "sqlite" else None
+        if fault:
+            return VerifyResult(ok=False, events=0, message=fault)
         only = r.incident_id(ref) if ref is not None else None
         with closing(r.conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")) as cur:
             walked = _walk(cur, only)
@@ -50,21 +50,9 @@ def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, He
     prev, count, last_id, total = GENESIS, 0, 0, 0
     events: list[Event] = []
     for row in rows:
-        if row[8] != prev or row_hash(row) != row[9]:
-            what = "was altered" if row[8] == prev else "does not follow its predecessor"
-            return VerifyResult(
-                ok=False,
-                events=count,
-                bad_event_id=row[0],
-                message=f"event #{row[0]} {what}: the chain is broken there",
-            )
-        if row[0] != last_id + 1:
-            return VerifyResult(
-                ok=False,
-                events=count,
-                bad_event_id=row[0],
-                message=f"events #{last_id + 1}..#{row[0] - 1} are missing",
-            )
+        fault = link_fault(row, prev, last_id)
+        if fault is not None:
+            return VerifyResult(ok=False, events=count, bad_event_id=row[0], message=fault)
         prev, last_id, total = row[9], row[0], total + 1
         if only is None or row[1] == only:
             count += 1
@@ -72,7 +60,19 @@ def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, He
     return count, Head(count=total, id=last_id, hash=prev), events
 
 
-def _damage(r: Reader) -> str | None:
+def link_fault(row: Row, prev: str, last_id: int) -> str | None:
+    """What is wrong with event `row` (EVENT_COLUMNS) following the event `last_id`
+    whose hash is `prev`, or None: the chain's test for one link, shared by `verify`
+    and `migrate`."""
+    if row[8] != prev or row_hash(row) != row[9]:
+        what = "was altered" if row[8] == prev else "does not follow its predecessor"
+        return f"event #{row[0]} {what}: the chain is broken there"
+    if row[0] != last_id + 1:
+        return f"events #{last_id + 1}..#{row[0] - 1} are missing"
+    return None
+
+
+def damage(r: Reader) -> str | None:
     """SQLite's own check of every page and index: a damaged index can leave the
     chain readable (so the walk below passes) while queries through it fail."""
     found = [str(row[0]) for row in r.rows("PRAGMA integrity_check")]
