@@ -23,7 +23,6 @@ SQLite file had and every anchor written for the file still names it. The steps:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, suppress
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..domain import InvalidInput, Kind, StorageError
+from ..domain import InvalidInput, StorageError
 from ..models import Head, VerifyResult
 from . import schema
 from .connection import fresh_schema, open_sqlite, sqlite_errors
@@ -39,7 +38,7 @@ from .dialect import SQLITE
 from .postgres import POSTGRESQL, Connection, connect, pg_errors, redact
 from .projections import statements
 from .reader import Reader
-from .record import EVENT_COLUMNS, GENESIS, Chained, from_ts
+from .record import EVENT_COLUMNS, GENESIS, Chained, chained_from_row
 from .verify import damage, link_fault, verify
 
 #: The outbox's tables (`hooks.outbox`): neither record nor projection.
@@ -157,18 +156,7 @@ def _check_anchors(src: sqlite3.Connection, source: Path, log: Path | None, head
 def _chained(row: tuple[Any, ...]) -> Chained:
     """An event row as the replay takes it (no model: 100,000 of them are built)."""
     try:
-        return Chained(
-            row[0],
-            row[1],
-            from_ts(row[2]),
-            from_ts(row[3]),
-            row[4],
-            Kind(row[5]),
-            row[6],
-            json.loads(row[7]),
-            row[8],
-            row[9],
-        )
+        return chained_from_row(row)
     except (ValueError, TypeError) as e:
         raise StorageError(f"event #{row[0]} cannot be read ({e}): nothing migrated") from None
 

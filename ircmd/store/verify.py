@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
-from ..models import Event, Head, InvalidInput, StorageError, VerifyResult, incident_key
+from ..models import Head, InvalidInput, StorageError, VerifyResult, incident_key
 from . import private, schema
 from .connection import fresh_schema
 from .projections import replay
 from .reader import IncidentRef, Reader, Row
-from .record import EVENT_COLUMNS, GENESIS, event_from_row, row_hash
+from .record import EVENT_COLUMNS, GENESIS, Chained, chained_from_row, row_hash
 
 _PLANTED = ("trigger", "view")
 
@@ -45,18 +45,19 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     )
 
 
-def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, Head, list[Event]]:
+def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, Head, list[Chained]]:
     """Follow the chain: the first fault, or the events counted, the head and the events."""
     prev, count, last_id, total = GENESIS, 0, 0, 0
-    events: list[Event] = []
-    for row in rows:
+    events: list[Chained] = []
+    for found in rows:
+        row = tuple(found)  # a plain tuple: indexed a dozen times below
         fault = link_fault(row, prev, last_id)
         if fault is not None:
             return VerifyResult(ok=False, events=count, bad_event_id=row[0], message=fault)
         prev, last_id, total = row[9], row[0], total + 1
         if only is None or row[1] == only:
             count += 1
-        events.append(event_from_row(row))
+        events.append(chained_from_row(row))
     return count, Head(count=total, id=last_id, hash=prev), events
 
 
@@ -116,7 +117,7 @@ def _compare_schema(r: Reader) -> str | None:
     return None
 
 
-def _compare_projections(r: Reader, events: list[Event]) -> str | None:
+def _compare_projections(r: Reader, events: list[Chained]) -> str | None:
     scratch = fresh_schema()
     try:
         replay(scratch, events)
