@@ -76,6 +76,8 @@ async def _build(db: Path) -> None:
             failed.id, Result("failed", "400", "bad"), actor="deliverer", owner="test"
         )
         await s.release_deliveries("test", [c.id for c in rest])
+        # A deliverer of the file has the next ones in hand when the record moves.
+        assert (await s.claim_deliveries("busy", {"ops": 60.0}, s.now())).runs
 
         second = await s.declare("Login slow", actor="bob", severity=Severity.SEV3)
         await s.log(second.id, "p99 at 4 s", actor="bob")
@@ -123,7 +125,7 @@ def test_migrate_moves_the_record_whole(
     assert f"1 anchor of {record} holds" in lines[1]
     lite = sqlite3.connect(record)
     unsent = [r[0] for r in lite.execute("SELECT state FROM deliveries WHERE state <> 'sent'")]
-    assert unsent[0] == "failed" and set(unsent[1:]) == {"queued"}
+    assert unsent[0] == "failed" and set(unsent[1:]) == {"sending", "queued"}
     assert f"{len(unsent)} unsent or failed deliveries came along" in lines[1]
 
     on_server = assert_ok(run_cli("verify", db=pg_url, env=anchors))
@@ -135,8 +137,9 @@ def test_migrate_moves_the_record_whole(
         for table in ("events", *schema.PROJECTION_TABLES, "hook_routes", "contact_routes"):
             assert rows(server, table) == rows(lite, table), table
         assert rows(server, "presence") == []
-        states = [r[0] for r in server.execute("SELECT state FROM deliveries ORDER BY id")]
-    assert states == unsent
+        moved = list(server.execute("SELECT state, lease_owner FROM deliveries ORDER BY id"))
+    # Those in hand are queued again, unleased: their deliverer works on the file.
+    assert moved == [("failed", None)] + [("queued", None)] * (len(unsent) - 1)
     for inc in ("INC-1", "INC-2", "INC-3"):
         for fmt in ("md", "json", "csv"):
             args = ("report", inc, "--format", fmt)
@@ -221,6 +224,21 @@ def test_a_nul_character_is_refused_by_name(run_cli: RunCli, db_path: Path, pg_u
     asyncio.run(_with_nul(db_path))
     assert_error(
         run_cli("migrate", "--to", pg_url), "event #2 holds a NUL character", "nothing migrated"
+    )
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def test_database_identity_needs_a_service_login(
+    run_cli: RunCli, record: Path, pg_url: str
+) -> None:
+    """Under identity = database an event must name its login; the copied events name
+    their writers, so only a member of ircmd_service may copy them."""
+    assert_ok(run_cli("list", db=pg_url))  # the schema, created empty
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO ircmd_meta (key, value) VALUES ('identity', 'database')")
+    assert_error(
+        run_cli("migrate", "--to", pg_url), "identity = database", "member of ircmd_service"
     )
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0

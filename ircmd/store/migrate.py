@@ -35,7 +35,7 @@ from ..models import Head, VerifyResult
 from . import schema
 from .connection import fresh_schema, open_sqlite, sqlite_errors
 from .dialect import SQLITE
-from .postgres import POSTGRESQL, Connection, connect, pg_errors, redact
+from .postgres import POSTGRESQL, SERVICE_ROLE, Connection, connect, pg_errors, redact
 from .projections import statements
 from .reader import Reader
 from .record import EVENT_COLUMNS, GENESIS, Chained, chained_from_row
@@ -173,6 +173,24 @@ def _held(target: Connection) -> tuple[str, int] | None:
     return None
 
 
+def _check_identity(target: Connection, where: str) -> None:
+    """Under `identity = "database"` an event must name the login that writes it, but
+    the copied events name the people who wrote them: only a service login (a member
+    of SERVICE_ROLE) may copy them."""
+    identity, user, service = target.execute(
+        "SELECT (SELECT value FROM ircmd_meta WHERE key = 'identity'), session_user,"
+        " EXISTS (SELECT 1 FROM pg_auth_members m"
+        " JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member"
+        f" WHERE g.rolname = '{SERVICE_ROLE}' AND u.rolname = session_user)"
+    ).fetchone()  # the test the events_identity trigger makes
+    if identity == "database" and not service:
+        raise StorageError(
+            f"{where} records each event as its database login (identity = database):"
+            f" run migrate as a member of {SERVICE_ROLE}, not {user}, as the copied events"
+            " name the people who wrote them"
+        )
+
+
 def _has_nul(values: Sequence[Any]) -> bool:
     """PostgreSQL's text cannot hold a NUL character, which SQLite's can."""
     return any(isinstance(v, str) and "\x00" in v for v in values)
@@ -201,6 +219,7 @@ def _copy(
                 f"{where} already holds a record ({n} rows in {table}):"
                 " migrate only into an empty database"
             )
+        _check_identity(target, where)
         scratch = fresh_schema()
         try:
             _copy_events(src, target, scratch, head, progress)
