@@ -887,8 +887,12 @@ def migrate(ctx: click.Context, to: str, from_: str | None) -> None:
     show = sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:
-        if show:  # a terminal only: a script's stderr holds its one error line, if any
-            click.echo(f"\rircmd: copied {done:,} of {total:,} events", err=True, nl=done >= total)
+        if not show:  # a terminal only: a script's stderr holds its one error line, if any
+            return
+        if done < total:
+            click.echo(f"\rircmd: copied {done:,} of {total:,} events", err=True, nl=False)
+        else:
+            click.echo(f"\rircmd: copied {done:,} events; verifying them there", err=True)
 
     made = move(source, to, timeout=cfg.timeout, anchor_log=cfg.anchor.log, progress=progress)
     head = made.head
