@@ -310,3 +310,23 @@ def test_anchors_vouch_for_a_postgresql_record(
     assert_ok(run_cli("declare", "Nothing to see", "--severity", "SEV4", db=pg_url, env={}))
     assert_ok(run_cli("log", "INC-1", "quiet day", db=pg_url, env={}))
     assert_error(run_cli("verify", db=pg_url, env=env), "anchor at line 1", "does not hold")
+
+
+def test_a_copy_that_fails_verification_is_rolled_back(
+    record: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared verify runs on the copy before it is committed: a replay that went
+    wrong (here, one that drops every custody row) leaves the target without a record."""
+    from ircmd.domain import StorageError
+    from ircmd.store import migrate, projections
+
+    def lossy(ev: Any, dialect: Any = None) -> list[Any]:
+        found = projections.statements(ev)
+        return [s for s in found if "custody" not in s[0]]
+
+    monkeypatch.setattr(migrate, "statements", lossy)
+    with pytest.raises(StorageError, match=r"fails verification .*custody.*nothing migrated"):
+        migrate.migrate(record, pg_url, timeout=5)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0

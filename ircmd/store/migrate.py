@@ -17,8 +17,9 @@ SQLite file had and every anchor written for the file still names it. The steps:
    the sqlite3 shell could have edited), and then COPY'd in too.
 4. The outbox's routing and its unfinished deliveries are copied (see `_outbox`);
    `presence` (who has a screen open) is session state and is not.
-5. After the commit, the shared `verify` runs on the target: chain, schema and a
-   fresh replay compared with the tables; its head must be the source's.
+5. Before the commit, the shared verify (`verify.check`) runs on what the transaction
+   wrote: chain, schema and a fresh replay compared with the tables; its head must
+   be the source's. A copy that fails it is rolled back: the target holds no record.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .postgres import POSTGRESQL, SERVICE_ROLE, Connection, connect, pg_errors, 
 from .projections import statements
 from .reader import Reader
 from .record import EVENT_COLUMNS, GENESIS, Chained, chained_from_row
-from .verify import damage, link_fault, verify
+from .verify import check, damage, link_fault
 
 #: The outbox's tables (`hooks.outbox`): neither record nor projection.
 OUTBOX = ("hook_routes", "contact_routes", "deliveries")
@@ -84,16 +85,11 @@ def migrate(
             target = connect(url, read_only=False, timeout=timeout, create=True)
             try:
                 with pg_errors(url, timeout):
-                    deliveries = _copy(src, target, where, head, progress)
-                    result = verify(Reader(target, POSTGRESQL))
+                    deliveries, result = _copy(src, target, where, head, progress)
             finally:
                 target.close()
     finally:
         src.close()
-    if not result.ok:
-        raise StorageError(f"{where} fails verification after the copy: {result.message}")
-    if result.head != head:
-        raise StorageError(f"{where} does not end where {source} does after the copy")
     return Migrated(head.count, head, deliveries, anchors, result)
 
 
@@ -208,8 +204,9 @@ def _copy(
     where: str,
     head: Head,
     progress: Progress | None,
-) -> int:
-    """The copy, in one transaction under the write lock; the deliveries copied."""
+) -> tuple[int, VerifyResult]:
+    """The copy, checked, in one transaction under the write lock: the deliveries
+    copied, and the verify of the copy."""
     target.execute(POSTGRESQL.begin_write)
     try:
         held = _held(target)
@@ -228,12 +225,23 @@ def _copy(
         finally:
             scratch.close()
         deliveries = _outbox(src, target)
+        # The shared verify of what this transaction wrote, before it is committed: the
+        # chain, the schema, the tables against a fresh replay, and the source's head.
+        result = check(Reader(target, POSTGRESQL))
+        if not result.ok:
+            raise StorageError(
+                f"the copy fails verification on {where} ({result.message}): nothing migrated"
+            )
+        if result.head != head:
+            raise StorageError(
+                f"the copy on {where} does not end where the source does: nothing migrated"
+            )
         target.execute("COMMIT")
     except BaseException:
         with suppress(Exception):
             target.execute("ROLLBACK")
         raise
-    return deliveries
+    return deliveries, result
 
 
 def _copy_events(

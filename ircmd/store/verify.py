@@ -25,18 +25,24 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     """Check the whole chain (counting the events of `ref` only, if given)."""
     r.execute(r.dialect.begin_read)  # one snapshot: the chain, the schema and the tables agree
     try:
-        fault = damage(r) if r.dialect.name == "sqlite" else None
-        if fault:
-            return VerifyResult(ok=False, events=0, message=fault)
-        only = r.incident_id(ref) if ref is not None else None
-        with closing(r.conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")) as cur:
-            walked = _walk(cur, only)
-        if isinstance(walked, VerifyResult):
-            return walked
-        count, head, events = walked
-        mismatch = _schema_fault(r) or _compare_projections(r, events)
+        return check(r, ref)
     finally:
         r.execute("ROLLBACK")
+
+
+def check(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
+    """`verify` inside the caller's transaction: `migrate` checks what it wrote before
+    it commits it."""
+    fault = damage(r) if r.dialect.name == "sqlite" else None
+    if fault:
+        return VerifyResult(ok=False, events=0, message=fault)
+    only = r.incident_id(ref) if ref is not None else None
+    with closing(r.conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")) as cur:
+        walked = _walk(cur, only)
+    if isinstance(walked, VerifyResult):
+        return walked
+    count, head, events = walked
+    mismatch = _schema_fault(r) or _compare_projections(r, events)
     if mismatch:
         return VerifyResult(ok=False, events=count, message=mismatch, head=head)
     scope = incident_key(only) if only else "all incidents"
