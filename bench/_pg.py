@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,8 +55,9 @@ def _as_owner(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-def start(base: Path) -> str:
-    """Create and start a server under `base`; its superuser URL (trust, loopback)."""
+def start(base: Path, *, fsync: bool = False) -> str:
+    """Create and start a server under `base`; its superuser URL (trust, loopback).
+    The tests run without fsync; a benchmark of writes keeps it (`server`)."""
     bins = bindir()
     if bins is None:
         raise RuntimeError("no PostgreSQL server installed (Debian: apt install postgresql)")
@@ -78,7 +80,7 @@ def start(base: Path) -> str:
     )
     port = _free_port()
     opts = (
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
         " -c max_connections=300 -c wal_level=replica -c max_wal_senders=4"
         " -c hot_standby=on -c shared_buffers=64MB"
     )
@@ -112,7 +114,7 @@ def server() -> Iterator[str]:
         yield given
         return
     base = Path(tempfile.mkdtemp(prefix="ircmd-bench-pg-"))
-    url = start(base)
+    url = start(base, fsync=True)
     try:
         yield url
     finally:
@@ -120,14 +122,19 @@ def server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def database(admin_url: str, name: str) -> str:
-    """A new empty database `name` on the server (dropped first if there); its URL."""
+@contextmanager
+def database(admin: str) -> Iterator[str]:
+    """A new empty database on the server at `admin`; its URL. Dropped after."""
     import psycopg
 
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    return admin_url.rpartition("/")[0] + f"/{name}"
+    try:
+        yield f"{admin.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     with _pg.server() as admin, tempfile.TemporaryDirectory() as tmp:
         took = {}
         for side, worker in (("raw", RAW_WORKER), ("store", STORE_WORKER)):
-            url = _pg.database(admin, f"bench_writes_{side}")
-            asyncio.run(_prepare(url))
-            go = Path(tmp) / side
-            took[side] = run_workers(worker, url, a.procs, a.entries, [], dict(os.environ), go)
-            notes, ok = asyncio.run(_check(url))
+            with _pg.database(admin) as url:
+                asyncio.run(_prepare(url))
+                go = Path(tmp) / side
+                took[side] = run_workers(worker, url, a.procs, a.entries, [], dict(os.environ), go)
+                notes, ok = asyncio.run(_check(url))
             if side == "raw" and notes != total:
                 raise SystemExit("pg_writes: the raw run lost entries")
             if side == "store":

@@ -834,11 +834,77 @@ def restore(ctx: click.Context, backup_file: str, force: bool) -> None:
     if cfg.read_only:
         raise read_only_refusal("restore refused")
     if isinstance(cfg.db, str):
-        fail("restore replaces a SQLite file; restore a PostgreSQL database with pg_restore")
+        fail(
+            "restore puts a backup in place of a SQLite file; a PostgreSQL backup"
+            " (`ircmd backup`, pg_dump) is restored by pg_restore into a new, empty database:"
+            " pg_restore --no-owner --dbname URL BACKUP, then ircmd --db URL verify"
+        )
     done = asyncio.run(restore_backup(cfg.db, Path(backup_file), force=force, timeout=cfg.timeout))
     click.echo(f"restored {cfg.db} from {backup_file} ({done.events} events)")
     if done.aside:
         click.echo(f"the previous database is kept as {done.aside} (with its -wal/-shm, if any)")
+
+
+@cli.command()
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="URL",
+    help="The PostgreSQL database to move the record to (postgresql://...); it must hold"
+    " no record yet.",
+)
+@click.option(
+    "--from",
+    "from_",
+    metavar="PATH",
+    help="The SQLite record to move (default: the configured database file).",
+)
+@click.pass_context
+def migrate(ctx: click.Context, to: str, from_: str | None) -> None:
+    """Copy a SQLite record into an empty PostgreSQL database, event by event with
+    their ids and hashes unchanged, and verify the chain and the projections there."""
+    from .config import database, default_db
+    from .store.migrate import migrate as move
+    from .store.postgres import is_url, redact
+
+    cfg = cfg_of(ctx)
+    if cfg.read_only:
+        raise read_only_refusal("migrate refused")
+    if not is_url(to):
+        raise InvalidInput(f"--to {to!r} is not a PostgreSQL URL (postgresql://...)")
+    if from_ is not None:
+        source = database(from_)
+    else:
+        # The configured database when it is a file; with a URL configured (the usual
+        # order: config.toml first, then the move), the default file.
+        source = cfg.db if isinstance(cfg.db, Path) else default_db()
+    if not isinstance(source, Path):
+        raise InvalidInput(
+            "--from names a PostgreSQL database: migrate moves a SQLite file"
+            " (between PostgreSQL databases, use pg_dump and pg_restore)"
+        )
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if not show:  # a terminal only: a script's stderr holds its one error line, if any
+            return
+        if done < total:
+            click.echo(f"\rircmd: copied {done:,} of {total:,} events", err=True, nl=False)
+        else:
+            click.echo(f"\rircmd: copied {done:,} events; verifying them there", err=True)
+
+    made = move(source, to, timeout=cfg.timeout, anchor_log=cfg.anchor.log, progress=progress)
+    head = made.head
+    click.echo(f"migrated {made.events} events; chain intact; head #{head.id} {head.hash}")
+    notes = []
+    if made.anchors:
+        n = made.anchors
+        notes.append(f"{n} anchor{'s' if n > 1 else ''} of {source} hold{'' if n > 1 else 's'}")
+    if made.deliveries:
+        notes.append(f"{made.deliveries} unsent or failed deliveries came along")
+    notes.append(f"{source} is unchanged; point IRCMD_DB or --db at {redact(to)}")
+    click.echo("; ".join(notes))
 
 
 # ------------------------------------------------------- classification etc.

@@ -170,6 +170,7 @@ def path_spellings(target: str) -> list[list[str]]:
         ["evidence", "add", "INC-1", "the keys", "--file", target],
         ["evidence", "add", "INC-1", "the keys", f"--file={target}"],
         ["backup", target],
+        ["migrate", "--from", target, "--to", "postgresql://127.0.0.1:1/elsewhere"],
         ["--db", target, "list"],
         [f"--db={target}", "show", "INC-1"],
         ["--playbooks", str(Path(target).parent), "playbooks"],
@@ -206,6 +207,7 @@ def test_locked_refusals_name_what_was_refused(locked: RunCli, host_files: Path)
     assert_error(locked("evidence", "add", "INC-1", "x", "--file", keys), "evidence add --file")
     assert_error(locked("backup", keys), lock, "backup refused")
     assert_error(locked("demo"), lock, "demo refused")
+    assert_error(locked("migrate", "--to", "postgresql://127.0.0.1:1/x"), lock, "migrate refused")
     assert_error(locked("--db", keys, "list"), lock, "--db refused")
     # An option that does not exist at all is reported as such, not blamed on the lock.
     assert_error(locked("report", "INC-1", "--bogus"), "no such option")
@@ -229,6 +231,7 @@ def test_a_locked_client_can_neither_deliver_nor_name_a_config(
 def test_a_locked_session_is_offered_only_what_it_may_use(locked: RunCli) -> None:
     top = assert_ok(locked("--help"))
     assert "backup" not in top and "demo" not in top and "--db" not in top
+    assert "migrate" not in top
     assert "report" in top and "evidence" in top
     report_help = assert_ok(locked("report", "--help"))
     assert "--output" not in report_help and "--format" in report_help
@@ -266,6 +269,7 @@ def test_read_only_sessions_write_no_file(run_cli: RunCli, tmp_path: Path, db_pa
         ["report", "INC-1", "-o", str(out / "r.md")],
         ["report", "INC-1", f"--output={out / 'r.md'}"],
         ["backup", str(out / "copy.db")],
+        ["migrate", "--to", "postgresql://127.0.0.1:1/nowhere"],
         ["demo"],
     ):
         assert_error(run_cli("--read-only", *args), "read-only", "refused")

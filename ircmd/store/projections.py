@@ -435,7 +435,9 @@ def _item(
     )
 
 
-def replay(conn: sqlite3.Connection, events: Iterable[Event], dialect: Dialect = SQLITE) -> None:
+def replay(
+    conn: sqlite3.Connection, events: Iterable[Event | Chained], dialect: Dialect = SQLITE
+) -> None:
     """Apply events in order to an empty schema: the projections from the record alone."""
     for ev in events:
         for sql, params in statements(ev, dialect):

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
-from ..models import Event, Head, InvalidInput, StorageError, VerifyResult, incident_key
+from ..models import Head, InvalidInput, StorageError, VerifyResult, incident_key
 from . import private, schema
 from .connection import fresh_schema
 from .projections import replay
 from .reader import IncidentRef, Reader, Row
-from .record import EVENT_COLUMNS, GENESIS, event_from_row, row_hash
+from .record import EVENT_COLUMNS, GENESIS, Chained, chained_from_row, row_hash
 
 _PLANTED = ("trigger", "view")
 
@@ -25,18 +25,24 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     """Check the whole chain (counting the events of `ref` only, if given)."""
     r.execute(r.dialect.begin_read)  # one snapshot: the chain, the schema and the tables agree
     try:
-        damage = _damage(r) if r.dialect.name == "sqlite" else None
-        if damage:
-            return VerifyResult(ok=False, events=0, message=damage)
-        only = r.incident_id(ref) if ref is not None else None
-        with closing(r.conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")) as cur:
-            walked = _walk(cur, only)
-        if isinstance(walked, VerifyResult):
-            return walked
-        count, head, events = walked
-        mismatch = _schema_fault(r) or _compare_projections(r, events)
+        return check(r, ref)
     finally:
         r.execute("ROLLBACK")
+
+
+def check(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
+    """`verify` inside the caller's transaction: `migrate` checks what it wrote before
+    it commits it."""
+    fault = damage(r) if r.dialect.name == "sqlite" else None
+    if fault:
+        return VerifyResult(ok=False, events=0, message=fault)
+    only = r.incident_id(ref) if ref is not None else None
+    with closing(r.conn.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")) as cur:
+        walked = _walk(cur, only)
+    if isinstance(walked, VerifyResult):
+        return walked
+    count, head, events = walked
+    mismatch = _schema_fault(r) or _compare_projections(r, events)
     if mismatch:
         return VerifyResult(ok=False, events=count, message=mismatch, head=head)
     scope = incident_key(only) if only else "all incidents"
@@ -45,34 +51,35 @@ def verify(r: Reader, ref: IncidentRef | None = None) -> VerifyResult:
     )
 
 
-def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, Head, list[Event]]:
+def _walk(rows: Iterable[Row], only: int | None) -> VerifyResult | tuple[int, Head, list[Chained]]:
     """Follow the chain: the first fault, or the events counted, the head and the events."""
     prev, count, last_id, total = GENESIS, 0, 0, 0
-    events: list[Event] = []
-    for row in rows:
-        if row[8] != prev or row_hash(row) != row[9]:
-            what = "was altered" if row[8] == prev else "does not follow its predecessor"
-            return VerifyResult(
-                ok=False,
-                events=count,
-                bad_event_id=row[0],
-                message=f"event #{row[0]} {what}: the chain is broken there",
-            )
-        if row[0] != last_id + 1:
-            return VerifyResult(
-                ok=False,
-                events=count,
-                bad_event_id=row[0],
-                message=f"events #{last_id + 1}..#{row[0] - 1} are missing",
-            )
+    events: list[Chained] = []
+    for found in rows:
+        row = tuple(found)  # a plain tuple: indexed a dozen times below
+        fault = link_fault(row, prev, last_id)
+        if fault is not None:
+            return VerifyResult(ok=False, events=count, bad_event_id=row[0], message=fault)
         prev, last_id, total = row[9], row[0], total + 1
         if only is None or row[1] == only:
             count += 1
-        events.append(event_from_row(row))
+        events.append(chained_from_row(row))
     return count, Head(count=total, id=last_id, hash=prev), events
 
 
-def _damage(r: Reader) -> str | None:
+def link_fault(row: Row, prev: str, last_id: int) -> str | None:
+    """What is wrong with event `row` (EVENT_COLUMNS) following the event `last_id`
+    whose hash is `prev`, or None: the chain's test for one link, shared by `verify`
+    and `migrate`."""
+    if row[8] != prev or row_hash(row) != row[9]:
+        what = "was altered" if row[8] == prev else "does not follow its predecessor"
+        return f"event #{row[0]} {what}: the chain is broken there"
+    if row[0] != last_id + 1:
+        return f"events #{last_id + 1}..#{row[0] - 1} are missing"
+    return None
+
+
+def damage(r: Reader) -> str | None:
     """SQLite's own check of every page and index: a damaged index can leave the
     chain readable (so the walk below passes) while queries through it fail."""
     found = [str(row[0]) for row in r.rows("PRAGMA integrity_check")]
@@ -116,7 +123,7 @@ def _compare_schema(r: Reader) -> str | None:
     return None
 
 
-def _compare_projections(r: Reader, events: list[Event]) -> str | None:
+def _compare_projections(r: Reader, events: list[Chained]) -> str | None:
     scratch = fresh_schema()
     try:
         replay(scratch, events)
