@@ -131,6 +131,7 @@ class DatabaseSettings(_Section):
     a misspelt key is still an error."""
 
     url: str | None = None
+    identity: Literal["client", "database"] = "client"
 
 
 class Settings(_Section):

@@ -41,7 +41,8 @@ SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK_KEY = 0x69726D64  # "irmd"
 NOTIFY_CHANNEL = "ircmd_events"
 # Members of this role may record events as someone else (serve's alert sources,
-# the deliverer's outcomes) under identity = "database".
+# the deliverer's outcomes) under identity = "database"; `pg-setup --roles` names
+# another in ircmd_meta ('service_role').
 SERVICE_ROLE = "ircmd_service"
 
 
@@ -112,7 +113,7 @@ class Row(tuple[Any, ...]):
     _names: tuple[str, ...] = ()
     _index: dict[str, int] = {}
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -229,7 +230,8 @@ BEGIN
        AND NOT EXISTS (
            SELECT 1 FROM pg_auth_members m
            JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-           WHERE g.rolname = '{service}' AND u.rolname = session_user) THEN
+           WHERE u.rolname = session_user AND g.rolname = COALESCE(
+               (SELECT value FROM ircmd_meta WHERE key = 'service_role'), '{service}')) THEN
         RAISE EXCEPTION 'identity: % may not record events as %', session_user, NEW.actor
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -334,7 +336,9 @@ def pg_errors(url: str, timeout: float) -> Iterator[None]:
         if isinstance(e, pe.ReadOnlySqlTransaction):
             raise StorageError(f"{where} is read-only (a standby?): cannot write") from None
         if isinstance(e, psycopg.DataError) and "NUL" in first:
-            raise InvalidInput("text contains a NUL character, which PostgreSQL cannot store")
+            raise InvalidInput(
+                "text contains a NUL character, which PostgreSQL cannot store"
+            ) from None
         if isinstance(e, psycopg.OperationalError):
             raise StorageBusy(f"cannot reach {where}: {first}") from None
         raise StorageError(f"database error on {where}: {first}") from None
