@@ -243,6 +243,8 @@ def append_event(
         prev_hash=prev_hash,
         hash=digest,
     )
-    for sql, params in statements(ev):
-        db.execute(sql, params)
+    # In the dialect's spelling (an upsert differs), already translated: straight
+    # to the connection.
+    for sql, params in statements(ev, db.dialect):
+        db.conn.execute(sql, params)
     return ev
