@@ -56,8 +56,8 @@ class PgStore(Store):
         return store
 
     def _settle(self, conn: Connection) -> None:
-        standby, self.db_user = session_facts(conn)
-        if standby:
+        self.standby, self.db_user = session_facts(conn)
+        if self.standby:
             self.read_only = True
 
     async def close(self) -> None:
