@@ -910,6 +910,13 @@ def pg_setup(
     --identity database: each person logs in as their own role and every event's
     actor is that login (session_user); set `identity = "database"` under [database]
     in config.toml too, and --as is refused.
+
+    Run it as a superuser, on the primary; read what it prints before --apply.
+
+    \b
+    ircmd --db postgresql://postgres@db/ircmd pg-setup --identity database
+    ircmd --db postgresql://postgres@db/ircmd pg-setup --identity database --apply
+    ircmd --db postgresql://postgres@db/ircmd pg-setup --person alice --apply
     """
     from .store import pgsetup
     from .store.postgres import is_url, redact
