@@ -9,6 +9,10 @@ on the database the administrator chose, and only with the verbs and options in
 ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_DIR
 (where `evidence add --stdin` keeps a copy of each item; only the environment sets it,
 so a locked client cannot).
+config.toml's `[database]` table is read here too: `url` (the database, after --db and
+IRCMD_DB) and `identity` ("client", the default: the actor is --as / IRCMD_USER / the OS
+user; "database": each person logs in as their own PostgreSQL role, the actor is that
+login, and --as and IRCMD_USER are refused; see `opened`).
 The anchor log's settings (IRCMD_ANCHOR_*) are read by `anchor_settings`, from the
 environment only. `config.toml` (serve, ingest, status-page) is read by `settings.py`,
 which only those commands import.
