@@ -27,8 +27,10 @@ from conftest import pg_admin_url
 from helpers import pg
 from helpers.cli import assert_error, assert_ok, ircmd
 
-from ircmd.config import Config
+from ircmd.config import Config, opened, resolve
+from ircmd.models import InvalidInput
 from ircmd.session import Session
+from ircmd.settings import load_settings
 
 
 def login_url(url: str, login: str) -> str:
@@ -334,3 +336,48 @@ async def test_the_screen_acts_as_the_login(setup: Setup) -> None:
         assert not session.read_only
     finally:
         await session.close()
+
+
+# ------------------------------------------------------------------ the config side
+
+
+def test_config_identity_is_read_and_refuses_a_named_user(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[database]\nurl = "postgresql://alice@db/ircmd"\nidentity = "database"\n')
+    env = {"IRCMD_CONFIG": str(config)}
+    cfg = resolve(env=env)
+    assert (cfg.identity, cfg.db, cfg.user_named) == (
+        "database",
+        "postgresql://alice@db/ircmd",
+        False,
+    )
+    with pytest.raises(InvalidInput, match="--as refused"):
+        resolve(user="bob", env=env)
+    with pytest.raises(InvalidInput, match="IRCMD_USER refused"):
+        resolve(env=env | {"IRCMD_USER": "bob"})
+    assert load_settings(env).database.identity == "database"
+    config.write_text("[database]\nidentity = 1\n")
+    with pytest.raises(InvalidInput, match="identity must be a string"):
+        resolve(env=env)
+    config.write_text('[database]\nidentity = "people"\n')
+    with pytest.raises(InvalidInput):
+        load_settings(env)
+    assert resolve(user="bob", env={"IRCMD_CONFIG": str(tmp_path / "none")}).identity == "client"
+
+
+def test_opened_takes_the_login_and_the_standby() -> None:
+    base = Config(db="postgresql://db/x", user="osuser")
+    assert opened(base, db_user=None, read_only=False, on_postgres=True) is base
+    got = opened(base, db_user="alice", read_only=True, on_postgres=True)
+    assert (got.user, got.read_only) == ("alice", True)
+    named = Config(db="postgresql://db/x", user="bob", user_named=True)
+    with pytest.raises(InvalidInput, match="acting as 'bob' refused"):
+        opened(named, db_user="alice", read_only=False, on_postgres=True)
+    assert opened(named, db_user="bob", read_only=False, on_postgres=True).user == "bob"
+    wants = Config(db=Path("x.db"), user="osuser", identity="database")
+    with pytest.raises(InvalidInput, match="SQLite"):
+        opened(wants, db_user=None, read_only=False, on_postgres=False)
+    with pytest.raises(InvalidInput, match="pg-setup --identity database"):
+        opened(wants, db_user=None, read_only=False, on_postgres=True)
+    with pytest.raises(InvalidInput, match="not a name the record can keep"):
+        opened(base, db_user="two  spaces", read_only=False, on_postgres=True)

@@ -155,6 +155,10 @@ def setup_steps(found: Found, roles: Roles, identity: str | None) -> list[Step]:
         ),
         Step(f"GRANT {roles.app} TO {roles.service}"),
         Step(f"GRANT CONNECT ON DATABASE {quote(found.database)} TO {roles.app}"),
+        Step(
+            f"REVOKE CREATE ON SCHEMA {schema_name} FROM PUBLIC",
+            "Only the owner creates in the record's schema (PostgreSQL < 15 let anyone).",
+        ),
         Step(f"GRANT USAGE, CREATE ON SCHEMA {schema_name} TO {roles.owner}"),
         Step(f"GRANT USAGE ON SCHEMA {schema_name} TO {roles.app}"),
     ]
