@@ -271,6 +271,16 @@ def test_events_from_the_command_line_carry_the_login(setup: Setup) -> None:
     ]
 
 
+def test_verify_runs_as_a_login_and_names_a_projection_it_edited(setup: Setup) -> None:
+    """The projections are the app role's to rewrite (each append does); an edit made
+    outside ircmd is caught by verify, which replays them from the events."""
+    declared(setup)
+    assert "chain intact" in assert_ok(setup.cli("verify", login=setup.bob))
+    with psycopg.connect(setup.as_login(setup.bob)) as conn:
+        conn.execute("UPDATE roles SET person = %s", (setup.bob,))
+    assert_error(setup.cli("verify", login=setup.alice), "roles does not match the record")
+
+
 def test_as_and_ircmd_user_are_refused(setup: Setup) -> None:
     declared(setup)
     before = events_of(setup)
