@@ -153,6 +153,7 @@ def setup_steps(found: Found, roles: Roles, identity: str | None) -> list[Step]:
             f"{roles.service}: logins of serve and deliver, which record events as"
             " alert sources and hooks (pg-setup --service NAME).",
         ),
+        Step(f"ALTER ROLE {roles.owner} NOLOGIN", "Even if it existed before."),
         Step(f"GRANT {roles.app} TO {roles.service}"),
         Step(f"GRANT CONNECT ON DATABASE {quote(found.database)} TO {roles.app}"),
         Step(
