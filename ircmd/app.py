@@ -136,5 +136,7 @@ def run_demo(cfg: Config) -> None:
     with tempfile.TemporaryDirectory(prefix="ircmd-demo-") as tmp:
         db = Path(tmp) / "demo.db"
         asyncio.run(build_demo(db, cfg.user, playbook_dirs=cfg.playbook_dirs))
-        # A throwaway record: its anchors would only clutter the real log.
-        run_app(replace(cfg, db=db, read_only=False, anchor=AnchorSettings()), open_incident=1)
+        # A throwaway record: its anchors would only clutter the real log; a SQLite
+        # file, so the client names its people whatever config.toml says of identity.
+        demo = replace(cfg, db=db, read_only=False, anchor=AnchorSettings(), identity="client")
+        run_app(demo, open_incident=1)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 import click
 
 from . import __version__, display, rules
-from .config import Config, lock_user, resolve
+from .config import Config, lock_user, opened, resolve
 from .domain import (
     DECLARER,
     LOG_KINDS,
@@ -101,13 +101,14 @@ def run(
         store = await Store.open(
             cfg.db, read_only=cfg.read_only, must_exist=reads, timeout=cfg.timeout
         )
-        settle(store, cfg)
         try:
+            now = identified(ctx, store)
+            settle(store, now)
             if check_anchor:
-                warning = await open_warning(store, cfg.anchor)
+                warning = await open_warning(store, now.anchor)
                 if warning:
                     warn(warning)
-            return await body(store, cfg)
+            return await body(store, now)
         finally:
             await store.close()
 
@@ -122,11 +123,26 @@ def run_sync(ctx: click.Context, body: Callable[[SyncStore, Config], T]) -> T:
 
     cfg = cfg_of(ctx)
     with SyncStore.open(cfg.db, read_only=cfg.read_only, timeout=cfg.timeout) as store:
+        cfg = identified(ctx, store)
         settle(store, cfg)
         warning = open_warning_sync(store, cfg.anchor)
         if warning:
             warn(warning)
         return body(store, cfg)
+
+
+def identified(ctx: click.Context, store: Face) -> Config:
+    """The Config as the opened store has it (`config.opened`): the actor is the
+    database login under identity "database", and a standby is read-only. It
+    becomes the command's Config, so later checks see it too."""
+    cfg = opened(
+        cfg_of(ctx),
+        db_user=store.db_user,
+        read_only=store.read_only,
+        on_postgres=isinstance(store.location, str),
+    )
+    ctx.obj = cfg
+    return cfg
 
 
 def at_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -905,6 +921,95 @@ def migrate(ctx: click.Context, to: str, from_: str | None) -> None:
         notes.append(f"{made.deliveries} unsent or failed deliveries came along")
     notes.append(f"{source} is unchanged; point IRCMD_DB or --db at {redact(to)}")
     click.echo("; ".join(notes))
+
+
+@cli.command("pg-setup")
+@click.option("--apply", is_flag=True, help="Run the SQL (as --db's login, a superuser).")
+@click.option(
+    "--identity",
+    type=click.Choice(["client", "database"]),
+    help="Who names each event's actor: the client (--as, IRCMD_USER; the default) or the"
+    " database (each person logs in as their own role, and the actor is that login).",
+)
+@click.option(
+    "--roles",
+    "prefix",
+    metavar="PREFIX",
+    default="ircmd",
+    show_default=True,
+    help="Name the roles PREFIX_owner, PREFIX_app and PREFIX_service.",
+)
+@click.option(
+    "--person",
+    "people",
+    metavar="NAME",
+    multiple=True,
+    help="Instead: a login for this person, a member of PREFIX_app (repeatable).",
+)
+@click.option(
+    "--service",
+    "services",
+    metavar="NAME",
+    multiple=True,
+    help="Instead: a login for serve / deliver, a member of PREFIX_service (repeatable).",
+)
+@click.pass_context
+def pg_setup(
+    ctx: click.Context,
+    apply: bool,
+    identity: str | None,
+    prefix: str,
+    people: tuple[str, ...],
+    services: tuple[str, ...],
+) -> None:
+    """Print (with --apply, run) the SQL that makes a PostgreSQL record append-only by
+    grants: the owner role PREFIX_owner (no login; owns the tables, created as it when
+    the database holds no record yet), the group PREFIX_app (SELECT and INSERT on
+    events, never UPDATE or DELETE; read and write on the other tables; read-only
+    ircmd_meta) and the group PREFIX_service (PREFIX_app that may record alert
+    sources and hooks as actors, for serve and deliver).
+
+    With --person NAME / --service NAME, only the logins: CREATE ROLE NAME LOGIN IN
+    ROLE PREFIX_app (or _service). How they log in (password, client certificate,
+    peer/GSS) is the server's pg_hba.conf.
+
+    --identity database: each person logs in as their own role and every event's
+    actor is that login (session_user); set `identity = "database"` under [database]
+    in config.toml too, and --as is refused.
+
+    Run it as a superuser, on the primary; read what it prints before --apply.
+
+    \b
+    ircmd --db postgresql://postgres@db/ircmd pg-setup --identity database
+    ircmd --db postgresql://postgres@db/ircmd pg-setup --identity database --apply
+    ircmd --db postgresql://postgres@db/ircmd pg-setup --person alice --apply
+    """
+    from .store import pgsetup
+    from .store.postgres import is_url, redact
+
+    cfg = cfg_of(ctx)
+    if not is_url(cfg.db):
+        fail(
+            f"pg-setup is for a PostgreSQL database, and {cfg.db} is a SQLite file:"
+            " give --db postgresql://... (or [database] url in config.toml)"
+        )
+    if apply and cfg.read_only:
+        raise read_only_refusal("pg-setup --apply refused")
+    url = str(cfg.db)
+    roles = pgsetup.Roles(prefix)
+    if people or services:
+        if identity:
+            fail("--identity sets up the record: give it without --person / --service", 2)
+        steps = pgsetup.login_steps(people, services, roles)
+    else:
+        found = pgsetup.find(url, cfg.timeout)
+        steps = pgsetup.setup_steps(found, roles, identity)
+    if not apply:
+        click.echo(pgsetup.render(steps), nl=False)
+        return
+    pgsetup.apply(url, steps, cfg.timeout)
+    done = ", ".join(people + services) if people or services else "roles and grants"
+    click.echo(f"pg-setup applied to {redact(url)}: {done}")
 
 
 # ------------------------------------------------------- classification etc.

@@ -9,6 +9,10 @@ on the database the administrator chose, and only with the verbs and options in
 ircmd/lock.py; `--as`, `--db` and `--playbooks` are refused) and IRCMD_EVIDENCE_DIR
 (where `evidence add --stdin` keeps a copy of each item; only the environment sets it,
 so a locked client cannot).
+config.toml's `[database]` table is read here too: `url` (the database, after --db and
+IRCMD_DB) and `identity` ("client", the default: the actor is --as / IRCMD_USER / the OS
+user; "database": each person logs in as their own PostgreSQL role, the actor is that
+login, and --as and IRCMD_USER are refused; see `opened`).
 The anchor log's settings (IRCMD_ANCHOR_*) are read by `anchor_settings`, from the
 environment only. `config.toml` (serve, ingest, status-page) is read by `settings.py`,
 which only those commands import.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import platformdirs
@@ -31,6 +35,8 @@ APP = "ircmd"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_ANCHOR_EVERY_EVENTS = 100
 DEFAULT_ANCHOR_EVERY_MINUTES = 10.0
+# Who names an event's actor (config.toml `[database] identity`).
+IDENTITIES = ("client", "database")
 # IRCMD_MAX_TEXT's upper bound: a report streams entries, but each one whole.
 MAX_TEXT_CEILING = 16 * 1024 * 1024
 
@@ -94,6 +100,11 @@ class Config:
     anchor: AnchorSettings = field(default_factory=AnchorSettings)
     force_time: bool = False
     max_text: int = MAX_TEXT_BYTES
+    # Who names the actor of an event: "client" (--as, IRCMD_USER, the OS user) or
+    # "database" (config.toml: each person logs in as their own PostgreSQL role).
+    identity: str = "client"
+    # The user was named (--as, IRCMD_USER, the lock), not taken from the OS account.
+    user_named: bool = False
 
 
 def resolve(
@@ -111,6 +122,18 @@ def resolve(
     locked = lock_user(env)
     if user is not None and not user.strip():
         raise InvalidInput("--as needs a name (it is empty)")
+    table = file_database_table(env)
+    identity = table.get("identity", "client")
+    if identity not in IDENTITIES:
+        raise InvalidInput(
+            f"{settings_path(env)}: [database] identity must be one of {', '.join(IDENTITIES)}"
+        )
+    if identity == "database" and (user or env.get("IRCMD_USER")):
+        flag = "--as" if user else "IRCMD_USER"
+        raise InvalidInput(
+            f"{flag} refused: each person logs in as themself"
+            ' (config.toml [database] identity = "database")'
+        )
     # Names are compared and recorded in one normal form (rules.check_name).
     if locked:
         locked = check_name(locked, "IRCMD_LOCK_USER")
@@ -143,8 +166,10 @@ def resolve(
     if not 1 <= max_text <= MAX_TEXT_CEILING:
         raise InvalidInput(f"IRCMD_MAX_TEXT={max_text} is out of range (1..{MAX_TEXT_CEILING})")
     return Config(
-        db=database(db or env.get("IRCMD_DB") or file_database(env)),
+        db=database(db or env.get("IRCMD_DB") or table.get("url")),
         user=locked or asked or os_user(),
+        user_named=bool(locked or asked),
+        identity=identity,
         read_only=bool(read_only) if read_only is not None else _truthy(env.get("IRCMD_READ_ONLY")),
         user_locked=bool(locked),
         playbook_dirs=tuple(dirs),
@@ -177,23 +202,63 @@ def settings_path(env: Mapping[str, str]) -> Path:
 def file_database(env: Mapping[str, str]) -> str | None:
     """config.toml's `[database] url`, read without the settings models (every
     command resolves its database; only a few need the rest of the file)."""
+    return file_database_table(env).get("url")
+
+
+def file_database_table(env: Mapping[str, str]) -> dict[str, str]:
+    """config.toml's `[database]` table (`url`, `identity`), its values checked to be
+    strings; empty when there is no file or no such table."""
     path = settings_path(env)
     try:
         raw = path.read_bytes()
     except OSError:
-        return None
+        return {}
     if b"[database]" not in raw:
-        return None
+        return {}
     import tomllib
 
     try:
         table = tomllib.loads(raw.decode("utf-8")).get("database", {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InvalidInput(f"{path}: {e}") from None
-    url = table.get("url") if isinstance(table, dict) else None
-    if url is not None and not isinstance(url, str):
-        raise InvalidInput(f"{path}: [database] url must be a string")
-    return url
+    if not isinstance(table, dict):
+        return {}
+    for key in ("url", "identity"):
+        if key in table and not isinstance(table[key], str):
+            raise InvalidInput(f"{path}: [database] {key} must be a string")
+    return {k: table[k] for k in ("url", "identity") if k in table}
+
+
+def opened(cfg: Config, *, db_user: str | None, read_only: bool, on_postgres: bool) -> Config:
+    """The Config as the opened database has it: a standby is read-only, and when the
+    record's identity is the database's, the actor is the login (session_user).
+
+    Refused: config.toml saying identity = "database" of a record that does not (a
+    SQLite file, or a PostgreSQL record not set up so), and a name given by --as,
+    IRCMD_USER or the lock that is not the login's."""
+    if cfg.identity == "database" and db_user is None:
+        if not on_postgres:
+            raise InvalidInput(
+                'config.toml says identity = "database", but the database is a SQLite'
+                " file: only PostgreSQL logins can name people"
+            )
+        raise InvalidInput(
+            'config.toml says identity = "database", but this record does not'
+            " (run: ircmd pg-setup --identity database --apply)"
+        )
+    user = cfg.user
+    if db_user is not None:
+        if cfg.user_named and cfg.user != db_user:
+            raise InvalidInput(
+                f"this record's actors are database logins and you log in as {db_user!r}:"
+                f" acting as {cfg.user!r} refused"
+            )
+        if check_name(db_user, "the database login") != db_user:
+            raise InvalidInput(f"database login {db_user!r} is not a name the record can keep")
+        user = db_user
+    if user == cfg.user and read_only <= cfg.read_only:
+        return cfg
+    return replace(cfg, user=user, read_only=cfg.read_only or read_only)
 
 
 def anchor_settings(env: Mapping[str, str]) -> AnchorSettings:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .anchor import AutoAnchor, open_warning
-from .config import Config
+from .config import Config, opened
 from .models import ACTIVE_STATUSES, Incident, IrcmdError, Presence
 from .store import Store
 from .store.feed import ChangeFeed
@@ -54,6 +54,14 @@ class Session:
         newest event. Raises IrcmdError when the database cannot be opened."""
         store = await Store.open(cfg.db, read_only=cfg.read_only, clock=clock, timeout=cfg.timeout)
         try:
+            # The database may say who this is (identity "database") and that it is
+            # read-only (a standby): the screen acts and says so.
+            cfg = opened(
+                cfg,
+                db_user=store.db_user,
+                read_only=store.read_only,
+                on_postgres=isinstance(store.location, str),
+            )
             store.force_time = cfg.force_time
             store.max_text = cfg.max_text
             after = await store.last_event_id()

@@ -127,10 +127,11 @@ class Contact(_Section):
 
 
 class DatabaseSettings(_Section):
-    """`[database]`: read by `config.file_database` for every command; here so that
-    a misspelt key is still an error."""
+    """`[database]`: read by `config.file_database_table` for every command; here so
+    that a misspelt key is still an error."""
 
     url: str | None = None
+    identity: Literal["client", "database"] = "client"
 
 
 class Settings(_Section):

@@ -48,6 +48,8 @@ class Face:
         # The database login events are recorded as, when the database says who
         # is writing (PostgreSQL with identity = "database"); None on SQLite.
         self.db_user: str | None = None
+        # A PostgreSQL hot standby: read-only whatever was asked.
+        self.standby = False
         self.read_only = read_only
         self.timeout = timeout
         self._clock = clock
@@ -67,6 +69,10 @@ class Face:
         """`verb(tx, ...)` as one write transaction on a connection, to run as one
         piece; refused at once in a read-only session."""
         if self.read_only:
+            if self.standby:
+                raise read_only_refusal(
+                    "nothing was written (the database is a standby: write on the primary)"
+                )
             raise read_only_refusal()
         # A file is checked to still be the one opened; a server database has no file.
         target = Target(self.path, self._file_id) if self.dialect is SQLITE else None

@@ -41,7 +41,8 @@ SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK_KEY = 0x69726D64  # "irmd"
 NOTIFY_CHANNEL = "ircmd_events"
 # Members of this role may record events as someone else (serve's alert sources,
-# the deliverer's outcomes) under identity = "database".
+# the deliverer's outcomes) under identity = "database"; `pg-setup --roles` names
+# another in ircmd_meta ('service_role').
 SERVICE_ROLE = "ircmd_service"
 
 
@@ -235,7 +236,8 @@ BEGIN
        AND NOT EXISTS (
            SELECT 1 FROM pg_auth_members m
            JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
-           WHERE g.rolname = '{service}' AND u.rolname = session_user) THEN
+           WHERE u.rolname = session_user AND g.rolname = COALESCE(
+               (SELECT value FROM ircmd_meta WHERE key = 'service_role'), '{service}')) THEN
         RAISE EXCEPTION 'identity: % may not record events as %', session_user, NEW.actor
             USING ERRCODE = 'insufficient_privilege';
     END IF;

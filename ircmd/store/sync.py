@@ -72,8 +72,8 @@ class SyncStore(Face):
         store.dialect = POSTGRESQL
         store.location = url
         with store._errors():
-            standby, store.db_user = session_facts(conn)
-        store.read_only = read_only or standby
+            store.standby, store.db_user = session_facts(conn)
+        store.read_only = read_only or store.standby
         return store
 
     def _errors(self) -> AbstractContextManager[None]:
