@@ -48,7 +48,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _as_owner(argv: list[str]) -> list[str]:
+def as_owner(argv: list[str]) -> list[str]:
     """initdb and postgres refuse to run as root: run them as `postgres`."""
     if os.geteuid() != 0:
         return argv
@@ -71,7 +71,7 @@ def start(base: Path, *, fsync: bool = False) -> str:
         os.chown(base, owner.pw_uid, owner.pw_gid)
     base.chmod(0o700)
     subprocess.run(
-        _as_owner(
+        as_owner(
             [str(bins / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
         ),
         check=True,
@@ -86,7 +86,7 @@ def start(base: Path, *, fsync: bool = False) -> str:
     )
     pg_ctl = [str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log")]
     subprocess.run(
-        _as_owner([*pg_ctl, "-w", "start"]),
+        as_owner([*pg_ctl, "-w", "start"]),
         check=True,
         capture_output=True,
         cwd=base,
@@ -100,7 +100,7 @@ def stop(base: Path, mode: str = "fast") -> None:
     if bins is None or not (base / "data").exists():
         return
     subprocess.run(
-        _as_owner([str(bins / "pg_ctl"), "-D", str(base / "data"), "-m", mode, "-w", "stop"]),
+        as_owner([str(bins / "pg_ctl"), "-D", str(base / "data"), "-m", mode, "-w", "stop"]),
         capture_output=True,
         cwd=base,
     )

@@ -21,6 +21,7 @@ from ircmd.hooks.outbox import EVENTS, ContactRoute, Route
 from ircmd.ingest import Alert, AlertStatus, RoutedAlert
 from ircmd.models import ActionStatus, Audience, Mark, Phase, Playbook, Role, Severity, Status
 from ircmd.store import Store, schema
+from ircmd.store.postgres import connect
 from ircmd.store.verbs.deliveries import Result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -234,7 +235,7 @@ def test_database_identity_needs_a_service_login(
 ) -> None:
     """Under identity = database an event must name its login; the copied events name
     their writers, so only a member of ircmd_service may copy them."""
-    assert_ok(run_cli("list", db=pg_url))  # the schema, created empty
+    connect(pg_url, read_only=False, timeout=5).close()  # the schema, created empty
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("INSERT INTO ircmd_meta (key, value) VALUES ('identity', 'database')")
     assert_error(

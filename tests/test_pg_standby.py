@@ -48,7 +48,7 @@ def start_replica(base: Path, primary_port: int) -> str:
     data = base / "replica"
     source = ["-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres"]
     subprocess.run(
-        pg._as_owner([str(bins / "pg_basebackup"), "-R", "-X", "stream", "-D", str(data), *source]),
+        pg.as_owner([str(bins / "pg_basebackup"), "-R", "-X", "stream", "-D", str(data), *source]),
         check=True,
         capture_output=True,
         cwd=base,
@@ -61,7 +61,7 @@ def start_replica(base: Path, primary_port: int) -> str:
     )
     log = str(base / "replica.log")
     subprocess.run(
-        pg._as_owner([str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", log, "-w", "start"]),
+        pg.as_owner([str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", log, "-w", "start"]),
         check=True,
         capture_output=True,
         cwd=base,
@@ -74,7 +74,7 @@ def stop_replica(base: Path) -> None:
     if bins is not None and (base / "replica").exists():
         data = str(base / "replica")
         subprocess.run(
-            pg._as_owner([str(bins / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]),
+            pg.as_owner([str(bins / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]),
             capture_output=True,
             cwd=base,
         )

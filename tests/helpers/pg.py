@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import uuid
 
-from bench._pg import bindir, start, stop
+from bench._pg import as_owner, bindir, start, stop
 
-__all__ = ["bindir", "drop_database", "fresh_database", "start", "stop", "with_database"]
+__all__ = [
+    "as_owner",
+    "bindir",
+    "drop_database",
+    "fresh_database",
+    "start",
+    "stop",
+    "with_database",
+]
 
 ENV = "IRCMD_TEST_PG"
 # Set instead of ENV when no server could be started here: why not.
