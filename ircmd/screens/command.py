@@ -211,6 +211,7 @@ class CommandScreen(Screen[None]):
         if self._escalation_error:
             self.say(self._escalation_error, error=True)
         self.query_one(IncidentHeader).warn(self.session.warning)
+        self.session.feed.on_reconnecting = self._reconnecting
         await self.start(self._open_first)
         # After the first frame: the feed's file watcher (watchfiles, anyio) is no part
         # of it, and the feed reads from where the session opened, so nothing is missed.
@@ -448,6 +449,12 @@ class CommandScreen(Screen[None]):
                     self.notify(str(e), title=title, severity="error", markup=False)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_LAST)
+
+    def _reconnecting(self, reconnecting: bool) -> None:
+        """The feed lost the database connection (PostgreSQL), or has it back: the
+        header says so until then; the feed catches up on what was missed."""
+        with contextlib.suppress(NoMatches):
+            self.query_one(IncidentHeader).show_reconnecting(reconnecting)
 
     @work(exclusive=True, group="presence")
     async def beat(self) -> None:

@@ -81,6 +81,13 @@ def start(base: Path) -> str:
         cwd=base,
     )
     port = _free_port()
+    _launch(bins, base, port)
+    (base / "port").write_text(str(port))
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _launch(bins: Path, base: Path, port: int) -> None:
+    """Start the server whose data directory is `base/data` on `port`."""
     opts = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
         " -c max_connections=300 -c wal_level=replica -c max_wal_senders=4"
@@ -88,14 +95,23 @@ def start(base: Path) -> str:
     )
     subprocess.run(
         _as_owner(
-            [str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w"]
-            + ["start"]
+            [str(bins / "pg_ctl"), "-D", str(base / "data"), "-o", opts, "-l", str(base / "log")]
+            + ["-w", "start"]
         ),
         check=True,
         capture_output=True,
         cwd=base,
     )
-    (base / "port").write_text(str(port))
+
+
+def restart(base: Path) -> str:
+    """Start the server `start(base)` created and `stop` stopped again: the same data,
+    the same port (clients reconnect to the URL they had); its superuser URL."""
+    bins = bindir()
+    if bins is None:
+        raise RuntimeError("no PostgreSQL server installed")
+    port = int((base / "port").read_text())
+    _launch(bins, base, port)
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
