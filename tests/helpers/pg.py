@@ -93,15 +93,8 @@ def _launch(bins: Path, base: Path, port: int) -> None:
         " -c max_connections=300 -c wal_level=replica -c max_wal_senders=4"
         " -c hot_standby=on -c shared_buffers=64MB"
     )
-    subprocess.run(
-        _as_owner(
-            [str(bins / "pg_ctl"), "-D", str(base / "data"), "-o", opts, "-l", str(base / "log")]
-            + ["-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-        cwd=base,
-    )
+    ctl = [str(bins / "pg_ctl"), "-D", str(base / "data"), "-o", opts, "-l", str(base / "log")]
+    subprocess.run(_as_owner([*ctl, "-w", "start"]), check=True, capture_output=True, cwd=base)
 
 
 def restart(base: Path) -> str:
