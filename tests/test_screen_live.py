@@ -5,15 +5,26 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from helpers.screen import NOW, declared, frozen, ready, running, seeded, submit, until
+from helpers.screen import (
+    NOW,
+    declared,
+    fast_path_only,
+    frozen,
+    ready,
+    running,
+    seeded,
+    seeded_on,
+    submit,
+    until,
+)
 
 from ircmd.models import Event, Kind, Severity, Status, StorageError
 from ircmd.store import Store
 
 
-async def test_other_writers_appear_incrementally(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
-    async with running(db, open_incident=1, poll_interval=0.05) as pilot:
+async def test_other_writers_appear_incrementally(db_ref: Path | str) -> None:
+    db = await seeded_on(db_ref)
+    async with running(db, open_incident=1, poll_interval=fast_path_only(db)) as pilot:
         screen = await ready(pilot)
         tl = screen.timeline
         rows_before = list(tl.rows)
@@ -103,8 +114,8 @@ async def test_read_only_refuses_every_write(tmp_path: Path) -> None:
         assert len(await store.list_incidents()) == 3
 
 
-async def test_presence_shows_watchers_and_leaves(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_presence_shows_watchers_and_leaves(db_ref: Path | str) -> None:
+    db = await seeded_on(db_ref)
     async with await Store.open(db, clock=frozen) as other:
         await other.heartbeat("carol-session", 1, "carol", "laptop")
         async with running(db, open_incident=1, size=(120, 30)) as pilot:
@@ -179,9 +190,9 @@ async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path)
         assert len(said) == 2, "one notice for the outage, not one per retry"
 
 
-async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Path) -> None:
-    db = tmp_path / "ircmd.db"
-    async with running(db, user="bob", poll_interval=0.05) as pilot:
+async def test_a_screen_with_nothing_open_follows_a_new_declaration(db_ref: Path | str) -> None:
+    db = db_ref
+    async with running(db, user="bob", poll_interval=fast_path_only(db)) as pilot:
         screen = await ready(pilot)
         assert screen.current is None
         async with await Store.open(db, clock=frozen) as other:

@@ -243,6 +243,8 @@ def append_event(
         prev_hash=prev_hash,
         hash=digest,
     )
-    for sql, params in statements(ev):
-        db.execute(sql, params)
+    # In the dialect's own spelling (its upserts), placeholders included: straight to
+    # the connection, not through `db.execute`, which would translate them again.
+    for sql, params in statements(ev, db.dialect):
+        db.conn.execute(sql, params)
     return ev

@@ -37,7 +37,7 @@ def frozen() -> datetime:
 CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
 
 
-def make_app(db: Path, user: str = "alice", **kw: Any) -> IrcmdApp:
+def make_app(db: Path | str, user: str = "alice", **kw: Any) -> IrcmdApp:
     """The app on `db` as `user` with the clock frozen at NOW (`clock=` for another).
     Keywords naming a Config field (read_only, timeout, anchor, force_time, ...) go
     to Config; the rest (open_incident, poll_interval, ...) to IrcmdApp."""
@@ -48,7 +48,7 @@ def make_app(db: Path, user: str = "alice", **kw: Any) -> IrcmdApp:
 
 @asynccontextmanager
 async def running(
-    db: Path, user: str = "alice", *, size: tuple[int, int] = (100, 30), **kw: Any
+    db: Path | str, user: str = "alice", *, size: tuple[int, int] = (100, 30), **kw: Any
 ) -> AsyncIterator[Pilot[None]]:
     """`make_app(db, user, **kw)` running headless at `size`; its pilot (`pilot.app`
     is the app). The one place a screen test builds and starts the app."""
@@ -62,6 +62,18 @@ async def seeded(tmp_path: Path, user: str = "alice") -> Path:
     db = tmp_path / "ircmd.db"
     await build_demo(db, user, now=NOW)
     return db
+
+
+async def seeded_on(db: Path | str, user: str = "alice") -> Path | str:
+    """`seeded` on a given database: a SQLite path or a PostgreSQL URL (`db_ref`)."""
+    await build_demo(db, user, now=NOW)
+    return db
+
+
+def fast_path_only(db: Path | str) -> float:
+    """A screen's poll interval for a live test on `db`: short on SQLite, as the
+    screen tests have it; on PostgreSQL an hour, so that NOTIFY alone delivers."""
+    return 0.05 if isinstance(db, Path) else 3600.0
 
 
 async def declared(tmp_path: Path, title: str = "Checkout down") -> Path:
