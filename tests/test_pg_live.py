@@ -212,6 +212,67 @@ async def test_a_terminated_listen_connection_reconnects_and_catches_up(
             await c.close()
 
 
+async def test_a_dropped_store_connection_costs_one_retry_and_no_reconnecting_notice(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The Store's own backend is killed (the LISTEN stays): the next read fails once,
+    the PgStore reconnects on the retry, and the screen is not told of an outage."""
+    import psycopg
+
+    after = await declared(pg_url)
+    flips: list[bool] = []
+    async with await Store.open(pg_url, clock=frozen) as store:
+        feed = ChangeFeed(store, after_id=after, poll_interval=NEVER)
+        feed.on_reconnecting = flips.append
+        c = Collector(feed)
+        try:
+            await eventually(lambda: feed.watching, "the LISTEN connection")
+            async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as admin:
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'ircmd' AND datname = current_database()"
+                )
+            queries = feed.queries
+            await cli(pg_url, tmp_path, "log", "INC-1", "after the kill")
+            await c.until(lambda: c.notes() == ["after the kill"], "the note")
+            assert feed.queries == queries + 2, "one failed read, one retry"
+            assert flips == [] and not feed.reconnecting
+        finally:
+            await c.close()
+
+
+async def test_reads_failing_for_want_of_the_server_say_reconnecting_until_one_succeeds(
+    pg_url: str, tmp_path: Path
+) -> None:
+    from ircmd.domain import StorageBusy
+
+    after = await declared(pg_url)
+    flips: list[bool] = []
+    async with await Store.open(pg_url, clock=frozen) as store:
+        real = store.events_since
+        failures = [0]
+
+        async def unreachable(after_id: int) -> list[Event]:
+            if failures[0]:
+                failures[0] -= 1
+                raise StorageBusy("cannot reach the server: connection refused")
+            return await real(after_id)
+
+        store.events_since = unreachable  # type: ignore[method-assign]
+        feed = ChangeFeed(store, after_id=after, poll_interval=NEVER)
+        feed.on_reconnecting = flips.append
+        c = Collector(feed)
+        try:
+            await eventually(lambda: feed.watching, "the LISTEN connection")
+            failures[0] = 4
+            await cli(pg_url, tmp_path, "log", "INC-1", "through the failures")
+            await eventually(lambda: bool(flips), "reconnecting")
+            await c.until(lambda: c.notes() == ["through the failures"], "the note")
+            assert failures == [0] and flips == [True, False] and not feed.reconnecting
+        finally:
+            await c.close()
+
+
 async def test_the_feed_survives_a_server_restart_and_loses_nothing(
     private_server: PrivateServer, tmp_path: Path
 ) -> None:

@@ -76,6 +76,12 @@ class Listener:
                     autocommit=True,
                     connect_timeout=max(1, int(self._timeout)),
                     application_name="ircmd-feed",
+                    # A connection cut without a word (a dead network path) is found by
+                    # TCP keepalives within about 20 s; the feed's poll covers the gap.
+                    keepalives=1,
+                    keepalives_idle=10,
+                    keepalives_interval=5,
+                    keepalives_count=2,
                 )
             except (psycopg.Error, OSError) as e:
                 log.info("LISTEN connection to %s failed: %s", redact(self.url), e)
