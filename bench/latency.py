@@ -200,8 +200,9 @@ async def _prepare(db: Path | str) -> None:
 
 
 def app_available() -> bool:
+    """Is the app wired to the feed? (The Session builds it and the app opens one.)"""
     try:
-        text = (Path(__file__).resolve().parent.parent / "ircmd" / "app.py").read_text()
+        text = (Path(__file__).resolve().parent.parent / "ircmd" / "session.py").read_text()
     except OSError:
         return False
     return "ChangeFeed" in text
