@@ -149,6 +149,26 @@ async def test_header_counts_down_to_the_next_update(tmp_path: Path) -> None:
         await until(pilot, lambda: "UPDATE OVERDUE 6m" in str(screen.query_one("#header").render()))
 
 
+def test_header_says_reconnecting_before_any_other_warning_and_clears() -> None:
+    from ircmd.widgets.header import RECONNECTING, IncidentHeader
+
+    header = IncidentHeader(frozen)
+    header.redraw = lambda: None  # type: ignore[method-assign]  # not mounted: no repaint
+    assert "WARNING" not in header.build(NOW).plain
+    header.show_reconnecting(True)
+    assert header.build(NOW).plain.splitlines()[-1] == f"WARNING: {RECONNECTING}"
+    assert header.has_class("-warning")
+    header.warn("the record does not match its newest anchor")
+    last = header.build(NOW).plain.splitlines()[-1]
+    assert last == f"WARNING: {RECONNECTING}; the record does not match its newest anchor"
+    header.show_reconnecting(False)
+    last = header.build(NOW).plain.splitlines()[-1]
+    assert last == "WARNING: the record does not match its newest anchor"
+    assert header.has_class("-warning"), "the other warning stays"
+    header.warn(None)
+    assert "WARNING" not in header.build(NOW).plain and not header.has_class("-warning")
+
+
 def test_header_durations_tick_by_the_minute() -> None:
     from ircmd.widgets.header import coarse
 
