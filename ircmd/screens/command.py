@@ -426,7 +426,9 @@ class CommandScreen(Screen[None]):
 
         A failed read (the file locked through another process's recovery, a full
         disk, a vanished mount) pauses live updates, says so once, and retries with
-        backoff; the feed keeps its place, so nothing committed meanwhile is missed."""
+        backoff; the feed keeps its place, so nothing committed meanwhile is missed.
+        On PostgreSQL a lost connection is the feed's own to retry: the header says
+        so meanwhile (`_reconnecting`)."""
         feed = self.session.feed
         pause = RETRY_FIRST
         failing = False
