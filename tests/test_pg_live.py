@@ -308,6 +308,39 @@ async def test_the_feed_survives_a_server_restart_and_loses_nothing(
             await c.close()
 
 
+async def test_a_feed_on_a_standby_polls_and_never_says_reconnecting(
+    private_server: PrivateServer, tmp_path: Path
+) -> None:
+    """A hot standby refuses LISTEN (and hears no NOTIFY from the primary): the feed
+    polls, as it does when a file watcher cannot start, and is not "reconnecting"."""
+    url = private_server.url
+    after = await declared(url)
+    base = Path(tempfile.mkdtemp(prefix="ircmd-pg-standby-"))
+    try:
+        admin = await asyncio.to_thread(pg.standby, private_server.base, base)
+        replica = pg.with_database(admin, url.rpartition("/")[2])
+        flips: list[bool] = []
+        async with await Store.open(replica, read_only=True, clock=frozen) as store:
+            feed = ChangeFeed(store, after_id=after)  # the default, one-second poll
+            feed.on_reconnecting = flips.append
+            c = Collector(feed)
+            try:
+                await eventually(
+                    lambda: feed._listener is not None and feed._listener.refused is not None,
+                    "the standby's refusal",
+                )
+                assert feed._listener is not None and feed._listener.refused is not None
+                assert "recovery" in feed._listener.refused
+                await cli(url, tmp_path, "log", "INC-1", "on the primary")
+                await c.until(lambda: c.notes() == ["on the primary"], "the polled note")
+                assert not feed.watching and not feed.reconnecting and flips == []
+            finally:
+                await c.close()
+    finally:
+        await asyncio.to_thread(pg.stop, base, "immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ presence
 
 

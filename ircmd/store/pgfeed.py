@@ -10,7 +10,8 @@ together cost one query, and the payload is never trusted for more than "look no
 When the connection is lost (the server restarted, a network cut, the backend was
 terminated) the listener says so (`lost`), retries with backoff, and wakes the feed
 once it is listening again: the feed's read after that wake catches up on everything
-committed while nobody was listening. The feed's own slow poll stays the safety net.
+committed while nobody was listening. The feed's own slow poll stays the safety net,
+and is all there is on a standby, which refuses LISTEN (`refused`).
 
 Only imported when the Store is a PgStore: the SQLite path never loads psycopg.
 """
@@ -55,6 +56,8 @@ class Listener:
         self.connected = False
         #: The connection could not be made or was lost, and no new one is up yet.
         self.lost = False
+        #: Why the server refused the LISTEN (a standby): the feed polls. None otherwise.
+        self.refused: str | None = None
         #: Counters, for tests and benchmarks.
         self.notifications = 0
         self.connections = 0
@@ -89,7 +92,17 @@ class Listener:
             else:
                 try:
                     async with conn:
-                        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                        try:
+                            await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                        except psycopg.OperationalError:
+                            raise
+                        except psycopg.Error as e:
+                            # A standby cannot LISTEN (and hears no NOTIFY from the
+                            # primary): the feed polls instead, for good.
+                            log.warning("no LISTEN on %s (%s): polling", redact(self.url), e)
+                            self.refused = str(e).strip()
+                            self._set(connected=False, lost=False)
+                            return
                         self.connections += 1
                         wait = self._retry_first
                         self._set(connected=True, lost=False)

@@ -108,6 +108,32 @@ def restart(base: Path) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
+def standby(primary: Path, base: Path) -> str:
+    """A hot standby of the server `start(primary)` made, streaming from it, under
+    `base` (stop it with `stop(base)`); its superuser URL."""
+    bins = bindir()
+    if bins is None:
+        raise RuntimeError("no PostgreSQL server installed")
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    base.chmod(0o700)
+    source = ["-h", "127.0.0.1", "-p", (primary / "port").read_text(), "-U", "postgres"]
+    subprocess.run(
+        _as_owner(
+            [str(bins / "pg_basebackup"), "-D", str(base / "data"), "-R", "-c", "fast", *source]
+        ),
+        check=True,
+        capture_output=True,
+        cwd=base,
+    )
+    port = _free_port()
+    _launch(bins, base, port)
+    (base / "port").write_text(str(port))
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
 def stop(base: Path, mode: str = "fast") -> None:
     bins = bindir()
     if bins is None or not (base / "data").exists():
