@@ -58,18 +58,9 @@ def as_owner(argv: list[str]) -> list[str]:
 def start(base: Path, *, fsync: bool = False) -> str:
     """Create and start a server under `base`; its superuser URL (trust, loopback).
     The tests run without fsync; a benchmark of writes keeps it (`server`)."""
-    bins = bindir()
-    if bins is None:
-        raise RuntimeError("no PostgreSQL server installed (Debian: apt install postgresql)")
-    base.mkdir(parents=True, exist_ok=True)
+    bins = _programs()
+    _own_dir(base)
     data = base / "data"
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            raise RuntimeError("running as root and there is no postgres user") from None
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-    base.chmod(0o700)
     subprocess.run(
         as_owner(
             [str(bins / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
@@ -79,18 +70,65 @@ def start(base: Path, *, fsync: bool = False) -> str:
         cwd=base,
     )
     port = _free_port()
+    _launch(bins, base, port, fsync)
+    (base / "port").write_text(str(port))
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _own_dir(base: Path) -> None:
+    """`base`, made and handed to the server's user (as root: `postgres`), private."""
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            raise RuntimeError("running as root and there is no postgres user") from None
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    base.chmod(0o700)
+
+
+def _launch(bins: Path, base: Path, port: int, fsync: bool) -> None:
+    """Start the server whose data directory is `base/data` on `port`."""
     opts = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync={'on' if fsync else 'off'}"
         " -c max_connections=300 -c wal_level=replica -c max_wal_senders=4"
         " -c hot_standby=on -c shared_buffers=64MB"
     )
-    pg_ctl = [str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log")]
+    ctl = [str(bins / "pg_ctl"), "-D", str(base / "data"), "-o", opts, "-l", str(base / "log")]
+    subprocess.run(as_owner([*ctl, "-w", "start"]), check=True, capture_output=True, cwd=base)
+
+
+def _programs() -> Path:
+    bins = bindir()
+    if bins is None:
+        raise RuntimeError("no PostgreSQL server installed (Debian: apt install postgresql)")
+    return bins
+
+
+def restart(base: Path) -> str:
+    """Start the server `start(base)` created and `stop` stopped again: the same data,
+    the same port (clients reconnect to the URL they had); its superuser URL."""
+    port = int((base / "port").read_text())
+    _launch(_programs(), base, port, fsync=False)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def standby(primary: Path, base: Path) -> str:
+    """A hot standby of the server `start(primary)` made, streaming from it, under
+    `base` (stop it with `stop(base)`); its superuser URL."""
+    bins = _programs()
+    _own_dir(base)
+    source = ["-h", "127.0.0.1", "-p", (primary / "port").read_text(), "-U", "postgres"]
     subprocess.run(
-        as_owner([*pg_ctl, "-w", "start"]),
+        as_owner(
+            [str(bins / "pg_basebackup"), "-D", str(base / "data"), "-R", "-c", "fast", *source]
+        ),
         check=True,
         capture_output=True,
         cwd=base,
     )
+    port = _free_port()
+    _launch(bins, base, port, fsync=False)
     (base / "port").write_text(str(port))
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 

@@ -45,19 +45,30 @@ WATCHFILES_DEFAULT = (50, 1600)  # step, debounce (ms)
 # ---------------------------------------------------------------- process B
 
 
-async def _consume_feed(db: str, step: int, debounce: int) -> None:
+def _db(db: str) -> Path | str:
+    """The consumer's `--db`: a SQLite path, or a PostgreSQL URL as it is."""
+    from ircmd.store.postgres import is_url
+
+    return db if is_url(db) else Path(db)
+
+
+async def _consume_feed(db: str, step: int, debounce: int, watch: bool = True) -> None:
     from ircmd.store.feed import ChangeFeed
 
-    store = await Store.open(db)
+    store = await Store.open(_db(db))
     feed = ChangeFeed(
-        store, after_id=await store.last_event_id(), step_ms=step, debounce_ms=debounce
+        store,
+        after_id=await store.last_event_id(),
+        step_ms=step,
+        debounce_ms=debounce,
+        watch=watch,
     )
     loop = asyncio.get_running_loop()
     done = loop.run_in_executor(None, sys.stdin.read)  # A closes stdin when finished
     done.add_done_callback(lambda _f: feed.stop())
 
     async def ready() -> None:
-        while not feed.watching:
+        while watch and not feed.watching:
             await asyncio.sleep(0.005)
         print("ready", flush=True)
 
@@ -70,19 +81,21 @@ async def _consume_feed(db: str, step: int, debounce: int) -> None:
     await store.close()
 
 
-async def _consume_app(db: str, step: int, debounce: int) -> None:
+async def _consume_app(db: str, step: int, debounce: int, watch: bool = True) -> None:
     """The real app, headless; a sample is taken when its Timeline first renders the row
     (inside the compositor's frame, right before the frame goes to the terminal)."""
     import functools
     import re
 
     import ircmd.app as appmod
+    import ircmd.session
     from ircmd.config import Config
     from ircmd.store.feed import ChangeFeed
     from ircmd.widgets.timeline import Row, Timeline
 
-    appmod.ChangeFeed = functools.partial(  # type: ignore[attr-defined,assignment]
-        ChangeFeed, step_ms=step, debounce_ms=debounce
+    # The Session builds the app's feed (the app module itself no longer names it).
+    ircmd.session.ChangeFeed = functools.partial(  # type: ignore[misc]
+        ChangeFeed, step_ms=step, debounce_ms=debounce, watch=watch
     )
     marker = re.compile(r"lat-\d+-\d+")
     drawn: set[int] = set()
@@ -96,24 +109,28 @@ async def _consume_app(db: str, step: int, debounce: int) -> None:
         return strips
 
     Timeline._render_row = probe  # type: ignore[method-assign]
-    app = appmod.IrcmdApp(Config(db=Path(db), user="viewer"))
+    app = appmod.IrcmdApp(Config(db=_db(db), user="viewer"))
     loop = asyncio.get_running_loop()
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.session is None or not app.session.feed.watching:
+        while app.session is None or (watch and not app.session.feed.watching):
             await pilot.pause(0.01)
         print("ready", flush=True)
         await loop.run_in_executor(None, sys.stdin.read)  # A closes stdin when finished
 
 
-def consumer_main(to: str, db: str, step: int, debounce: int) -> None:
+def consumer_main(to: str, db: str, step: int, debounce: int, watch: bool = True) -> None:
     run = _consume_app if to == "app" else _consume_feed
-    asyncio.run(run(db, step, debounce))
+    asyncio.run(run(db, step, debounce, watch))
 
 
 # ---------------------------------------------------------------- process A
 
 
-async def measure(db: Path, to: str, step: int, debounce: int, samples: int) -> list[float]:
+async def measure(
+    db: Path | str, to: str, step: int, debounce: int, samples: int, *, watch: bool = True
+) -> list[float]:
+    """`samples` commits in this process, each timed to B seeing it; `db` a SQLite
+    path or a PostgreSQL URL; `watch=False`: B's feed polls only (no watcher/LISTEN)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -126,6 +143,7 @@ async def measure(db: Path, to: str, step: int, debounce: int, samples: int) -> 
         str(step),
         "--debounce",
         str(debounce),
+        *([] if watch else ["--no-watch"]),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).resolve().parent.parent,
@@ -175,15 +193,16 @@ def _fmt(xs: list[float]) -> str:
     return f"p50 {statistics.median(xs):.1f} / p95 {_pct(xs, 95):.1f} / max {max(xs):.1f} ms"
 
 
-async def _prepare(db: Path) -> None:
+async def _prepare(db: Path | str) -> None:
     store = await Store.open(db)
     await store.declare("Latency bench", actor="bench")
     await store.close()
 
 
 def app_available() -> bool:
+    """Is the app wired to the feed? (The Session builds it and the app opens one.)"""
     try:
-        text = (Path(__file__).resolve().parent.parent / "ircmd" / "app.py").read_text()
+        text = (Path(__file__).resolve().parent.parent / "ircmd" / "session.py").read_text()
     except OSError:
         return False
     return "ChangeFeed" in text
@@ -206,9 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--step", type=int, default=DEFAULT_STEP_MS, help=argparse.SUPPRESS)
     ap.add_argument("--debounce", type=int, default=DEFAULT_DEBOUNCE_MS, help=argparse.SUPPRESS)
+    ap.add_argument("--no-watch", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.consumer:
-        consumer_main(args.consumer, args.db, args.step, args.debounce)
+        consumer_main(args.consumer, args.db, args.step, args.debounce, not args.no_watch)
         return
     to = args.to or ("app" if app_available() else "feed")
     tuned, base = asyncio.run(run(args.samples, to))

@@ -17,7 +17,7 @@ from .store.store import utc_now
 
 
 async def build_demo(
-    db: Path,
+    db: Path | str,
     user: str,
     *,
     now: datetime | None = None,

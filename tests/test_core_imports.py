@@ -149,3 +149,31 @@ assert "ircmd.entry" not in sys.modules, "the registry was imported"
 print("[]")
 """
     assert _loaded_textual(code) == []
+
+
+def test_a_feed_on_sqlite_loads_no_psycopg(tmp_path: Path) -> None:
+    """The PostgreSQL feed (LISTEN, psycopg) is loaded only for a PostgreSQL record:
+    a SQLite screen's feed, watcher running and a batch read, never touches it."""
+    code = f"""
+import asyncio
+from ircmd.store.feed import ChangeFeed
+from ircmd.store.store import Store
+
+async def main():
+    async with await Store.open({str(tmp_path / "ircmd.db")!r}) as store:
+        await store.declare("Feed", actor="alice")
+        feed = ChangeFeed(store)
+        async for batch in feed:
+            assert batch
+            for _ in range(3000):  # the watcher is up within a few ms; 30 s at most
+                if feed.watching:
+                    break
+                await asyncio.sleep(0.01)
+            assert feed.watching
+            break
+
+asyncio.run(main())
+import sys
+assert "ircmd.store.pgfeed" not in sys.modules
+"""
+    assert _loaded(code, ("psycopg",)) == []

@@ -1,6 +1,8 @@
 """ChangeFeed against real processes: another process commits, this one's feed yields.
 
-No fixed sleeps: every wait is "until X, or fail at the deadline".
+The tests that are not about SQLite's files run on both backends (`any_store`, on
+`db_ref`): on PostgreSQL the feed's fast path is the LISTEN (test_pg_live.py has the
+dropped connections). No fixed sleeps: every wait is "until X, or fail at the deadline".
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ NEVER = 3600.0
 # ------------------------------------------------------------------ helpers
 
 
-async def _declare(db: Path) -> Store:
+async def _declare(db: Path | str) -> Store:
     store = await Store.open(db)
     await store.declare("Feed test", actor="alice", commander="")  # anyone may command
     return store
@@ -89,7 +91,15 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
-async def _cli(db: Path, home: Path, *args: str, stdin: bytes | None = None) -> str:
+@pytest.fixture
+async def any_store(db_ref: Path | str) -> AsyncIterator[Store]:
+    """INC-1 declared on each backend in turn (`db_ref`)."""
+    s = await _declare(db_ref)
+    yield s
+    await s.close()
+
+
+async def _cli(db: Path | str, home: Path, *args: str, stdin: bytes | None = None) -> str:
     """The real `ircmd` CLI as a separate process (async: the feed keeps running)."""
     proc = await asyncio.create_subprocess_exec(
         *IRCMD,
@@ -120,14 +130,20 @@ async def _python(code: str, *args: str) -> asyncio.subprocess.Process:
 
 
 async def test_each_commit_of_another_process_arrives_in_order(
-    store: Store, db_path: Path, tmp_path: Path
+    any_store: Store, db_ref: Path | str, tmp_path: Path
 ) -> None:
-    # The poll never comes: only the file watch can deliver within the deadline.
+    # The poll never comes: only the file watch (the LISTEN on PostgreSQL) can deliver
+    # within the deadline.
+    store = any_store
     feed = ChangeFeed(store, after_id=await store.last_event_id(), poll_interval=NEVER)
     c = Collector(feed)
     try:
+        end = time.monotonic() + DEADLINE
+        while not feed.watching:  # PostgreSQL: NOTIFYs before the LISTEN reach nobody
+            assert time.monotonic() < end, "the feed never started watching"
+            await asyncio.sleep(0.01)
         for i in range(3):
-            await _cli(db_path, tmp_path, "log", "INC-1", f"note {i}")
+            await _cli(db_ref, tmp_path, "log", "INC-1", f"note {i}")
             await c.until(c.has_notes(i + 1), f"note {i}")
         assert c.notes() == ["note 0", "note 1", "note 2"]
         ids = [e.id for e in c.events]
@@ -135,19 +151,25 @@ async def test_each_commit_of_another_process_arrives_in_order(
         assert all(e.actor == "carol" for e in c.events)
         # The poll never comes, so the file watch delivered them all; two commits'
         # file events may merge into one hint under load, so no count per commit.
-        assert feed.watching and feed.hints >= 1
+        # On PostgreSQL each commit is one NOTIFY.
+        assert feed.watching
+        if isinstance(db_ref, Path):
+            assert feed.hints >= 1
+        else:
+            assert feed._listener is not None and feed._listener.notifications >= 3
     finally:
         await c.close()
 
 
 async def test_burst_of_1000_arrives_complete_in_order_in_few_batches(
-    store: Store, db_path: Path, tmp_path: Path
+    any_store: Store, db_ref: Path | str, tmp_path: Path
 ) -> None:
+    store = any_store
     feed = ChangeFeed(store, after_id=await store.last_event_id())
     c = Collector(feed)
     try:
         lines = "".join(f"burst {i:04d}\n" for i in range(1000)).encode()
-        await _cli(db_path, tmp_path, "log", "INC-1", "--stdin", stdin=lines)
+        await _cli(db_ref, tmp_path, "log", "INC-1", "--stdin", stdin=lines)
         await c.until(lambda: len(c.notes()) >= 1000, "1000 burst entries")
         assert c.notes() == [f"burst {i:04d}" for i in range(1000)]
         ids = [e.id for e in c.events]
@@ -222,8 +244,9 @@ async def test_falls_back_to_polling_when_the_watcher_fails(
         await c.close()
 
 
-async def test_poke_delivers_own_writes(store: Store) -> None:
+async def test_poke_delivers_own_writes(any_store: Store) -> None:
     # data_version does not change for this connection's commits: poke() covers them.
+    store = any_store
     feed = ChangeFeed(store, after_id=await store.last_event_id(), poll_interval=NEVER)
     c = Collector(feed)
     try:
@@ -234,8 +257,9 @@ async def test_poke_delivers_own_writes(store: Store) -> None:
         await c.close()
 
 
-async def test_stop_ends_iteration_promptly(store: Store) -> None:
+async def test_stop_ends_iteration_promptly(any_store: Store) -> None:
     # The poll never comes, so only stop() can end the wait (the deadline is far shorter).
+    store = any_store
     feed = ChangeFeed(store, after_id=await store.last_event_id(), poll_interval=NEVER)
     c = Collector(feed)
     # Wait until the watcher runs, so stop() has to end both the wait and the watch thread.
@@ -249,7 +273,8 @@ async def test_stop_ends_iteration_promptly(store: Store) -> None:
     assert not feed.watching
 
 
-async def test_stop_before_iteration_yields_nothing(store: Store) -> None:
+async def test_stop_before_iteration_yields_nothing(any_store: Store) -> None:
+    store = any_store
     await store.log("INC-1", "pending", actor="alice")
     feed = ChangeFeed(store)
     feed.stop()
@@ -301,10 +326,11 @@ async def _watchers_until(
 
 
 async def test_killed_session_drops_out_of_watchers_within_timeout(
-    store: Store, db_path: Path
+    any_store: Store, db_ref: Path | str
 ) -> None:
     """Real sessions beat; whether one still counts is decided on the reader's clock,
     injected here, so no wall-clock window decides the outcome."""
+    store, db_path = any_store, db_ref
     window = timedelta(seconds=35)  # the app's PRESENCE_TIMEOUT: a stalled beater stays in
     killed = await _python(_HEARTBEAT, str(db_path), "killed", "0.25")
     polite = await _python(_HEARTBEAT, str(db_path), "polite", "0.25")
@@ -380,8 +406,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
 
 
 async def test_simultaneous_check_and_status_both_land_in_order(
-    store: Store, db_path: Path, tmp_path: Path
+    any_store: Store, db_ref: Path | str, tmp_path: Path
 ) -> None:
+    store, db_path = any_store, db_ref
     await store.add_item("INC-1", "isolate host", actor="alice")
     feed = ChangeFeed(store, after_id=await store.last_event_id())
     c = Collector(feed)

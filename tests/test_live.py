@@ -4,7 +4,9 @@ Each screen is `IrcmdApp` under `App.run_test` in its own Python process, driven
 a tiny line protocol on stdin/stdout (`_SCREEN`): the test asks for the widget state
 (timeline rows, header status, entry-bar text) and sends key presses. A third kind of
 process, the real `ircmd` CLI, writes too. Every wait is "until X, or fail at the
-deadline"; there are no fixed sleeps.
+deadline"; there are no fixed sleeps. The tests on `two_screens` run on SQLite and on
+PostgreSQL (`db_ref`); there the screens' slow poll is off, so every change reaches them
+through NOTIFY.
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ from pathlib import Path
 from ircmd.app import IrcmdApp
 from ircmd.config import Config
 
-async def main(db, user):
-    app = IrcmdApp(Config(db=Path(db), user=user), heartbeat=0.2)
+async def main(db, user, poll):
+    url = "://" in db  # a PostgreSQL URL: the feed's poll off, NOTIFY only
+    app = IrcmdApp(
+        Config(db=db if url else Path(db), user=user),
+        heartbeat=0.2,
+        poll_interval=float(poll) if poll else None,
+    )
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -66,7 +73,7 @@ async def main(db, user):
                 break
         reply({"bye": True})
 
-asyncio.run(main(sys.argv[1], sys.argv[2]))
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
 """
 
 
@@ -83,13 +90,15 @@ class Screen:
         self.user = user
 
     @classmethod
-    async def start(cls, db: Path, user: str, home: Path) -> Screen:
+    async def start(cls, db: Path | str, user: str, home: Path) -> Screen:
+        """A screen on `db`; on PostgreSQL its feed's slow poll is off (NOTIFY only)."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
             textwrap.dedent(_SCREEN),
             str(db),
             user,
+            "" if isinstance(db, Path) else "3600",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -151,7 +160,7 @@ class Screen:
                 await self.proc.wait()
 
 
-async def _cli(db: Path, home: Path, *args: str, user: str = "carol") -> str:
+async def _cli(db: Path | str, home: Path, *args: str, user: str = "carol") -> str:
     proc = await asyncio.create_subprocess_exec(
         *IRCMD,
         *args,
@@ -166,15 +175,15 @@ async def _cli(db: Path, home: Path, *args: str, user: str = "carol") -> str:
 
 @pytest.fixture
 async def two_screens(
-    run_cli: RunCli, db_path: Path, tmp_path: Path
+    run_cli: RunCli, db_ref: Path | str, tmp_path: Path
 ) -> AsyncIterator[tuple[Screen, Screen]]:
-    assert_ok(run_cli("declare", "Checkout errors", "--severity", "SEV2"))
+    assert_ok(run_cli("declare", "Checkout errors", "--severity", "SEV2", db=db_ref))
     # No commander, so that each screen and process may change the status.
-    assert_ok(run_cli("unassign", "INC-1", "commander", "alice"))
-    assert_ok(run_cli("checklist", "add", "INC-1", "isolate host"))
+    assert_ok(run_cli("unassign", "INC-1", "commander", "alice", db=db_ref))
+    assert_ok(run_cli("checklist", "add", "INC-1", "isolate host", db=db_ref))
     home = tmp_path / "home"
     a, b = await asyncio.gather(
-        Screen.start(db_path, "alice", home), Screen.start(db_path, "bob", home)
+        Screen.start(db_ref, "alice", home), Screen.start(db_ref, "bob", home)
     )
     try:
         yield a, b
@@ -183,8 +192,9 @@ async def two_screens(
 
 
 async def test_both_screens_show_each_change_from_a_third_process(
-    two_screens: tuple[Screen, Screen], db_path: Path, tmp_path: Path
+    two_screens: tuple[Screen, Screen], db_ref: Path | str, tmp_path: Path
 ) -> None:
+    db_path = db_ref
     a, b = two_screens
     home = tmp_path / "home"
     # A note from the CLI (a third process) reaches both screens.
@@ -207,7 +217,7 @@ async def test_both_screens_show_each_change_from_a_third_process(
 
 
 async def test_simultaneous_check_and_status_from_two_screens_agree(
-    two_screens: tuple[Screen, Screen], db_path: Path
+    two_screens: tuple[Screen, Screen], db_ref: Path | str
 ) -> None:
     a, b = two_screens
     for s in (a, b):
@@ -240,17 +250,17 @@ async def test_simultaneous_check_and_status_from_two_screens_agree(
     # Exactly one of the two found it already checked, and the state keeps the first checker.
     assert sum("already checked" in t for t in checks) == 1, checks
     assert by in ("alice", "bob")
-    import sqlite3
+    from ircmd.models import Kind
+    from ircmd.store.store import Store
 
-    with sqlite3.connect(db_path) as conn:
-        first_check = conn.execute(
-            "SELECT actor FROM events WHERE kind = 'check' ORDER BY id LIMIT 1"
-        ).fetchone()[0]
+    async with await Store.open(db_ref, read_only=True) as store:
+        events = await store.events_since(0)
+    first_check = next(e.actor for e in events if e.kind == Kind.CHECK)
     assert by == first_check
 
 
 async def test_presence_heartbeats_leave_on_exit_and_expire_when_killed(
-    two_screens: tuple[Screen, Screen], db_path: Path
+    two_screens: tuple[Screen, Screen], db_ref: Path | str
 ) -> None:
     from datetime import timedelta
 
@@ -258,7 +268,7 @@ async def test_presence_heartbeats_leave_on_exit_and_expire_when_killed(
 
     a, b = two_screens  # both beat every 0.2 s
     window = timedelta(seconds=35)  # the app's PRESENCE_TIMEOUT: a stalled screen stays in
-    store = await Store.open(db_path)
+    store = await Store.open(db_ref)
     try:
 
         async def watchers(within: timedelta = window) -> dict[str, int | None]:
@@ -280,7 +290,7 @@ async def test_presence_heartbeats_leave_on_exit_and_expire_when_killed(
         await b.proc.wait()
         (row,) = [p for p in await store.watchers(timedelta(days=1)) if p.person == "bob"]
         now = [row.seen_at + window]
-        async with await Store.open(db_path, read_only=True, clock=lambda: now[0]) as reader:
+        async with await Store.open(db_ref, read_only=True, clock=lambda: now[0]) as reader:
             assert [p.person for p in await reader.watchers(window)] == ["bob"]
             now[0] += timedelta(milliseconds=1)
             assert await reader.watchers(window) == []

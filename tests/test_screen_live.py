@@ -5,15 +5,25 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from helpers.screen import NOW, declared, frozen, ready, running, seeded, submit, until
+from helpers.screen import (
+    NOW,
+    declared,
+    fast_path_only,
+    frozen,
+    ready,
+    running,
+    seeded,
+    submit,
+    until,
+)
 
 from ircmd.models import Event, Kind, Severity, Status, StorageError
 from ircmd.store import Store
 
 
-async def test_other_writers_appear_incrementally(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
-    async with running(db, open_incident=1, poll_interval=0.05) as pilot:
+async def test_other_writers_appear_incrementally(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
+    async with running(db, open_incident=1, poll_interval=fast_path_only(db)) as pilot:
         screen = await ready(pilot)
         tl = screen.timeline
         rows_before = list(tl.rows)
@@ -103,8 +113,8 @@ async def test_read_only_refuses_every_write(tmp_path: Path) -> None:
         assert len(await store.list_incidents()) == 3
 
 
-async def test_presence_shows_watchers_and_leaves(tmp_path: Path) -> None:
-    db = await seeded(tmp_path)
+async def test_presence_shows_watchers_and_leaves(db_ref: Path | str) -> None:
+    db = await seeded(db_ref)
     async with await Store.open(db, clock=frozen) as other:
         await other.heartbeat("carol-session", 1, "carol", "laptop")
         async with running(db, open_incident=1, size=(120, 30)) as pilot:
@@ -136,6 +146,26 @@ async def test_header_counts_down_to_the_next_update(tmp_path: Path) -> None:
         assert "declared 47m  next update 9m" in header
         now[0] = NOW + timedelta(minutes=15)
         await until(pilot, lambda: "UPDATE OVERDUE 6m" in str(screen.query_one("#header").render()))
+
+
+def test_header_says_reconnecting_before_any_other_warning_and_clears() -> None:
+    from ircmd.widgets.header import RECONNECTING, IncidentHeader
+
+    header = IncidentHeader(frozen)
+    header.redraw = lambda: None  # type: ignore[method-assign]  # not mounted: no repaint
+    assert "WARNING" not in header.build(NOW).plain
+    header.show_reconnecting(True)
+    assert header.build(NOW).plain.splitlines()[-1] == f"WARNING: {RECONNECTING}"
+    assert header.has_class("-warning")
+    header.warn("the record does not match its newest anchor")
+    last = header.build(NOW).plain.splitlines()[-1]
+    assert last == f"WARNING: {RECONNECTING}; the record does not match its newest anchor"
+    header.show_reconnecting(False)
+    last = header.build(NOW).plain.splitlines()[-1]
+    assert last == "WARNING: the record does not match its newest anchor"
+    assert header.has_class("-warning"), "the other warning stays"
+    header.warn(None)
+    assert "WARNING" not in header.build(NOW).plain and not header.has_class("-warning")
 
 
 def test_header_durations_tick_by_the_minute() -> None:
@@ -179,9 +209,9 @@ async def test_a_failed_read_pauses_live_updates_and_they_resume(tmp_path: Path)
         assert len(said) == 2, "one notice for the outage, not one per retry"
 
 
-async def test_a_screen_with_nothing_open_follows_a_new_declaration(tmp_path: Path) -> None:
-    db = tmp_path / "ircmd.db"
-    async with running(db, user="bob", poll_interval=0.05) as pilot:
+async def test_a_screen_with_nothing_open_follows_a_new_declaration(db_ref: Path | str) -> None:
+    db = db_ref
+    async with running(db, user="bob", poll_interval=fast_path_only(db)) as pilot:
         screen = await ready(pilot)
         assert screen.current is None
         async with await Store.open(db, clock=frozen) as other:

@@ -17,7 +17,8 @@ outcome on the record. It runs inside `ircmd serve` or as `ircmd deliver`.
   since the delivery was queued; any other refusal is permanent. The outcome and
   the row's new state are written together (`verbs.deliveries.record_delivery`).
 - It wakes on commits by other processes through the change feed (a file watch,
-  confirmed by PRAGMA data_version), and by itself when the next retry is due.
+  confirmed by PRAGMA data_version; LISTEN/NOTIFY on PostgreSQL), and by itself when
+  the next retry is due.
 
 The clock and the random source are injected, so tests move time themselves.
 """

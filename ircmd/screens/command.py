@@ -211,6 +211,7 @@ class CommandScreen(Screen[None]):
         if self._escalation_error:
             self.say(self._escalation_error, error=True)
         self.query_one(IncidentHeader).warn(self.session.warning)
+        self.session.feed.on_reconnecting = self._reconnecting
         await self.start(self._open_first)
         # After the first frame: the feed's file watcher (watchfiles, anyio) is no part
         # of it, and the feed reads from where the session opened, so nothing is missed.
@@ -425,7 +426,9 @@ class CommandScreen(Screen[None]):
 
         A failed read (the file locked through another process's recovery, a full
         disk, a vanished mount) pauses live updates, says so once, and retries with
-        backoff; the feed keeps its place, so nothing committed meanwhile is missed."""
+        backoff; the feed keeps its place, so nothing committed meanwhile is missed.
+        On PostgreSQL a lost connection is the feed's own to retry: the header says
+        so meanwhile (`_reconnecting`)."""
         feed = self.session.feed
         pause = RETRY_FIRST
         failing = False
@@ -448,6 +451,12 @@ class CommandScreen(Screen[None]):
                     self.notify(str(e), title=title, severity="error", markup=False)
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_LAST)
+
+    def _reconnecting(self, reconnecting: bool) -> None:
+        """The feed lost the database connection (PostgreSQL), or has it back: the
+        header says so until then; the feed catches up on what was missed."""
+        with contextlib.suppress(NoMatches):
+            self.query_one(IncidentHeader).show_reconnecting(reconnecting)
 
     @work(exclusive=True, group="presence")
     async def beat(self) -> None:

@@ -31,6 +31,13 @@ How a change is noticed:
 
 Hints merge: each wake-up reads everything after `last_id` in one query, so a burst of
 commits arrives as a few batches, not one per commit.
+
+On PostgreSQL (a PgStore) the file watcher is replaced by a LISTEN on a connection of the
+feed's own (`pgfeed.Listener`): each committed append NOTIFYs, and every notification
+is a reason to read (no data_version check, no settling). A lost connection is retried
+with backoff; `reconnecting` is True meanwhile (and while reads fail for want of the
+server), `on_reconnecting(bool)` is called when it flips, and the first read after the
+LISTEN is back catches up on everything committed while it was down.
 """
 
 from __future__ import annotations
@@ -39,10 +46,15 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
+from ..domain import StorageBusy
 from ..models import Event
 from .store import Store
+
+if TYPE_CHECKING:
+    from .pgfeed import Listener
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +73,8 @@ SETTLE_LAST = 0.1
 #: become ~20-40 batches, not one per commit. The first change after a quiet spell is
 #: read at once (the gap since the last batch is long), and poke() is never held back.
 DEFAULT_MIN_INTERVAL = 0.05
+#: PostgreSQL: seconds between reads while the server cannot be reached (doubling).
+READ_RETRY_FIRST, READ_RETRY_LAST = 0.1, 2.0
 
 
 class ChangeFeed:
@@ -77,6 +91,7 @@ class ChangeFeed:
         debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         force_polling: bool = False,
         min_interval: float = DEFAULT_MIN_INTERVAL,
+        reconnect_pause: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
@@ -94,8 +109,18 @@ class ChangeFeed:
         self._urgent = asyncio.Event()  # poke or stop: skip the burst throttle
         self._poked = False
         self._watcher: asyncio.Task[None] | None = None
-        #: True while the file watcher runs (False: polling only).
+        #: True while the file watcher runs, or on PostgreSQL while the LISTEN connection
+        #: is up (False: polling only).
         self.watching = False
+        # PostgreSQL: the LISTEN connection (made on the first iteration), its backoff
+        # pause (tests hold it), whether the last read failed for want of the server.
+        self._pg = store.dialect.name == "postgresql"
+        self._listener: Listener | None = None
+        self._reconnect_pause = reconnect_pause
+        self._read_failed = False
+        self._said_reconnecting = False
+        #: Called with the new `reconnecting` whenever it flips (the screen's header).
+        self.on_reconnecting: Callable[[bool], None] | None = None
         #: Counters, for tests and benchmarks.
         self.hints = 0
         self.queries = 0
@@ -120,16 +145,41 @@ class ChangeFeed:
     def stopped(self) -> bool:
         return self._stopped.is_set()
 
+    @property
+    def reconnecting(self) -> bool:
+        """PostgreSQL: the connection was lost and is not back yet (always False on
+        SQLite, whose failed reads raise as before)."""
+        lost = self._listener is not None and self._listener.lost
+        return self._read_failed or lost
+
+    def _state_changed(self) -> None:
+        self.watching = self._listener is not None and self._listener.connected
+        now = self.reconnecting
+        if now != self._said_reconnecting:
+            self._said_reconnecting = now
+            if now:
+                log.warning("database connection lost: reconnecting")
+            else:
+                log.info("database connection back")
+            if self.on_reconnecting is not None:
+                self.on_reconnecting(now)
+
     # ------------------------------------------------------------ iteration
 
     async def __aiter__(self) -> AsyncIterator[list[Event]]:
         if self._watch and self._watcher is None and not self._stopped.is_set():
             self._watch_stop.clear()
-            self._watcher = asyncio.create_task(self._watch_files(), name="ircmd-feed-watch")
+            watch = self._listen() if self._pg else self._watch_files()
+            self._watcher = asyncio.create_task(watch, name="ircmd-feed-watch")
         loop = asyncio.get_running_loop()
         last_batch = -1e9
         settle: float | None = None  # next re-check delay after a file hint, if settling
         try:
+            if self._pg:
+                async with contextlib.aclosing(self._follow_pg()) as batches:
+                    async for batch in batches:
+                        yield batch
+                return
             version = await self._store.data_version()
             look = True  # always read once at start: commits before the watcher was up
             while not self._stopped.is_set():
@@ -180,6 +230,51 @@ class ChangeFeed:
         finally:
             await self._end_watcher()
 
+    async def _follow_pg(self) -> AsyncGenerator[list[Event], None]:
+        """PostgreSQL: read at once, then on each NOTIFY, poke, reconnection of the
+        LISTEN and slow poll; while the server cannot be reached, retry with backoff
+        (the PgStore reconnects on its next call) and say `reconnecting`."""
+        loop = asyncio.get_running_loop()
+        last_batch = -1e9
+        retry = 0.0
+        while not self._stopped.is_set():
+            try:
+                self.queries += 1
+                batch = await self._store.events_since(self.last_id)
+            except StorageBusy as e:
+                if retry == 0.0 and not self._read_failed:
+                    # The PgStore replaces a connection the server dropped on its next
+                    # call: after a restart one failed read is expected; try again now.
+                    retry = READ_RETRY_FIRST / 2
+                    continue
+                if not self._read_failed:
+                    log.warning("feed read failed (%s); retrying", e)
+                self._read_failed = True
+                self._state_changed()
+                retry = min(retry * 2, READ_RETRY_LAST)
+                await self._sleep(retry)
+                continue
+            retry = 0.0
+            if self._read_failed:
+                self._read_failed = False
+                self._state_changed()
+            if batch and not self._stopped.is_set():
+                self.last_id = batch[-1].id
+                self.batches += 1
+                yield batch
+                last_batch = loop.time()
+            await self._sleep(self._poll)
+            if self._stopped.is_set():
+                break
+            hold = self._min_interval - (loop.time() - last_batch)
+            if hold > 0 and not self._poked:  # in a burst: let NOTIFYs pile up
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(hold):
+                        await self._urgent.wait()
+                self._wake.clear()
+                self._urgent.clear()
+            self._poked = False
+
     async def _sleep(self, timeout: float) -> bool:
         """Wait for a poke, a file hint, stop() or `timeout`; True on timeout."""
         timed_out = False
@@ -228,10 +323,32 @@ class ChangeFeed:
         finally:
             self.watching = False
 
+    async def _listen(self) -> None:
+        from .pgfeed import Listener
+
+        url = str(self._store.location)
+        if self._reconnect_pause is None:
+            listener = Listener(url, self._wake.set, self._state_changed)
+        else:
+            listener = Listener(
+                url, self._wake.set, self._state_changed, pause=self._reconnect_pause
+            )
+        self._listener = listener
+        try:
+            await listener.run()
+        finally:
+            listener.connected = False
+            self._state_changed()
+
     async def _end_watcher(self) -> None:
         self._watch_stop.set()
         task, self._watcher = self._watcher, None
         if task is None:
+            return
+        if self._pg:  # the LISTEN waits on its socket until cancelled
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             return
         # awatch returns within one `step` of the stop event; cancel if it does not.
         try:

@@ -19,6 +19,8 @@ from ..hooks.outbox import DeliveryRow
 from ..models import IncidentState, Presence
 from .style import severity, status, user
 
+# The red line while a PostgreSQL record's connection is down (the feed is retrying).
+RECONNECTING = "database connection lost: reconnecting…"
 # On the presence line while an `ircmd serve` is up: alerts can reach the record.
 SERVING = ("  serve: alerts in", "$text-success")
 
@@ -48,6 +50,7 @@ class IncidentHeader(Static):
         self.failing = 0  # the open incident's deliveries failing,
         self.waiting = 0  # and still to be sent
         self.warning: str | None = None
+        self.reconnecting = False  # the database connection is lost (PostgreSQL)
         self._shown: tuple[str, tuple[object, ...]] | None = None
 
     def on_mount(self) -> None:
@@ -88,7 +91,16 @@ class IncidentHeader(Static):
         """A red third line that stays: the record does not match its anchor, or
         anchoring failed. None clears it."""
         self.warning = warning
-        self.set_class(warning is not None, "-warning")
+        self._warned()
+
+    def show_reconnecting(self, reconnecting: bool) -> None:
+        """The database connection is lost and being retried (a red line, before any
+        other warning), or it is back (the line goes)."""
+        self.reconnecting = reconnecting
+        self._warned()
+
+    def _warned(self) -> None:
+        self.set_class(self.warning is not None or self.reconnecting, "-warning")
         self.redraw()
 
     def redraw(self) -> None:
@@ -102,9 +114,13 @@ class IncidentHeader(Static):
 
     def build(self, now: datetime) -> Content:
         content = self._build(now)
-        if self.warning is None:
+        said = [
+            w for w in (RECONNECTING if self.reconnecting else None, self.warning) if w is not None
+        ]
+        if not said:
             return content
-        return Content.assemble(content, "\n", user(f"WARNING: {self.warning}", "bold $text-error"))
+        line = user(f"WARNING: {'; '.join(said)}", "bold $text-error")
+        return Content.assemble(content, "\n", line)
 
     def identity(self) -> Content:
         """Who this session writes as: `as alice`, `(locked)` when the login fixes the

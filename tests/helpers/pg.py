@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import uuid
 
-from bench._pg import as_owner, bindir, start, stop
+from bench._pg import as_owner, bindir, restart, standby, start, stop
 
 __all__ = [
     "as_owner",
     "bindir",
     "drop_database",
     "fresh_database",
+    "restart",
+    "standby",
     "start",
     "stop",
     "with_database",

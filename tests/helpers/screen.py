@@ -74,6 +74,12 @@ async def seeded(where: Path | str, user: str = "alice") -> Any:
     return db
 
 
+def fast_path_only(db: Path | str) -> float:
+    """A screen's poll interval for a live test on `db`: short on SQLite, as the
+    screen tests have it; on PostgreSQL an hour, so that NOTIFY alone delivers."""
+    return 0.05 if isinstance(db, Path) else 3600.0
+
+
 async def declared(where: Path | str, title: str = "Checkout down") -> Any:
     """One fresh SEV2 incident declared by alice, nobody assigned (`record_at(where)`)."""
     db = record_at(where)
