@@ -43,7 +43,6 @@ TARGET = 0.5
 STORE_WORKER = r"""
 import asyncio, os, sys
 from ircmd.store import Store
-from ircmd.store.connection import call
 
 # One writer may profile the thread its transactions run in (the event loop's own
 # thread only waits in epoll meanwhile).
@@ -58,11 +57,11 @@ async def main(db, name, count, go):
         if profile:
             import cProfile
             prof = cProfile.Profile()
-            await call(store._db, lambda conn: prof.enable())
+            await store._call(lambda conn: prof.enable())
         for i in range(count):
             await store.log("INC-1", f"{name} entry {i}", actor=name)
         if profile:
-            await call(store._db, lambda conn: prof.disable())
+            await store._call(lambda conn: prof.disable())
             prof.dump_stats(profile)
     finally:
         await store.close()

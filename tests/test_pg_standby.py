@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,65 +37,22 @@ class Pair:
     home: Path
 
 
-def start_replica(base: Path, primary_port: int) -> str:
-    """pg_basebackup of the primary into base/replica (-R: a standby that follows
-    it), started on a port of its own; its superuser URL."""
-    bins = pg.bindir()
-    assert bins is not None
-    data = base / "replica"
-    source = ["-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres"]
-    subprocess.run(
-        pg.as_owner([str(bins / "pg_basebackup"), "-R", "-X", "stream", "-D", str(data), *source]),
-        check=True,
-        capture_output=True,
-        cwd=base,
-    )
-    port = pg._free_port()
-    # max_connections may not be below the primary's, or the standby will not start.
-    opts = (
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        " -c max_connections=300 -c hot_standby=on -c shared_buffers=64MB"
-    )
-    log = str(base / "replica.log")
-    subprocess.run(
-        pg.as_owner([str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", log, "-w", "start"]),
-        check=True,
-        capture_output=True,
-        cwd=base,
-    )
-    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
-
-
-def stop_replica(base: Path) -> None:
-    bins = pg.bindir()
-    if bins is not None and (base / "replica").exists():
-        data = str(base / "replica")
-        subprocess.run(
-            pg.as_owner([str(bins / "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-            cwd=base,
-        )
-
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
     """A primary holding INC-1 (declared by alice) and its hot standby."""
     pg_admin_url()  # no server on this host: skipped (failed in CI) the same way
     # Not under tmp_path: as root, the server runs as `postgres`, which must reach it.
     base = Path(tempfile.mkdtemp(prefix="ircmd-standby-"))
-    if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(base, owner.pw_uid, owner.pw_gid)
+    base.chmod(0o711)  # each server's own directory below is private to it
     home = tmp_path / "home"
     home.mkdir()
     try:
         primary = pg.start(base / "primary")
         assert_ok(ircmd("declare", "Checkout failing", db=primary, home=home))
-        port = int((base / "primary" / "port").read_text())
-        replica = start_replica(base, port)
+        replica = pg.standby(base / "primary", base / "replica")
         yield Pair(primary, replica, home)
     finally:
-        stop_replica(base)
+        pg.stop(base / "replica", mode="immediate")
         pg.stop(base / "primary", mode="immediate")
         shutil.rmtree(base, ignore_errors=True)
 

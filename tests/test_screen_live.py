@@ -134,7 +134,7 @@ async def test_store_is_closed_on_exit(tmp_path: Path) -> None:
         await ready(pilot)
         store = app.session.store
     assert app.session is None
-    assert not store._db._running  # the aiosqlite thread has finished
+    assert not store._backend.db._running  # the aiosqlite thread has finished
 
 
 async def test_header_counts_down_to_the_next_update(tmp_path: Path) -> None:

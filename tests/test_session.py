@@ -71,7 +71,7 @@ async def test_close_stops_the_feed_and_the_store(tmp_path: Path) -> None:
     session = await Session.open(Config(db=tmp_path / "ircmd.db", user="bob"), frozen)
     await session.close()
     assert session.feed.stopped
-    assert not session.store._db._running  # the aiosqlite thread has finished
+    assert not session.store._backend.db._running  # the aiosqlite thread has finished
 
 
 async def test_a_writable_session_with_an_anchor_log_anchors(tmp_path: Path) -> None:

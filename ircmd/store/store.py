@@ -1,4 +1,4 @@
-"""The Store: the async face of the record, one hop to SQLite's thread per call.
+"""The Store: the async face of the record, one hop to the connection's thread per call.
 
 Each verb (`verbs/`) is a plain synchronous function over one write transaction
 (`tx.Tx`); the Store runs it whole, BEGIN IMMEDIATE to COMMIT, in one call on the
@@ -13,10 +13,17 @@ no transaction is ever left holding the lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Collection, Coroutine, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Coroutine,
+    Sequence,
+)
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, overload
 
 import aiosqlite
 
@@ -34,7 +41,6 @@ from ..models import (
 from ..statuspage import PublicIncident
 from . import presence, queries, verify
 from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
-from .dialect import SQLITE
 from .facade import Face, utc_now
 from .presence import PRESENCE_TIMEOUT
 from .reader import IncidentRef, Reader, hash_of
@@ -74,12 +80,65 @@ class _Verb(Generic[P, T]):
         return method
 
 
+class Backend(Protocol):
+    """One open connection as the Store uses it: SQLite's (`SqliteBackend`, below) or
+    PostgreSQL's (`pgstore.PgBackend`). Everything else the Store does is shared."""
+
+    async def call(self, job: Callable[[Any], T]) -> T:
+        """`job(connection)` in one hop to the connection's thread, errors in one line."""
+        ...
+
+    def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncIterator[list[Any]]:
+        """The rows of one query, `size` at a time, read through one cursor."""
+        ...
+
+    async def backup(self, target: Path) -> None:
+        """A consistent copy of the database into the new file `target`."""
+        ...
+
+    def version(self, r: Reader) -> int:
+        """A number that changes when another connection commits (the feed's check)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteBackend:
+    """The aiosqlite connection to one SQLite file."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, timeout: float) -> None:
+        self.db = db
+        self._path = path
+        self._timeout = timeout
+
+    async def call(self, job: Callable[[Any], T]) -> T:
+        with sqlite_errors(self._path, self._timeout):
+            return await call(self.db, job)
+
+    async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncIterator[list[Any]]:
+        with sqlite_errors(self._path, self._timeout):
+            async with self.db.execute(sql, params) as cur:
+                while rows := await cur.fetchmany(size):
+                    yield list(rows)
+
+    async def backup(self, target: Path) -> None:
+        """Through SQLite's online backup, safe while others write."""
+        await self.call(lambda conn: verify.backup(conn, target))
+
+    def version(self, r: Reader) -> int:
+        return queries.data_version(r)  # PRAGMA data_version
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
 class Store(Face):
-    """The incident record in one SQLite file. Open with `await Store.open(path)`."""
+    """The incident record, in a SQLite file or a PostgreSQL database. Open with
+    `await Store.open(path or URL)`."""
 
     def __init__(
         self,
-        db: aiosqlite.Connection,
+        backend: Backend,
         path: Path,
         read_only: bool,
         timeout: float,
@@ -87,7 +146,7 @@ class Store(Face):
         file_id: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(path, read_only, timeout, clock, file_id)
-        self._db = db
+        self._backend = backend
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -101,21 +160,39 @@ class Store(Face):
         clock: Clock = utc_now,
     ) -> Store:
         """Open (read-write: create and migrate) the database at `path`; see
-        `connection.open_db` for read-only media, empty files and full disks."""
+        `connection.open_db` for read-only media, empty files and full disks. A
+        PostgreSQL URL opens that database (`pgstore.PgBackend`); a command that only
+        reads (`must_exist`) never creates anything on either."""
         from .postgres import is_url
 
         if is_url(path):
-            from .pgstore import PgStore
-
-            return await PgStore.connect(
+            return await cls._postgresql(
                 str(path), read_only=read_only, must_exist=must_exist, timeout=timeout, clock=clock
             )
         path = Path(path).expanduser()
         opened = await open_db(path, read_only=read_only, must_exist=must_exist, timeout=timeout)
-        return cls(opened.db, path, read_only, timeout, clock, opened.file_id)
+        backend = SqliteBackend(opened.db, path, timeout)
+        return cls(backend, path, read_only, timeout, clock, opened.file_id)
+
+    @classmethod
+    async def _postgresql(
+        cls, url: str, *, read_only: bool, must_exist: bool, timeout: float, clock: Clock
+    ) -> Store:
+        from .pgstore import PgBackend
+        from .postgres import POSTGRESQL, redact
+
+        backend, standby, db_user = await PgBackend.connect(
+            url, read_only=read_only, must_exist=must_exist, timeout=timeout
+        )
+        # The path is only a name here: nothing on the PostgreSQL side is a file.
+        store = cls(backend, Path(redact(url)), read_only or standby, timeout, clock)
+        store.dialect = POSTGRESQL
+        store.location = url
+        store.db_user = db_user
+        return store
 
     async def close(self) -> None:
-        await self._db.close()
+        await self._backend.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -126,10 +203,8 @@ class Store(Face):
     # --------------------------------------------------------- the one hop
 
     async def _call(self, job: Callable[[Any], T]) -> T:
-        """`job(connection)` in one hop to the connection's thread, its errors in one
-        line (a PostgreSQL store has its own connection and wording)."""
-        with sqlite_errors(self.path, self.timeout):
-            return await call(self._db, job)
+        """`job(connection)` in one hop to the connection's thread, its errors in one line."""
+        return await self._backend.call(job)
 
     async def _run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """Run `verb(tx, ...)` in one write transaction, in one hop to the thread."""
@@ -268,13 +343,12 @@ class Store(Face):
         chunk of them at a time, not all. The store is busy until it is exhausted
         or closed: a caller that may stop early closes it (`contextlib.aclosing`)
         before closing the store."""
+        dialect = self.dialect
         async with self._lock:
-            with sqlite_errors(self.path, self.timeout):
-                n = await call(self._db, lambda conn: Reader(conn, SQLITE).incident_id(ref))
-                sql, params = queries.event_chunks_sql(n, by_time=by_time, kinds=kinds, upto=upto)
-                async with self._db.execute(sql, params) as cur:
-                    while rows := await cur.fetchmany(size):
-                        yield [event_from_row(r) for r in rows]
+            n = await self._call(lambda conn: Reader(conn, dialect).incident_id(ref))
+            sql, params = queries.event_chunks_sql(n, by_time=by_time, kinds=kinds, upto=upto)
+            async for rows in self._backend.chunks(dialect.sql(sql), params, size):
+                yield [event_from_row(r) for r in rows]
 
     async def events_since(self, event_id: int, limit: int | None = None) -> list[Event]:
         """Every event committed after `event_id`: the change feed's query."""
@@ -292,8 +366,9 @@ class Store(Face):
         return await self._read(queries.last_event_id)
 
     async def data_version(self) -> int:
-        """Changes whenever another connection commits (PRAGMA data_version)."""
-        return await self._read(queries.data_version)
+        """Changes whenever another connection commits (PRAGMA data_version; on
+        PostgreSQL, where NOTIFY tells the feed of commits, the newest event id)."""
+        return await self._read(self._backend.version)
 
     async def public_incidents(self) -> list[PublicIncident]:
         """What the status page shows (`queries.public_incidents`)."""
@@ -324,9 +399,9 @@ class Store(Face):
         return await self._read(verify.verify, ref)
 
     async def backup(self, dest: str | Path) -> Path:
-        """A consistent copy through SQLite's online backup, safe while others write."""
+        """A consistent copy, safe while others write: SQLite's online backup, or
+        pg_dump's custom format (which `pg_restore` reads)."""
         target = verify.backup_file(Path(dest).expanduser())
         async with self._lock:
-            with sqlite_errors(self.path, self.timeout):
-                await call(self._db, lambda conn: verify.backup(conn, target))
+            await self._backend.backup(target)
         return target
