@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,7 +65,7 @@ class PgBackend:
 
         return await loop.run_in_executor(self._thread, run)
 
-    async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncIterator[list[Any]]:
+    async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncGenerator[list[Any]]:
         """Through a server-side cursor in one read transaction."""
 
         def open_cursor(conn: Connection) -> Any:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import (
     AsyncGenerator,
-    AsyncIterator,
     Callable,
     Collection,
     Coroutine,
     Sequence,
 )
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, overload
@@ -88,7 +88,7 @@ class Backend(Protocol):
         """`job(connection)` in one hop to the connection's thread, errors in one line."""
         ...
 
-    def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncIterator[list[Any]]:
+    def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncGenerator[list[Any]]:
         """The rows of one query, `size` at a time, read through one cursor."""
         ...
 
@@ -115,7 +115,7 @@ class SqliteBackend:
         with sqlite_errors(self._path, self._timeout):
             return await call(self.db, job)
 
-    async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncIterator[list[Any]]:
+    async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncGenerator[list[Any]]:
         with sqlite_errors(self._path, self._timeout):
             async with self.db.execute(sql, params) as cur:
                 while rows := await cur.fetchmany(size):
@@ -347,8 +347,11 @@ class Store(Face):
         async with self._lock:
             n = await self._call(lambda conn: Reader(conn, dialect).incident_id(ref))
             sql, params = queries.event_chunks_sql(n, by_time=by_time, kinds=kinds, upto=upto)
-            async for rows in self._backend.chunks(dialect.sql(sql), params, size):
-                yield [event_from_row(r) for r in rows]
+            # Closed here, not left to the garbage collector: a reader that stops early
+            # closes this generator, and the cursor must end before the store does.
+            async with aclosing(self._backend.chunks(dialect.sql(sql), params, size)) as chunks:
+                async for rows in chunks:
+                    yield [event_from_row(r) for r in rows]
 
     async def events_since(self, event_id: int, limit: int | None = None) -> list[Event]:
         """Every event committed after `event_id`: the change feed's query."""
