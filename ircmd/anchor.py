@@ -107,7 +107,10 @@ def db_key(path: Path | str) -> str:
 def check_log_path(log: Path, db: Path | str) -> None:
     """Refuse an anchor log beside the database: whoever can replace files in the
     database's directory could replace the log with it."""
-    if isinstance(db, Path) and log.expanduser().resolve().parent == db.expanduser().resolve().parent:
+    if (
+        isinstance(db, Path)
+        and log.expanduser().resolve().parent == db.expanduser().resolve().parent
+    ):
         raise InvalidInput(
             f"the anchor log {log} is in the database's directory; keep it elsewhere"
             " (IRCMD_ANCHOR_LOG)"

@@ -46,9 +46,7 @@ class PgStore(Store):
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ircmd-pg")
 
     @classmethod
-    async def connect(
-        cls, url: str, *, read_only: bool, timeout: float, clock: Clock
-    ) -> PgStore:
+    async def connect(cls, url: str, *, read_only: bool, timeout: float, clock: Clock) -> PgStore:
         loop = asyncio.get_running_loop()
         conn = await loop.run_in_executor(
             None, lambda: connect(url, read_only=read_only, timeout=timeout)
@@ -139,4 +137,3 @@ class PgStore(Store):
             line = (err.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
             raise StorageError(f"pg_dump of {redact(self.url)}: {line}")
         return target
-

@@ -19,7 +19,9 @@ from .reader import Reader
 
 def _expected_columns() -> dict[str, list[str]]:
     with closing(fresh_schema()) as scratch:
-        tables = [r[0] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = [
+            r[0] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
         cols = {t: [c[1] for c in scratch.execute(f"PRAGMA table_info({t})")] for t in tables}
     cols["ircmd_meta"] = ["key", "value"]
     return cols

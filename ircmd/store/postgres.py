@@ -334,7 +334,9 @@ def pg_errors(url: str, timeout: float) -> Iterator[None]:
         if isinstance(e, pe.ReadOnlySqlTransaction):
             raise StorageError(f"{where} is read-only (a standby?): cannot write") from None
         if isinstance(e, psycopg.DataError) and "NUL" in first:
-            raise InvalidInput("text contains a NUL character, which PostgreSQL cannot store")
+            raise InvalidInput(
+                "text contains a NUL character, which PostgreSQL cannot store"
+            ) from None
         if isinstance(e, psycopg.OperationalError):
             raise StorageBusy(f"cannot reach {where}: {first}") from None
         raise StorageError(f"database error on {where}: {first}") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -119,9 +118,11 @@ def assert_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
     return lines[0]
 
 
-def event_count(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+def event_count(db: Path | str) -> int:
+    """The number of events in the record, on either backend."""
+    from helpers import db as records
+
+    return records.event_count(db)
 
 
 @dataclass

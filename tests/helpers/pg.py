@@ -88,8 +88,8 @@ def start(base: Path) -> str:
     )
     subprocess.run(
         _as_owner(
-            [str(bins / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w"]
-            + ["start"]
+            [str(bins / "pg_ctl"), "-D", str(data), "-o", opts]
+            + ["-l", str(base / "log"), "-w", "start"]
         ),
         check=True,
         capture_output=True,
