@@ -86,11 +86,9 @@ def start(base: Path) -> str:
         " -c max_connections=300 -c wal_level=replica -c max_wal_senders=4"
         " -c hot_standby=on -c shared_buffers=64MB"
     )
+    log = ["-l", str(base / "log")]
     subprocess.run(
-        _as_owner(
-            [str(bins / "pg_ctl"), "-D", str(data), "-o", opts]
-            + ["-l", str(base / "log"), "-w", "start"]
-        ),
+        _as_owner([str(bins / "pg_ctl"), "-D", str(data), "-o", opts, *log, "-w", "start"]),
         check=True,
         capture_output=True,
         cwd=base,
