@@ -18,6 +18,9 @@ How the record stays a record here:
   transaction (a trigger), so screens hear of it only once it is committed.
 - With `identity = "database"`, the actor of an event must be `session_user`: a
   trigger refuses any other (service roles, members of `ircmd_service`, excepted).
+- A delivery row inserted without an id gets the next one, max(id) + 1, as SQLite
+  numbers an `INTEGER PRIMARY KEY` (a trigger: every write holds the write lock, so
+  no two take the same; rows copied in with their ids need no sequence set after).
 """
 
 from __future__ import annotations
@@ -237,6 +240,15 @@ BEGIN
 END $$;
 CREATE TRIGGER events_identity BEFORE INSERT ON events
 FOR EACH ROW EXECUTE FUNCTION ircmd_events_identity();
+CREATE FUNCTION ircmd_deliveries_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id IS NULL THEN
+        NEW.id := (SELECT coalesce(max(id), 0) + 1 FROM deliveries);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER deliveries_id BEFORE INSERT ON deliveries
+FOR EACH ROW EXECUTE FUNCTION ircmd_deliveries_id();
 """.replace("{channel}", NOTIFY_CHANNEL).replace("{service}", SERVICE_ROLE)
 
 
