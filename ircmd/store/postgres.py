@@ -303,14 +303,18 @@ def ensure_schema(conn: Connection, *, read_only: bool, create: bool) -> None:
         raise StorageError(f"{where} has schema version {version}: run ircmd pg-setup --apply")
     if read_only or not create:
         raise StorageError(f"{where} holds no ircmd record yet: run ircmd pg-setup --apply")
-    tables = conn.execute(
-        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
-    ).fetchone()[0]
-    if tables:
-        raise StorageError(f"{where} is a PostgreSQL database but not an ircmd one")
+    # Looked at again under the write lock: another process may be creating the schema
+    # right now, and its tables appear (all at once, committed) only after the first
+    # look above; counted then, without the lock, they made this an "other" database.
     conn.execute(POSTGRESQL.begin_write)
     try:
-        if schema_version(conn) is None:  # another process may have created it meanwhile
+        created = schema_version(conn) is not None
+        if not created:
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+            ).fetchone()[0]
+            if tables:
+                raise StorageError(f"{where} is a PostgreSQL database but not an ircmd one")
             for stmt in ddl():
                 conn.execute(stmt)
             conn.raw.execute(
@@ -321,6 +325,8 @@ def ensure_schema(conn: Connection, *, read_only: bool, create: bool) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    if created:  # by another process meanwhile: check what it made, as above
+        ensure_schema(conn, read_only=read_only, create=False)
 
 
 # ------------------------------------------------------------------ errors
