@@ -833,6 +833,11 @@ def restore(ctx: click.Context, backup_file: str, force: bool) -> None:
         fail("this session is locked by its administrator; restore refused (it names a host file)")
     if cfg.read_only:
         raise read_only_refusal("restore refused")
+    if not isinstance(cfg.db, Path):
+        fail(
+            "restore replaces a SQLite file; a PostgreSQL database is restored from"
+            " its backup (pg_dump's) with pg_restore"
+        )
     done = asyncio.run(restore_backup(cfg.db, Path(backup_file), force=force, timeout=cfg.timeout))
     click.echo(f"restored {cfg.db} from {backup_file} ({done.events} events)")
     if done.aside:

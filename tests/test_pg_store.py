@@ -250,3 +250,18 @@ def test_a_database_holding_other_tables_is_refused(pg_url: str, tmp_path: Path)
         "is a PostgreSQL database but not an ircmd one",
     )
     assert db.tables(pg_url) == ["cats"]
+
+
+def test_backup_is_pg_dump_and_restore_points_to_pg_restore(pg_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert_ok(ircmd("declare", "Checkout down", db=pg_url, home=home))
+    dest = tmp_path / "bk" / "record.dump"
+    assert "backed up to" in assert_ok(ircmd("backup", str(dest), db=pg_url, home=home))
+    assert dest.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
+    assert_error(ircmd("backup", str(dest), db=pg_url, home=home), "already exists")
+    assert_error(
+        ircmd("restore", str(dest), db=pg_url, home=home),
+        "restore replaces a SQLite file",
+        "pg_restore",
+    )
+    assert db.event_count(pg_url) == 1
