@@ -112,3 +112,20 @@ def set_schema_version(ref: Ref, version: int) -> None:
         )
     else:
         execute(ref, f"PRAGMA user_version = {int(version)}")
+
+
+class PgLockHolder:
+    """Another session holding PostgreSQL's write lock until `release()`, as
+    `helpers.processes.Holder` holds a SQLite file's (a server session of its own:
+    to the server, another client)."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = _Pg(url)
+        self.conn.execute("BEGIN")
+        self.conn.execute("SELECT pg_advisory_xact_lock(?)", (0x69726D64,))
+
+    def release(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
