@@ -265,3 +265,13 @@ def test_backup_is_pg_dump_and_restore_points_to_pg_restore(pg_url: str, tmp_pat
         "pg_restore",
     )
     assert db.event_count(pg_url) == 1
+
+
+def test_a_missing_database_is_one_line_that_shows_no_password(pg_url: str, tmp_path: Path) -> None:
+    head, _, _ = pg_url.rpartition("/")
+    scheme, _, rest_ = head.partition("://")
+    user, _, host = rest_.partition("@")
+    url = f"{scheme}://{user}:s3cret-pw@{host}/no_such_database_here"
+    for args in (("list",), ("declare", "x"), ("--read-only", "verify")):
+        line = assert_error(ircmd(*args, db=url, home=tmp_path / "home"), "no_such_database_here")
+        assert "s3cret-pw" not in line, line
