@@ -12,15 +12,17 @@ server's, not a file lock, so these run real processes against a real server.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import db
+from helpers import db, pg
 from helpers.cli import IRCMD, assert_error, assert_ok, clean_env, ircmd
 
 from ircmd.store.postgres import WRITE_LOCK_KEY
@@ -275,3 +277,41 @@ def test_a_missing_database_is_one_line_that_shows_no_password(pg_url: str, tmp_
     for args in (("list",), ("declare", "x"), ("--read-only", "verify")):
         line = assert_error(ircmd(*args, db=url, home=tmp_path / "home"), "no_such_database_here")
         assert "s3cret-pw" not in line, line
+
+
+@pytest.fixture
+def language_collated_url() -> Iterator[str]:
+    """A new database whose default collation is a language's (ICU en-US), where
+    '_ops' < 'alice' < 'Bob', unlike code point order ('Bob' < '_ops' < 'alice')."""
+    from conftest import pg_admin_url
+
+    admin = pg_admin_url()
+    name = f"t_icu_{os.getpid()}_{time.monotonic_ns()}"
+    with db.connect(admin) as conn:
+        conn.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu"
+            " ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+    url = pg.with_database(admin, name)
+    try:
+        yield url
+    finally:
+        pg.drop_database(admin, url)
+
+
+def test_names_sort_as_on_sqlite_whatever_the_servers_collation(
+    language_collated_url: str, tmp_path: Path
+) -> None:
+    url = language_collated_url
+    order = "SELECT x FROM (VALUES ('Bob'), ('alice'), ('_ops')) v(x) ORDER BY x"
+    assert [r[0] for r in db.rows(url, order)] == ["_ops", "alice", "Bob"]  # the server's
+    shown = {}
+    for ref in (url, tmp_path / "ircmd.db"):
+        home = tmp_path / "home"
+        at = "2026-01-05T09:00Z"
+        assert_ok(ircmd("declare", "x", "--at", at, "--commander", "", db=ref, home=home))
+        for who in ("alice", "_ops", "Bob"):
+            assert_ok(ircmd("assign", "INC-1", "responder", who, "--at", at, db=ref, home=home))
+        data = json.loads(assert_ok(ircmd("show", "INC-1", "--json", db=ref, home=home)))
+        shown[str(ref)] = [r["person"] for r in data["roles"]]
+    assert list(shown.values()) == [["Bob", "_ops", "alice"]] * 2

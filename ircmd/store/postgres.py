@@ -206,8 +206,12 @@ def session_facts(conn: Connection) -> tuple[bool, str | None]:
 
 
 def _translate(step: str) -> str:
-    """One SQLite migration in PostgreSQL's words: 64-bit integers, no SQLite triggers."""
+    """One SQLite migration in PostgreSQL's words: 64-bit integers, no SQLite triggers,
+    and text that compares and sorts by code point, as SQLite's BINARY collation does
+    (a server's default collation may be a language's: `ORDER BY person` would then
+    list names, and compare `record.ts` times, otherwise than on SQLite)."""
     step = re.sub(r"CREATE TRIGGER .*?END;\n", "", step, flags=re.S)
+    step = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', step)
     return re.sub(r"\bINTEGER\b", "BIGINT", step)
 
 
