@@ -73,7 +73,18 @@ def pg_url() -> Iterator[str]:
         pg.drop_database(admin, url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `sqlite_only` (it is about SQLite's file: its locks, its pages,
+    its mode bits) gets `db_ref` on SQLite alone, not a skipped PostgreSQL half."""
+    if "db_ref" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("db_ref", BACKENDS[:1] if only else BACKENDS, indirect=True)
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture
 def db_ref(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     """The record on each backend in turn: a SQLite file that does not exist yet,
     or a new empty PostgreSQL database (as `--db` and IRCMD_DB take them)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.db import Ref
 from helpers.old_record import old_record
 
 from ircmd import display, entry, rules
@@ -53,8 +54,8 @@ def test_links_refused(url: str, why: str) -> None:
     assert why.lower() in str(refused.value).lower()
 
 
-async def test_link_relink_and_the_record(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "r.db", clock=lambda: T0) as s:
+async def test_link_relink_and_the_record(db_ref: Ref) -> None:
+    async with await Store.open(db_ref, clock=lambda: T0) as s:
         await s.declare("Checkout errors", actor="alice")
         a = await s.add_action(1, "add alerting", actor="alice", owner="bob")
         assert a.link is None
@@ -74,8 +75,8 @@ async def test_link_relink_and_the_record(tmp_path: Path) -> None:
         assert (await s.verify()).ok
 
 
-async def test_a_link_goes_on_after_close_and_verification(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "r.db", clock=lambda: T0) as s:
+async def test_a_link_goes_on_after_close_and_verification(db_ref: Ref) -> None:
+    async with await Store.open(db_ref, clock=lambda: T0) as s:
         await s.declare("Checkout errors", actor="alice")
         await s.add_action(1, "fix pool", actor="alice", owner="bob")
         await s.set_action(1, ActionStatus.DONE, actor="bob")
@@ -88,8 +89,8 @@ async def test_a_link_goes_on_after_close_and_verification(tmp_path: Path) -> No
         assert len([e for e in await s.events(1) if e.kind is Kind.ACTION_LINK]) == 1
 
 
-async def test_the_actions_tab_shows_the_link(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "r.db", clock=lambda: T0) as s:
+async def test_the_actions_tab_shows_the_link(db_ref: Ref) -> None:
+    async with await Store.open(db_ref, clock=lambda: T0) as s:
         await s.declare("Checkout errors", actor="alice")
         await s.add_action(1, "fix pool", actor="alice")
         await s.link_action(1, ISSUE, actor="alice")
@@ -106,7 +107,13 @@ def test_slash_link_parses() -> None:
         entry.parse("/link ACT-3 javascript:alert(1)")
 
 
-def test_cli_action_link_shows_in_report_and_json(run_cli: RunCli, db_path: Path) -> None:
+@pytest.fixture
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
+
+def test_cli_action_link_shows_in_report_and_json(run_cli: RunCli, db_path: Ref) -> None:
     assert_ok(run_cli("declare", "Checkout failing", "--severity", "SEV2"))
     assert assert_ok(run_cli("action", "add", "INC-1", "add alerting")).strip() == "ACT-1"
     out = assert_ok(run_cli("action", "link", "ACT-1", ISSUE))

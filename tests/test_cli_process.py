@@ -6,17 +6,19 @@ non-zero exit and no traceback.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import db
 from helpers.cli import Cli
+from helpers.db import Ref
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
+def cli(tmp_path: Path, db_ref: Ref) -> Cli:
+    """The CLI on each backend in turn."""
+    return Cli(tmp_path, db_ref)
 
 
 # ---------------------------------------------------------- classification
@@ -364,11 +366,7 @@ def test_only_the_holder_or_commander_may_transfer_custody(cli: Cli) -> None:
     cli.ok("evidence", "add", "INC-1", "disk image", user="carol")
 
     def events() -> int:
-        conn = sqlite3.connect(cli.root / "ircmd.db")
-        try:
-            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-        finally:
-            conn.close()
+        return db.event_count(cli.db)
 
     before = events()
     refused = (
@@ -606,15 +604,8 @@ def test_close_refused_while_checklist_steps_are_open(cli: Cli) -> None:
     cli.ok("status", "INC-1", "resolved")  # not gated: recovery may still be under way
     cli.ok("update", "INC-1", "external", "resolved", "--final")
 
-    def tables() -> dict[str, list[Any]]:
-        conn = sqlite3.connect(cli.root / "ircmd.db")
-        try:
-            names = [
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            ]
-            return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in names}
-        finally:
-            conn.close()
+    def tables() -> list[tuple[Any, ...]]:
+        return db.dump(cli.db)
 
     before = tables()
     refused = (

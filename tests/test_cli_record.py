@@ -2,7 +2,9 @@
 
 Each verb of the record, then bad input and database faults: every failure is
 exactly one line `ircmd: error: ...` on stderr with a non-zero exit, and nothing
-already written is lost.
+already written is lost. Every test runs on a SQLite file and on a PostgreSQL
+database (`db_path` is `db_ref` here), except those marked `sqlite_only`: they are
+about the file (its directory, its pages, its mode, its backup copy).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import db
 from helpers.cli import IRCMD, UNPRIVILEGED, RunCli, assert_error, assert_ok, clean_env, event_count
+from helpers.db import Ref
 
 from ircmd import rules
 from ircmd.models import VerifyResult
@@ -38,14 +41,20 @@ def notes(run_cli: RunCli, inc: str = "INC-1", **kw: Any) -> list[str]:
 
 
 @pytest.fixture
-def inc1(run_cli: RunCli, db_path: Path) -> Path:
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
+
+@pytest.fixture
+def inc1(run_cli: RunCli, db_path: Ref) -> Ref:
     """INC-1 declared by alice, with one note (events #1, #2)."""
     assert assert_ok(run_cli("declare", "Checkout failing", "--severity", "SEV2")) == "INC-1\n"
     assert assert_ok(run_cli("log", "INC-1", "first note")) == "#2\n"
     return db_path
 
 
-def assert_intact(run_cli: RunCli, db: Path, events: int) -> None:
+def assert_intact(run_cli: RunCli, db: Ref, events: int) -> None:
     """Nothing written before the failure is lost: same events, chain and projections
     intact (checked in-process: `ircmd verify` itself is tested below)."""
     assert event_count(db) == events
@@ -72,7 +81,7 @@ def test_declare_prints_the_id_and_numbers_sequentially(run_cli: RunCli) -> None
     assert (inc["severity"], inc["status"], inc["declared_by"]) == ("SEV3", "reported", "alice")
 
 
-def test_log_appends_notes_and_decisions(run_cli: RunCli, inc1: Path) -> None:
+def test_log_appends_notes_and_decisions(run_cli: RunCli, inc1: Ref) -> None:
     assert assert_ok(run_cli("log", "inc-1", "second")) == "#3\n"
     assert assert_ok(run_cli("log", "1", "we roll back", "--kind", "decision")) == "#4\n"
     events = show(run_cli)["events"]
@@ -85,7 +94,7 @@ def test_log_appends_notes_and_decisions(run_cli: RunCli, inc1: Path) -> None:
 
 
 def test_log_stdin_commits_each_line_as_it_arrives(
-    run_cli: RunCli, inc1: Path, tmp_path: Path
+    run_cli: RunCli, inc1: Ref, tmp_path: Path
 ) -> None:
     env = clean_env(tmp_path / "home", {"IRCMD_DB": str(inc1), "IRCMD_USER": "scribe1"})
     proc = subprocess.Popen(
@@ -105,8 +114,7 @@ def test_log_stdin_commits_each_line_as_it_arrives(
                 continue  # blank lines are skipped, not errors
             deadline = time.monotonic() + 15
             while True:  # the entry lands while stdin is still open
-                with sqlite3.connect(inc1) as conn:
-                    texts = [r[0] for r in conn.execute("SELECT text FROM events WHERE id > 2")]
+                texts = [r[0] for r in db.rows(inc1, "SELECT text FROM events WHERE id > 2")]
                 if line in texts:
                     break
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -122,7 +130,7 @@ def test_log_stdin_commits_each_line_as_it_arrives(
     assert {e["actor"] for e in show(run_cli)["events"][2:]} == {"scribe1"}
 
 
-def test_log_stdin_reports_bad_lines_and_keeps_good_ones(run_cli: RunCli, inc1: Path) -> None:
+def test_log_stdin_reports_bad_lines_and_keeps_good_ones(run_cli: RunCli, inc1: Ref) -> None:
     r = run_cli("log", "INC-1", "--stdin", input="good one\n" + "x" * 70_000 + "\nalso good\n")
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
@@ -132,14 +140,14 @@ def test_log_stdin_reports_bad_lines_and_keeps_good_ones(run_cli: RunCli, inc1: 
     assert notes(run_cli)[1:] == ["good one", "also good"]
 
 
-def test_log_needs_text_or_stdin(run_cli: RunCli, inc1: Path) -> None:
+def test_log_needs_text_or_stdin(run_cli: RunCli, inc1: Ref) -> None:
     assert_error(run_cli("log", "INC-1"), "nothing to log: give the entry's TEXT or --stdin")
     assert_error(run_cli("log", "INC-1", "x", "--stdin", input="y\n"), "TEXT or --stdin, not both")
     assert_error(run_cli("log", "INC-9", "--stdin", input="y\n"), "no incident INC-9")
     assert_intact(run_cli, inc1, 2)
 
 
-def test_severity_status_assign(run_cli: RunCli, inc1: Path) -> None:
+def test_severity_status_assign(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("severity", "INC-1", "1", "--reason", "all regions"))  # alice commands
     assert_ok(run_cli("assign", "INC-1", "responder", "bob"))
     assert_ok(run_cli("assign", "INC-1", "responder", "carol"))
@@ -161,7 +169,7 @@ def test_severity_status_assign(run_cli: RunCli, inc1: Path) -> None:
     assert_intact(run_cli, inc1, 7)
 
 
-def test_checklist_add_check_uncheck(run_cli: RunCli, inc1: Path) -> None:
+def test_checklist_add_check_uncheck(run_cli: RunCli, inc1: Ref) -> None:
     assert assert_ok(run_cli("checklist", "add", "INC-1", "block bad IPs")) == "1\n"
     r = run_cli("checklist", "add", "INC-1", "restore replica", "--recovery", "--assignee", "bob")
     assert assert_ok(r) == "2\n"
@@ -178,7 +186,7 @@ def test_checklist_add_check_uncheck(run_cli: RunCli, inc1: Path) -> None:
     assert_intact(run_cli, inc1, 7)
 
 
-def test_list_and_list_json(run_cli: RunCli, inc1: Path) -> None:
+def test_list_and_list_json(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("declare", "Disk [red]full[/red]"))
     assert_ok(run_cli("status", "INC-2", "closed", "--override", "false alarm"))
     text = assert_ok(run_cli("list"))
@@ -191,7 +199,7 @@ def test_list_and_list_json(run_cli: RunCli, inc1: Path) -> None:
     assert json.loads(assert_ok(run_cli("list", "--json")))[0]["key"] == "INC-1"
 
 
-def test_show_text_and_json(run_cli: RunCli, inc1: Path) -> None:
+def test_show_text_and_json(run_cli: RunCli, inc1: Ref) -> None:
     text = assert_ok(run_cli("show", "INC-1"))
     assert "INC-1" in text and "Checkout failing" in text and "first note" in text
     data = show(run_cli)
@@ -201,7 +209,7 @@ def test_show_text_and_json(run_cli: RunCli, inc1: Path) -> None:
     assert_error(run_cli("show", "nonsense"), "not an incident id")
 
 
-def test_verify_all_and_one(run_cli: RunCli, inc1: Path) -> None:
+def test_verify_all_and_one(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("declare", "other"))
     assert assert_ok(run_cli("verify")).startswith(
         "ok: chain intact: 3 events (all incidents); head #"
@@ -212,7 +220,8 @@ def test_verify_all_and_one(run_cli: RunCli, inc1: Path) -> None:
     assert_error(run_cli("verify", "INC-5"), "no incident INC-5")
 
 
-def test_backup_copy_opens_and_verifies(run_cli: RunCli, inc1: Path, tmp_path: Path) -> None:
+@pytest.mark.sqlite_only
+def test_backup_copy_opens_and_verifies(run_cli: RunCli, inc1: Ref, tmp_path: Path) -> None:
     dest = tmp_path / "backups" / "copy.db"
     assert "backed up to" in assert_ok(run_cli("backup", str(dest)))
     assert_ok(run_cli("log", "INC-1", "after the backup"))
@@ -222,7 +231,7 @@ def test_backup_copy_opens_and_verifies(run_cli: RunCli, inc1: Path, tmp_path: P
     assert_error(run_cli("backup", str(dest)), "already exists")
 
 
-def test_at_with_iso_and_hhmm(run_cli: RunCli, inc1: Path) -> None:
+def test_at_with_iso_and_hhmm(run_cli: RunCli, inc1: Ref) -> None:
     # Long before the incident: only with --force-time (tests/test_shown_time.py).
     assert_ok(run_cli("--force-time", "log", "INC-1", "iso", "--at", "2026-01-02T03:04:05+01:00"))
     before = datetime.now(UTC)
@@ -239,7 +248,7 @@ def test_at_with_iso_and_hhmm(run_cli: RunCli, inc1: Path) -> None:
     assert_error(run_cli("log", "INC-1", "x", "--at", "2999-01-01"), "future")
 
 
-def test_a_time_of_day_taken_as_yesterday_is_said(run_cli: RunCli, inc1: Path) -> None:
+def test_a_time_of_day_taken_as_yesterday_is_said(run_cli: RunCli, inc1: Ref) -> None:
     """`--at HH:MM` later than now means yesterday: the CLI says which day it took, on
     stderr, and says nothing when it took today. Two hours ahead is yesterday except in
     the last two hours of the day, when it wraps to an earlier time today: the expected
@@ -263,7 +272,7 @@ def test_a_time_of_day_taken_as_yesterday_is_said(run_cli: RunCli, inc1: Path) -
     assert_intact(run_cli, inc1, 4)
 
 
-def test_as_flag_beats_ircmd_user(run_cli: RunCli, inc1: Path) -> None:
+def test_as_flag_beats_ircmd_user(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("log", "INC-1", "by env", user="dana"))
     assert_ok(run_cli("--as", "erin", "log", "INC-1", "by flag", user="dana"))
     actors = [e["actor"] for e in show(run_cli)["events"]]
@@ -273,6 +282,7 @@ def test_as_flag_beats_ircmd_user(run_cli: RunCli, inc1: Path) -> None:
     assert_intact(run_cli, inc1, 4)
 
 
+@pytest.mark.sqlite_only
 def test_ircmd_db_and_the_default_database(run_cli: RunCli, tmp_path: Path) -> None:
     home = tmp_path / "home"
     # No IRCMD_DB: the platform data dir (XDG_DATA_HOME on Linux), created on first use.
@@ -287,8 +297,7 @@ def test_ircmd_db_and_the_default_database(run_cli: RunCli, tmp_path: Path) -> N
     assert show(run_cli, db=None)["incident"]["title"] == "default db"
     titles = {}
     for path in (default, other, third):
-        with sqlite3.connect(path) as conn:
-            titles[path.name] = conn.execute("SELECT title FROM incidents").fetchall()
+        titles[path.name] = db.rows(path, "SELECT title FROM incidents")
     assert titles == {
         "ircmd.db": [("default db",)],
         "x.db": [("env db",)],
@@ -322,14 +331,14 @@ BAD_INPUT = [
 ]
 
 
-def test_bad_input_is_one_error_line_and_loses_nothing(run_cli: RunCli, inc1: Path) -> None:
+def test_bad_input_is_one_error_line_and_loses_nothing(run_cli: RunCli, inc1: Ref) -> None:
     for args, needle in BAD_INPUT:
         assert_error(run_cli(*args), needle)
         assert event_count(inc1) == 2, args
     assert_intact(run_cli, inc1, 2)
 
 
-def test_moving_back_without_reason_is_refused(run_cli: RunCli, inc1: Path) -> None:
+def test_moving_back_without_reason_is_refused(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("status", "INC-1", "resolved"))
     assert_error(run_cli("status", "INC-1", "contained"), "re-open: give a reason")
     assert_error(run_cli("status", "INC-1", "contained", "--reason", "  "), "reason")
@@ -350,9 +359,7 @@ MARKUP = [
 ]
 
 
-def test_markup_and_control_characters_are_stored_byte_for_byte(
-    run_cli: RunCli, inc1: Path
-) -> None:
+def test_markup_and_control_characters_are_stored_byte_for_byte(run_cli: RunCli, inc1: Ref) -> None:
     for text in MARKUP:
         assert_ok(run_cli("log", "INC-1", text))
     assert notes(run_cli)[1:] == MARKUP
@@ -363,13 +370,13 @@ def test_markup_and_control_characters_are_stored_byte_for_byte(
     assert_intact(run_cli, inc1, 2 + len(MARKUP))
 
 
-def test_markup_in_stdin_lines_is_stored_too(run_cli: RunCli, inc1: Path) -> None:
+def test_markup_in_stdin_lines_is_stored_too(run_cli: RunCli, inc1: Ref) -> None:
     r = run_cli("log", "INC-1", "--stdin", input="[/]\n\x1b[2J clear\n[@click=app.quit]x\n")
     assert_ok(r)
     assert notes(run_cli)[1:] == ["[/]", "\x1b[2J clear", "[@click=app.quit]x"]
 
 
-def test_error_messages_never_echo_raw_escapes(run_cli: RunCli, inc1: Path) -> None:
+def test_error_messages_never_echo_raw_escapes(run_cli: RunCli, inc1: Ref) -> None:
     line = assert_error(run_cli("log", "INC-\x1b[31m1", "x"), "not an incident id")
     assert "\x1b" not in line
 
@@ -377,12 +384,14 @@ def test_error_messages_never_echo_raw_escapes(run_cli: RunCli, inc1: Path) -> N
 # ------------------------------------------------------------------ the database
 
 
+@pytest.mark.sqlite_only
 def test_missing_directory_is_created(run_cli: RunCli, tmp_path: Path) -> None:
     db = tmp_path / "no" / "such" / "dir" / "ircmd.db"
     assert assert_ok(run_cli("declare", "x", db=db)) == "INC-1\n"
     assert db.exists()
 
 
+@pytest.mark.sqlite_only
 def test_not_a_sqlite_file(run_cli: RunCli, tmp_path: Path) -> None:
     db = tmp_path / "notes.txt"
     db.write_text("shopping list: eggs, milk\n" * 50)
@@ -391,67 +400,63 @@ def test_not_a_sqlite_file(run_cli: RunCli, tmp_path: Path) -> None:
     assert db.read_text().startswith("shopping list")  # untouched
 
 
-def test_a_corrupt_database(run_cli: RunCli, inc1: Path) -> None:
+@pytest.mark.sqlite_only
+def test_a_corrupt_database(run_cli: RunCli, inc1: Ref) -> None:
+    file = Path(inc1)  # SQLite only: the file itself
     lines = "".join(f"{i} {'z' * 900}\n" for i in range(80))
     assert_ok(run_cli("log", "INC-1", "--stdin", input=lines))
-    assert inc1.stat().st_size > 40_000
-    with inc1.open("r+b") as f:  # overwrite pages in the middle with garbage
+    assert file.stat().st_size > 40_000
+    with file.open("r+b") as f:  # overwrite pages in the middle with garbage
         f.seek(4096 * 3)
         f.write(os.urandom(4096 * 4))
     for args in (("verify",), ("log", "INC-1", "x"), ("show", "INC-1")):
         assert_error(run_cli(*args), "corrupt", "restore it from a backup")
 
 
+@pytest.mark.sqlite_only
 def test_a_directory_instead_of_a_file(run_cli: RunCli, tmp_path: Path) -> None:
     assert_error(run_cli("list", db=tmp_path), "is a directory")
 
 
-def test_schema_newer_than_the_program(run_cli: RunCli, inc1: Path) -> None:
-    with sqlite3.connect(inc1) as conn:
-        conn.execute("PRAGMA user_version = 99")
+def test_schema_newer_than_the_program(run_cli: RunCli, inc1: Ref) -> None:
+    db.set_schema_version(inc1, 99)
     assert_error(run_cli("log", "INC-1", "x"), "schema version 99", "upgrade ircmd")
     assert_error(run_cli("list"), "schema version 99")
     assert_error(run_cli("--read-only", "list"), "schema version 99")
-    with sqlite3.connect(inc1) as conn:
-        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+    db.set_schema_version(inc1, schema.SCHEMA_VERSION)
     assert_intact(run_cli, inc1, 2)
 
 
-def test_locked_by_another_writer_longer_than_the_timeout(run_cli: RunCli, inc1: Path) -> None:
-    holder = sqlite3.connect(inc1, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+def test_locked_by_another_writer_longer_than_the_timeout(run_cli: RunCli, inc1: Ref) -> None:
+    with db.write_lock_held(inc1):
         start = time.monotonic()
         r = run_cli("log", "INC-1", "blocked", env={"IRCMD_TIMEOUT": "0.5"})
         assert_error(r, "locked by another writer for more than 0.5 s")
         assert time.monotonic() - start >= 0.5
         r = run_cli("--timeout", "0.2", "log", "INC-1", "blocked", env={"IRCMD_TIMEOUT": "30"})
         assert_error(r, "more than 0.2 s")  # the flag beats the variable
-        # Readers are not blocked by a writer under WAL.
+        # Readers are not blocked by a writer (WAL on SQLite; MVCC on PostgreSQL).
         assert "first note" in notes(run_cli)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     assert_intact(run_cli, inc1, 2)
     assert_ok(run_cli("log", "INC-1", "after the lock", env={"IRCMD_TIMEOUT": "0.5"}))
 
 
-def test_a_lock_shorter_than_the_timeout_is_waited_out(run_cli: RunCli, inc1: Path) -> None:
-    holder = sqlite3.connect(inc1, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+def test_a_lock_shorter_than_the_timeout_is_waited_out(
+    run_cli: RunCli, inc1: Ref, tmp_path: Path
+) -> None:
     env = {"IRCMD_DB": str(inc1), "IRCMD_USER": "alice", "IRCMD_TIMEOUT": "600"}
-    proc = subprocess.Popen(
-        [*IRCMD, "log", "INC-1", "waited"],
-        env=clean_env(inc1.parent / "home", env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with db.write_lock_held(inc1):
+        proc = subprocess.Popen(
+            [*IRCMD, "log", "INC-1", "waited"],
+            env=clean_env(tmp_path / "home", env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         # The writer has the database open (then it reads and waits for the lock); it
         # cannot finish while the lock is held, however long that takes.
         deadline = time.monotonic() + 30
-        while not _has_open(proc.pid, inc1):
+        while not _waits_or_has_open(proc.pid, inc1):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the writer never opened the database"
             time.sleep(0.02)
@@ -459,15 +464,20 @@ def test_a_lock_shorter_than_the_timeout_is_waited_out(run_cli: RunCli, inc1: Pa
         # only shortens the wait, and the writer cannot finish before the release.
         time.sleep(0.5)
         assert proc.poll() is None, "the writer finished while the lock was held"
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out, err) == (0, "#3\n", "")
 
 
-def _has_open(pid: int, path: Path) -> bool:
-    """Whether process `pid` holds `path` open (Linux /proc)."""
+def _waits_or_has_open(pid: int, ref: Ref) -> bool:
+    """Whether process `pid` holds SQLite file `ref` open (Linux /proc), or, on
+    PostgreSQL, some session waits for the advisory write lock."""
+    if db.is_pg(ref):
+        return bool(
+            db.scalar(
+                ref, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+        )
+    path = Path(ref)
     fds = Path(f"/proc/{pid}/fd")
     try:
         return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
@@ -475,11 +485,11 @@ def _has_open(pid: int, path: Path) -> bool:
         return False
 
 
-def test_bad_timeout_variable(run_cli: RunCli, inc1: Path) -> None:
+def test_bad_timeout_variable(run_cli: RunCli, inc1: Ref) -> None:
     assert_error(run_cli("list", env={"IRCMD_TIMEOUT": "soon"}), "IRCMD_TIMEOUT")
 
 
-def test_read_only_refuses_writes(run_cli: RunCli, inc1: Path) -> None:
+def test_read_only_refuses_writes(run_cli: RunCli, inc1: Ref) -> None:
     for args in (
         ("--read-only", "log", "INC-1", "x"),
         ("--read-only", "declare", "x"),
@@ -492,41 +502,44 @@ def test_read_only_refuses_writes(run_cli: RunCli, inc1: Path) -> None:
     assert_intact(run_cli, inc1, 2)
 
 
+@pytest.mark.sqlite_only
 def test_read_only_on_a_missing_database(run_cli: RunCli, tmp_path: Path) -> None:
     db = tmp_path / "nothing-here.db"
     assert_error(run_cli("--read-only", "list", db=db), "no such database")
     assert not db.exists()
 
 
-def test_read_only_file_without_the_flag(run_cli: RunCli, inc1: Path) -> None:
+@pytest.mark.sqlite_only
+def test_read_only_file_without_the_flag(run_cli: RunCli, inc1: Ref) -> None:
     """A database the user may not write: one clear line, nothing half-written. The
     CLI runs without privilege (as root too, where file modes would not bind it)."""
-    inc1.chmod(0o444)
+    file = Path(inc1)  # SQLite only: the file itself
+    file.chmod(0o444)
     try:
         # The process the CLI runs as really cannot open the file for writing.
         probe = subprocess.run(
-            [*UNPRIVILEGED, sys.executable, "-c", f"open({str(inc1)!r}, 'r+b')"],
+            [*UNPRIVILEGED, sys.executable, "-c", f"open({str(file)!r}, 'r+b')"],
             capture_output=True,
             text=True,
         )
         assert probe.returncode != 0 and "PermissionError" in probe.stderr, probe.stderr
         r = run_cli("log", "INC-1", "x", unprivileged=True)
-        line = assert_error(r, f"{inc1} is read-only: cannot write", "permissions")
+        line = assert_error(r, f"{file} is read-only: cannot write", "permissions")
         assert "session is read-only" not in line  # the file's mode, not --read-only
         # Reading it stays possible.
         assert "first note" in assert_ok(run_cli("show", "INC-1", unprivileged=True))
     finally:
-        inc1.chmod(0o644)
+        file.chmod(0o644)
     assert_intact(run_cli, inc1, 2)
 
 
-def test_events_in_show_json_round_trip_to_the_stored_rows(run_cli: RunCli, inc1: Path) -> None:
+def test_events_in_show_json_round_trip_to_the_stored_rows(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("log", "INC-1", "\x1b[31m[/]"))
-    with sqlite3.connect(inc1) as conn:
-        rows = conn.execute(
-            "SELECT id, incident_id, occurred_at, recorded_at, actor, kind, text, data,"
-            " prev_hash, hash FROM events ORDER BY id"
-        ).fetchall()
+    rows = db.rows(
+        inc1,
+        "SELECT id, incident_id, occurred_at, recorded_at, actor, kind, text, data,"
+        " prev_hash, hash FROM events ORDER BY id",
+    )
     stored = [event_from_row(r).model_dump(mode="json") for r in rows]
     assert show(run_cli)["events"] == stored
 
@@ -544,7 +557,7 @@ def test_timeout_resolution_flag_env_default(tmp_path: Path) -> None:
             resolve(db=db, env={"IRCMD_TIMEOUT": bad})
 
 
-def test_json_output_round_trips_text_without_raw_bidi_or_c1(run_cli: RunCli, inc1: Path) -> None:
+def test_json_output_round_trips_text_without_raw_bidi_or_c1(run_cli: RunCli, inc1: Ref) -> None:
     tricky = "access granted\u202e;ti llik\u202c \x9b2J 👩‍💻"
     assert_ok(run_cli("log", "INC-1", tricky))
     for args in (("show", "INC-1", "--json"), ("report", "INC-1", "--format", "json")):
@@ -553,7 +566,7 @@ def test_json_output_round_trips_text_without_raw_bidi_or_c1(run_cli: RunCli, in
         assert [e["text"] for e in json.loads(out)["events"]][-1] == tricky  # exact data
 
 
-def test_the_declarer_commands_unless_told_otherwise(run_cli: RunCli, db_path: Path) -> None:
+def test_the_declarer_commands_unless_told_otherwise(run_cli: RunCli, db_path: Ref) -> None:
     assert_ok(run_cli("declare", "mine", "-s", "SEV2"))
     assert_ok(run_cli("declare", "carols", "-s", "SEV2", "--commander", "carol"))
     assert_ok(run_cli("declare", "nobodys yet", "-s", "SEV2", "--commander", ""))
@@ -565,7 +578,7 @@ def test_the_declarer_commands_unless_told_otherwise(run_cli: RunCli, db_path: P
 
 
 def test_a_read_only_session_neither_serves_nor_writes_a_status_page(
-    run_cli: RunCli, db_path: Path, tmp_path: Path
+    run_cli: RunCli, db_path: Ref, tmp_path: Path
 ) -> None:
     """Both name host paths (--cert/--key, --out); serve would also write alerts."""
     assert_ok(run_cli("declare", "x", "-s", "SEV2"))

@@ -4,11 +4,11 @@ run and wording behind `ircmd NAME INC-n ARGS... [--at TIME]`, real processes.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 import pytest
 from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.db import Ref
 
 from ircmd import entry
 from ircmd.cli import cli
@@ -32,7 +32,13 @@ def test_each_generated_verb_exists_takes_no_file_and_is_allowed_when_locked(
     assert spec.about in (command.help or "")
 
 
-def test_ic_hands_command_with_the_screens_wording(run_cli: RunCli, db_path: Path) -> None:
+@pytest.fixture
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
+
+def test_ic_hands_command_with_the_screens_wording(run_cli: RunCli, db_path: Ref) -> None:
     assert_ok(run_cli("declare", "Checkout failing", "-s", "SEV2", "--at", "2026-01-01T00:00Z"))
     out = assert_ok(run_cli("ic", "INC-1", "bob", "--at", "2026-01-01T00:10Z"))
     assert out.strip() == "bob is commander"
@@ -42,7 +48,7 @@ def test_ic_hands_command_with_the_screens_wording(run_cli: RunCli, db_path: Pat
     assert handed["occurred_at"].startswith("2026-01-01T00:10")
 
 
-def test_a_generated_verb_refuses_bad_arguments_in_one_line(run_cli: RunCli, db_path: Path) -> None:
+def test_a_generated_verb_refuses_bad_arguments_in_one_line(run_cli: RunCli, db_path: Ref) -> None:
     assert_ok(run_cli("declare", "Checkout failing", "--severity", "SEV2"))
     before = event_count(db_path)
     assert_error(run_cli("ic", "INC-1"), "usage: /ic PERSON")
@@ -51,7 +57,7 @@ def test_a_generated_verb_refuses_bad_arguments_in_one_line(run_cli: RunCli, db_
     assert event_count(db_path) == before
 
 
-def test_a_generated_verb_writes_nothing_read_only(run_cli: RunCli, db_path: Path) -> None:
+def test_a_generated_verb_writes_nothing_read_only(run_cli: RunCli, db_path: Ref) -> None:
     assert_ok(run_cli("declare", "Checkout failing", "--severity", "SEV2"))
     before = event_count(db_path)
     assert_error(run_cli("--read-only", "ic", "INC-1", "bob"), "read-only")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.builders import FINAL, T0, C, R, incident, item
+from helpers.db import Ref
 
 from ircmd import rules
 from ircmd.models import (
@@ -98,8 +98,8 @@ def test_checklist_gaps_come_before_the_others() -> None:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "gate.db", clock=lambda: T0)
+async def store(db_ref: Ref) -> AsyncIterator[Store]:
+    s = await Store.open(db_ref, clock=lambda: T0)
     try:
         yield s
     finally:

@@ -3,8 +3,7 @@ recovery progress after that."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from helpers.db import Ref
 from helpers.screen import NOW, frozen
 
 from ircmd.comms import draft_update
@@ -12,8 +11,8 @@ from ircmd.models import Audience, Phase, Severity, Status
 from ircmd.store import Store
 
 
-async def test_the_draft_reports_the_phase_the_incident_is_in(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "x.db", clock=frozen) as store:
+async def test_the_draft_reports_the_phase_the_incident_is_in(db_ref: Ref) -> None:
+    async with await Store.open(db_ref, clock=frozen) as store:
         await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
         await store.add_item(1, "Roll back the release", actor="alice")
         await store.add_item(1, "Fail over to EU-2", actor="alice")
@@ -28,8 +27,8 @@ async def test_the_draft_reports_the_phase_the_incident_is_in(tmp_path: Path) ->
     assert "Containment" not in later
 
 
-async def test_a_skipped_step_is_not_next(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "x.db", clock=frozen) as store:
+async def test_a_skipped_step_is_not_next(db_ref: Ref) -> None:
+    async with await Store.open(db_ref, clock=frozen) as store:
         await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
         await store.add_item(1, "Page the vendor", actor="alice")
         await store.add_item(1, "Fail over to EU-2", actor="alice")

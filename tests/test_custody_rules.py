@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
+from helpers.db import Ref
 from helpers.screen import NOW, events, frozen, message_text, running, state, submit
 
 from ircmd.models import Severity
 from ircmd.store import Store
 
 
-async def test_screen_refuses_transfer_by_a_non_holder(tmp_path: Path) -> None:
-    db = tmp_path / "ircmd.db"
+async def test_screen_refuses_transfer_by_a_non_holder(db_ref: Ref) -> None:
+    db = db_ref
     async with await Store.open(db, clock=frozen) as store:
         inc = await store.declare(
             "Checkout down", actor="alice", severity=Severity.SEV2, at=NOW - timedelta(minutes=5)

@@ -4,8 +4,8 @@ changed on an action, in the words the timeline, `show` and the report use."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
+from helpers.db import Ref
 from helpers.screen import events, frozen
 
 from ircmd.display import describe, stamp
@@ -13,8 +13,8 @@ from ircmd.models import ActionStatus, ActionType, Kind, Mark, Severity
 from ircmd.store import Store
 
 
-async def test_a_commanders_transfer_says_who_moved_the_item(tmp_path: Path) -> None:
-    db = tmp_path / "ircmd.db"
+async def test_a_commanders_transfer_says_who_moved_the_item(db_ref: Ref) -> None:
+    db = db_ref
     async with await Store.open(db, clock=frozen) as store:
         inc = await store.declare("Breach", actor="alice", severity=Severity.SEV1)
         await store.add_evidence(inc.id, "disk image", actor="carol")
@@ -27,8 +27,8 @@ async def test_a_commanders_transfer_says_who_moved_the_item(tmp_path: Path) -> 
     ]
 
 
-async def test_an_action_change_says_what_changed(tmp_path: Path) -> None:
-    db = tmp_path / "ircmd.db"
+async def test_an_action_change_says_what_changed(db_ref: Ref) -> None:
+    db = db_ref
     async with await Store.open(db, clock=frozen) as store:
         inc = await store.declare("Breach", actor="alice", severity=Severity.SEV1)
         await store.add_action(inc.id, "Rotate keys", actor="alice")
@@ -41,8 +41,8 @@ async def test_an_action_change_says_what_changed(tmp_path: Path) -> None:
     ]
 
 
-async def test_corrections_and_changes_say_what_they_replace(tmp_path: Path) -> None:
-    db = tmp_path / "ircmd.db"
+async def test_corrections_and_changes_say_what_they_replace(db_ref: Ref) -> None:
+    db = db_ref
     async with await Store.open(db, clock=frozen) as store:
         inc = (await store.declare("DB down", actor="alice", severity=Severity.SEV2)).id
         await store.add_item(inc, "fail ovr", actor="alice", assignee="bob")

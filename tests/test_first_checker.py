@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers.cli import RunCli, assert_ok
+from helpers.cli import assert_ok, ircmd
+from helpers.db import Ref
 from helpers.old_record import old_record
 
 from ircmd.models import Kind
@@ -21,8 +23,8 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOUR, MINUTE = timedelta(hours=1), timedelta(minutes=1)
 
 
-async def test_a_second_check_is_an_event_not_an_overwrite(db_path: Path) -> None:
-    async with await Store.open(db_path) as store:
+async def test_a_second_check_is_an_event_not_an_overwrite(db_ref: Ref) -> None:
+    async with await Store.open(db_ref) as store:
         await store.declare("x", actor="alice", at=T0 - timedelta(hours=1))
         await store.add_item(1, "block IPs", actor="alice")
         await store.check(1, 1, actor="bob", at=T0)
@@ -42,7 +44,10 @@ async def test_a_second_check_is_an_event_not_an_overwrite(db_path: Path) -> Non
         assert (await store.verify()).ok
 
 
-def test_show_names_the_first_checker(run_cli: RunCli) -> None:
+def test_show_names_the_first_checker(tmp_path: Path, db_ref: Ref) -> None:
+    def run_cli(*args: str, user: str = "alice") -> subprocess.CompletedProcess[str]:
+        return ircmd(*args, db=db_ref, home=tmp_path / "home", user=user)
+
     # Back-dated by full ISO times, not HH:MM: the CLI reads the wall clock, and an
     # HH:MM a few minutes ahead of it would be refused as the future.
     first = (datetime.now(UTC) - timedelta(minutes=10)).replace(second=0, microsecond=0)

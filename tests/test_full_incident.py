@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.cli import Cli
+from helpers.db import Ref
 
 DAY = "2026-01-05T"
 
@@ -17,8 +18,8 @@ class Script:
     """Commands run as named people, reconstructed at `DAY`+`at`: the stdout of each,
     which must succeed."""
 
-    def __init__(self, root: Path) -> None:
-        self.cli = Cli(root)
+    def __init__(self, root: Path, db: Ref) -> None:
+        self.cli = Cli(root, db)
 
     def __call__(self, user: str, *args: str, at: str | None = None) -> str:
         r = self.cli(*args, *(["--at", DAY + at + "Z"] if at else []), user=user)
@@ -30,8 +31,8 @@ class Script:
         return json.loads(self("auditor", *args))
 
 
-def test_incident_from_declaration_to_closed(tmp_path: Path) -> None:
-    run = Script(tmp_path)
+def test_incident_from_declaration_to_closed(tmp_path: Path, db_ref: Ref) -> None:
+    run = Script(tmp_path, db_ref)
     dump = tmp_path / "heap.dump"
     dump.write_bytes(b"\x00core dump of checkout-api\x01" * 100)
 

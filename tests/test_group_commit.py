@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.processes import Holder
+from helpers import db
+from helpers.db import Ref
 
 from ircmd.alerting import MAX_BATCH_ALERTS, GroupCommit
 from ircmd.ingest import Alert, AlertStatus, IngestResult, Route, RoutedAlert, route
@@ -51,14 +51,8 @@ class Spy:
 
 
 @pytest.fixture
-def db_path(db_ref: Path | str) -> Path | str:
-    """Group commit is the same on both backends: every test here runs on each."""
-    return db_ref
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(db_path) as s:
+async def store(db_ref: Ref) -> AsyncIterator[Store]:
+    async with await Store.open(db_ref) as s:
         yield s
 
 
@@ -126,16 +120,17 @@ async def test_a_payload_that_fails_unforeseen_fails_alone_after_the_batch_is_re
 
 
 async def test_a_lock_held_past_the_timeout_fails_the_whole_batch_at_once(
-    db_path: Path, holder_of: type[Holder], monkeypatch: pytest.MonkeyPatch
+    db_ref: Ref, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with await Store.open(db_path, timeout=0.1) as store:
+    async with await Store.open(db_ref, timeout=0.1) as store:
         spy = Spy(store, monkeypatch)
-        holder = holder_of(db_path)
-        results = await send(GroupCommit(store), [routed("a1")], [routed("a2")], [routed("a3")])
-        holder.release()
+        with db.write_lock_held(db_ref):  # another connection: on SQLite, as if a process
+            results = await send(GroupCommit(store), [routed("a1")], [routed("a2")], [routed("a3")])
         assert spy.batches == [3] and spy.alone == 0  # not each alone, waiting as long again
         assert all(isinstance(r, StorageBusy) for r in results)
         assert await store.events() == []
+        await send(GroupCommit(store), [routed("a4")])  # and the store goes on after
+        assert await alert_fingerprints(store) == ["a4"]
 
 
 async def test_a_sender_that_goes_away_does_not_stop_the_others_and_its_alerts_are_written(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import Cli
+from helpers.db import Ref
 from helpers.serve import CONFIG, alertmanager, am_alert, grafana, write_config
 
 from ircmd.ingest import (
@@ -191,14 +192,14 @@ def test_ircmd_config_naming_a_missing_file_is_an_error(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the CLI
 
 
-def configured(tmp_path: Path) -> Cli:
-    cli = Cli(tmp_path)
+def configured(tmp_path: Path, db: Ref) -> Cli:
+    cli = Cli(tmp_path, db)
     write_config(cli.user_config())  # config.toml in the config directory
     return cli
 
 
-def test_ingest_from_stdin_routes_and_dedups_like_serve(tmp_path: Path) -> None:
-    cli = configured(tmp_path)
+def test_ingest_from_stdin_routes_and_dedups_like_serve(tmp_path: Path, db_ref: Ref) -> None:
+    cli = configured(tmp_path, db_ref)
     payload = json.dumps(alertmanager(am_alert("fp1"), am_alert("fp2", pod="b")))
     r = cli.ok("ingest", "--format", "alertmanager", input=payload)
     assert json.loads(r.out)["opened"] == ["INC-1"] and json.loads(r.out)["recorded"] == 2
@@ -211,8 +212,8 @@ def test_ingest_from_stdin_routes_and_dedups_like_serve(tmp_path: Path) -> None:
     assert shown["incident"]["severity"] == "SEV2"
 
 
-def test_ingest_of_a_bad_payload_writes_nothing(tmp_path: Path) -> None:
-    cli = configured(tmp_path)
+def test_ingest_of_a_bad_payload_writes_nothing(tmp_path: Path, db_ref: Ref) -> None:
+    cli = configured(tmp_path, db_ref)
     r = cli("ingest", "--format", "alertmanager", input='{"version": "4", "alerts": [{}]}')
     assert r.code == 1 and r.err.startswith("ircmd: error: alerts.0.status")
     assert r.err.count("\n") == 1
@@ -220,9 +221,9 @@ def test_ingest_of_a_bad_payload_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_a_locked_session_may_ingest_as_itself_but_not_serve_or_write_the_page(
-    tmp_path: Path,
+    tmp_path: Path, db_ref: Ref
 ) -> None:
-    cli = configured(tmp_path)
+    cli = configured(tmp_path, db_ref)
     locked = {"IRCMD_LOCK_USER": "bob"}
     payload = json.dumps({"title": "Disk full", "labels": {"alertname": "DiskFull"}})
     r = cli("ingest", input=payload, env=locked, user=None)

@@ -1,6 +1,7 @@
 """`log --stdin` loses nothing, and loses nothing silently.
 
-Real processes on real files: a writer fed through a pipe (`--echo` acknowledges
+On both backends except where the file itself is the subject. Real processes on
+real files: a writer fed through a pipe (`--echo` acknowledges
 each committed line), another process holding the write lock (released through
 a pipe, never after a sleep), SIGKILL mid-stream, invalid UTF-8, a database file
 replaced or deleted under a running writer.
@@ -14,11 +15,16 @@ import signal
 import sqlite3
 import subprocess
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import db
 from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
-from helpers.processes import DEADLINE, Feeder, Holder, notes, rest
+from helpers.db import Ref
+from helpers.processes import DEADLINE, Feeder, Holder, rest
+from helpers.processes import notes as file_notes
 
 from ircmd.models import DatabaseReplaced
 from ircmd.store import Store
@@ -28,12 +34,43 @@ FAST = {"IRCMD_TIMEOUT": "0.2", "IRCMD_RETRY_DELAY": "0.01"}
 
 
 @pytest.fixture
-def inc1(run_cli: RunCli, db_path: Path) -> Path:
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
+
+@pytest.fixture
+def lock_holder(holder_of: type[Holder]) -> Iterator[Callable[[Ref], Any]]:
+    """Another writer holding the write lock of a record until `.release()`."""
+    made: list[db.PgLockHolder] = []
+
+    def hold(ref: Ref) -> Any:
+        if not db.is_pg(ref):
+            return holder_of(Path(ref))
+        made.append(db.PgLockHolder(str(ref)))
+        return made[-1]
+
+    yield hold
+    for h in made:
+        h.close()
+
+
+def notes(ref: Ref, *, main_file_only: bool = False) -> dict[int, str]:
+    if not db.is_pg(ref):
+        return file_notes(Path(ref), main_file_only=main_file_only)
+    return {
+        int(i): str(t)
+        for i, t in db.rows(ref, "SELECT id, text FROM events WHERE kind = 'note' ORDER BY id")
+    }
+
+
+@pytest.fixture
+def inc1(run_cli: RunCli, db_path: Ref) -> Ref:
     assert_ok(run_cli("declare", "Checkout down", "--severity", "2"))
     return db_path
 
 
-def verified(run_cli: RunCli, db: Path) -> str:
+def verified(run_cli: RunCli, db: Ref) -> str:
     return assert_ok(run_cli("verify", db=db))
 
 
@@ -41,13 +78,13 @@ def verified(run_cli: RunCli, db: Path) -> str:
 
 
 def test_a_busy_lock_is_waited_out_and_the_line_lands(
-    inc1: Path, run_cli: RunCli, feeder: type[Feeder], holder_of: type[Holder]
+    inc1: Ref, run_cli: RunCli, feeder: type[Feeder], lock_holder: Callable[[Ref], Any]
 ) -> None:
     f = feeder(inc1, {**FAST, "IRCMD_RETRIES": "100"})
     f.send(b"before the lock")
     first = f.ack()
     assert notes(inc1) == {first: "before the lock"}  # committed while stdin is still open
-    holder = holder_of(inc1)
+    holder = lock_holder(inc1)
     f.send(b"while locked")
     warning = f.err_line()  # the writer says why it waits...
     assert warning.startswith("ircmd: warning: line 2: ") and "locked" in warning, warning
@@ -64,9 +101,9 @@ def test_a_busy_lock_is_waited_out_and_the_line_lands(
 
 
 def test_a_line_that_still_cannot_be_written_is_printed_and_the_next_is_tried(
-    inc1: Path, feeder: type[Feeder], holder_of: type[Holder]
+    inc1: Ref, feeder: type[Feeder], lock_holder: Callable[[Ref], Any]
 ) -> None:
-    holder = holder_of(inc1)
+    holder = lock_holder(inc1)
     f = feeder(inc1, {**FAST, "IRCMD_RETRIES": "2"})
     f.send(b'the "first"\tline')
     assert "retry 1 of 2" in f.err_line()
@@ -85,7 +122,7 @@ def test_a_line_that_still_cannot_be_written_is_printed_and_the_next_is_tried(
     assert notes(inc1) == {ack: "second"}
 
 
-def test_a_refused_line_is_reported_and_not_retried(inc1: Path, run_cli: RunCli) -> None:
+def test_a_refused_line_is_reported_and_not_retried(inc1: Ref, run_cli: RunCli) -> None:
     r = run_cli(
         "log",
         "INC-1",
@@ -103,7 +140,7 @@ def test_a_refused_line_is_reported_and_not_retried(inc1: Path, run_cli: RunCli)
 
 
 def test_invalid_utf8_is_stored_with_replacement_characters_and_a_warning(
-    inc1: Path, tmp_path: Path
+    inc1: Ref, tmp_path: Path
 ) -> None:
     env = clean_env(tmp_path / "home", {"IRCMD_DB": str(inc1), "IRCMD_USER": "alice"})
     r = subprocess.run(
@@ -124,7 +161,7 @@ def test_invalid_utf8_is_stored_with_replacement_characters_and_a_warning(
 
 
 def test_sigkill_mid_stream_keeps_every_acknowledged_line(
-    inc1: Path, run_cli: RunCli, feeder: type[Feeder]
+    inc1: Ref, run_cli: RunCli, feeder: type[Feeder]
 ) -> None:
     rng = random.Random(7)
     acked: dict[int, str] = {}
@@ -168,6 +205,7 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_line(
 # -------------------------------------------------------------- a replaced file
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_refuses_once_its_file_is_replaced(
     inc1: Path, tmp_path: Path, run_cli: RunCli, feeder: type[Feeder]
 ) -> None:
@@ -191,6 +229,7 @@ def test_a_writer_refuses_once_its_file_is_replaced(
     assert "after the swap" not in notes(inc1).values()
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_refuses_once_its_file_is_deleted(
     inc1: Path, feeder: type[Feeder], tmp_path: Path
 ) -> None:

@@ -6,12 +6,13 @@ The clock is a variable the test moves: no test here waits on the wall clock.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import db
+from helpers.db import Ref
 
 from ircmd.hooks import outbox
 from ircmd.hooks.outbox import ContactRoute, Route
@@ -46,15 +47,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "x.db", clock=clock) as s:
+async def store(db_ref: Ref, clock: Clock) -> AsyncIterator[Store]:
+    async with await Store.open(db_ref, clock=clock) as s:
         await s.set_routes(ROUTES, CONTACTS)
         yield s
 
 
-def queued(db: Path) -> list[tuple[int, str, str | None]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT event_id, hook, address FROM deliveries ORDER BY id").fetchall()
+def queued(ref: Ref) -> list[tuple[Any, ...]]:
+    return db.rows(ref, "SELECT event_id, hook, address FROM deliveries ORDER BY id")
 
 
 async def test_each_event_is_queued_for_the_hooks_that_want_it(store: Store) -> None:
@@ -68,7 +68,7 @@ async def test_each_event_is_queued_for_the_hooks_that_want_it(store: Store) -> 
     await store.notify(1, "Finance", actor="alice")  # 8: no channel: only `all`
     await store.set_status(1, Status.RESOLVED, actor="alice")  # 9
     await store.assign(1, Role.SCRIBE, "bob", actor="alice")  # 10
-    assert queued(store.path) == [
+    assert queued(store.location) == [
         (1, "all", None),  # `sec` wants declares of Security incidents only
         (3, "all", None),
         (4, "all", None),
@@ -92,29 +92,29 @@ async def test_close_type_and_action_filters(store: Store, clock: Clock) -> None
     await store.add_action(1, "rotate keys", actor="alice")
     await store.save_review(1, actor="alice", summary="s", root_cause="r")
     await store.send_update(1, Audience.INTERNAL, "done", actor="alice", final=True)
-    before = len(queued(store.path))
+    before = len(queued(store.location))
     await store.set_status(1, Status.CLOSED, actor="alice", override="test")
-    closing = queued(store.path)[before:]
+    closing = queued(store.location)[before:]
     assert sorted(h for _, h, _ in closing) == ["all", "big"]
-    hooks = [h for _, h, _ in queued(store.path)]
+    hooks = [h for _, h, _ in queued(store.location)]
     assert hooks.count("sec") == 2  # the declare and the action, "Security" in any case
 
 
 async def test_nothing_is_queued_without_routes_or_for_a_delivery(
-    tmp_path: Path, clock: Clock
+    db_ref: Ref, clock: Clock
 ) -> None:
-    async with await Store.open(tmp_path / "y.db", clock=clock) as store:
+    async with await Store.open(db_ref, clock=clock) as store:
         await store.declare("x", actor="alice")
         await store.send_update(1, Audience.EXTERNAL, "x", actor="alice")
-        assert queued(store.path) == []
+        assert queued(store.location) == []
         await store.set_routes([Route("all", "webhook", tuple(outbox.EVENTS))], [])
         await store.send_update(1, Audience.EXTERNAL, "y", actor="alice")
-        assert len(queued(store.path)) == 1
+        assert len(queued(store.location)) == 1
         claim = await store.claim_deliveries("me", {"all": 5.0}, clock.now)
         [[c]] = claim.runs
         ev = await store.record_delivery(c.id, Result("sent", "200"), actor="deliverer", owner="me")
         assert ev is not None and ev.kind is Kind.DELIVERY
-        assert len(queued(store.path)) == 1  # the outcome is never itself delivered
+        assert len(queued(store.location)) == 1  # the outcome is never itself delivered
         assert (await store.verify()).ok
 
 
@@ -216,8 +216,7 @@ async def test_routes_replace_the_last_deliverers(store: Store) -> None:
     assert [r.name for r in await store.routes()] == ["all", "big", "ext", "mail", "sec"]
     await store.set_routes([Route("only", "slack", ("update",))], [])
     assert await store.routes() == [Route("only", "slack", ("update",))]
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("SELECT count(*) FROM contact_routes").fetchone() == (0,)
+    assert db.scalar(store.location, "SELECT count(*) FROM contact_routes") == 0
 
 
 async def test_the_payload_is_the_event_and_its_incident(store: Store) -> None:

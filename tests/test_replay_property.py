@@ -9,12 +9,15 @@ leave every table of the file as it was.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from conftest import pg_admin_url
+from helpers import db as records
+from helpers import pg
+from helpers.db import Ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -288,24 +291,19 @@ async def apply(s: Store, cmd: tuple[Any, ...]) -> None:
             raise AssertionError(f"unknown command {cmd!r}")
 
 
-def snapshot(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
-    finally:
-        conn.close()
+def snapshot(db: Ref) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows (sorted: PostgreSQL promises no order)."""
+    found: dict[str, list[tuple[Any, ...]]] = {t: [] for t in records.tables(db)}
+    for table, *row in records.dump(db):
+        found.setdefault(str(table), []).append(tuple(row))
+    return found
 
 
-def projections_from_events_alone(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    src = sqlite3.connect(db)
-    try:
-        events = [
-            event_from_row(r)
-            for r in src.execute(f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")
-        ]
-    finally:
-        src.close()
+def projections_from_events_alone(db: Ref) -> dict[str, list[tuple[Any, ...]]]:
+    events = [
+        event_from_row(r)
+        for r in records.rows(db, f"SELECT {EVENT_COLUMNS} FROM events ORDER BY id")
+    ]
     fresh = fresh_schema()
     try:
         replay(fresh, events)
@@ -326,7 +324,7 @@ class Clock:
         return self.now
 
 
-async def run_sequence(db: Path, cmds: list[tuple[Any, ...]]) -> tuple[int, list[str]]:
+async def run_sequence(db: Ref, cmds: list[tuple[Any, ...]]) -> tuple[int, list[str]]:
     ok, refused = 0, []
     store = await Store.open(db, clock=Clock())
     try:
@@ -359,14 +357,30 @@ def test_replay_of_events_rebuilds_every_projection(
         assert_replay_matches(db)
 
 
-def assert_replay_matches(db: Path) -> None:
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=first_declare, rest=st.lists(commands, min_size=3, max_size=30))
+def test_replay_of_events_rebuilds_every_projection_on_postgresql(
+    first: tuple[Any, ...], rest: list[tuple[Any, ...]]
+) -> None:
+    """The same on PostgreSQL (fewer examples: each is a new database), replayed
+    into SQLite as `verify` replays: the two engines' projections agree."""
+    admin = pg_admin_url()
+    url = pg.fresh_database(admin)
+    try:
+        asyncio.run(run_sequence(url, [first, *rest]))
+        assert_replay_matches(url)
+    finally:
+        pg.drop_database(admin, url)
+
+
+def assert_replay_matches(db: Ref) -> None:
     held = snapshot(db)
     rebuilt = projections_from_events_alone(db)
     for table in schema.PROJECTION_TABLES:
         assert sorted(held[table], key=repr) == rebuilt[table], f"table {table} differs"
 
 
-def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
+def test_replay_of_a_sequence_using_every_kind(db_ref: Ref) -> None:
     """A fixed, valid run through every verb: the comparison is not vacuous."""
     a, b, c = "alice", "bob", "carol"
     due = date(2026, 4, 1)
@@ -435,16 +449,12 @@ def test_replay_of_a_sequence_using_every_kind(tmp_path: Path) -> None:
         ("retry_delivery", 2, b),
         ("deliver", "failed", True),
     ]
-    db = tmp_path / "fixed.db"
+    db = db_ref
     ok, refused = asyncio.run(run_sequence(db, cmds))
     assert refused == []
     assert ok == len(cmds)
-    with sqlite3.connect(db) as conn:
-        kinds = {r[0] for r in conn.execute("SELECT DISTINCT kind FROM events")}
-        counts = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in schema.PROJECTION_TABLES
-        }
+    kinds = {r[0] for r in records.rows(db, "SELECT DISTINCT kind FROM events")}
+    counts = {t: records.scalar(db, f"SELECT count(*) FROM {t}") for t in schema.PROJECTION_TABLES}
     assert kinds == {k.value for k in Kind}
     assert all(counts.values()), counts  # every projection table has rows
     assert_replay_matches(db)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import clean_env, ircmd
+from helpers.db import Ref
 
 from bench import seed
 from ircmd import display, report
@@ -30,7 +31,7 @@ from ircmd.store import Store
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-async def build(path: Path) -> Store:
+async def build(path: Ref) -> Store:
     now = [T0]
     store = await Store.open(path, clock=lambda: now[0])
     inc = await store.declare(
@@ -61,8 +62,8 @@ async def build(path: Path) -> Store:
     return store
 
 
-async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
-    store = await build(tmp_path / "r.db")
+async def test_markdown_json_csv_from_the_record(tmp_path: Path, db_ref: Ref) -> None:
+    store = await build(db_ref)
     try:
         state, events = await store.state(1), await store.events(1)
     finally:
@@ -123,18 +124,18 @@ async def test_markdown_json_csv_from_the_record(tmp_path: Path) -> None:
     assert [r[0] for r in rows[1:]] == [str(e.id) for e in events]
 
 
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return ircmd(*args, db=tmp_path / "r.db", home=tmp_path)
+def cli(tmp_path: Path, db: Ref, *args: str) -> subprocess.CompletedProcess[str]:
+    return ircmd(*args, db=db, home=tmp_path)
 
 
-async def test_cli_report_formats_and_output_file(tmp_path: Path) -> None:
-    await (await build(tmp_path / "r.db")).close()
-    md = cli(tmp_path, "report", "INC-1")
+async def test_cli_report_formats_and_output_file(tmp_path: Path, db_ref: Ref) -> None:
+    await (await build(db_ref)).close()
+    md = cli(tmp_path, db_ref, "report", "INC-1")
     assert md.returncode == 0 and md.stdout.startswith("# INC-1: Payments [red] down")
-    js = cli(tmp_path, "report", "INC-1", "--format", "json")
+    js = cli(tmp_path, db_ref, "report", "INC-1", "--format", "json")
     assert json.loads(js.stdout)["review"]["root_cause"] == "no canary"
     out = tmp_path / "pm.csv"
-    r = cli(tmp_path, "report", "INC-1", "--format", "csv", "-o", str(out))
+    r = cli(tmp_path, db_ref, "report", "INC-1", "--format", "csv", "-o", str(out))
     assert r.returncode == 0 and r.stdout == ""
     assert out.read_text(encoding="utf-8").startswith("id,occurred_at,")
     for args, says in (
@@ -142,7 +143,7 @@ async def test_cli_report_formats_and_output_file(tmp_path: Path) -> None:
         (("report", "INC-1", "--format", "pdf"), "invalid value for '--format'"),
         (("report", "INC-1", "-o", str(tmp_path / "no" / "such" / "dir.md")), "cannot write"),
     ):
-        r = cli(tmp_path, *args)
+        r = cli(tmp_path, db_ref, *args)
         assert r.returncode != 0
         lines = r.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("ircmd: error: ")
@@ -152,8 +153,10 @@ async def test_cli_report_formats_and_output_file(tmp_path: Path) -> None:
 HOSTILE = "\x07bell\rcr \x1b[31mred\x1b[0m \u202eevil"
 
 
-async def test_markdown_shows_controls_safely_and_json_keeps_them_exact(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "r.db", clock=lambda: T0)
+async def test_markdown_shows_controls_safely_and_json_keeps_them_exact(
+    tmp_path: Path, db_ref: Ref
+) -> None:
+    store = await Store.open(db_ref, clock=lambda: T0)
     try:
         title = f"# {HOSTILE}\n# injected heading"
         note = f"first line {HOSTILE}\n# not a heading\n\n- not an item"
@@ -194,8 +197,10 @@ async def test_markdown_shows_controls_safely_and_json_keeps_them_exact(tmp_path
     assert [r[5] for r in rows[1:3]] == [title, note]  # CSV is data: exact text
 
 
-async def test_the_markdown_timeline_is_in_the_order_things_happened(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "x.db", clock=lambda: T0) as store:
+async def test_the_markdown_timeline_is_in_the_order_things_happened(
+    tmp_path: Path, db_ref: Ref
+) -> None:
+    async with await Store.open(db_ref, clock=lambda: T0) as store:
         await store.declare(
             "Checkout down", actor="alice", severity=Severity.SEV2, at=T0 - timedelta(hours=2)
         )
@@ -213,7 +218,7 @@ async def test_the_markdown_timeline_is_in_the_order_things_happened(tmp_path: P
 NIGHT = datetime(2026, 3, 1, 23, 40, tzinfo=UTC)
 
 
-async def build_postmortem(path: Path) -> Store:
+async def build_postmortem(path: Ref) -> Store:
     """A SEV1 with an entry of each kind a postmortem reads: a decision later
     corrected, updates, an escalation, a commander hand-off, a scribe who left, a
     back-dated note, evidence passed on, a review and an action."""
@@ -294,8 +299,8 @@ def sections(md: str) -> dict[str, list[str]]:
     return found
 
 
-async def test_the_markdown_reads_like_a_postmortem(tmp_path: Path) -> None:
-    async with await build_postmortem(tmp_path / "r.db") as store:
+async def test_the_markdown_reads_like_a_postmortem(tmp_path: Path, db_ref: Ref) -> None:
+    async with await build_postmortem(db_ref) as store:
         state, events, head = await store.state(1), await store.events(1), await store.head()
     md = report.incident_markdown(
         state, events, NIGHT + timedelta(hours=4), load_escalation(None), head=head
@@ -371,8 +376,8 @@ async def test_the_markdown_reads_like_a_postmortem(tmp_path: Path) -> None:
     assert stamps == sorted(stamps) and len(stamps) == len(events)
 
 
-async def test_the_json_report_carries_the_same_sections(tmp_path: Path) -> None:
-    async with await build_postmortem(tmp_path / "r.db") as store:
+async def test_the_json_report_carries_the_same_sections(tmp_path: Path, db_ref: Ref) -> None:
+    async with await build_postmortem(db_ref) as store:
         state, events = await store.state(1), await store.events(1)
     data = report.incident_json(state, events, NIGHT, load_escalation(None))
     assert list(data) == [
@@ -447,9 +452,9 @@ async def test_the_json_report_carries_the_same_sections(tmp_path: Path) -> None
 
 
 async def test_a_structured_impact_and_a_skipped_step_are_shown_when_the_record_has_them(
-    tmp_path: Path,
+    db_ref: Ref,
 ) -> None:
-    async with await build_postmortem(tmp_path / "r.db") as store:
+    async with await build_postmortem(db_ref) as store:
         plain_state, plain_events = await store.state(1), await store.events(1)
         await store.set_impact(
             1,
@@ -482,9 +487,9 @@ async def test_a_structured_impact_and_a_skipped_step_are_shown_when_the_record_
     assert plain["## Checklist"][1] == "- [ ] 2. recovery: Restore traffic (not done)"
 
 
-async def test_user_text_cannot_forge_a_section_of_the_report(tmp_path: Path) -> None:
+async def test_user_text_cannot_forge_a_section_of_the_report(tmp_path: Path, db_ref: Ref) -> None:
     forged = "x\n## Record\n- chain head when read: forged\n<h2>Review</h2>\n===\n```"
-    async with await Store.open(tmp_path / "r.db", clock=lambda: T0) as store:
+    async with await Store.open(db_ref, clock=lambda: T0) as store:
         await store.declare(f"<h1>{forged}", actor="alice", severity=Severity.SEV2)
         await store.log(1, forged, actor="alice", kind=Kind.DECISION)
         await store.send_update(1, Audience.EXTERNAL, forged, actor="alice")
@@ -572,11 +577,11 @@ def test_a_20k_entry_report_streams_in_bounded_memory(tmp_path: Path, fmt: str) 
 
 
 @pytest.mark.parametrize("fmt", ["md", "json"])
-async def test_the_cli_streams_the_whole_postmortem(tmp_path: Path, fmt: str) -> None:
+async def test_the_cli_streams_the_whole_postmortem(tmp_path: Path, db_ref: Ref, fmt: str) -> None:
     """Each section read a chunk at a time comes out as the report read at once."""
-    async with await build_postmortem(tmp_path / "r.db") as store:
+    async with await build_postmortem(db_ref) as store:
         state, events, head = await store.state(1), await store.events(1), await store.head()
-    out = cli(tmp_path, "report", "INC-1", "--format", fmt)
+    out = cli(tmp_path, db_ref, "report", "INC-1", "--format", fmt)
     assert out.returncode == 0, out.stderr
     now = datetime.now(UTC)  # the CLI's clock: long past the incident's next update
     if fmt == "json":

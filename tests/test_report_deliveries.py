@@ -5,7 +5,8 @@ words on deliveries (`view`), which the header and the panes share."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
+
+from helpers.db import Ref
 
 from ircmd import report, view
 from ircmd.hooks.outbox import DeliveryRow, Route
@@ -27,8 +28,8 @@ async def settle(store: Store, hook: str, result: Result) -> None:
             await store.record_delivery(c.id, result, actor="deliverer", owner="test")
 
 
-async def test_each_update_and_notify_lists_its_hooks_final_outcomes(tmp_path: Path) -> None:
-    async with await Store.open(tmp_path / "ircmd.db", clock=clock) as store:
+async def test_each_update_and_notify_lists_its_hooks_final_outcomes(db_ref: Ref) -> None:
+    async with await Store.open(db_ref, clock=clock) as store:
         await store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
         await store.set_routes(
             [Route("email", "email", ("update",)), Route("ops", "webhook", ("update", "notify"))],
@@ -63,7 +64,7 @@ async def test_each_update_and_notify_lists_its_hooks_final_outcomes(tmp_path: P
     (n,) = data["escalation"]["notified"]
     assert [(d["hook"], d["outcome"]) for d in n["deliveries"]] == [("ops", "gave_up")]
 
-    async with await Store.open(tmp_path / "ircmd.db", clock=clock) as store:
+    async with await Store.open(db_ref, clock=clock) as store:
         (email,) = [d for d in await store.deliveries(1) if d.hook == "email"]
         await store.retry_delivery(email.id, actor="bob")
         state, events = await store.state(1), await store.events(1)

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import Cli
+from helpers.db import Ref
 from helpers.screen import (
     NOW,
     declared,
     events,
     fill,
     form_of,
+    frozen,
     message_text,
     ready,
     running,
@@ -30,7 +32,7 @@ from helpers.screen import (
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
-from ircmd.models import InvalidInput, Kind, RuleViolation
+from ircmd.models import InvalidInput, Kind, RuleViolation, Severity
 from ircmd.screens.forms import FormScreen
 from ircmd.store import Store, schema
 from ircmd.store.projections import replay
@@ -38,14 +40,27 @@ from ircmd.store.projections import replay
 BOB_AT = NOW + timedelta(minutes=2)  # 12:02 UTC, the day the app's clock is frozen on
 
 
-async def as_bob(db: Path, **fields: object) -> None:
+async def as_bob(db: Ref, **fields: object) -> None:
     """Bob saves review fields from elsewhere (his own connection, his clock)."""
     async with await Store.open(db, clock=lambda: BOB_AT) as store:
         await store.save_review(1, actor="bob", **fields)  # type: ignore[arg-type]
 
 
-async def review_events(db: Path) -> int:
+async def review_events(db: Ref) -> int:
     return sum(e.kind is Kind.REVIEW for e in await events(db))
+
+
+async def declared_on(ref: Ref) -> Ref:
+    """`declared`'s incident in the record `ref` (on either backend)."""
+    async with await Store.open(ref, clock=frozen) as store:
+        await store.declare(
+            "Checkout down",
+            actor="alice",
+            severity=Severity.SEV2,
+            at=NOW - timedelta(minutes=5),
+            commander="",
+        )
+    return ref
 
 
 async def open_review_form(pilot: Pilot[None]) -> FormScreen:
@@ -146,8 +161,8 @@ async def test_an_unchanged_form_says_so_and_writes_nothing(tmp_path: Path) -> N
 # ------------------------------------------------------------------ the Store
 
 
-async def test_store_conflict_rules(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_store_conflict_rules(db_ref: Ref) -> None:
+    db = await declared_on(db_ref)
     async with await Store.open(db, clock=lambda: NOW) as store:
         await store.save_review(1, actor="alice", summary="a0", root_cause="r0")
         await as_bob(db, summary="b1")
@@ -186,8 +201,8 @@ async def test_store_conflict_rules(tmp_path: Path) -> None:
             await store.save_review(1, actor="alice", whys=["ok", " "])
 
 
-async def test_replay_rebuilds_the_review_after_clears_and_refusals(tmp_path: Path) -> None:
-    db = await declared(tmp_path)
+async def test_replay_rebuilds_the_review_after_clears_and_refusals(db_ref: Ref) -> None:
+    db = await declared_on(db_ref)
     async with await Store.open(db) as store:
         await store.save_review(1, actor="alice", summary="s", whys=["w"], lessons="l")
         await store.save_review(1, actor="alice", base={"summary": "s"}, summary="", whys=[])
@@ -206,8 +221,8 @@ async def test_replay_rebuilds_the_review_after_clears_and_refusals(tmp_path: Pa
 # ------------------------------------------------------------------ the CLI
 
 
-def test_cli_sets_only_the_given_fields_and_empty_clears(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
+def test_cli_sets_only_the_given_fields_and_empty_clears(tmp_path: Path, db_ref: Ref) -> None:
+    cli = Cli(tmp_path, db_ref)
     cli.ok("declare", "x")
     cli.ok("review", "INC-1", "--summary", "alice's", "--lessons", "canary")
     cli.ok("review", "INC-1", "--summary", "bob's careful summary", user="bob")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from helpers.builders import T0, Clock, act, ev, incident, state, upd
+from helpers.db import Ref
 
 from ircmd import rules
 from ircmd.models import (
@@ -45,8 +45,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "rules.db", clock=clock)
+async def store(db_ref: Ref, clock: Clock) -> AsyncIterator[Store]:
+    s = await Store.open(db_ref, clock=clock)
     try:
         yield s
     finally:

@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 from helpers.cli import assert_ok, ircmd
-from helpers.db import Db, query
+from helpers.db import Ref, rows
 from helpers.processes import DEADLINE, Holder
 from helpers.serve import (
     GRAFANA_TOKEN,
@@ -35,19 +35,19 @@ Start = type[Server]
 
 
 @pytest.fixture
-def db_path(db_ref: Db) -> Db:
+def db_path(db_ref: Ref) -> Ref:
     """serve's behaviour is the same on both backends: every test here runs on each."""
     return db_ref
 
 
 def alert_events(db: Path) -> list[tuple[int, str, str]]:
     """(incident, fingerprint, status) of every alert event, in order."""
-    rows = query(db, "SELECT incident_id, data FROM events WHERE kind = 'alert' ORDER BY id")
-    return [(n, json.loads(d)["fingerprint"], json.loads(d)["status"]) for n, d in rows]
+    found = rows(db, "SELECT incident_id, data FROM events WHERE kind = 'alert' ORDER BY id")
+    return [(n, json.loads(d)["fingerprint"], json.loads(d)["status"]) for n, d in found]
 
 
 def incidents(db: Path) -> list[tuple[int, str, str, str, str]]:
-    return query(db, "SELECT id, title, severity, status, type FROM incidents ORDER BY id")
+    return rows(db, "SELECT id, title, severity, status, type FROM incidents ORDER BY id")
 
 
 def untriaged(db: Path) -> set[int]:
@@ -78,7 +78,7 @@ def test_a_token_that_is_missing_wrong_or_another_sources_is_refused(
         assert r.status == 401, (token, r.body)
         assert "token" in r.json()["error"]
     assert s.post("nosuchsource", payload).status == 404
-    assert query(db_path, "SELECT count(*) FROM events") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM events") == [(0,)]
     # Refusals are in serve's log too, one JSON line each.
     assert s.post("alertmanager", payload).status == 200
     s.stop()
@@ -133,7 +133,7 @@ def test_a_malformed_payload_is_a_4xx_with_one_line_and_writes_nothing(
     assert r.headers["Content-Type"].startswith("application/json")
     assert r.body.count(b"\n") == 0
     assert says.lower() in r.json()["error"].lower()
-    assert query(db_path, "SELECT count(*) FROM events") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM events") == [(0,)]
 
 
 def test_a_body_over_one_mebibyte_is_refused_unread(
@@ -144,7 +144,7 @@ def test_a_body_over_one_mebibyte_is_refused_unread(
     r = s.post("alertmanager", big)
     assert r.status == 413
     assert "larger than" in r.json()["error"]
-    assert query(db_path, "SELECT count(*) FROM events") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM events") == [(0,)]
 
 
 def test_a_firing_alert_opens_a_reported_incident_by_its_route(
@@ -156,15 +156,15 @@ def test_a_firing_alert_opens_a_reported_incident_by_its_route(
     assert r.status == 200
     assert r.json()["opened"] == ["INC-1"]
     assert incidents(db_path) == [(1, "5xx rate high", "SEV2", "reported", "outage")]
-    started, detected, declared_by = query(
+    started, detected, declared_by = rows(
         db_path, "SELECT started_at, detected_at, declared_by FROM incidents"
     )[0]
     assert started.startswith("2026-12-01T10:00:00")
     assert datetime.fromisoformat(detected) >= before
     assert declared_by == "alerts:alertmanager"
-    assert query(db_path, "SELECT role, person FROM roles") == []  # triage names the lead
+    assert rows(db_path, "SELECT role, person FROM roles") == []  # triage names the lead
     # The route's playbook is applied.
-    assert query(db_path, "SELECT name FROM playbooks_applied") == [("service-outage",)]
+    assert rows(db_path, "SELECT name FROM playbooks_applied") == [("service-outage",)]
     # Re-sent: one event, not two. Another pod of the same group: attached.
     assert s.post("alertmanager", alertmanager(am_alert("fp1"))).json()["duplicates"] == 1
     r = s.post("alertmanager", alertmanager(am_alert("fp2", pod="b")))
@@ -369,7 +369,7 @@ def test_a_serve_killed_while_writing_leaves_every_payload_whole_or_absent(
         for p in pending:
             p.result(DEADLINE)
     # Each payload's incident has all its 100 alerts or does not exist.
-    per_incident = query(
+    per_incident = rows(
         db_path, "SELECT incident_id, count(*) FROM events WHERE kind = 'alert' GROUP BY 1"
     )
     assert per_incident and all(count == 100 for _, count in per_incident)
@@ -429,11 +429,11 @@ def test_serve_stops_on_sigterm_and_leaves_the_presence_line(
 ) -> None:
     s = server(db_path, config)
     deadline = time.monotonic() + DEADLINE
-    while not query(db_path, "SELECT person FROM presence") and time.monotonic() < deadline:
+    while not rows(db_path, "SELECT person FROM presence") and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert query(db_path, "SELECT person FROM presence") == [("serve",)]
+    assert rows(db_path, "SELECT person FROM presence") == [("serve",)]
     assert s.stop() == 0
-    assert query(db_path, "SELECT person FROM presence") == []
+    assert rows(db_path, "SELECT person FROM presence") == []
 
 
 def test_a_config_file_others_can_read_is_refused(tmp_path: Path, db_path: Path) -> None:

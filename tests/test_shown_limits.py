@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.db import Ref
 
 from ircmd.config import resolve
 from ircmd.models import MAX_TEXT_BYTES, Audience, InvalidInput, Severity, Status
@@ -17,6 +18,13 @@ from ircmd.store import Store
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LIMIT = 10
+
+
+@pytest.fixture
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
 
 Write = Callable[[Store, str], Awaitable[Any]]
 # Every verb that stores free text, each given `text` as that text.

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import RunCli, assert_ok
+from helpers.db import Ref
 
 from ircmd import display
+
+
+@pytest.fixture
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
 
 # Every character a terminal or a reader may take as the end of a line.
 BREAKS = ["\n", "\r\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]

@@ -12,11 +12,19 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.db import Ref
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ircmd import rules
 from ircmd.models import InvalidInput
+
+
+@pytest.fixture
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
+
 
 # Unicode's Default_Ignorable_Code_Point, written out from DerivedCoreProperties.txt
 # (independently of the table in rules.py, which this checks).

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import RunCli, assert_error, assert_ok, event_count
+from helpers.db import Ref
 from helpers.screen import declared, message_text, running, submit, until
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,6 +26,12 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 STARTED = T0 - timedelta(hours=2)  # impact start: the incident's origin
 SKEW = timedelta(minutes=1)
 WEEK = timedelta(days=7)
+
+
+@pytest.fixture
+def db_path(db_ref: Ref) -> Ref:
+    """The record `run_cli` writes: on each backend in turn."""
+    return db_ref
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import Cli
+from helpers.db import Ref
 from helpers.serve import Server, write_config
 
 from ircmd.models import Status
@@ -130,8 +131,8 @@ def published(cli: Cli) -> None:
     cli.ok("declare", "Unpublished thing", "--no-playbook")
 
 
-def test_the_page_shows_only_what_the_commander_published(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
+def test_the_page_shows_only_what_the_commander_published(tmp_path: Path, db_ref: Ref) -> None:
+    cli = Cli(tmp_path, db_ref)
     published(cli)
     # Only the commander (or deputy) names the incident in public.
     cli.fails("public-title", "INC-1", "Mine", says="commander")
@@ -145,8 +146,10 @@ def test_the_page_shows_only_what_the_commander_published(tmp_path: Path) -> Non
             assert secret not in text, (name, secret)
 
 
-def test_serve_answers_the_same_bytes_as_status_page(tmp_path: Path, server: type[Server]) -> None:
-    cli = Cli(tmp_path)
+def test_serve_answers_the_same_bytes_as_status_page(
+    tmp_path: Path, db_ref: Ref, server: type[Server]
+) -> None:
+    cli = Cli(tmp_path, db_ref)
     published(cli)
     out = tmp_path / "site"
     cli.ok("status-page", "--out", str(out))
@@ -163,8 +166,8 @@ def test_serve_answers_the_same_bytes_as_status_page(tmp_path: Path, server: typ
     assert "default-src 'none'" in s.get("/status").headers["Content-Security-Policy"]
 
 
-def test_status_page_is_refused_to_a_read_only_session(tmp_path: Path) -> None:
-    cli = Cli(tmp_path)
+def test_status_page_is_refused_to_a_read_only_session(tmp_path: Path, db_ref: Ref) -> None:
+    cli = Cli(tmp_path, db_ref)
     published(cli)
     cli.fails("--read-only", "status-page", "--out", str(tmp_path / "site"), says="read-only")
     assert not (tmp_path / "site").exists()

@@ -1,5 +1,6 @@
-"""The Store in-process, on real SQLite files: the chain, the rules it enforces,
-refusals that leave the file untouched, and the database faults it reports."""
+"""The Store in-process, on a real SQLite file and a real PostgreSQL database: the
+chain, the rules it enforces, refusals that leave the record untouched, and the
+database faults it reports (the faults of a file on SQLite only)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import db
+from helpers.db import Ref, dump
 
 from ircmd.models import (
     MAX_TEXT_BYTES,
@@ -41,36 +44,26 @@ class Clock:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(db_path, clock=Clock())
+async def store(db_ref: Ref) -> AsyncIterator[Store]:
+    s = await Store.open(db_ref, clock=Clock())
     try:
         yield s
     finally:
         await s.close()
 
 
-def dump(db: Path) -> list[tuple[object, ...]]:
-    """Every row of every table: to prove a refused write changed nothing."""
-    with sqlite3.connect(db) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
-        ]
-        return [(t, *row) for t in tables for row in conn.execute(f"SELECT * FROM {t}")]
-
-
-async def test_declare_numbers_incidents_and_chains_events(store: Store, db_path: Path) -> None:
+async def test_declare_numbers_incidents_and_chains_events(store: Store, db_ref: Ref) -> None:
     a = await store.declare("API down", actor="alice", severity=Severity.SEV1)
     b = await store.declare("Slow search", actor="bob")
     assert (a.key, b.key) == ("INC-1", "INC-2")
     assert a.status is Status.REPORTED and b.severity is Severity.SEV3  # suggested
     ev = await store.log("INC-1", "note", actor="carol")
     assert ev.id == 3 and ev.incident == "INC-1" and ev.actor == "carol"
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute(
-            "SELECT id, incident_id, occurred_at, recorded_at, actor, kind, text, data,"
-            " prev_hash, hash FROM events ORDER BY id"
-        ).fetchall()
+    rows = db.rows(
+        db_ref,
+        "SELECT id, incident_id, occurred_at, recorded_at, actor, kind, text, data,"
+        " prev_hash, hash FROM events ORDER BY id",
+    )
     assert [r[0] for r in rows] == [1, 2, 3]
     assert rows[0][8] == GENESIS
     for prev, row in itertools.pairwise(rows):
@@ -89,7 +82,6 @@ async def test_text_is_stored_byte_for_byte(store: Store) -> None:
         "[@click=app.quit]x",
         "\x1b[31mred\x1b[0m\x07",
         "tab\there\r\nCRLF",
-        "nul\x00inside",
         "\u202eevil RTL",
         "  leading and trailing  ",
         "x" * MAX_TEXT_BYTES,
@@ -99,6 +91,26 @@ async def test_text_is_stored_byte_for_byte(store: Store) -> None:
     got = [e.text for e in await store.events("INC-1") if e.kind is Kind.NOTE]
     assert got == texts
     assert (await store.incident(1)).title == "[bold]title[/bold]"
+    assert (await store.verify()).ok
+
+
+async def test_nul_is_kept_on_sqlite_and_refused_cleanly_on_postgresql(
+    store: Store, db_ref: Ref
+) -> None:
+    """PostgreSQL's text cannot hold U+0000: the write is refused in one line, whole,
+    rather than stored altered (the hash covers the text as given)."""
+    await store.declare("x", actor="alice")
+    before = dump(db_ref)
+    if db.is_pg(db_ref):
+        with pytest.raises(InvalidInput, match="NUL"):
+            await store.log(1, "nul\x00inside", actor="alice")
+        with pytest.raises(InvalidInput, match="NUL"):
+            await store.declare("nul\x00title", actor="alice")
+        assert dump(db_ref) == before
+        await store.log(1, "after", actor="alice")  # the connection is still good
+    else:
+        await store.log(1, "nul\x00inside", actor="alice")
+        assert (await store.events(1))[-1].text == "nul\x00inside"
     assert (await store.verify()).ok
 
 
@@ -179,17 +191,17 @@ REFUSALS: dict[str, tuple[Callable[[Store], Awaitable[object]], type[Exception],
 
 
 @pytest.mark.parametrize("refusal", list(REFUSALS))
-async def test_refused_writes_leave_the_file_unchanged(
-    store: Store, db_path: Path, refusal: str
+async def test_refused_writes_leave_the_record_unchanged(
+    store: Store, db_ref: Ref, refusal: str
 ) -> None:
     write, error, message = REFUSALS[refusal]
     await store.declare("x", actor="alice")
     await store.set_status(1, Status.CONTAINED, actor="alice")
-    before = dump(db_path)
+    before = dump(db_ref)
     with pytest.raises(IrcmdError) as caught:
         await write(store)
     assert type(caught.value) is error and message in str(caught.value), repr(caught.value)
-    assert dump(db_path) == before
+    assert dump(db_ref) == before
     assert (await store.verify()).ok
 
 
@@ -232,16 +244,16 @@ async def test_backdated_entry_keeps_both_times(store: Store) -> None:
     assert stored.occurred_at == ev.occurred_at and stored.recorded_at == ev.recorded_at
 
 
-async def test_read_only_store_refuses_writes(db_path: Path) -> None:
-    async with await Store.open(db_path) as rw:
+async def test_read_only_store_refuses_writes(db_ref: Ref) -> None:
+    async with await Store.open(db_ref) as rw:
         await rw.declare("x", actor="alice")
-    before = dump(db_path)
-    async with await Store.open(db_path, read_only=True) as ro:
+    before = dump(db_ref)
+    async with await Store.open(db_ref, read_only=True) as ro:
         with pytest.raises(ReadOnly, match="read-only"):
             await ro.log(1, "nope", actor="alice")
         assert len(await ro.events()) == 1
         assert (await ro.verify()).ok
-    assert dump(db_path) == before
+    assert dump(db_ref) == before
 
 
 async def test_read_only_missing_database_is_not_created(tmp_path: Path) -> None:
@@ -274,37 +286,30 @@ async def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
         await Store.open(db)
 
 
-async def test_newer_schema_is_refused(db_path: Path) -> None:
-    async with await Store.open(db_path) as s:
+async def test_newer_schema_is_refused(db_ref: Ref) -> None:
+    async with await Store.open(db_ref) as s:
         await s.declare("x", actor="alice")
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("PRAGMA user_version = 99")
+    db.set_schema_version(db_ref, 99)
     for ro in (False, True):
         with pytest.raises(StorageError, match="schema version 99, newer"):
-            await Store.open(db_path, read_only=ro)
+            await Store.open(db_ref, read_only=ro)
 
 
-async def test_locked_by_another_writer(db_path: Path) -> None:
-    async with await Store.open(db_path) as s:
+async def test_locked_by_another_writer(db_ref: Ref) -> None:
+    async with await Store.open(db_ref) as s:
         await s.declare("x", actor="alice")
-    other = sqlite3.connect(db_path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        async with await Store.open(db_path, timeout=0.3) as s:
+    async with await Store.open(db_ref, timeout=0.3) as s:
+        with db.write_lock_held(db_ref):
             loop = asyncio.get_running_loop()
             start = loop.time()
             with pytest.raises(StorageError, match=r"locked by another writer for more than 0.3 s"):
                 await s.log(1, "blocked", actor="alice")
             assert loop.time() - start >= 0.25
-            # Reads still work under WAL while another holds the write lock.
+            # Reads still work while another holds the write lock.
             assert len(await s.events()) == 1
-            other.execute("ROLLBACK")
-            await s.log(1, "after", actor="alice")  # the same connection recovers
-            assert len(await s.events()) == 2
-    finally:
-        if other.in_transaction:
-            other.execute("ROLLBACK")
-        other.close()
+        await s.log(1, "after", actor="alice")  # the same connection recovers
+        assert len(await s.events()) == 2
+        assert (await s.verify()).ok
 
 
 async def test_concurrent_coroutines_on_one_store(store: Store) -> None:
@@ -316,7 +321,9 @@ async def test_concurrent_coroutines_on_one_store(store: Store) -> None:
     assert (await store.verify()).ok
 
 
-async def test_backup_copy_verifies(store: Store, tmp_path: Path) -> None:
+async def test_backup_copy_verifies(db_path: Path, tmp_path: Path) -> None:
+    """SQLite only: its backup is a database file (PostgreSQL's is pg_dump's)."""
+    store = await Store.open(db_path, clock=Clock())
     await store.declare("x", actor="alice")
     await store.log(1, "y", actor="alice")
     dest = await store.backup(tmp_path / "bk" / "copy.db")
@@ -325,3 +332,4 @@ async def test_backup_copy_verifies(store: Store, tmp_path: Path) -> None:
         assert [e.text for e in await copy.events()] == ["x", "y"]
     with pytest.raises(InvalidInput, match="already exists"):
         await store.backup(dest)
+    await store.close()

@@ -1,5 +1,5 @@
-"""The verbs as plain functions over one transaction on an in-memory database: no
-asyncio, no file, no Store. Each test runs a verb the way the Store does (one
+"""The verbs as plain functions over one transaction, on an in-memory SQLite
+database and on a PostgreSQL one: no asyncio, no file, no Store. Each test runs a verb the way the Store does (one
 `transaction`) and checks what it wrote, or that a refusal wrote nothing."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pytest
 
@@ -32,7 +32,9 @@ from ircmd.models import (
 )
 from ircmd.store import presence, queries, verify
 from ircmd.store.connection import fresh_schema
-from ircmd.store.dialect import SQLITE
+from ircmd.store.dialect import SQLITE, Dialect
+from ircmd.store.postgres import POSTGRESQL
+from ircmd.store.postgres import connect as pg_connect
 from ircmd.store.reader import Connection, Reader
 from ircmd.store.tx import Tx, transaction
 from ircmd.store.verbs import actions, checklist, comms, evidence, incident, review
@@ -46,30 +48,40 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 class Db:
     """One in-memory record and a way to run verbs on it, as the Store would."""
 
-    def __init__(self) -> None:
-        self.conn = fresh_schema()
-        self.conn.isolation_level = None  # transactions are the verbs' own
-        self.conn.row_factory = sqlite3.Row
+    def __init__(self, url: str | None = None) -> None:
+        self.conn: Any
+        self.dialect: Dialect
+        if url is None:
+            self.conn = fresh_schema()
+            self.conn.isolation_level = None  # transactions are the verbs' own
+            self.conn.row_factory = sqlite3.Row
+            self.dialect = SQLITE
+        else:
+            self.conn = pg_connect(url, read_only=False, timeout=5)
+            self.dialect = POSTGRESQL
         self.max_text = 64 * 1024
         self.force_time = False
 
     def run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
         def work(conn: Connection) -> T:
-            tx = Tx(conn, SQLITE, lambda: NOW, max_text=self.max_text, force_time=self.force_time)
+            tx = Tx(
+                conn, self.dialect, lambda: NOW, max_text=self.max_text, force_time=self.force_time
+            )
             return verb(tx, *args, **kw)
 
-        return transaction(self.conn, SQLITE, work, timeout=1)
+        return transaction(self.conn, self.dialect, work, timeout=1)
 
     def read(self) -> Reader:
-        return Reader(self.conn, SQLITE)
+        return Reader(self.conn, self.dialect)
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
-@pytest.fixture
-def db() -> Iterator[Db]:
-    d = Db()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> Iterator[Db]:
+    """An empty record in memory (SQLite) or in a new PostgreSQL database."""
+    d = Db(None if request.param == "sqlite" else request.getfixturevalue("pg_url"))
     try:
         yield d
     finally:

@@ -40,6 +40,7 @@ _TRIGGERS = {
     ("events", "events_append_only"): "ircmd_events_append_only",
     ("events", "events_notify"): "ircmd_events_notify",
     ("events", "events_identity"): "ircmd_events_identity",
+    ("deliveries", "deliveries_id"): "ircmd_deliveries_id",
 }
 
 

@@ -41,8 +41,14 @@ _REVIEW_COLUMNS = (
 
 
 def statements(ev: Event | Chained, dialect: Dialect = SQLITE) -> list[Statement]:
-    """The statements `ev` implies, in `dialect`'s spelling."""
+    """The statements `ev` implies, in `dialect`'s spelling (its placeholders)."""
     return [(dialect.sql(sql), params) for sql, params in _statements(ev, dialect)]
+
+
+def portable_statements(ev: Event | Chained, dialect: Dialect) -> list[Statement]:
+    """The same statements with `?` placeholders, for a `Reader`, which spells each
+    statement it runs itself (`dialect.sql` must be applied exactly once)."""
+    return _statements(ev, dialect)
 
 
 _IMPACT_COLUMNS = (

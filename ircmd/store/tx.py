@@ -26,7 +26,7 @@ from .. import rules
 from ..domain import MAX_TEXT_BYTES, DatabaseReplaced, Kind, StorageError
 from ..hooks import outbox
 from .dialect import Dialect
-from .projections import statements
+from .projections import portable_statements
 from .reader import Connection, IncidentRef, Reader
 from .record import GENESIS, Chained, encode_data, event_hash, from_ts, ts
 
@@ -170,7 +170,8 @@ def begin(conn: Connection, dialect: Dialect, timeout: float) -> None:
             conn.execute(dialect.begin_write)
             return
         except Exception as e:
-            # A wait that timed out on PostgreSQL aborts the transaction it began.
+            # PostgreSQL's BEGIN has run when the lock times out: end that aborted
+            # transaction, so a retry (or the next write) starts clean.
             rollback(conn)
             if not dialect.busy(e) or time.monotonic() >= deadline:
                 raise
@@ -245,6 +246,6 @@ def append_event(
         prev_hash=prev_hash,
         hash=digest,
     )
-    for sql, params in statements(ev, db.dialect):  # already in the dialect's spelling
-        db.conn.execute(sql, params)
+    for sql, params in portable_statements(ev, db.dialect):
+        db.execute(sql, params)
     return ev

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
-from helpers.db import query
+from helpers.db import rows
 
 from ircmd.store.postgres import is_url
 
@@ -81,7 +81,7 @@ def other_address(db: Path | str) -> Path | str:
     two machines would connect from two addresses."""
     if not is_url(db):
         return db
-    [(sockets, port)] = query(
+    [(sockets, port)] = rows(
         db, "SELECT current_setting('unix_socket_directories'), current_setting('port')"
     )
     name = str(db).rpartition("/")[2]
@@ -114,10 +114,10 @@ def test_note_typed_in_one_terminal_appears_in_the_other(
     assert notes == [("alice", "hello from alice"), ("bob", "bob here too")]
     if is_url(db_path):  # two sessions from two client addresses: TCP and the unix socket
         name = str(db_path).rpartition("/")[2]
-        peers = query(
+        peers = rows(
             db_path,
             "SELECT DISTINCT coalesce(host(client_addr), 'local') FROM pg_stat_activity"
             " WHERE datname = ? AND application_name = 'ircmd'",
-            name,
+            (name,),
         )
         assert sorted(p for (p,) in peers) == ["127.0.0.1", "local"], peers

@@ -119,9 +119,10 @@ def assert_error(r: subprocess.CompletedProcess[str], *needles: str) -> str:
 
 
 def event_count(db: Path | str) -> int:
-    from .db import query
+    """The number of events in the record, on either backend."""
+    from helpers import db as records
 
-    return int(query(db, "SELECT count(*) FROM events")[0][0])
+    return records.event_count(db)
 
 
 @dataclass
@@ -137,12 +138,13 @@ class Run:
 
 
 class Cli:
-    """`ircmd` on `root/ircmd.db` with HOME and the XDG dirs under `root` (the config
-    directory is `root/config/ircmd`), as alice unless told otherwise."""
+    """`ircmd` on `root/ircmd.db` (or on `db`: a path or a PostgreSQL URL) with HOME
+    and the XDG dirs under `root` (the config directory is `root/config/ircmd`), as
+    alice unless told otherwise."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, db: Path | str | None = None) -> None:
         self.root = root
-        self.db = root / "ircmd.db"
+        self.db: Path | str = root / "ircmd.db" if db is None else db
         self.config = root / "config"
 
     def __call__(self, *args: str, user: str = "alice", **kw: Any) -> Run:
