@@ -263,7 +263,7 @@ def test_backup_is_pg_dump_and_restore_points_to_pg_restore(pg_url: str, tmp_pat
     assert_error(ircmd("backup", str(dest), db=pg_url, home=home), "already exists")
     assert_error(
         ircmd("restore", str(dest), db=pg_url, home=home),
-        "restore replaces a SQLite file",
+        "in place of a SQLite file",
         "pg_restore",
     )
     assert db.event_count(pg_url) == 1
