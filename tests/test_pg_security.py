@@ -31,6 +31,7 @@ from ircmd.config import Config, opened, resolve
 from ircmd.models import InvalidInput
 from ircmd.session import Session
 from ircmd.settings import load_settings
+from ircmd.store.pgsetup import Roles
 
 
 def login_url(url: str, login: str) -> str:
@@ -54,11 +55,11 @@ class Setup:
 
     @property
     def owner(self) -> str:
-        return f"{self.prefix}_owner"
+        return Roles(self.prefix).owner
 
     @property
     def app(self) -> str:
-        return f"{self.prefix}_app"
+        return Roles(self.prefix).app
 
     def as_login(self, login: str) -> str:
         return login_url(self.url, login)
