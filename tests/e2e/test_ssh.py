@@ -241,6 +241,7 @@ def path_attempts(target: Path) -> list[tuple[str, ...]]:
         ("anchor", "--sign", t),
         ("status-page", "--out", t),
         ("serve", "--cert", t, "--key", t, "--listen", "127.0.0.1:0"),
+        ("migrate", "--from", t, "--to", "postgresql://x@127.0.0.1:1/y"),
     ]
 
 
@@ -302,6 +303,8 @@ def test_a_read_only_key_writes_nothing(host: Host, tmp_path: Path) -> None:
         ("evidence", "add", "INC-1", "x", "--stdin"),
         ("status-page", "--out", str(tmp_path / "page")),
         ("serve", "--cert", str(host.db), "--key", str(host.db), "--listen", "127.0.0.1:0"),
+        ("migrate", "--from", str(host.db), "--to", "postgresql://x@127.0.0.1:1/y"),
+        ("pg-setup", "--apply"),
     ):
         r = host.run("viewer", *args, input="bytes")
         assert r.returncode != 0 and len(r.stderr.splitlines()) == 1, (args, r.stderr)
