@@ -474,7 +474,10 @@ def _waits_or_has_open(pid: int, ref: Ref) -> bool:
     if db.is_pg(ref):
         return bool(
             db.scalar(
-                ref, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                ref,
+                # The whole server's locks: only this test's database counts.
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             )
         )
     path = Path(ref)

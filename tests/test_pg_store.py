@@ -109,7 +109,8 @@ def _waiting_for_the_lock(url: str) -> int:
         db.scalar(
             url,
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            " AND objid = ?",
+            " AND objid = ? AND database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())",
             (WRITE_LOCK_KEY,),
         )
     )
@@ -119,7 +120,10 @@ def _holding_the_lock(url: str) -> int:
     return int(
         db.scalar(
             url,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = ?",
+            # pg_locks is the whole server's: other tests' databases take the same key.
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND objid = ? AND database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())",
             (WRITE_LOCK_KEY,),
         )
     )
