@@ -44,14 +44,25 @@ from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
 from .facade import Face, utc_now
 from .presence import PRESENCE_TIMEOUT
 from .reader import IncidentRef, Reader, hash_of
-from .record import event_from_row, ts
+from .record import Chained, event_from_row, ts
 from .tx import Clock, Tx
-from .verbs import actions, alerts, checklist, comms, deliveries, evidence, incident, review
+from .verbs import (
+    actions,
+    alerts,
+    checklist,
+    comms,
+    deliveries,
+    entries,
+    evidence,
+    incident,
+    review,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "PRESENCE_TIMEOUT", "Clock", "Store", "utc_now"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _Verb(Generic[P, T]):
@@ -76,6 +87,35 @@ class _Verb(Generic[P, T]):
 
         async def method(*args: P.args, **kw: P.kwargs) -> T:
             return await run(fn, *args, **kw)
+
+        return method
+
+
+class _Then(Generic[P, R, T]):
+    """A verb whose result is turned into what the Store returns (`then`) after the
+    transaction has committed: `store.log` chains the entry under the write lock and
+    builds its pydantic model afterwards, so other writers do not wait for the model's
+    validation (nor, in a fresh process, for pydantic's first import and schema build,
+    some 50 ms)."""
+
+    def __init__(self, fn: Callable[Concatenate[Tx, P], R], then: Callable[[R], T]) -> None:
+        self.fn = fn
+        self.then = then
+        self.__doc__ = fn.__doc__
+
+    @overload
+    def __get__(self, store: None, owner: type[Store]) -> Self: ...
+    @overload
+    def __get__(self, store: Store, owner: type[Store]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(
+        self, store: Store | None, owner: type[Store]
+    ) -> Self | Callable[P, Coroutine[Any, Any, T]]:
+        if store is None:
+            return self
+        fn, then, run = self.fn, self.then, store._run
+
+        async def method(*args: P.args, **kw: P.kwargs) -> T:
+            return then(await run(fn, *args, **kw))
 
         return method
 
@@ -223,7 +263,7 @@ class Store(Face):
     # ------------------------------------------------------------ the verbs
 
     declare = _Verb(incident.declare)
-    log = _Verb(incident.log)
+    log = _Then(entries.append_entry, Chained.event)
     log_lines = _Verb(incident.log_lines)
     amend = _Verb(incident.amend)
     set_severity = _Verb(incident.set_severity)
