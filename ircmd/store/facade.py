@@ -18,7 +18,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from ..domain import MAX_TEXT_BYTES, read_only_refusal
 from .dialect import SQLITE, Dialect
 from .reader import Connection, Reader
-from .tx import Clock, Target, Tx, transaction
+from .tx import Clock, Target, Tx, Write
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -65,9 +65,9 @@ class Face:
 
     def _write_job(
         self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs
-    ) -> Callable[[Connection], T]:
-        """`verb(tx, ...)` as one write transaction on a connection, to run as one
-        piece; refused at once in a read-only session."""
+    ) -> Write[T]:
+        """`verb(tx, ...)` as one write transaction on a connection; refused at once in
+        a read-only session."""
         if self.read_only:
             if self.standby:
                 raise read_only_refusal(
@@ -83,7 +83,7 @@ class Face:
             tx = Tx(conn, dialect, clock, max_text=max_text, force_time=force_time)
             return verb(tx, *args, **kw)
 
-        return lambda conn: transaction(conn, dialect, work, timeout=self.timeout, target=target)
+        return Write(dialect, work, self.timeout, target)
 
     def _read_job(
         self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs

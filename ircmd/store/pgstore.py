@@ -2,7 +2,8 @@
 the one thread it runs on.
 
 The Store's shape is kept: every verb and read is one hop to the connection's own
-thread (a one-thread executor here, aiosqlite's thread on SQLite). What differs is
+thread (a one-thread executor here; on SQLite, aiosqlite's thread for reads, while
+writes run on the event loop's own thread, `connection.write`). What differs is
 here: connecting by URL, reconnecting after the server went away, reading a large
 incident through a server-side cursor, the feed's version check (the newest event
 id: commits are announced by NOTIFY, not by a file) and backup (pg_dump).
@@ -22,6 +23,7 @@ from ..domain import StorageError
 from . import queries
 from .postgres import POSTGRESQL, Connection, connect, pg_errors, redact, session_facts
 from .reader import Reader
+from .tx import Write
 
 T = TypeVar("T")
 
@@ -64,6 +66,10 @@ class PgBackend:
                 return job(self._conn)
 
         return await loop.run_in_executor(self._thread, run)
+
+    async def write(self, job: Write[T]) -> T:
+        """Whole, in one hop (`call`): the server, not this process, queues the writers."""
+        return await self.call(job)
 
     async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncGenerator[list[Any]]:
         """Through a server-side cursor in one read transaction."""

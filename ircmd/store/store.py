@@ -1,13 +1,15 @@
-"""The Store: the async face of the record, one hop to the connection's thread per call.
+"""The Store: the async face of the record.
 
 Each verb (`verbs/`) is a plain synchronous function over one write transaction
-(`tx.Tx`); the Store runs it whole, BEGIN IMMEDIATE to COMMIT, in one call on the
-connection's own thread (`connection.call`), so the write lock is held for the
-time the work takes and not for a round trip through the event loop per
-statement. A per-process asyncio lock keeps coroutines sharing the one connection
-out of each other's transactions. A caller cancelled while its call runs does not
-stop it: the thread finishes the transaction (COMMIT or ROLLBACK) either way, so
-no transaction is ever left holding the lock.
+(`tx.Tx`); the Store runs it whole, BEGIN IMMEDIATE to COMMIT, in one piece, so the
+write lock is held for the time the work takes and not for a round trip through
+the event loop per statement. On SQLite that piece runs on the event loop's own
+thread, which waits for the lock without blocking (`connection.write`); reads, and
+every call on PostgreSQL, take one hop to the connection's thread. A per-process
+asyncio lock keeps coroutines sharing the one connection out of each other's
+transactions. A caller cancelled while its transaction runs does not stop it: the
+transaction is never awaited in the middle (on PostgreSQL the thread finishes it),
+so it ends in COMMIT or ROLLBACK and never leaves the lock held.
 """
 
 from __future__ import annotations
@@ -40,12 +42,12 @@ from ..models import (
 )
 from ..statuspage import PublicIncident
 from . import presence, queries, verify
-from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors
+from .connection import DEFAULT_TIMEOUT, call, open_db, sqlite_errors, write
 from .facade import Face, utc_now
 from .presence import PRESENCE_TIMEOUT
 from .reader import IncidentRef, Reader, hash_of
 from .record import Chained, event_from_row, ts
-from .tx import Clock, Tx
+from .tx import Clock, Tx, Write
 from .verbs import (
     actions,
     alerts,
@@ -128,6 +130,10 @@ class Backend(Protocol):
         """`job(connection)` in one hop to the connection's thread, errors in one line."""
         ...
 
+    async def write(self, job: Write[T]) -> T:
+        """The write transaction `job`, errors in one line."""
+        ...
+
     def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncGenerator[list[Any]]:
         """The rows of one query, `size` at a time, read through one cursor."""
         ...
@@ -154,6 +160,11 @@ class SqliteBackend:
     async def call(self, job: Callable[[Any], T]) -> T:
         with sqlite_errors(self._path, self._timeout):
             return await call(self.db, job)
+
+    async def write(self, job: Write[T]) -> T:
+        """On the event loop's thread, waiting for the lock there (`connection.write`)."""
+        with sqlite_errors(self._path, self._timeout):
+            return await write(self.db, job)
 
     async def chunks(self, sql: str, params: Sequence[Any], size: int) -> AsyncGenerator[list[Any]]:
         with sqlite_errors(self._path, self._timeout):
@@ -247,10 +258,10 @@ class Store(Face):
         return await self._backend.call(job)
 
     async def _run(self, verb: Callable[Concatenate[Tx, P], T], *args: P.args, **kw: P.kwargs) -> T:
-        """Run `verb(tx, ...)` in one write transaction, in one hop to the thread."""
+        """Run `verb(tx, ...)` in one write transaction (`Backend.write`)."""
         job = self._write_job(verb, *args, **kw)
         async with self._lock:
-            return await self._call(job)
+            return await self._backend.write(job)
 
     async def _read(
         self, query: Callable[Concatenate[Reader, P], T], *args: P.args, **kw: P.kwargs

@@ -16,11 +16,11 @@ import functools
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from .. import rules
 from ..domain import MAX_TEXT_BYTES, DatabaseReplaced, Kind, StorageError
@@ -131,6 +131,20 @@ class Target:
     file_id: tuple[int, int] | None
 
 
+@dataclass(frozen=True)
+class Write(Generic[T]):
+    """One write transaction to run (`Face._write_job`): called on a connection, it is
+    `transaction` whole; the Store on SQLite runs its parts itself (`connection.write`)."""
+
+    dialect: Dialect
+    work: Callable[[Connection], T]
+    timeout: float
+    target: Target | None
+
+    def __call__(self, conn: Connection) -> T:
+        return transaction(conn, self.dialect, self.work, timeout=self.timeout, target=self.target)
+
+
 def transaction(
     conn: Connection,
     dialect: Dialect,
@@ -142,6 +156,13 @@ def transaction(
     """Run `work` inside one write transaction on `conn` (see the module's docstring);
     `target` is the file to check (None: a database with no file, in memory)."""
     begin(conn, dialect, timeout)
+    return finish(conn, work, target)
+
+
+def finish(conn: Connection, work: Callable[[Connection], T], target: Target | None) -> T:
+    """`transaction` from the moment the write lock is held: the path check, `work`,
+    COMMIT; any failure rolls back. Apart from `begin` so that a caller may wait for
+    the lock its own way (`Store` on SQLite: `lock_waits`)."""
     try:
         if target is not None:
             still_at_path(target)
@@ -164,18 +185,34 @@ def begin(conn: Connection, dialect: Dialect, timeout: float) -> None:
     retrying in short jittered steps keeps every writer in the race.
     """
     deadline = time.monotonic() + timeout
+    for pause in pauses():
+        if take_lock(conn, dialect, deadline):
+            return
+        time.sleep(pause)
+
+
+def take_lock(conn: Connection, dialect: Dialect, deadline: float) -> bool:
+    """One attempt at the write lock: True once held, False while another writer
+    holds it, and that writer's error itself once `deadline` (time.monotonic) has
+    passed, or any other error at once."""
+    try:
+        conn.execute(dialect.begin_write)
+        return True
+    except Exception as e:
+        # PostgreSQL's BEGIN has run when the lock times out: end that aborted
+        # transaction, so a retry (or the next write) starts clean.
+        rollback(conn)
+        if not dialect.busy(e) or time.monotonic() >= deadline:
+            raise
+    return False
+
+
+def pauses() -> Iterator[float]:
+    """`begin`'s sleeps between attempts: jittered, so that waiting writers do not
+    retry in step, and short (at most 10 ms), so that none falls behind."""
     pause = 0.001
     while True:
-        try:
-            conn.execute(dialect.begin_write)
-            return
-        except Exception as e:
-            # PostgreSQL's BEGIN has run when the lock times out: end that aborted
-            # transaction, so a retry (or the next write) starts clean.
-            rollback(conn)
-            if not dialect.busy(e) or time.monotonic() >= deadline:
-                raise
-        time.sleep(random.uniform(0, pause))
+        yield random.uniform(0, pause)
         pause = min(pause * 2, 0.01)
 
 
