@@ -4,8 +4,8 @@ Both runs use the same pragmas (WAL, synchronous=FULL) and one BEGIN IMMEDIATE .
 COMMIT per entry, in fresh databases in the same directory, in the same run. The raw
 baseline writes the same event rows, hash chain included (read the chain head,
 sha256, INSERT), with no rule checks, no projections, no asyncio; the Store also
-checks the incident, builds the Event, updates the incidents projection and hops to
-aiosqlite's thread once per entry.
+checks the incident, builds the Event, updates the incidents projection and runs
+in an asyncio event loop (writes on the loop's thread, waiting for the lock there).
 
 The baseline is the better of two ways to wait for the write lock, each run: SQLite's
 own busy handler (a long busy_timeout; it backs off to 100 ms sleeps) and the

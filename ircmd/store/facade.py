@@ -2,8 +2,8 @@
 commands) and the synchronous `SyncStore` (one-shot commands that must start fast).
 
 A face holds the open file's settings and turns a verb call into one function of
-the connection: the whole write transaction (`transaction`) or one read, which
-the async face runs in one hop to its thread and the synchronous face runs in
+the connection: the whole write transaction (`tx.Write`) or one read, which the
+async face runs in one piece (see `store`) and the synchronous face runs in
 place. The read-only refusal, the checks of `Tx` and SQLite's one-line errors are
 thereby the same whichever face a command uses.
 """

@@ -1,3 +1,3 @@
 """The domain verbs: each a plain synchronous function over one write transaction
-(`tx.Tx`), grouped by area. `Store` runs each in one hop to its connection's thread;
+(`tx.Tx`), grouped by area. `Store` runs each whole, in one piece;
 tests call them directly on an in-memory database."""
