@@ -75,7 +75,14 @@ def lock_waits() -> Iterator[float]:
         yield pause
 
 
-async def write(db: aiosqlite.Connection, job: tx.Write[T]) -> T:
+def busy_wait(conn: sqlite3.Connection, on: bool) -> None:
+    """Let SQLite's busy handler wait on `conn` (BUSY_STEP_MS: for reads, and for
+    `tx.begin` on a connection thread), or not at all (0: for `write`, which waits
+    on the event loop instead)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS if on else 0}")
+
+
+async def write(db: aiosqlite.Connection, job: tx.Write[T], *, switch: bool) -> T:
     """Run the write transaction `job` on the event loop's own thread, waiting for
     the write lock without blocking the loop (`lock_waits`).
 
@@ -84,24 +91,23 @@ async def write(db: aiosqlite.Connection, job: tx.Write[T]) -> T:
     largest cost (bench/writes: Store/raw 0.33; the same transactions with no hop,
     0.64): meanwhile a waiting process takes the lock, so the writer loses its warm
     caches and waits for SQLite's backoff. Each attempt here fails at once when the
-    lock is held (busy_timeout 0, for this write only: reads on the connection's
+    lock is held (busy_timeout 0, while writing only: reads on the connection's
     thread keep theirs); once BEGIN IMMEDIATE succeeds, the rest runs in place, so
     the loop is held for the transaction itself (a fraction of a millisecond plus
     the fsync), never for the wait. The Store's lock keeps the connection's thread
-    idle meanwhile.
+    idle meanwhile. `switch`: the connection's busy handler still waits, turn it off
+    first (`busy_wait`; the Store turns it on again before its next read).
     """
     import asyncio  # here: one-shot commands import this module and run without it
 
     conn = db._conn
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + job.timeout
-        waits = lock_waits()
-        while not tx.take_lock(conn, job.dialect, deadline):
-            await asyncio.sleep(next(waits))
-        return tx.finish(conn, job.work, job.target)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+    if switch:
+        busy_wait(conn, False)
+    deadline = time.monotonic() + job.timeout
+    waits = lock_waits()
+    while not tx.take_lock(conn, job.dialect, deadline):
+        await asyncio.sleep(next(waits))
+    return tx.finish(conn, job.work, job.target)
 
 
 async def open_db(path: Path, *, read_only: bool, must_exist: bool, timeout: float) -> Opened:
