@@ -13,8 +13,8 @@ Store's retry loop (`tx.begin`: a 50 ms busy_timeout retried in short jittered
 steps). The faster is the figure the Store is held to.
 
 `--profile FILE` profiles (cProfile) the thread that runs one Store writer's
-transactions while the others contend, keeps the stats in FILE and prints the 25
-costliest calls (cumulative).
+transactions (its event loop's) while the others contend, keeps the stats in FILE
+and prints the 25 costliest calls (cumulative).
 
 Row: writes | Store rate | raw rate (its wait; both waits) | Store/raw | >= 0.5, 0 lost.
 Usage: python -m bench.writes [--procs N] [--entries N] [--rounds N] [--profile FILE]
@@ -44,8 +44,8 @@ STORE_WORKER = r"""
 import asyncio, os, sys
 from ircmd.store import Store
 
-# One writer may profile the thread its transactions run in (the event loop's own
-# thread only waits in epoll meanwhile).
+# One writer may profile the thread its transactions run in: the event loop's own
+# (connection.write; aiosqlite's thread only serves reads).
 profile = os.environ.get("BENCH_PROFILE") if sys.argv[2] == "w00" else None
 
 async def main(db, name, count, go):
@@ -57,11 +57,11 @@ async def main(db, name, count, go):
         if profile:
             import cProfile
             prof = cProfile.Profile()
-            await store._call(lambda conn: prof.enable())
+            prof.enable()
         for i in range(count):
             await store.log("INC-1", f"{name} entry {i}", actor=name)
         if profile:
-            await store._call(lambda conn: prof.disable())
+            prof.disable()
             prof.dump_stats(profile)
     finally:
         await store.close()
