@@ -56,7 +56,13 @@ class IrcmdApp(App[None]):
         self.session: Session | None = None
         self.command_screen: CommandScreen | None = None
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
+        # After the Mount handler, not in it: Textual batches every update made while
+        # the app mounts and paints none of them, so a screen pushed from here would be
+        # laid out and rendered once for nothing and again, later, for the first paint.
+        self.call_later(self._open)
+
+    async def _open(self) -> None:
         try:
             self.session = await Session.open(self.cfg, self.clock, poll_interval=self._poll)
         except IrcmdError as e:
