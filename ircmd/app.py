@@ -18,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from . import collector
 from .config import AnchorSettings, Config
 from .models import IrcmdError
 from .screens.command import HEARTBEAT, CommandScreen
@@ -73,6 +74,10 @@ class IrcmdApp(App[None]):
             self.session, open_incident=self._open_first, heartbeat=self._heartbeat
         )
         await self.push_screen(self.command_screen)
+
+    def post_display_hook(self) -> None:
+        if self.command_screen is not None and self.screen is self.command_screen:
+            collector.resume()  # start-up is over: the command screen has painted
 
     @property
     def writes_files(self) -> bool:
