@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ircmd import collector
-from tests.helpers.screen import running, seeded, until
+from tests.helpers.screen import ready, running, seeded, until
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -62,5 +62,6 @@ async def test_the_screen_resumes_it_once_it_has_painted(tmp_path: Path, paused:
     db = await seeded(tmp_path)
     async with running(db) as pilot:
         await until(pilot, lambda: gc.isenabled())
-        assert pilot.app.screen is pilot.app.command_screen
-        assert pilot.app.command_screen.timeline.rows  # the frame painted had the record
+        screen = await ready(pilot)
+        assert pilot.app.screen is screen
+        assert screen.timeline.rows  # the frame painted had the record
