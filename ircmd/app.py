@@ -18,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from . import collector
 from .config import AnchorSettings, Config
 from .models import IrcmdError
 from .screens.command import HEARTBEAT, CommandScreen
@@ -56,7 +57,13 @@ class IrcmdApp(App[None]):
         self.session: Session | None = None
         self.command_screen: CommandScreen | None = None
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
+        # After the Mount handler, not in it: Textual batches every update made while
+        # the app mounts and paints none of them, so a screen pushed from here would be
+        # laid out and rendered once for nothing and again, later, for the first paint.
+        self.call_later(self._open)
+
+    async def _open(self) -> None:
         try:
             self.session = await Session.open(self.cfg, self.clock, poll_interval=self._poll)
         except IrcmdError as e:
@@ -67,6 +74,10 @@ class IrcmdApp(App[None]):
             self.session, open_incident=self._open_first, heartbeat=self._heartbeat
         )
         await self.push_screen(self.command_screen)
+
+    def post_display_hook(self) -> None:
+        if self.command_screen is not None and self.screen is self.command_screen:
+            collector.resume()  # start-up is over: the command screen has painted
 
     @property
     def writes_files(self) -> bool:

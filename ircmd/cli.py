@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
-from . import __version__, display, rules
+from . import __version__, collector, display, rules
 from .config import Config, lock_user, opened, resolve
 from .domain import (
     DECLARER,
@@ -266,7 +266,9 @@ def cli(
     if ctx.invoked_subcommand is None:
         from .app import run_app
 
-        run_app(ctx.obj)
+        run_app(ctx.obj)  # the screen resumes the collector once it has painted
+    else:
+        collector.resume()
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -137,6 +138,8 @@ class CommandScreen(Screen[None]):
         self._message_until: datetime | None = None  # when the message line fades
         self._refused_line: str | None = None  # the bar's line the message refused
         self._lines: asyncio.Queue[str] = asyncio.Queue()
+        # Work that waits for a painted frame, held until the screen is current.
+        self._after_paint: list[Callable[[], object]] | None = []
 
     def compose(self) -> ComposeResult:
         # Before the widgets mount, so that their first styling has the width classes:
@@ -215,10 +218,27 @@ class CommandScreen(Screen[None]):
         await self.start(self._open_first)
         # After the first frame: the feed's file watcher (watchfiles, anyio) is no part
         # of it, and the feed reads from where the session opened, so nothing is missed.
-        self.call_after_refresh(self._watch_feed)
+        self.after_paint(self._watch_feed)
         self.set_interval(self._heartbeat, self.beat)
         if self.session.anchoring is not None:  # the minutes are the clock's; this only looks
             self.set_interval(self._heartbeat, self.anchor_if_due)
+
+    def after_paint(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once the screen has painted what it shows now.
+
+        `call_after_refresh` alone is not that while the screen is being pushed:
+        until it is current, Textual runs such callbacks at the next idle, before
+        any frame, and the first paint would wait for work meant to follow it."""
+        if self._after_paint is None:
+            self.call_after_refresh(callback)
+        else:
+            self._after_paint.append(callback)
+
+    def on_screen_resume(self) -> None:
+        if self._after_paint is not None:
+            waiting, self._after_paint = self._after_paint, None
+            for callback in waiting:
+                self.call_after_refresh(callback)
 
     def _refresh_panels(self) -> None:
         """Redraw the visible process panel now; the hidden ones when their tab is shown
@@ -298,7 +318,7 @@ class CommandScreen(Screen[None]):
         self._note_events(tail)
         if tail and timeline.rows and timeline.rows[0].id > 1:
             # After the frame that shows the tail: the first paint waits for nothing older.
-            self.call_after_refresh(self._load_history, number, timeline.rows[0].id)
+            self.after_paint(functools.partial(self._load_history, number, timeline.rows[0].id))
         self.beat()
 
     @work(exclusive=True, group="history")
