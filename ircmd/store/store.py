@@ -67,38 +67,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class _Verb(Generic[P, T]):
+class _Verb(Generic[P, R, T]):
     """A verb as a Store method: `store.assign(ref, role, person, actor=...)` runs
     `verbs.incident.assign(tx, ref, role, person, actor=...)` in one transaction,
-    with the verb's own signature and docstring."""
+    with the verb's own signature and docstring (`_verb`).
 
-    def __init__(self, fn: Callable[Concatenate[Tx, P], T]) -> None:
-        self.fn = fn
-        self.__doc__ = fn.__doc__
-
-    @overload
-    def __get__(self, store: None, owner: type[Store]) -> Self: ...
-    @overload
-    def __get__(self, store: Store, owner: type[Store]) -> Callable[P, Coroutine[Any, Any, T]]: ...
-    def __get__(
-        self, store: Store | None, owner: type[Store]
-    ) -> Self | Callable[P, Coroutine[Any, Any, T]]:
-        if store is None:
-            return self
-        fn, run = self.fn, store._run
-
-        async def method(*args: P.args, **kw: P.kwargs) -> T:
-            return await run(fn, *args, **kw)
-
-        return method
-
-
-class _Then(Generic[P, R, T]):
-    """A verb whose result is turned into what the Store returns (`then`) after the
-    transaction has committed: `store.log` chains the entry under the write lock and
-    builds its pydantic model afterwards, so other writers do not wait for the model's
-    validation (nor, in a fresh process, for pydantic's first import and schema build,
-    some 50 ms)."""
+    `then` turns the verb's result into what the Store returns after the transaction
+    has committed: `store.log` chains the entry under the write lock and builds its
+    pydantic model afterwards, so other writers do not wait for the model's
+    validation (nor, in a fresh process, for pydantic's first schema build, some 50 ms)."""
 
     def __init__(self, fn: Callable[Concatenate[Tx, P], R], then: Callable[[R], T]) -> None:
         self.fn = fn
@@ -120,6 +97,15 @@ class _Then(Generic[P, R, T]):
             return then(await run(fn, *args, **kw))
 
         return method
+
+
+def _as_is(result: T) -> T:
+    return result
+
+
+def _verb(fn: Callable[Concatenate[Tx, P], T]) -> _Verb[P, T, T]:
+    """`fn` as a Store method returning what it returns."""
+    return _Verb(fn, _as_is)
 
 
 class Backend(Protocol):
@@ -293,47 +279,47 @@ class Store(Face):
 
     # ------------------------------------------------------------ the verbs
 
-    declare = _Verb(incident.declare)
-    log = _Then(entries.append_entry, Chained.event)
-    log_lines = _Verb(incident.log_lines)
-    amend = _Verb(incident.amend)
-    set_severity = _Verb(incident.set_severity)
-    set_status = _Verb(incident.set_status)
-    assign = _Verb(incident.assign)
-    unassign = _Verb(incident.unassign)
-    retitle = _Verb(incident.retitle)
-    set_summary = _Verb(incident.set_summary)
-    mark = _Verb(incident.mark)
-    set_impact = _Verb(incident.set_impact)
-    add_item = _Verb(checklist.add_item)
-    check = _Verb(checklist.check)
-    skip_item = _Verb(checklist.skip_item)
-    edit_item = _Verb(checklist.edit_item)
-    own_item = _Verb(checklist.own_item)
-    apply_playbook = _Verb(checklist.apply_playbook)
-    send_update = _Verb(comms.send_update)
-    notify = _Verb(comms.notify)
-    unnotify = _Verb(comms.unnotify)
-    add_evidence = _Verb(evidence.add_evidence)
-    transfer_evidence = _Verb(evidence.transfer_evidence)
-    amend_evidence = _Verb(evidence.amend_evidence)
-    save_review = _Verb(review.save_review)
-    add_action = _Verb(actions.add_action)
-    set_action = _Verb(actions.set_action)
-    retype_action = _Verb(actions.retype_action)
-    link_action = _Verb(actions.link_action)
-    ingest_alerts = _Verb(alerts.ingest_alerts)
-    ingest_batch = _Verb(alerts.ingest_batch)
-    set_public_title = _Verb(alerts.set_public_title)
-    record_delivery = _Verb(deliveries.record_delivery)
-    retry_delivery = _Verb(deliveries.retry_delivery)
+    declare = _verb(incident.declare)
+    log = _Verb(entries.append_entry, Chained.event)
+    log_lines = _verb(incident.log_lines)
+    amend = _verb(incident.amend)
+    set_severity = _verb(incident.set_severity)
+    set_status = _verb(incident.set_status)
+    assign = _verb(incident.assign)
+    unassign = _verb(incident.unassign)
+    retitle = _verb(incident.retitle)
+    set_summary = _verb(incident.set_summary)
+    mark = _verb(incident.mark)
+    set_impact = _verb(incident.set_impact)
+    add_item = _verb(checklist.add_item)
+    check = _verb(checklist.check)
+    skip_item = _verb(checklist.skip_item)
+    edit_item = _verb(checklist.edit_item)
+    own_item = _verb(checklist.own_item)
+    apply_playbook = _verb(checklist.apply_playbook)
+    send_update = _verb(comms.send_update)
+    notify = _verb(comms.notify)
+    unnotify = _verb(comms.unnotify)
+    add_evidence = _verb(evidence.add_evidence)
+    transfer_evidence = _verb(evidence.transfer_evidence)
+    amend_evidence = _verb(evidence.amend_evidence)
+    save_review = _verb(review.save_review)
+    add_action = _verb(actions.add_action)
+    set_action = _verb(actions.set_action)
+    retype_action = _verb(actions.retype_action)
+    link_action = _verb(actions.link_action)
+    ingest_alerts = _verb(alerts.ingest_alerts)
+    ingest_batch = _verb(alerts.ingest_batch)
+    set_public_title = _verb(alerts.set_public_title)
+    record_delivery = _verb(deliveries.record_delivery)
+    retry_delivery = _verb(deliveries.retry_delivery)
 
     # ------------------------------------------------------------ the outbox
 
     # Writes outside the chain: the deliverer's routing and its leases (`hooks.outbox`).
-    set_routes = _Verb(outbox.set_routes)
-    claim_deliveries = _Verb(outbox.claim)
-    release_deliveries = _Verb(outbox.release)
+    set_routes = _verb(outbox.set_routes)
+    claim_deliveries = _verb(outbox.claim)
+    release_deliveries = _verb(outbox.release)
 
     async def deliveries(
         self,
