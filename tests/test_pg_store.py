@@ -17,14 +17,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from helpers import db, pg
 from helpers.cli import IRCMD, assert_error, assert_ok, clean_env, ircmd
 
+from ircmd.domain import StorageError
+from ircmd.store import postgres, schema
 from ircmd.store.postgres import WRITE_LOCK_KEY
 
 WRITERS = 20
@@ -179,6 +183,44 @@ def test_a_writer_killed_holding_the_lock_leaves_nothing_and_others_go_on(
     assert db.scalar(pg_url, "SELECT title FROM incidents WHERE id = 1") == "Checkout down"
     assert _holding_the_lock(pg_url) == 0
     assert assert_ok(ircmd("verify", db=pg_url, home=home)).startswith("ok: chain intact: 3 events")
+
+
+def test_a_schema_committed_while_a_session_waits_for_the_lock_is_seen(pg_url: str) -> None:
+    """Two sessions opening a new database at once, made deterministic: one holds the
+    write lock with the schema written but not committed; the other looks (no record
+    yet), queues for the lock, and must find the committed schema once it has the lock.
+    Its first look had cached "no ircmd_meta"; read through that cache, the second look
+    said "no record" while the tables were there: "not an ircmd one" (a CI flake)."""
+    creator = postgres.Connection(psycopg.connect(pg_url, autocommit=True), pg_url)
+    opened: list[str] = []
+
+    def open_it() -> None:
+        try:
+            postgres.connect(pg_url, read_only=False, timeout=60).close()
+            opened.append("opened")
+        except StorageError as e:
+            opened.append(str(e))
+
+    try:
+        creator.execute(postgres.POSTGRESQL.begin_write)
+        for stmt in postgres.ddl():
+            creator.execute(stmt)
+        creator.execute(
+            "INSERT INTO ircmd_meta (key, value) VALUES ('schema_version', %s)",
+            (str(schema.SCHEMA_VERSION),),
+        )
+        other = threading.Thread(target=open_it)
+        other.start()
+        deadline = time.monotonic() + 60
+        while not _waiting_for_the_lock(pg_url):
+            assert other.is_alive(), opened
+            assert time.monotonic() < deadline, "the second session never waited for the lock"
+            time.sleep(0.02)
+        creator.execute("COMMIT")
+        other.join(timeout=60)
+    finally:
+        creator.close()
+    assert opened == ["opened"]
 
 
 def test_verify_names_a_projection_row_edited_with_sql(pg_url: str, tmp_path: Path) -> None:

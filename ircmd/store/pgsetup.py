@@ -27,7 +27,7 @@ from typing import Any
 
 from ..domain import InvalidInput, StorageError
 from . import schema
-from .postgres import SERVICE_ROLE, ddl, pg_errors, redact
+from .postgres import HAS_RECORD, SERVICE_ROLE, ddl, pg_errors, redact
 
 IDENTITIES = ("client", "database")
 DEFAULT_PREFIX = SERVICE_ROLE.removesuffix("_service")
@@ -264,7 +264,7 @@ def find(url: str, timeout: float) -> Found:
         if schema_name is None:
             raise StorageError(f"{redact(url)} has no schema on this login's search_path")
         version = None
-        if conn.execute("SELECT to_regclass('ircmd_meta') IS NOT NULL").fetchone()[0]:
+        if conn.execute(HAS_RECORD).fetchone()[0]:
             row = conn.execute(
                 "SELECT value FROM ircmd_meta WHERE key = 'schema_version'"
             ).fetchone()

@@ -285,9 +285,21 @@ def _split_pg(script: str) -> list[str]:
     return [s for s in out if s.strip()]
 
 
+# Whether this schema holds ircmd's meta table, read from pg_tables with the statement's
+# snapshot. Not `to_regclass`: it looks the name up without a lock, through the backend's
+# catalog cache, which can still hold "no such table" from the look before the advisory
+# lock (a cache is refreshed when a table lock is taken, not an advisory one). So, after
+# another session committed the schema, it said "none" while pg_tables counted the new
+# tables, and `ensure_schema` called the database "not an ircmd one" (seen in CI).
+HAS_RECORD = (
+    "SELECT EXISTS (SELECT 1 FROM pg_tables"
+    " WHERE schemaname = current_schema() AND tablename = 'ircmd_meta')"
+)
+
+
 def schema_version(conn: Connection) -> int | None:
     """The record's schema version; None when the database holds no ircmd record."""
-    exists = conn.execute("SELECT to_regclass('ircmd_meta') IS NOT NULL").fetchone()[0]
+    exists = conn.execute(HAS_RECORD).fetchone()[0]
     if not exists:
         return None
     row = conn.execute("SELECT value FROM ircmd_meta WHERE key = 'schema_version'").fetchone()
