@@ -75,6 +75,10 @@ class IrcmdApp(App[None]):
         )
         await self.push_screen(self.command_screen)
 
+    def on_command_screen_unreadable(self, message: CommandScreen.Unreadable) -> None:
+        self.error = message.error
+        self.exit(return_code=1)
+
     def post_display_hook(self) -> None:
         if self.command_screen is not None and self.screen is self.command_screen:
             collector.resume()  # start-up is over: the command screen has painted

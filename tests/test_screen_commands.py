@@ -130,6 +130,43 @@ async def test_a_pasted_block_of_lines_becomes_one_checked_note(db_ref: Path | s
     assert notes == ["log: 502 upstream\n503 upstream\nretry storm"]
 
 
+async def test_a_one_line_paste_lands_once(db_ref: Path | str) -> None:
+    """Textual runs the Input's own paste handler after the bar's: the bar must not
+    call it as well (every paste landed twice)."""
+    db = await declared(db_ref)
+    async with running(db) as pilot:
+        app = pilot.app
+        screen = await ready(pilot)
+        await pilot.press(*"x ")
+        app.post_message(Paste("abc"))
+        await until(pilot, lambda: "abc" in screen.bar.value)
+        await pilot.pause()
+        assert screen.bar.value == "x abc"
+        app.post_message(Paste(" copied with its line break\r\n"))  # a triple click
+        await until(pilot, lambda: "copied" in screen.bar.value)
+        await pilot.pause()
+        assert screen.bar.value == "x abc copied with its line break"
+        assert app.screen is screen  # one line: no form
+
+
+async def test_cancelling_a_pasted_note_gives_back_what_was_typed(db_ref: Path | str) -> None:
+    db = await declared(db_ref)
+    async with running(db) as pilot:
+        app = pilot.app
+        screen = await ready(pilot)
+        before = len(await events(db))
+        await pilot.press(*"half typed ")
+        app.post_message(Paste("l1\nl2\n"))
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        area = app.screen.query_one("#field-text", TextArea)
+        assert area.text == "half typed l1\nl2"
+        await until(pilot, lambda: area.cursor_location == (1, 2))  # typing goes on from there
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        assert screen.bar.value == "half typed "
+    assert len(await events(db)) == before
+
+
 CHAT = "11:41 carol: primary is gone\n11:48 <bob> restoring from last night\n\n[11:52:30] dave: ok"
 
 

@@ -23,6 +23,7 @@ from textual.command import Provider
 from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
@@ -100,6 +101,15 @@ class CommandScreen(Screen[None]):
     automatic anchoring are its workers, and it needs nothing from the app."""
 
     COMMANDS = {_palette}
+
+    class Unreadable(Message):
+        """The record could not be read for the first frame (a corrupt page, a lost
+        server): the app ends with this one line, as for a record it cannot open."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
     # The bar takes the focus when the screen is composed, as on_mount asks anyway:
     # focusing the first focusable widget first would restyle the screen twice.
     AUTO_FOCUS = "#bar"
@@ -215,7 +225,11 @@ class CommandScreen(Screen[None]):
             self.say(self._escalation_error, error=True)
         self.query_one(IncidentHeader).warn(self.session.warning)
         self.session.feed.on_reconnecting = self._reconnecting
-        await self.start(self._open_first)
+        try:
+            await self.start(self._open_first)
+        except IrcmdError as e:
+            self.post_message(self.Unreadable(str(e)))
+            return
         # After the first frame: the feed's file watcher (watchfiles, anyio) is no part
         # of it, and the feed reads from where the session opened, so nothing is missed.
         self.after_paint(self._watch_feed)
@@ -805,8 +819,13 @@ class CommandScreen(Screen[None]):
 
         return after
 
-    async def _open_form(self, build: Callable[[int, str], forms.FormScreen | None]) -> None:
-        """Open a form on the current incident, or say why not (keys and palette)."""
+    async def _open_form(
+        self,
+        build: Callable[[int, str], forms.FormScreen | None],
+        closed: Callable[[bool | None], None] | None = None,
+    ) -> None:
+        """Open a form on the current incident, or say why not (keys and palette);
+        `closed` is told whether it was saved."""
         try:
             ref = self._writable_ref()
             form = build(ref, self.session.cfg.user)
@@ -814,7 +833,7 @@ class CommandScreen(Screen[None]):
             self.say(str(e), error=True)
             return
         if form is not None:
-            await self.app.push_screen(form)
+            await self.app.push_screen(form, closed)
 
     @on(EntryBar.Pasted)
     async def _pasted(self, message: EntryBar.Pasted) -> None:
@@ -823,7 +842,7 @@ class CommandScreen(Screen[None]):
         makes one note, checked in a form (the bar is one line)."""
         chat = entry.chat_lines(message.text, self.session.clock())
         if chat is None or self.current is None or self.session.cfg.read_only:
-            await self._note_form(message.text)
+            await self._note_form(message.text, message.typed)
             return
         from .modals import ConfirmScreen
 
@@ -842,11 +861,14 @@ class CommandScreen(Screen[None]):
             if yes is True:
                 await self._after_dialog(chat)
             else:
-                await self._note_form(message.text)
+                await self._note_form(message.text, message.typed)
 
         self.app.push_screen(ConfirmScreen(question, typing), answered)
 
-    async def _note_form(self, text: str) -> None:
+    async def _note_form(self, text: str, typed: str) -> None:
+        """The pasted `text` (after what was `typed` in the bar) in a form, to check
+        before it becomes one note; cancelled, the bar gets back what was typed."""
+
         def build(ref: int, me: str) -> forms.FormScreen:
             from . import forms
 
@@ -854,7 +876,11 @@ class CommandScreen(Screen[None]):
             self.bar.value = ""  # what it held is in the form now
             return forms.note_form(text, forms.submit_note(self.session.store, ref, me, done))
 
-        await self._open_form(build)
+        def closed(saved: bool | None) -> None:
+            if not saved and typed:
+                self.bar.restore(typed)
+
+        await self._open_form(build, closed)
 
     async def action_draft_update(self) -> None:
         """The comms lead's draft, pre-filled from the incident, edited, then sent."""

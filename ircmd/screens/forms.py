@@ -299,9 +299,18 @@ def action_form(submit: Submit, title: str = "") -> FormScreen:
     )
 
 
+class NoteForm(FormScreen):
+    """A pasted block of lines, with the cursor after it: typing goes on from its end."""
+
+    @on(events.Mount)
+    def _at_end(self) -> None:
+        area = self.query_one("#field-text", TextArea)
+        area.move_cursor(area.document.end)
+
+
 def note_form(text: str, submit: Submit) -> FormScreen:
     """A pasted block of lines, shown whole to check before it becomes one note."""
-    return FormScreen(
+    return NoteForm(
         "Note of several lines (pasted)", [Field("text", "Note", "text", text)], submit, ok="Add"
     )
 

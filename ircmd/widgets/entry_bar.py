@@ -49,11 +49,13 @@ class EntryBar(Input):
             self.line = line
 
     class Pasted(Message):
-        """A paste of several lines, with what the bar held: one note, not a line."""
+        """A paste of several lines, after what the bar held (`typed`): one note, not
+        a line. `typed` comes back to the bar if the note is not made."""
 
-        def __init__(self, bar: EntryBar, text: str) -> None:
+        def __init__(self, bar: EntryBar, typed: str, text: str) -> None:
             super().__init__()
             self.bar = bar
+            self.typed = typed
             self.text = text
 
     def __init__(self, *, read_only: bool = False, id: str | None = None) -> None:
@@ -113,14 +115,17 @@ class EntryBar(Input):
 
     def _on_paste(self, event: events.Paste) -> None:
         """A multi-line paste would lose all but its first line in a one-line
-        input: hand it over whole instead."""
-        if "\n" in event.text or "\r" in event.text:
+        input: hand it over whole instead. One line copied with its line break
+        (a triple click) is that line. Any other paste is left to the Input's own
+        handler, which Textual runs after this one: calling it here too pasted twice."""
+        pasted = event.text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+        if "\n" in pasted:
             event.stop()
             event.prevent_default()
-            text = self.value + event.text.replace("\r\n", "\n").replace("\r", "\n")
-            self.post_message(self.Pasted(self, text))  # the screen empties the bar
-        else:
-            super()._on_paste(event)
+            self.post_message(self.Pasted(self, self.value, self.value + pasted))
+        elif pasted != event.text:
+            event.prevent_default()  # the Input's handler would keep the part before "\n"
+            super()._on_paste(events.Paste(pasted))
 
     def action_complete(self) -> None:
         """Tab completes; Tab again goes on to the next candidate (`/a`: /assign, /add,
