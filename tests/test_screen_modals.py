@@ -18,8 +18,16 @@ from helpers.screen import (
 from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select
 
+from ircmd import entry
 from ircmd.models import Level, Role, Severity, Status
-from ircmd.screens.modals import AssignScreen, DeclareScreen, ReopenScreen, TextScreen
+from ircmd.screens.modals import (
+    KEYS,
+    AssignScreen,
+    DeclareScreen,
+    HelpScreen,
+    ReopenScreen,
+    TextScreen,
+)
 
 
 async def test_declare_form_suggests_severity(tmp_path: Path) -> None:
@@ -146,6 +154,29 @@ async def test_reopen_with_reason_inline(db_ref: Path | str) -> None:
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
         await submit(pilot, "/status reported errors are back")
     assert (await state(db)).incident.status is Status.REPORTED
+
+
+async def test_f1_help_keeps_each_description_beside_its_command_at_80x24(
+    db_ref: Path | str,
+) -> None:
+    """Two columns, each wrapping under itself: padded into one text, a long command
+    pushed its description's first word to the right edge and the rest under it."""
+    db = await seeded(db_ref)
+    async with running(db, open_incident=1, size=(80, 24)) as pilot:
+        app = pilot.app
+        await ready(pilot)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        cells = list(app.screen.query(".help-columns > Static"))
+        pairs = list(zip(cells[::2], cells[1::2], strict=True))
+        expected = [*KEYS, *((u.syntax, u.help) for u in entry.COMMANDS)]
+        assert [(str(a.render()), str(b.render())) for a, b in pairs] == expected
+        for left, right in pairs:
+            assert left.region.width > 0 and right.region.width > 0  # laid out, if scrolled off
+            assert right.region.y == left.region.y
+            assert right.region.x >= left.region.right  # beside it, never under it
+            assert right.region.right <= app.size.width
 
 
 async def test_f1_help_and_palette(db_ref: Path | str) -> None:

@@ -737,9 +737,9 @@ class CommandScreen(Screen[None]):
         await self._after_dialog(entry.Check(message.n, done=message.done))
 
     def action_help(self) -> None:
-        from .modals import TextScreen, help_body
+        from .modals import HelpScreen
 
-        self.app.push_screen(TextScreen("ircmd: keys and commands", help_body(), self.type_in_bar))
+        self.app.push_screen(HelpScreen(self.type_in_bar))
 
     def _refused_read_only(self) -> bool:
         """In a read-only session, say so before a dialog is filled in, not after."""

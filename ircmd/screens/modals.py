@@ -8,7 +8,7 @@ themselves and a refused write can be shown on the screen that asked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
@@ -388,28 +388,47 @@ class TextScreen(Dialog):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
             yield Static(user(self._title, "bold"), classes="dialog-title")
-            yield Static(self._body)
+            yield from self.body()
             yield Static(
                 Content.styled("Escape closes (typing goes to the entry bar)", "$text-muted")
                 if self._on_typing
                 else Content.styled("Escape closes", "$text-muted")
             )
 
+    def body(self) -> ComposeResult:
+        yield Static(self._body)
+
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
 
 
-def help_body() -> Content:
-    """Keys and every slash command, from the registry (entry.COMMANDS) so it cannot drift."""
-    width = max(len(u.syntax) for u in entry.COMMANDS) + 2
-    lines = [Content.styled("Keys", "bold")]
-    keys_w = max(len(k) for k, _ in KEYS) + 2
-    lines += [Content.assemble((k.ljust(keys_w), "bold"), what) for k, what in KEYS]
-    lines += [Content(""), Content.styled("Entry bar (plain text is a note)", "bold")]
-    lines += [Content.assemble((u.syntax.ljust(width), "bold"), u.help) for u in entry.COMMANDS]
-    lines += [
-        Content(""),
-        Content("Roles: " + ", ".join(entry.ROLE_KEYS)),
-        Content("Status: " + " -> ".join(s.value for s in Status)),
-    ]
-    return Content("\n").join(lines)
+class HelpScreen(TextScreen):
+    """F1: the keys and every slash command, from the registry (entry.COMMANDS) so it
+    cannot drift. Two columns, each wrapping under itself: one text padded into a
+    column, at 80 columns, put a description's first word at the right edge and the
+    rest under the commands."""
+
+    def __init__(self, on_typing: Callable[[events.Key], None] | None = None) -> None:
+        super().__init__("ircmd: keys and commands", Content(""), on_typing)
+
+    def body(self) -> ComposeResult:
+        yield Static(Content.styled("Keys", "bold"))
+        yield self._columns(KEYS)
+        yield Static(
+            Content.styled("Entry bar (plain text is a note)", "bold"), classes="help-head"
+        )
+        yield self._columns((u.syntax, u.help) for u in entry.COMMANDS)
+        yield Static(
+            Content("Roles: " + ", ".join(entry.ROLE_KEYS))
+            + Content("\nStatus: " + " -> ".join(s.value for s in Status)),
+            classes="help-head",
+        )
+
+    @staticmethod
+    def _columns(rows: Iterable[tuple[str, str]]) -> Grid:
+        cells = [
+            cell
+            for left, right in rows
+            for cell in (Static(Content.styled(left, "bold")), Static(Content(right)))
+        ]
+        return Grid(*cells, classes="help-columns")
