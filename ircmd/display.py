@@ -180,7 +180,8 @@ def describe(ev: Event) -> str:
             via = f" via {d['channel']}" if d.get("channel") else ""
             return f"{d['audience']}{final} update{via}: {ev.text}"
         case Kind.NOTIFY:
-            return f"notified {d['who']}"
+            again = f" (already told by {d['already']})" if d.get("already") else ""
+            return f"notified {d['who']}{again}"
         case Kind.UNNOTIFY:
             return f"{d['who']} not notified after all (retracts #{d['corrects']}): {ev.text}"
         case Kind.RETITLE:

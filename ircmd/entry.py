@@ -415,11 +415,16 @@ async def notified(store: Store, who: str, ev: Event) -> str:
     only, so nobody believes Legal was told when nothing was sent; with no hooks at
     all the record is all anyone expects."""
     hooks = [d.hook for d in await store.deliveries(ev.incident_id, event_ids=[ev.id])]
+    said = (
+        f"{who} was already told by {ev.data['already']}; yours is recorded too"
+        if ev.data.get("already")
+        else f"{who} notified"
+    )
     if hooks:
-        return f"{who} notified; sending via {', '.join(hooks)}"
+        return f"{said}; sending via {', '.join(hooks)}"
     if await store.routes():
-        return f"{who} notified (recorded only: no channel for {who} in config.toml's [contacts])"
-    return f"{who} notified"
+        return f"{said} (recorded only: no channel for {who} in config.toml's [contacts])"
+    return said
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,14 @@ def test_user_escalation_file_overrides_per_severity(cli: Cli) -> None:
     assert "all notified" in cli.ok("notify", "INC-1", "CTO").err
 
 
+def test_notifying_a_contact_again_says_who_told_them_first(cli: Cli) -> None:
+    cli.ok("declare", "a", "-s", "1")
+    first = cli.ok("notify", "INC-1", "CTO")
+    assert "CTO notified" in first.out + first.err and "already" not in first.out + first.err
+    again = cli.ok("notify", "INC-1", "CTO", user="bob")
+    assert "CTO was already told by alice; yours is recorded too" in again.out + again.err
+
+
 def test_broken_user_escalation_file_is_one_error_and_writes_nothing(cli: Cli) -> None:
     cli.ok("declare", "a", "-s", "1")
     path = cli.user_config() / "escalation.toml"

@@ -197,6 +197,18 @@ def test_updates_and_notifications_land_in_the_state(db: Db, inc: int) -> None:
     refused(db, InvalidInput, comms.send_update, inc, Audience.INTERNAL, "  ", actor="alice")
 
 
+def test_telling_a_contact_again_lands_and_says_who_told_them_first(db: Db, inc: int) -> None:
+    """Two people both called Legal (or a dialog was open while the first was recorded):
+    both are on the record, the second marked, and the contact keeps its first telling."""
+    first = db.run(comms.notify, inc, "legal", actor="alice")
+    again = db.run(comms.notify, inc, "legal", actor="bob")
+    assert "already" not in first.data
+    assert again.data == {"who": "legal", "already": "alice"}
+    assert display.describe(again) == "notified legal (already told by alice)"
+    (told,) = queries.state(db.read(), inc).notifications
+    assert (told.who, told.notified_by) == ("legal", "alice")
+
+
 # ------------------------------------------------------------------- evidence
 
 

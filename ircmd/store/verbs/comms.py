@@ -34,9 +34,18 @@ def send_update(
 
 @verb
 def notify(tx: Tx, ref: IncidentRef, who: str, *, actor: str, at: datetime | None = None) -> Event:
-    """Check off an escalation contact as told."""
+    """Check off an escalation contact as told. Telling someone already told still
+    lands (two people both called them; a dialog opened before the first was
+    recorded), and says who had told them first (`already`)."""
     who = rules.check_name(who, "contact")
-    return tx.append(tx.incident_id(ref, writable=True), Kind.NOTIFY, actor, who, {"who": who}, at)
+    n = tx.incident_id(ref, writable=True)
+    data = {"who": who}
+    first = tx.scalar(
+        "SELECT notified_by FROM notifications WHERE incident_id = ? AND who = ?", (n, who)
+    )
+    if first is not None:
+        data["already"] = first
+    return tx.append(n, Kind.NOTIFY, actor, who, data, at)
 
 
 @verb
