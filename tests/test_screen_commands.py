@@ -36,7 +36,7 @@ from ircmd.models import (
     Severity,
     Status,
 )
-from ircmd.screens.command import SAY_DONE, SAY_ERROR
+from ircmd.screens.command import SAVING, SAY_DONE, SAY_ERROR
 from ircmd.screens.forms import FormScreen
 from ircmd.screens.modals import ConfirmScreen
 from ircmd.store import Store
@@ -87,9 +87,12 @@ async def test_a_slow_write_neither_doubles_merges_nor_drops_entries(db_ref: Pat
             # second line queued behind it.
             await until(pilot, lambda: bar.value == "half typed" and screen._lines.qsize() == 1, 30)
             assert bar.history == []
+            # The emptied bar is not a lost entry: the line above it says it waits.
+            await until(pilot, lambda: message_text(screen) == SAVING, 30)
             assert [e.text for e in await events(db)] == ["Checkout down"]
         await until(pilot, lambda: bar.history == ["first entry", "second entry"], 30)
         assert bar.value == "half typed"
+        assert message_text(screen) == "#3 added"  # the second entry's: "saving…" is gone
     notes = [e.text for e in await events(db) if e.kind is Kind.NOTE]
     assert notes == ["first entry", "second entry"]
 

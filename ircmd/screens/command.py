@@ -85,6 +85,10 @@ TRIAGE_KINDS = frozenset({Kind.ALERT, Kind.STATUS, Kind.ASSIGN})
 # How long the message line keeps a confirmation, or an error (by the session's clock,
 # checked on the once-a-second tick, so a frozen clock in tests never fades it).
 SAY_DONE, SAY_ERROR = timedelta(seconds=10), timedelta(seconds=30)
+# A write still waiting after this many seconds says so: the bar was emptied on Enter,
+# and without a word a note held up by another writer looks lost.
+SAVING_AFTER = 0.5
+SAVING = "saving… (another writer holds the record; the entry waits its turn)"
 
 
 def _palette() -> type[Provider]:
@@ -582,7 +586,19 @@ class CommandScreen(Screen[None]):
         """Run a Store write, then poke the feed so this screen sees it at once."""
         if self.session.cfg.read_only:
             raise read_only_refusal()
-        result = await verb()
+        said: list[bool] = []
+
+        def saving() -> None:
+            self.say(SAVING)
+            said.append(True)
+
+        waiting = self.set_timer(SAVING_AFTER, saving)
+        try:
+            result = await verb()
+        finally:
+            waiting.stop()
+            if said:
+                self.say("")  # the outcome, said next, replaces it; a dialog's too
         self.session.feed.poke()
         return result
 
