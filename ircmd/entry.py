@@ -1316,6 +1316,16 @@ _BY_NAME = {spec.name: spec for spec in COMMANDS}
 COMMAND_NAMES = tuple(_BY_NAME)
 
 
+def typed_ahead(text: str) -> str | None:
+    """Why a dialog's field may not hold `text`: it starts with a slash command
+    ("/status triaged x"), so it is a line typed for the bar that the dialog, opening
+    meanwhile, took; kept, it would go on the record as a title or a reason."""
+    word = text.strip().partition(" ")[0].lower()
+    if not word.startswith("/") or word[1:] not in _BY_NAME:
+        return None
+    return f"{word} … is a command typed ahead, not an answer here: edit it, or Escape"
+
+
 # `23:41 carol: text`, `[23:41:05] carol: text`, `23:41 <carol> text`: a chat line.
 _CHAT = re.compile(r"^\[?(\d{1,2}:\d{2}(?::\d{2})?)\]?\s+(?:<([^>]+)>|([^:\s][^:]{0,63}):)\s*(.*)$")
 

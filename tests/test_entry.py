@@ -405,3 +405,18 @@ def test_corrections_and_what_the_incident_is(line: str, expected: entry.Command
 def test_corrections_refuse_in_one_line(line: str, needle: str) -> None:
     with pytest.raises(ParseError, match=needle):
         parse(line, now=CHAT_NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("/status triaged false alarm", "/status"),
+        ("  /DECLARE SEV2 db down", "/declare"),
+        ("/var filled up again", None),  # no such command: a reason may start with /
+        ("rolled back /status", None),
+        ("", None),
+    ],
+)
+def test_a_field_starting_with_a_command_was_typed_ahead(text: str, refused: str | None) -> None:
+    said = entry.typed_ahead(text)
+    assert (said.partition(" ")[0] if said else None) == refused

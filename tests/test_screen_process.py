@@ -372,6 +372,24 @@ async def test_action_form_from_slash_action_and_a_key(db_ref: Path | str) -> No
     ]
 
 
+async def test_a_form_refuses_a_command_typed_ahead_into_a_one_line_field(
+    db_ref: Path | str,
+) -> None:
+    """F8 then `a` opens the action form with its title focused; a bar line typed right
+    behind the keys lands there, and its Enter would save it as the action's title."""
+    db = await declared(db_ref)
+    async with running(db, size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f8", "a")
+        form = await form_of(pilot)
+        await pilot.press(*"/status contained", "enter")
+        await until(pilot, lambda: "typed ahead" in str(form.query_one("#form-error").render()))
+        assert pilot.app.screen is form
+        fill(form, title="Alert on 502 rate")
+        await save(pilot, form)
+    assert [a.title for a in (await state(db)).actions] == ["Alert on 502 rate"]
+
+
 async def test_evidence_forms_from_keys(tmp_path: Path, db_ref: Path | str) -> None:
     db = await declared(db_ref)
     log = tmp_path / "auth.log"

@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
-from .. import display, rules
+from .. import display, entry, rules
 from ..comms import draft_update
 from ..hashing import hash_file
 from ..models import (
@@ -137,11 +137,20 @@ class FormScreen(ModalScreen[bool]):
         database) is ignored, and the line under the fields says what is going on."""
         if self._saving:
             return
-        self._saving = True
         line = self.query_one("#form-error", Static)
+        values = self.values()
+        for f in self._fields:
+            # One-line fields only: there Enter submits, so lines typed ahead can save
+            # the form by themselves; a text area needs Ctrl+S.
+            refusal = entry.typed_ahead(values[f.key]) if f.kind == "input" else None
+            if refusal:
+                line.update(Content(refusal))
+                self.query_one(f"#field-{f.key}").focus()
+                return
+        self._saving = True
         line.update(Content.styled("saving…", "$text-muted"))
         try:
-            error = await self._submit(self.values())
+            error = await self._submit(values)
         finally:
             self._saving = False
         if error:

@@ -103,6 +103,17 @@ class Dialog(ModalScreen[object]):
     def error(self, message: str) -> None:
         self.query_one("#dialog-error", Static).update(user(message, "$text-error"))
 
+    def typed_ahead(self, *fields: Input) -> bool:
+        """True (and the error line says why) when a field holds a slash command:
+        keys typed for the bar before this dialog opened, not an answer to it."""
+        for field in fields:
+            refusal = entry.typed_ahead(field.value)
+            if refusal:
+                self.error(refusal)
+                field.focus()
+                return True
+        return False
+
     def buttons(self, ok: str) -> ComposeResult:
         yield Static("", id="dialog-error")
         with Horizontal(classes="dialog-buttons"):
@@ -131,6 +142,8 @@ class DeclareScreen(Dialog):
     playbook. The severity follows the suggestion; the playbook follows the type (the
     playbook whose name or `types` list matches it, as `ircmd declare --type` applies)
     until it is chosen by hand, "none" included."""
+
+    TYPED = ("title", "type", "summary")  # the free-text fields (`Dialog.typed_ahead`)
 
     def __init__(
         self, playbooks: dict[str, Playbook], title: str = "", now: datetime | None = None
@@ -230,6 +243,8 @@ class DeclareScreen(Dialog):
 
     def action_ok(self) -> None:
         title = self.query_one("#declare-title", Input).value
+        if self.typed_ahead(*(self.query_one(f"#declare-{k}", Input) for k in self.TYPED)):
+            return
         if not title.strip():
             self.error("a title is needed")
             self.query_one("#declare-title", Input).focus()
@@ -320,7 +335,10 @@ class ReopenScreen(Dialog):
         self.query_one("#reopen-reason", Input).focus()
 
     def action_ok(self) -> None:
-        reason = self.query_one("#reopen-reason", Input).value.strip()
+        field = self.query_one("#reopen-reason", Input)
+        if self.typed_ahead(field):
+            return
+        reason = field.value.strip()
         if not reason:
             self.error("a re-open needs a reason")
             return
