@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from helpers.screen import (
     NOW,
     declared,
@@ -125,9 +126,16 @@ async def test_the_focused_form_field_is_always_on_screen(db_ref: Path | str) ->
             await until(pilot, focused_and_shown(pilot, focused))
 
 
-async def test_a_long_checklist_step_wraps_whole(db_ref: Path | str) -> None:
-    step = "Restore normal capacity and then remove the temporary mitigations one at a " * 2
-    step += "time, watching the error rate (END)"
+SENTENCE = "Restore normal capacity and then remove the temporary mitigations one at a " * 2
+WORD = "x" * 120  # a path or a hash: longer than the pane, with nowhere to break
+
+
+@pytest.mark.parametrize(
+    "step",
+    [SENTENCE + "time, watching the error rate (END)", WORD + " (END)"],
+    ids=["words", "word"],
+)
+async def test_a_long_checklist_step_wraps_whole(db_ref: Path | str, step: str) -> None:
     db = await declared(db_ref)
     async with await Store.open(db, clock=frozen) as store:
         await store.add_item(1, step, actor="alice")
@@ -148,8 +156,12 @@ async def test_a_long_checklist_step_wraps_whole(db_ref: Path | str) -> None:
                 break
             rest.append(line)
         assert len(rest) >= 2 and all(line.startswith(" " * STEP_INDENT) for line in rest)
-        rendered = " ".join([lines[first].split("[ ] ", 1)[1], *(s.strip() for s in rest)])
-        assert rendered == step.strip()
+        if step.startswith(WORD):  # folded, every line full but the last: none alternate
+            assert [len(line) for line in rest[:-1]] == [width] * (len(rest) - 1)
+            assert "".join(s.strip() for s in rest) == step
+        else:
+            rendered = " ".join([lines[first].split("[ ] ", 1)[1], *(s.strip() for s in rest)])
+            assert rendered == step.strip()
 
 
 async def test_enter_in_the_declare_title_moves_on_and_declares_nothing(tmp_path: Path) -> None:

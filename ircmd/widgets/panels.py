@@ -138,8 +138,12 @@ class Checklist(FullView):
             if line.cell_length <= width:
                 shown.append([line])
                 continue
-            head, *rest = line.wrap(width)
-            tail = Content(" ").join(rest)  # rewrapped narrower, under the text
+            head = line.wrap(width)[0]
+            # The rest of the step as it was, rewrapped narrower under the text. Not its
+            # wrapped lines joined: a word longer than the pane came out folded at the
+            # full width, and refolded narrower it alternated long and short lines.
+            tail = line[len(head.plain) :]
+            tail = tail[len(tail.plain) - len(tail.plain.lstrip()) :]
             shown.append(
                 [head, *(Content(" " * STEP_INDENT) + p for p in tail.wrap(width - STEP_INDENT))]
             )
