@@ -656,6 +656,9 @@ def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
     if as_json:
         emit_json([i.model_dump(mode="json") | {"key": i.key} for i in incidents])
         return
+    if not incidents:  # said on stderr: stdout stays empty for scripts reading it
+        shown = "incidents" if include_closed else "active incidents (--all lists closed ones)"
+        click.echo(f"no {shown}", err=True)
     for i in incidents:
         row(f"{i.key:<8} {i.severity} {i.status:<10} {display.stamp(i.declared_at)}  {i.title}")
 

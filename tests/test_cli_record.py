@@ -186,6 +186,15 @@ def test_checklist_add_check_uncheck(run_cli: RunCli, inc1: Ref) -> None:
     assert_intact(run_cli, inc1, 7)
 
 
+def test_list_with_nothing_active_says_so_on_stderr(run_cli: RunCli, inc1: Ref) -> None:
+    assert_ok(run_cli("status", "INC-1", "closed", "--override", "false alarm"))
+    r = run_cli("list")
+    assert (r.returncode, r.stdout) == (0, "")  # scripts reading stdout see no incidents
+    assert r.stderr == "no active incidents (--all lists closed ones)\n"
+    assert assert_ok(run_cli("list", "--all")).startswith("INC-1 ")
+    assert json.loads(assert_ok(run_cli("list", "--json"))) == []
+
+
 def test_list_and_list_json(run_cli: RunCli, inc1: Ref) -> None:
     assert_ok(run_cli("declare", "Disk [red]full[/red]"))
     assert_ok(run_cli("status", "INC-2", "closed", "--override", "false alarm"))
