@@ -252,3 +252,23 @@ async def test_a_screen_says_when_its_record_was_replaced_under_it(tmp_path: Pat
         await until(pilot, lambda: header.warning is not None)
         assert "was replaced by another file" in header.warning
         assert "restart the screen" in header.warning
+
+
+async def test_a_role_moved_elsewhere_shows_beside_the_watcher_at_once(db_ref: Path | str) -> None:
+    """Alice watches as commander; `/ic bob` makes bob commander. Bob's header must
+    drop "(commander)" from alice with the change, not at the next heartbeat (an hour
+    here: the roles are counted from the incident as it now stands)."""
+    from ircmd.models import Role
+    from ircmd.widgets.header import IncidentHeader
+
+    db = await declared(db_ref)
+    async with await Store.open(db, clock=frozen) as store:
+        await store.assign(1, Role.COMMANDER, "alice", actor="alice")
+        await store.heartbeat("alice-session", 1, "alice", "host")
+    async with running(db, user="bob", open_incident=1, heartbeat=3600) as pilot:
+        screen = await ready(pilot)
+        header = screen.query_one(IncidentHeader)
+        await until(pilot, lambda: header.watchers == [("alice", ["commander"])])
+        async with await Store.open(db, clock=frozen) as store:
+            await store.assign(1, Role.COMMANDER, "bob", actor="alice")
+        await until(pilot, lambda: header.watchers == [("alice", [])])

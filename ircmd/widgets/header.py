@@ -44,6 +44,8 @@ class IncidentHeader(Static):
         self.read_only = read_only
         self.state: IncidentState | None = None
         self.watchers: list[tuple[str, list[str]]] = []
+        self._presence: list[Presence] = []  # the last heartbeat's read, and who I am
+        self._me = ""
         self.serving = False  # an `ircmd serve` is heartbeating on this record
         #: A deliverer is heartbeating on this record; None until presence is read.
         self.deliverer: bool | None = None
@@ -62,24 +64,32 @@ class IncidentHeader(Static):
 
     def show(self, state: IncidentState | None) -> None:
         self.state = state
+        self._count_watchers()
         self.redraw()
 
     def show_watchers(self, presence: list[Presence], me: str) -> None:
         """People with this incident open, other than me, with their roles on it; and
         whether an `ircmd serve` is up (alerts can reach the record) and whether a
         deliverer is (`ircmd deliver`, or one inside serve: deliveries can go out)."""
-        state = self.state
-        seen: dict[str, list[str]] = {}
+        self._presence, self._me = presence, me
         self.serving = any(p.is_serve for p in presence)
         self.deliverer = any(p.is_deliverer for p in presence)
-        for p in presence:
+        self._count_watchers()
+        self.redraw()
+
+    def _count_watchers(self) -> None:
+        """The watchers with their roles as the incident now stands: counted again on
+        every change of it, so `/ic bob` moves "(commander)" at once, not at the next
+        heartbeat (up to ten seconds later)."""
+        state = self.state
+        seen: dict[str, list[str]] = {}
+        for p in self._presence:
             if p.is_serve or p.is_deliverer:
                 continue
-            if state is None or p.incident_id != state.incident.id or p.person == me:
+            if state is None or p.incident_id != state.incident.id or p.person == self._me:
                 continue
             seen.setdefault(p.person, [r.value for r in state.role_of(p.person)])
         self.watchers = sorted(seen.items())
-        self.redraw()
 
     def show_deliveries(self, rows: list[DeliveryRow]) -> None:
         """The open incident's deliveries: how many fail, how many wait to be sent."""
