@@ -203,6 +203,8 @@ async def test_escape_on_a_pasted_chat_log_makes_it_one_note(db_ref: Path | str)
         await ready(pilot)
         app.post_message(Paste(CHAT))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        said = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "Escape: one note instead" in said and "Escape: no" not in said
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, FormScreen))
         assert app.screen.query_one("#field-text", TextArea).text == CHAT

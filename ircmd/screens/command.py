@@ -866,7 +866,7 @@ class CommandScreen(Screen[None]):
         first, last = display.stamp(chat.lines[0][0]), display.stamp(chat.lines[-1][0])
         question = (
             f"Record {len(chat.lines)} entries on {incident_key(self.current)}, each at its"
-            f" own time ({first} to {last} UTC)? Escape: one note instead"
+            f" own time ({first} to {last} UTC)?"
         )
 
         def typing(key: events.Key) -> None:
@@ -879,7 +879,7 @@ class CommandScreen(Screen[None]):
             else:
                 await self._note_form(message.text, message.typed)
 
-        self.app.push_screen(ConfirmScreen(question, typing), answered)
+        self.app.push_screen(ConfirmScreen(question, typing, no="one note instead"), answered)
 
     async def _note_form(self, text: str, typed: str) -> None:
         """The pasted `text` (after what was `typed` in the bar) in a form, to check

@@ -351,10 +351,13 @@ class ConfirmScreen(Dialog):
     like every key after it (Enter included), is handed to `on_typing` for the
     entry bar, so a stray letter writes no false entry and no typing is lost."""
 
-    def __init__(self, question: str, on_typing: Callable[[events.Key], None]) -> None:
+    def __init__(
+        self, question: str, on_typing: Callable[[events.Key], None], *, no: str = "no"
+    ) -> None:
         super().__init__(classes="dialog")
         self._question = question
         self._on_typing = on_typing
+        self._no = no  # what Escape does, said in the keys line
         self._answered = False
 
     def compose(self) -> ComposeResult:
@@ -362,7 +365,8 @@ class ConfirmScreen(Dialog):
             yield Static(user(self._question, "bold"), classes="dialog-title")
             yield Static(
                 Content.styled(
-                    "Enter: yes    Escape: no    (typing goes to the entry bar)", "$text-muted"
+                    f"Enter: yes    Escape: {self._no}    (typing goes to the entry bar)",
+                    "$text-muted",
                 )
             )
 
