@@ -133,29 +133,8 @@ async def test_assign_form(db_ref: Path | str) -> None:
 
 
 async def test_reopen_asks_for_a_reason(db_ref: Path | str) -> None:
-    db = await seeded(db_ref)  # INC-1 is contained
-    async with running(db, open_incident=1, size=(100, 40)) as pilot:
-        app = pilot.app
-        screen = await ready(pilot)
-        screen.bar.value = "/status triaged"
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ReopenScreen))
-        await pilot.press("enter")
-        assert "needs a reason" in str(app.screen.query_one("#dialog-error").render())
-        await pilot.press(*"errors are back")
-        await pilot.press("enter")
-        await until(pilot, lambda: app.screen is screen)
-        await until(pilot, lambda: screen.bar.value == "")
-    st = await state(db)
-    assert st.incident.status is Status.TRIAGED
-
-
-async def test_a_command_typed_ahead_into_a_dialog_does_not_go_on_the_record(
-    db_ref: Path | str,
-) -> None:
-    """`/status triaged` opens the reason dialog; the next line, typed for the bar
-    before the dialog showed, lands in its field. Enter must not record that line as
-    the reason: the dialog says why and waits. The declare form likewise."""
+    """Also: the next line, typed for the bar before the dialog showed, lands in its
+    field. Enter must not record that line as the reason: the dialog says why, waits."""
     db = await seeded(db_ref)  # INC-1 is contained
     before = len(await events(db))
     async with running(db, open_incident=1, size=(100, 40)) as pilot:
@@ -164,21 +143,33 @@ async def test_a_command_typed_ahead_into_a_dialog_does_not_go_on_the_record(
         screen.bar.value = "/status triaged"
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ReopenScreen))
+        await pilot.press("enter")
+        assert "needs a reason" in str(app.screen.query_one("#dialog-error").render())
         await pilot.press(*"/status triaged false alarm", "enter")
         error = str(app.screen.query_one("#dialog-error").render())
         assert error.startswith("/status … is a command typed ahead")
         assert isinstance(app.screen, ReopenScreen) and len(await events(db)) == before
-        app.screen.query_one("#reopen-reason", Input).value = "/var filled up again"
-        await pilot.press("enter")  # a slash that names no command is a reason
+        app.screen.query_one("#reopen-reason", Input).value = ""
+        await pilot.press(*"errors are back")
+        await pilot.press("enter")
         await until(pilot, lambda: app.screen is screen)
-        await until(pilot, lambda: "status triaged" in message_text(screen))
+        await until(pilot, lambda: screen.bar.value == "")
+    st = await state(db)
+    assert st.incident.status is Status.TRIAGED
+    added = (await events(db))[before:]
+    assert [(e.kind, e.text) for e in added] == [(Kind.STATUS, "errors are back")]
+
+
+async def test_the_declare_form_refuses_a_command_typed_ahead(tmp_path: Path) -> None:
+    async with running(tmp_path / "ircmd.db", size=(100, 40)) as pilot:
+        app = pilot.app
+        await ready(pilot)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
         await pilot.press(*"/declare SEV2 db down", "ctrl+s")  # Enter: the next field
         assert "typed ahead" in str(app.screen.query_one("#dialog-error").render())
         assert isinstance(app.screen, DeclareScreen)
-    added = (await events(db))[before:]
-    assert [(e.kind, e.text) for e in added] == [(Kind.STATUS, "/var filled up again")]
+        assert not app.command_screen.board.incidents
 
 
 async def test_reopen_with_reason_inline(db_ref: Path | str) -> None:
