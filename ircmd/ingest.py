@@ -172,10 +172,12 @@ def parse(body: bytes, fmt: Format) -> list[Alert]:
         raise PayloadError(f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
         raw: Any = json.loads(body)
+        if _SURROGATE_ESCAPE.search(body):
+            _refuse_lone_surrogates(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PayloadError(f"payload is not JSON: {e}") from None
-    if _SURROGATE_ESCAPE.search(body):
-        _refuse_lone_surrogates(raw)
+    except RecursionError:  # `[[[[…` a hundred thousand deep: the parser's own stack
+        raise PayloadError("payload is nested too deeply") from None
     try:
         if fmt is Format.JSON:
             items = raw if isinstance(raw, list) else [raw]

@@ -89,10 +89,13 @@ async def ingest(request: web.Request) -> web.Response:
 
 
 async def _ingest(request: web.Request, name: str) -> web.Response:
-    source = request.app[_SETTINGS].ingest.sources.get(name)
-    if source is None:
-        return error(404, f"no ingest source {name!r}")
-    if not authorized(request, source):
+    sources = request.app[_SETTINGS].ingest.sources
+    source = sources.get(name)
+    if source is None or not authorized(request, source):
+        # An unknown name is a 404 only to a caller holding some source's token: to
+        # anyone else it looks like a wrong token, so the names cannot be probed.
+        if source is None and any(authorized(request, s) for s in sources.values()):
+            return error(404, f"no ingest source {name!r}")
         return error(401, "missing or wrong bearer token; nothing was written")
     if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
         return error(413, f"payload is larger than {MAX_PAYLOAD_BYTES} bytes; nothing was written")

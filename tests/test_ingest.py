@@ -70,6 +70,7 @@ def test_an_alert_without_a_fingerprint_gets_one_from_its_labels() -> None:
         (body({"title": "x", "ends_at": 1700000000}), Format.JSON, "RFC 3339"),
         (b" " * (1024 * 1024 + 1), Format.JSON, "larger than"),
         (body({"title": "x", "labels": {"a": "\ud800"}}), Format.JSON, "lone surrogate"),
+        (b"[" * 100_000, Format.JSON, "nested too deeply"),  # the parser's stack, not a 500
     ],
 )
 def test_a_bad_payload_is_refused_whole_with_one_line(

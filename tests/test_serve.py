@@ -77,13 +77,15 @@ def test_a_token_that_is_missing_wrong_or_another_sources_is_refused(
         r = s.post("alertmanager", payload, token=token)
         assert r.status == 401, (token, r.body)
         assert "token" in r.json()["error"]
-    assert s.post("nosuchsource", payload).status == 404
+    assert s.post("nosuchsource", payload).status == 404  # to a holder of a source's token
+    assert s.post("nosuchsource", payload, token="wrong-token-0123456789").status == 401
+    assert s.post("nosuchsource", payload, token=None).status == 401  # names are not probed
     assert rows(db_path, "SELECT count(*) FROM events") == [(0,)]
     # Refusals are in serve's log too, one JSON line each.
     assert s.post("alertmanager", payload).status == 200
     s.stop()
     log = [json.loads(line) for line in s.log()]
-    assert [entry.get("status") for entry in log[:5]] == [401] * 5
+    assert [entry.get("status") for entry in log[:8]] == [401] * 5 + [404, 401, 401]
     assert log[-1]["recorded"] == 1
 
 
@@ -108,6 +110,7 @@ def test_a_token_that_is_missing_wrong_or_another_sources_is_refused(
         ("alertmanager", TOKEN, json.dumps({**alertmanager(), "version": "3"}).encode(), "version"),
         ("alertmanager", TOKEN, json.dumps(alertmanager(am_alert("\udc00"))).encode(), "surrogate"),
         ("own", JSON_TOKEN, json.dumps({"title": "x", "colour": "red"}).encode(), "colour"),
+        ("own", JSON_TOKEN, b"[" * 100_000, "nested too deeply"),  # was a 500, a traceback
         ("own", JSON_TOKEN, json.dumps({"title": "   "}).encode(), "title"),
         ("own", JSON_TOKEN, json.dumps({"title": "x", "starts_at": "12:00"}).encode(), "starts_at"),
         (
