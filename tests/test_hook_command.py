@@ -122,6 +122,25 @@ async def test_other_exit_is_permanent_with_the_last_line_of_stderr(tmp_path: Pa
     assert outcome.reason == "no such repository:␛[31m acme/web"
 
 
+async def test_a_pass_env_secret_in_the_reason_is_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reason goes on the record for good: a command that echoes the token it was
+    handed must not put it there. A short value (a region) is no secret and stays."""
+    monkeypatch.setenv("GH_TOKEN", "ghp_secret_token_value")
+    monkeypatch.setenv("REGION", "eu")
+    prog = script(
+        tmp_path,
+        "import os\n"
+        "print(f\"auth failed for token={os.environ['GH_TOKEN']} in {os.environ['REGION']}\","
+        " file=sys.stderr)\n"
+        "sys.exit(2)",
+    )
+    outcome = await command.send(hook(prog, pass_env=("GH_TOKEN", "REGION")), delivery())
+    assert (outcome.ok, outcome.status) == (False, "exit 2")
+    assert outcome.reason == "auth failed for token=[hidden] in eu"
+
+
 async def test_a_chatty_command_keeps_only_the_tail(tmp_path: Path) -> None:
     prog = script(
         tmp_path,

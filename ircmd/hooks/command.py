@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..display import printable
 from ..settings import Hook
@@ -60,9 +60,19 @@ def environment(hook: Hook, delivery: Delivery, env: Mapping[str, str]) -> dict[
     return out
 
 
-def last_line(stderr: bytes) -> str:
-    """The last non-blank line of standard error, trimmed and safe to record."""
-    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines()]
+#: `pass_env` values shorter than this are not hidden (a region, a flag): hiding "eu"
+#: in every reason would garble it, and such a value is no secret.
+_SECRET_MIN = 4
+
+
+def last_line(stderr: bytes, secrets: Sequence[str] = ()) -> str:
+    """The last non-blank line of standard error, trimmed and safe to record: the
+    values of the hook's `pass_env` variables (`secrets`) in it are hidden, since the
+    reason goes on the record, which keeps it for good."""
+    text = stderr.decode("utf-8", "replace")
+    for secret in sorted({s for s in secrets if len(s) >= _SECRET_MIN}, key=len, reverse=True):
+        text = text.replace(secret, "[hidden]")
+    lines = [ln.strip() for ln in text.splitlines()]
     kept = next((ln for ln in reversed(lines) if ln), "")
     kept = printable(" ".join(kept.split()))
     return kept if len(kept) <= _REASON_CHARS else kept[: _REASON_CHARS - 1] + "…"
@@ -100,7 +110,7 @@ async def send(hook: Hook, delivery: Delivery) -> Outcome:
     assert code is not None
     if code == 0:
         return Outcome(True, False, "exit 0")
-    reason = last_line(stderr)
+    reason = last_line(stderr, [os.environ[n] for n in hook.pass_env if n in os.environ])
     if code < 0:
         return Outcome(False, False, f"signal {-code}", reason or f"{program} was killed")
     return Outcome(False, code == EX_TEMPFAIL, f"exit {code}", reason)
