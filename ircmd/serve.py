@@ -38,6 +38,7 @@ from .alerting import GroupCommit, Router, log_line, receive
 from .models import (
     MAX_PAYLOAD_BYTES,
     SERVE_SESSION_PREFIX,
+    DatabaseReplaced,
     Format,
     InvalidInput,
     IrcmdError,
@@ -120,6 +121,8 @@ async def _ingest(request: web.Request, name: str) -> web.Response:
         return error(403, str(e))
     except StorageBusy as e:
         return error(503, f"{e}; retry")
+    except DatabaseReplaced as e:  # serve stops at its next heartbeat; retried, it lands
+        return error(503, str(e))
     except IrcmdError as e:
         return error(500, f"{e}; nothing was written")
     print(log_line(name, result), file=sys.stderr, flush=True)
@@ -198,15 +201,19 @@ async def run(
         beat = asyncio.create_task(heartbeat(store))
         delivering = asyncio.create_task(deliver(store, settings, stop))
         # A deliverer that fails stops serve, with its error, rather than leave
-        # deliveries waiting unseen.
+        # deliveries waiting unseen; so does a record replaced under serve (found by
+        # the heartbeat), rather than refuse every alert until someone notices.
         delivering.add_done_callback(lambda t: _stop_on_failure(t, stop))
+        beat.add_done_callback(lambda t: _stop_on_failure(t, stop))
         try:
             await stop.wait()
         finally:
             beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
-            await delivering
+            try:
+                await delivering
+            finally:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat  # its DatabaseReplaced, if that is what stopped serve
     finally:
         await runner.cleanup()
 
@@ -237,8 +244,12 @@ async def heartbeat(store: Store) -> None:
     session = f"{SERVE_SESSION_PREFIX}{uuid.uuid4().hex[:12]}"
     try:
         while True:
-            with contextlib.suppress(IrcmdError):  # a busy record: try at the next beat
+            try:
                 await store.heartbeat(session, None, PRESENCE_NAME, socket.gethostname())
+            except DatabaseReplaced:
+                raise  # serve stops with it (see `run`): a restart opens the new file
+            except IrcmdError:
+                pass  # a busy record: try at the next beat
             await asyncio.sleep(HEARTBEAT_SECONDS)
     finally:
         with contextlib.suppress(IrcmdError):

@@ -19,7 +19,7 @@ from helpers.receivers import SECRET, SLACK_TOKEN, Receiver, Reply
 from ircmd.hooks.base import Outcome
 from ircmd.hooks.deliverer import Deliverer, settle
 from ircmd.hooks.outbox import Claimed
-from ircmd.models import Audience, Kind, Severity
+from ircmd.models import Audience, DatabaseReplaced, Kind, Severity
 from ircmd.settings import Settings
 from ircmd.store import Store
 
@@ -325,3 +325,21 @@ async def test_no_secret_reaches_the_record(
         raw = f.read_bytes()
         assert SECRET.encode() not in raw and SLACK_TOKEN.encode() not in raw, f
     assert b"/hook" not in (tmp_path / "x.db").read_bytes()
+
+
+@pytest.mark.sqlite_only
+async def test_a_record_replaced_under_the_deliverer_stops_it_with_that_error(
+    tmp_path: Path, db_ref: Path, start: Start
+) -> None:
+    """`ircmd restore` swaps another file in: the deliverer, still on the old one, would
+    send nothing queued in the new one and say nothing. It stops with the error
+    instead (its supervisor, or a person, starts it again on the new file)."""
+    running = await start()
+    await running.store.declare("Checkout down", actor="alice", severity=Severity.SEV2)
+    other = tmp_path / "other.db"
+    async with await Store.open(other) as elsewhere:
+        await elsewhere.declare("Somewhere else", actor="bob", severity=Severity.SEV3)
+    other.replace(db_ref)
+    assert running.task is not None
+    with pytest.raises(DatabaseReplaced, match="replaced by another file"):
+        await asyncio.wait_for(running.task, DEADLINE)

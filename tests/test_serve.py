@@ -29,6 +29,7 @@ from helpers.serve import (
     write_config,
 )
 
+from ircmd.models import Severity
 from ircmd.store import Store
 
 Start = type[Server]
@@ -445,3 +446,28 @@ def test_a_config_file_others_can_read_is_refused(tmp_path: Path, db_path: Path)
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1
     assert "chmod 600" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.sqlite_only
+def test_a_record_replaced_under_serve_is_a_503_and_serve_stops_with_the_error(
+    server: Start, db_path: Path, config: Path, tmp_path: Path
+) -> None:
+    """`ircmd restore` swaps another file in: each alert is a 503 (its sender retries),
+    and serve stops at its next heartbeat with the error, rather than refuse alerts
+    until someone notices; started again, it opens the file now at the path."""
+    s = server(db_path, config)
+    assert s.post("alertmanager", alertmanager(am_alert("fp1"))).status == 200
+    other = tmp_path / "other.db"
+    asyncio.run(_declared(other))
+    other.replace(db_path)
+    r = s.post("alertmanager", alertmanager(am_alert("fp2")))
+    assert r.status == 503 and "replaced by another file" in r.json()["error"], r.body
+    assert r.json()["error"].count("nothing was written") == 1
+    code = s.proc.wait(timeout=DEADLINE)  # its heartbeat (every 10 s) finds it
+    assert code == 1
+    assert any("ircmd: error:" in line and "replaced" in line for line in s.log())
+
+
+async def _declared(db: Path) -> None:
+    async with await Store.open(db) as store:
+        await store.declare("elsewhere", actor="bob", severity=Severity.SEV3)

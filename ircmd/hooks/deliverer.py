@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..models import DELIVER_SESSION_PREFIX, InvalidInput, IrcmdError
+from ..models import DELIVER_SESSION_PREFIX, DatabaseReplaced, InvalidInput, IrcmdError
 from ..settings import Contact, Hook, Settings
 from ..store import Store
 from ..store.feed import ChangeFeed
@@ -190,6 +190,8 @@ class Deliverer:
         self._holding: set[int] = set()
         self._runs: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # The record was restored or replaced under this process: `run` ends with it.
+        self._replaced: DatabaseReplaced | None = None
         #: Attempts made and outcomes by kind, for tests and the benchmark.
         self.attempts = 0
         self.outcomes: dict[str, int] = {}
@@ -219,6 +221,10 @@ class Deliverer:
         try:
             while not stop.is_set():
                 self._wake.clear()
+                if self._replaced is not None:
+                    # Loud, not silent: this process would go on reading the old file
+                    # and send nothing queued in the new one. A restart opens that one.
+                    raise self._replaced
                 due = await self._take()
                 pause = self._poll * 30 if due is None else (due - self._clock()).total_seconds()
                 woken = asyncio.create_task(self._wake.wait())
@@ -255,8 +261,14 @@ class Deliverer:
         session = f"{DELIVER_SESSION_PREFIX}{uuid.uuid4().hex[:12]}"
         try:
             while True:
-                with contextlib.suppress(IrcmdError):  # a busy record: at the next beat
+                try:
                     await self.store.heartbeat(session, None, PRESENCE_NAME, socket.gethostname())
+                except DatabaseReplaced as e:
+                    self._replaced = e
+                    self._wake.set()
+                    return
+                except IrcmdError:
+                    pass  # a busy record: at the next beat
                 await asyncio.sleep(HEARTBEAT_SECONDS)
         finally:
             with contextlib.suppress(IrcmdError):
@@ -273,6 +285,8 @@ class Deliverer:
                 holding=set(self._holding),
                 gone=gone,
             )
+        except DatabaseReplaced:
+            raise
         except IrcmdError as e:  # the record busy or full: look again shortly
             log.warning("cannot take deliveries: %s", e)
             return self._clock() + timedelta(seconds=self._poll)
