@@ -160,7 +160,7 @@ async def test_cancelling_a_pasted_note_gives_back_what_was_typed(db_ref: Path |
         before = len(await events(db))
         await pilot.press(*"half typed ")
         app.post_message(Paste("l1\nl2\n"))
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await until(pilot, lambda: bool(app.screen.query("#field-text")))  # the form, composed
         area = app.screen.query_one("#field-text", TextArea)
         assert area.text == "half typed l1\nl2"
         await until(pilot, lambda: area.cursor_location == (1, 2))  # typing goes on from there
@@ -203,8 +203,12 @@ async def test_escape_on_a_pasted_chat_log_makes_it_one_note(db_ref: Path | str)
         await ready(pilot)
         app.post_message(Paste(CHAT))
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        said = " ".join(str(w.render()) for w in app.screen.query("Static"))
-        assert "Escape: one note instead" in said and "Escape: no" not in said
+
+        def said() -> str:  # once the dialog has composed, not merely been pushed
+            return " ".join(str(w.render()) for w in app.screen.query("Static"))
+
+        await until(pilot, lambda: "Escape: one note instead" in said())
+        assert "Escape: no" not in said()
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, FormScreen))
         assert app.screen.query_one("#field-text", TextArea).text == CHAT

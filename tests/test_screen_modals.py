@@ -165,7 +165,7 @@ async def test_the_declare_form_refuses_a_command_typed_ahead(tmp_path: Path) ->
         app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "declare-title")
         await pilot.press(*"/declare SEV2 db down", "ctrl+s")  # Enter: the next field
         assert "typed ahead" in str(app.screen.query_one("#dialog-error").render())
         assert isinstance(app.screen, DeclareScreen)
@@ -189,14 +189,19 @@ async def test_f1_help_keeps_each_description_beside_its_command_at_80x24(
         app = pilot.app
         await ready(pilot)
         await pilot.press("f1")
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        await pilot.pause()
-        cells = list(app.screen.query(".help-columns > Static"))
-        pairs = list(zip(cells[::2], cells[1::2], strict=True))
         expected = [*KEYS, *((u.syntax, u.help) for u in entry.COMMANDS)]
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HelpScreen)
+                and len(app.screen.query(".help-columns > Static")) == 2 * len(expected)
+            ),
+        )
+        cells = list(app.screen.query(".help-columns > Static"))
+        await until(pilot, lambda: all(c.region.width > 0 for c in cells))  # laid out
+        pairs = list(zip(cells[::2], cells[1::2], strict=True))
         assert [(str(a.render()), str(b.render())) for a, b in pairs] == expected
         for left, right in pairs:
-            assert left.region.width > 0 and right.region.width > 0  # laid out, if scrolled off
             assert right.region.y == left.region.y
             assert right.region.x >= left.region.right  # beside it, never under it
             assert right.region.right <= app.size.width

@@ -382,6 +382,7 @@ async def test_a_form_refuses_a_command_typed_ahead_into_a_one_line_field(
         await ready(pilot)
         await pilot.press("f8", "a")
         form = await form_of(pilot)
+        await until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "field-title")
         await pilot.press(*"/status contained", "enter")
         await until(pilot, lambda: "typed ahead" in str(form.query_one("#form-error").render()))
         assert pilot.app.screen is form
