@@ -286,6 +286,27 @@ async def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
         await Store.open(db)
 
 
+async def test_a_session_meeting_another_ones_switch_to_wal_waits_for_it(tmp_path: Path) -> None:
+    """Sessions started together on a new file: one switches it to WAL while another
+    tries the same. SQLite refuses the second switch at once, busy handler or not
+    (CI met "locked by another writer" this way); the open must wait its turn."""
+    path = tmp_path / "new.db"
+    path.touch()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process, mid-switch on the empty file
+    opening = asyncio.ensure_future(Store.open(path, timeout=60))
+    try:
+        await asyncio.sleep(1)  # the old open failed here, at its first attempt
+        assert not opening.done(), opening.exception()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    async with await opening as s:
+        await s.declare("x", actor="alice")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 async def test_newer_schema_is_refused(db_ref: Ref) -> None:
     async with await Store.open(db_ref) as s:
         await s.declare("x", actor="alice")

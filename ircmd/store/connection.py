@@ -250,12 +250,34 @@ def _prepare(
         if version < schema.SCHEMA_VERSION:
             raise StorageError(f"{path} needs a migration; open it once read-write")
         return
-    conn.execute("PRAGMA journal_mode = WAL")
+    _into_wal(conn, timeout)
     conn.execute("PRAGMA synchronous = FULL")
     if version < schema.SCHEMA_VERSION:
         _migrate(conn)
     # From here on `tx.begin` waits for the write lock itself, in short fair steps.
     conn.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+
+
+def _into_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the database in WAL mode, waiting up to `timeout` for another process
+    doing the same.
+
+    On a new file the switch is a write made from inside a read: SQLite does not
+    call the busy handler for that upgrade (it could deadlock), so a process
+    meeting another one's switch fails at once with "database is locked", however
+    long busy_timeout is. Several sessions started together on a new record met it.
+    Retried in `tx.pauses` steps: once the other switch commits, this one has
+    nothing left to write.
+    """
+    deadline = time.monotonic() + timeout
+    for pause in tx.pauses():
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if not SQLITE.busy(e) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
