@@ -201,7 +201,9 @@ def _refuse_lone_surrogates(raw: Any) -> None:
 
 
 def _webhook(a: _WebhookAlert) -> Alert:
-    title = a.annotations.get("summary") or a.labels.get("alertname") or "alert"
+    # A template that rendered nothing still sends the key: a blank summary is none.
+    named = (a.annotations.get("summary", ""), a.labels.get("alertname", ""))
+    title = next((t for t in named if t.strip()), "alert")
     return Alert(
         fingerprint=a.fingerprint or fingerprint_of(a.labels),
         status=a.status,

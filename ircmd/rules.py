@@ -60,6 +60,24 @@ def check_text(text: str, what: str = "text", limit: int = MAX_TEXT_BYTES) -> st
     return text
 
 
+def clip_text(text: str, limit: int, where: str) -> str:
+    """`text` whole if it fits in `limit` bytes of UTF-8, else its head and a note
+    saying it was cut and `where` it is whole, together within the limit.
+
+    For text a machine sent (an alert's summary and description): refusing it would
+    refuse the alert with it, and a sender does not retry a refusal. Text a person
+    typed is refused instead (`check_text`), so that nothing of it is lost.
+    """
+    raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate is `check_text`'s to refuse
+    if len(raw) <= limit:
+        return text
+    note = f" … [cut at {limit} bytes: {where}]"
+    room = limit - len(note.encode("utf-8"))
+    if room <= 0:  # a limit too small for the note: the head alone
+        return raw[:limit].decode("utf-8", "ignore")
+    return raw[:room].decode("utf-8", "ignore") + note
+
+
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters a
 # renderer may draw as nothing. Some are letters (U+3164 HANGUL FILLER is Lo), so
 # the general category alone does not find them.

@@ -221,6 +221,43 @@ def test_ingest_of_a_bad_payload_writes_nothing(tmp_path: Path, db_ref: Ref) -> 
     assert "INC-1" not in cli.ok("list", "--all").out
 
 
+def test_a_blank_summary_is_none_and_the_alertname_titles_the_alert() -> None:
+    """A summary template that rendered nothing still sends the key; refusing the
+    alert as untitled would lose it, since Alertmanager does not retry a 4xx."""
+    for summary in ("", "  \n"):
+        (got,) = parse(body(alertmanager(am_alert("fp1", summary=summary))), Format.ALERTMANAGER)
+        assert got.title == "HighErrorRate"
+
+
+def test_a_huge_title_or_description_is_cut_and_kept_whole_in_the_alert(
+    tmp_path: Path, db_ref: Ref
+) -> None:
+    """Sent text is not refused for its size: the incident's title and summary are
+    cut to the text limit with a note, the alert event holds every byte."""
+    cli = configured(tmp_path, db_ref)
+    title = "ü" * 40_000  # 80,000 bytes: the cut must not split a character
+    long = am_alert("fp1", summary=title)
+    wordy = am_alert("fp2", service="search")
+    wordy["annotations"]["description"] = "d" * 70_000
+    blank = am_alert("fp3", pod="b", summary=" ")
+    r = cli.ok(
+        "ingest", "--format", "alertmanager", input=json.dumps(alertmanager(long, wordy, blank))
+    )
+    assert json.loads(r.out)["recorded"] == 3 and json.loads(r.out)["opened"] == ["INC-1", "INC-2"]
+    first = cli.ok("show", "INC-1", "--json").json()
+    cut = first["incident"]["title"]
+    assert cut.startswith("ü" * 100) and cut.endswith("the alert's data holds it whole]")
+    assert len(cut.encode()) <= 64 * 1024
+    alerts = [e for e in first["events"] if e["kind"] == "alert"]
+    assert [e["text"] for e in alerts] == [cut, "HighErrorRate"]
+    assert alerts[0]["data"]["title"] == title and "title" not in alerts[1]["data"]
+    second = cli.ok("show", "INC-2", "--json").json()
+    summary = second["incident"]["summary"]
+    assert summary.startswith("d" * 100) and "the alert that opened it holds it whole" in summary
+    (alert,) = [e for e in second["events"] if e["kind"] == "alert"]
+    assert alert["data"]["text"] == "d" * 70_000
+
+
 def test_a_locked_session_may_ingest_as_itself_but_not_serve_or_write_the_page(
     tmp_path: Path, db_ref: Ref
 ) -> None:

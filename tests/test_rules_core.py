@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ircmd import rules
 from ircmd.models import (
@@ -336,3 +338,21 @@ def test_every_backward_pair_is_refused_without_reason() -> None:
                     rules.check_transition(cur, new, None)
             else:
                 rules.check_transition(cur, new, None)
+
+
+@given(
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=300),
+    st.integers(min_value=1, max_value=400),
+)
+def test_clipped_text_fits_keeps_its_head_and_says_it_was_cut(text: str, limit: int) -> None:
+    got = rules.clip_text(text, limit, "kept whole elsewhere")
+    assert len(got.encode()) <= limit or got == text  # fits, as valid UTF-8
+    if len(text.encode()) <= limit:
+        assert got == text
+        return
+    note = f" … [cut at {limit} bytes: kept whole elsewhere]"
+    if len(note.encode()) < limit:
+        assert got.endswith(note)
+        got = got.removesuffix(note)
+    assert text.startswith(got)
+    assert len(got.encode()) > limit - len(note.encode()) - 4  # a split character: at most 3

@@ -58,15 +58,16 @@ def ingest_alerts(
             groups[routed.group] = _open_incident(tx, routed.group)
         incident = groups[routed.group]
         opened = False
+        title = rules.clip_text(alert.title, tx.max_text, "the alert's data holds it whole")
         if alert.status is AlertStatus.FIRING and incident is None:
             started = min(alert.starts_at, now) if alert.starts_at else None
             new = declare(
                 tx,
-                alert.title,
+                title,
                 actor=actor,
                 severity=routed.severity,
                 type=routed.type,
-                summary=alert.text,
+                summary=_summary(alert.text, tx.max_text),
                 detected_at=now,
                 started_at=started,
                 playbook=playbooks.get(routed.playbook) if routed.playbook else None,
@@ -93,11 +94,21 @@ def ingest_alerts(
             "text": alert.text,
             "opened": opened,
         }
-        ev = tx.append(incident, Kind.ALERT, actor, tx.text(alert.title, "alert title"), data)
+        if title != alert.title:
+            data["title"] = alert.title
+        ev = tx.append(incident, Kind.ALERT, actor, tx.text(title, "alert title"), data)
         result.recorded += 1
         touched[ev.incident or ""] = None
     result.incidents = list(touched)
     return result
+
+
+def _summary(text: str, limit: int) -> str:
+    """An alert's description as the summary of the incident it opens: none if
+    blank, cut to the limit if long (the alert event keeps it whole)."""
+    if not text.strip():
+        return ""
+    return rules.clip_text(text, limit, "the alert that opened it holds it whole")
 
 
 @dataclass(frozen=True)
@@ -115,8 +126,8 @@ def ingest_batch(tx: Tx, payloads: Sequence[Payload]) -> list[IngestResult | Irc
     """Several payloads in one transaction (serve's group commit, `alerting.GroupCommit`),
     each written as `ingest_alerts` writes it alone, in the order given.
 
-    Each runs inside its own savepoint: one that a rule refuses (an alert title too
-    long, say) is rolled back whole and its error returned in its place, and the
+    Each runs inside its own savepoint: one that a rule refuses (a title that is not
+    valid Unicode, say) is rolled back whole and its error returned in its place, and the
     others stay. Any other failure ends the whole transaction, as it would one alone."""
     out: list[IngestResult | IrcmdError] = []
     groups: dict[str, int | None] = {}
