@@ -145,12 +145,15 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _when(at: datetime | None) -> datetime | None:
-    """A zero time (0001-01-01) means none; a time without a zone is refused."""
+    """A zero time means none: Go's (0001-01-01, Alertmanager's unset endsAt) and
+    Unix's (1970-01-01, from an exporter that never set it), which as an impact
+    start would make the time to detect decades long. A time without a zone is
+    refused."""
     if at is None or at.year <= _ZERO_TIME_YEAR:
         return None
     if at.tzinfo is None:
         raise PayloadError(f"time {at.isoformat()} has no time zone")
-    return at
+    return None if at.timestamp() <= 0 else at
 
 
 def fingerprint_of(labels: Mapping[str, str]) -> str:

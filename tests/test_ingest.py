@@ -229,6 +229,17 @@ def test_a_blank_summary_is_none_and_the_alertname_titles_the_alert() -> None:
         assert got.title == "HighErrorRate"
 
 
+@pytest.mark.parametrize("zero", ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z"])
+def test_a_zero_start_is_no_start(zero: str) -> None:
+    """Go's zero time and Unix's both mean "not set", not an impact in year 1 or 1970."""
+    (got,) = parse(body(alertmanager(am_alert("fp1", starts=zero))), Format.ALERTMANAGER)
+    assert got.starts_at is None
+    (later,) = parse(
+        body(alertmanager(am_alert("fp1", starts="1970-01-01T00:00:01Z"))), Format.ALERTMANAGER
+    )
+    assert later.starts_at == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
 def test_a_huge_title_or_description_is_cut_and_kept_whole_in_the_alert(
     tmp_path: Path, db_ref: Ref
 ) -> None:
