@@ -95,6 +95,21 @@ async def test_history_loads_behind_the_tail(tmp_path: Path) -> None:
         command.TAIL = old_tail
 
 
+async def test_history_read_while_the_screen_is_taken_down_is_dropped(tmp_path: Path) -> None:
+    """Ctrl+Q while an incident's history is still being read: the reader wakes on a
+    screen whose widgets are gone, and must end quietly (CI met it as a crash)."""
+    from textual.worker import WorkerState
+
+    db = await declared(tmp_path)
+    async with running(db, size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await screen.timeline.remove()  # as the app's teardown removes it
+        worker = screen._load_history(1, 2)
+        await worker.wait()
+        assert worker.state is WorkerState.SUCCESS
+        assert pilot.app.is_running and pilot.app.return_code is None
+
+
 async def test_read_only_refuses_every_write(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
     async with running(db, read_only=True, open_incident=1) as pilot:

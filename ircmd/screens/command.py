@@ -354,9 +354,11 @@ class CommandScreen(Screen[None]):
             rows.extend(Row(ev) for ev in chunk)
             kept.extend(ev for ev in chunk if view.Running.wanted(ev))
             after = chunk[-1].id
-        if self.current == number:
-            self.timeline.insert_older(rows)
-            self._note_events(kept)
+        # A quit while the history was read has taken the widgets down meanwhile.
+        with contextlib.suppress(NoMatches):
+            if self.current == number:
+                self.timeline.insert_older(rows)
+                self._note_events(kept)
 
     async def _load_deliveries(self, number: int) -> None:
         """The incident's deliveries, in one query, onto the timeline, the Comms tab and
