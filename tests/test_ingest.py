@@ -269,6 +269,22 @@ def test_a_huge_title_or_description_is_cut_and_kept_whole_in_the_alert(
     assert alert["data"]["text"] == "d" * 70_000
 
 
+def test_a_nul_in_an_alert_is_recorded_on_either_database(tmp_path: Path, db_ref: Ref) -> None:
+    """PostgreSQL's text cannot hold a NUL: refused, the alert would fail on every retry.
+    Its title and summary show it as ␀; the event's data keeps what was sent."""
+    cli = configured(tmp_path, db_ref)
+    sent = am_alert("fp1", summary="disk \x00 full")
+    sent["annotations"]["description"] = "nul \x00 inside"
+    r = cli.ok("ingest", "--format", "alertmanager", input=json.dumps(alertmanager(sent)))
+    assert json.loads(r.out)["recorded"] == 1
+    shown = cli.ok("show", "INC-1", "--json").json()
+    assert shown["incident"]["title"] == "disk \u2400 full"
+    assert shown["incident"]["summary"] == "nul \u2400 inside"
+    (alert,) = [e for e in shown["events"] if e["kind"] == "alert"]
+    assert alert["text"] == "disk \u2400 full" and alert["data"]["title"] == "disk \x00 full"
+    assert alert["data"]["text"] == "nul \x00 inside"
+
+
 def test_a_locked_session_may_ingest_as_itself_but_not_serve_or_write_the_page(
     tmp_path: Path, db_ref: Ref
 ) -> None:

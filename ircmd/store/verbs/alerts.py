@@ -58,7 +58,7 @@ def ingest_alerts(
             groups[routed.group] = _open_incident(tx, routed.group)
         incident = groups[routed.group]
         opened = False
-        title = rules.clip_text(alert.title, tx.max_text, "the alert's data holds it whole")
+        title = _sent_text(alert.title, tx.max_text, "the alert's data holds it whole")
         if alert.status is AlertStatus.FIRING and incident is None:
             started = min(alert.starts_at, now) if alert.starts_at else None
             new = declare(
@@ -103,12 +103,19 @@ def ingest_alerts(
     return result
 
 
+def _sent_text(text: str, limit: int, where: str) -> str:
+    """Text a sender wrote, as a title or summary: cut to the limit if long, and a
+    NUL (which PostgreSQL's text cannot hold, so the alert would be refused on every
+    retry) shown as ␀. The alert event's data keeps the text as sent."""
+    return rules.clip_text(text, limit, where).replace("\x00", "\u2400")
+
+
 def _summary(text: str, limit: int) -> str:
     """An alert's description as the summary of the incident it opens: none if
-    blank, cut to the limit if long (the alert event keeps it whole)."""
+    blank, else as `_sent_text`."""
     if not text.strip():
         return ""
-    return rules.clip_text(text, limit, "the alert that opened it holds it whole")
+    return _sent_text(text, limit, "the alert that opened it holds it whole")
 
 
 @dataclass(frozen=True)
