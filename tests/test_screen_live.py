@@ -110,6 +110,25 @@ async def test_history_read_while_the_screen_is_taken_down_is_dropped(tmp_path: 
         assert pilot.app.is_running and pilot.app.return_code is None
 
 
+async def test_a_dialogs_write_finishing_after_the_screen_is_taken_down_stands(
+    tmp_path: Path,
+) -> None:
+    """A dialog's answer (declare, assign, re-open) is written and then shown; a quit
+    meanwhile takes the widgets down. The write must stand and the worker end quietly."""
+    from ircmd import entry
+    from ircmd.screens.modals import DeclareRequest
+
+    db = await seeded(tmp_path)
+    async with running(db, size=(80, 24), open_incident=1) as pilot:
+        screen = await ready(pilot)
+        await screen.timeline.remove()  # as the app's teardown removes it
+        await screen._after_dialog(entry.Open(2))
+        await screen._declare(DeclareRequest("Late declaration", Severity.SEV3))
+        assert pilot.app.is_running and pilot.app.return_code is None
+    async with await Store.open(db, read_only=True) as store:
+        assert "Late declaration" in [i.title for i in await store.list_incidents()]
+
+
 async def test_read_only_refuses_every_write(tmp_path: Path) -> None:
     db = await seeded(tmp_path)
     async with running(db, read_only=True, open_incident=1) as pilot:

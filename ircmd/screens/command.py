@@ -663,13 +663,15 @@ class CommandScreen(Screen[None]):
             await self._after_dialog(entry.Backdated(at, command) if at else command)
 
     async def _after_dialog(self, command: entry.Command) -> None:
-        """Run what a dialog returned; a refusal is said on the message line."""
-        try:
-            done = await self.execute(command)
-        except IrcmdError as e:
-            self.say(str(e), error=True)
-            return
-        self.say(done or "")
+        """Run what a dialog returned; a refusal is said on the message line. A quit
+        meanwhile takes the widgets down under it: the write stands, the showing goes."""
+        with contextlib.suppress(NoMatches):
+            try:
+                done = await self.execute(command)
+            except IrcmdError as e:
+                self.say(str(e), error=True)
+                return
+            self.say(done or "")
 
     # ----------------------------------------------------------- actions
 
@@ -797,9 +799,10 @@ class CommandScreen(Screen[None]):
                 started_at=request.started_at,
             )
         )
-        await self.open_incident(inc.id)
-        applied = f", playbook {book.name} applied" if book else ""
-        self.say(f"{inc.key} declared ({inc.severity}){applied}")
+        with contextlib.suppress(NoMatches):  # as in `_after_dialog`
+            await self.open_incident(inc.id)
+            applied = f", playbook {book.name} applied" if book else ""
+            self.say(f"{inc.key} declared ({inc.severity}){applied}")
 
     @work
     async def action_assign(self) -> None:
