@@ -11,11 +11,12 @@ time from A's COMMIT returning to B having the entry:
 
 Each figure is measured twice in the same run: with the feed's tuned watcher settings and
 with watchfiles' defaults (step 50 ms, debounce 1600 ms) as the baseline. Samples are
-spaced by a random 300-350 ms after B reported the previous one, so every sample is an
+spaced by a random 700-750 ms after B reported the previous one, so every sample is an
 isolated commit found through its own file hint (outside the feed's burst throttle and
 its post-hint re-checks, which would otherwise catch the next commit early: with the
-baseline's late hints that chain would flatter both figures) and the watcher's step
-phase is sampled uniformly. The row names the 1-minute load average (figures are noisy
+baseline's late hints that chain would flatter both figures; with the default 1 s poll
+they come 315 and 635 ms after a hint, then 1275 ms) and the watcher's step phase is
+sampled uniformly. The row names the 1-minute load average (figures are noisy
 when other work shares the CPUs). Target: p50 <= 30 ms, p95 <= 60 ms.
 
     python -m bench.latency [--samples 200] [--to app|feed]
@@ -171,7 +172,7 @@ async def measure(
                     if parts[0] == "seen" and parts[2].strip() == text:
                         out.append((float(parts[1]) - committed) * 1000)
                         break
-            await asyncio.sleep(rng.uniform(0.30, 0.35))
+            await asyncio.sleep(rng.uniform(0.70, 0.75))
     finally:
         await store.close()
         proc.stdin.close()

@@ -198,6 +198,9 @@ async def test_a_slow_receiver_times_out_and_is_retried(receiver: Receiver, star
     await until(lambda: _count(store, 1), "the timeout on the record")
     assert (await outcomes(store))[0][2:] == ("failed", "timeout")
     receiver.release()
+    # However long this test takes to release it, the retries meanwhile time out too,
+    # and a failure like the last one is not recorded again (`settle`'s `record`): the
+    # second outcome on the record is the retry that got through.
     await until(lambda: _count(store, 2), "the retry's outcome")
     assert (await outcomes(store))[-1][2] == "sent"
     got = receiver.got()

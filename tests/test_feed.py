@@ -20,7 +20,7 @@ import pytest
 from helpers.cli import IRCMD, RunCli, assert_ok, clean_env
 
 from ircmd.models import Event, Kind, Status
-from ircmd.store.feed import ChangeFeed
+from ircmd.store.feed import DEFAULT_MIN_INTERVAL, ChangeFeed
 from ircmd.store.store import Store
 
 DEADLINE = 30.0  # generous: CI machines stall; the benchmark measures speed, not tests
@@ -43,6 +43,7 @@ class Collector:
     def __init__(self, feed: ChangeFeed) -> None:
         self.feed = feed
         self.batches: list[list[Event]] = []
+        self.times: list[float] = []  # time.monotonic() as each batch arrived
         self.changed = asyncio.Event()
         self.task = asyncio.create_task(self._run())
 
@@ -50,6 +51,7 @@ class Collector:
         async for batch in self.feed:
             assert batch, "the feed yielded an empty batch"
             self.batches.append(batch)
+            self.times.append(time.monotonic())
             self.changed.set()
 
     @property
@@ -174,30 +176,52 @@ async def test_burst_of_1000_arrives_complete_in_order_in_few_batches(
         assert c.notes() == [f"burst {i:04d}" for i in range(1000)]
         ids = [e.id for e in c.events]
         assert ids == sorted(ids) and len(set(ids)) == 1000
-        # 1,000 commits, each a file hint, merged into few reads (~16 on an idle machine;
-        # the bound leaves room for a loaded CI box and still fails a per-commit feed).
-        print(f"burst: {len(c.batches)} batches, {feed.queries} queries, {feed.hints} hints")
-        assert len(c.batches) <= 200, f"{len(c.batches)} batches for 1000 commits"
-        assert feed.queries <= 400, f"{feed.queries} queries for 1000 commits"
+        # 1,000 commits, each a file hint (a NOTIFY), merged into few reads: during a
+        # burst the feed reads at most once per `min_interval`, however long the burst
+        # takes on a loaded machine (10-30 batches when idle). So the batches are bounded
+        # by the time they were spread over, not by a count that assumes a fast burst;
+        # a feed reading once per commit still fails unless the burst took over 50 s.
+        span = c.times[-1] - c.times[0]
+        reads = span / DEFAULT_MIN_INTERVAL + 1
+        print(
+            f"burst: {len(c.batches)} batches over {span:.2f}s (at most {reads:.0f}),"
+            f" {feed.queries} queries, {feed.hints} hints"
+        )
+        assert len(c.batches) < 1000, f"{len(c.batches)} batches for 1000 commits"
+        assert len(c.batches) <= reads + 5, (
+            f"{len(c.batches)} batches in {span:.2f}s: more than one per"
+            f" {DEFAULT_MIN_INTERVAL * 1000:.0f} ms"
+        )
+        # A read can come back empty (its commits went with the previous read, or the
+        # writer changed only its session row): at most about one per batch.
+        assert feed.queries <= 2 * (reads + 5), f"{feed.queries} queries, {span:.2f}s"
     finally:
         await c.close()
 
 
+@pytest.mark.parametrize("lag", [1, 7], ids=["next-check", "slow-fsync"])
 async def test_a_hint_that_comes_before_its_commit_is_visible_is_rechecked(
-    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lag: int
 ) -> None:
     """The -wal write (the hint) precedes the commit's visibility by an fsync, and the
-    commit itself touches nothing inotify sees: the feed must look again on its own."""
+    commit itself touches nothing inotify sees: the feed must look again on its own,
+    also when the fsync takes long (`lag` 7: the commit shows on the 7th check after its
+    hint, ~0.6 s on, when the re-checks back off; they used to stop after the 6th,
+    ~155 ms, leaving the commit to a poll that here never comes)."""
     feed = ChangeFeed(store, after_id=await store.last_event_id(), poll_interval=NEVER)
     real = store.data_version
     last = await real()
     answered = 0
+    stale = 0
 
     async def lagging() -> int:
-        # The first check after each hint answers as if the commit were not visible yet.
-        nonlocal last, answered
+        # The first `lag` checks after each hint answer as if the commit were not
+        # visible yet (counted, not timed: the test does not depend on the clock).
+        nonlocal last, answered, stale
         if feed.hints != answered:
-            answered = feed.hints
+            answered, stale = feed.hints, 0
+        if stale < lag:
+            stale += 1
             return last
         last = await real()
         return last

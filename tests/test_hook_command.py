@@ -178,16 +178,20 @@ def _gone(pid: int) -> bool:
 
 
 async def test_timeout_kills_the_whole_group_and_is_retried(tmp_path: Path) -> None:
+    # The timeout must outlast the script's start (an interpreter, a child) up to the
+    # pids file, which appears whole (written, then renamed), on a loaded machine too.
     pids = tmp_path / "pids"
     prog = script(
         tmp_path,
         "child = subprocess.Popen(['sleep', '300'])\n"
-        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        f"os.rename({str(pids)!r} + '.tmp', {str(pids)!r})\n"
         "time.sleep(300)",
     )
-    outcome = await command.send(hook(prog, timeout=1.0), delivery())
+    outcome = await command.send(hook(prog, timeout=5.0), delivery())
     assert (outcome.ok, outcome.retry, outcome.status) == (False, True, "timeout")
-    assert outcome.reason == f"{prog} ran past 1 s"
+    assert outcome.reason == f"{prog} ran past 5 s"
+    assert pids.exists(), "the script had not started its child within the 5 s"
     parent, child = map(int, pids.read_text().split())
     # The script itself was reaped by us; its child, orphaned, is reaped by init.
     assert not psutil.pid_exists(parent) or _gone(parent)

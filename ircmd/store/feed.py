@@ -21,7 +21,9 @@ How a change is noticed:
   yielded.
 - A hint can come before its commit is visible (the -wal is written, then fsynced, then
   the commit is published in -shm, which inotify cannot see), and nothing else fires when
-  it lands; so after each hint data_version is re-checked at 5, 10, 20, 40 and 80 ms.
+  it lands; so after each hint data_version is re-checked 5 ms later, then at doubling
+  intervals (10, 20, 40 ... ms) up to the poll interval: a commit that a slow fsync holds
+  back is seen within about twice its delay, not only at the next poll.
 - `poke()` covers this process's own writes (data_version does not change for them).
 - Slow path: every `poll_interval` (default 1 s; keep it <= 1 s in the app; tests raise
   it to prove the fast path) the feed checks data_version anyway, so a filesystem
@@ -64,11 +66,11 @@ DEFAULT_STEP_MS = 10
 DEFAULT_DEBOUNCE_MS = 40
 #: The slow fallback poll; the design caps it at one second.
 DEFAULT_POLL_INTERVAL = 1.0
-#: After a file hint, data_version is checked again after 5, 10, 20, 40, 80 ms (seconds):
-#: the hint comes from the -wal write, which precedes the commit's visibility by the
-#: fsync, and nothing on disk that inotify can see changes when the commit completes.
+#: After a file hint, data_version is checked again after 5 ms (seconds), then after
+#: 10, 20, 40 ... ms while nothing changes, up to the poll interval: the hint comes from
+#: the -wal write, which precedes the commit's visibility by the fsync, and nothing on
+#: disk that inotify can see changes when the commit completes.
 SETTLE_FIRST = 0.005
-SETTLE_LAST = 0.1
 #: During a burst, read at most this often (seconds): 1,000 commits in a second or two
 #: become ~20-40 batches, not one per commit. The first change after a quiet spell is
 #: read at once (the gap since the last batch is long), and poke() is never held back.
@@ -221,7 +223,7 @@ class ChangeFeed:
                     settle = SETTLE_FIRST
                 elif settle is not None:
                     settle = SETTLE_FIRST if look else settle * 2
-                    if settle > SETTLE_LAST:
+                    if settle > self._poll:  # the poll takes over from here
                         settle = None
                 elif not look and not self.watching:
                     # Polling only: data_version misses our own un-poked commits; the
