@@ -11,6 +11,7 @@ from helpers.cli import assert_ok, ircmd
 from helpers.screen import (
     NOW,
     declared,
+    dialog,
     events,
     frozen,
     message_text,
@@ -38,7 +39,7 @@ from ircmd.models import (
 )
 from ircmd.screens.command import SAVING, SAY_DONE, SAY_ERROR
 from ircmd.screens.forms import FormScreen
-from ircmd.screens.modals import ConfirmScreen
+from ircmd.screens.modals import ConfirmScreen, HelpScreen
 from ircmd.store import Store
 from ircmd.widgets.entry_bar import EntryBar
 
@@ -123,8 +124,8 @@ async def test_a_pasted_block_of_lines_becomes_one_checked_note(db_ref: Path | s
         screen = await ready(pilot)
         await pilot.press(*"log: ")
         app.post_message(Paste("502 upstream\r\n503 upstream\nretry storm"))
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
-        area = app.screen.query_one("#field-text", TextArea)
+        form = await dialog(pilot, FormScreen)
+        area = form.query_one("#field-text", TextArea)
         assert area.text == "log: 502 upstream\n503 upstream\nretry storm"
         assert screen.bar.value == ""
         await pilot.press("ctrl+s")
@@ -210,8 +211,8 @@ async def test_escape_on_a_pasted_chat_log_makes_it_one_note(db_ref: Path | str)
         await until(pilot, lambda: "Escape: one note instead" in said())
         assert "Escape: no" not in said()
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
-        assert app.screen.query_one("#field-text", TextArea).text == CHAT
+        form = await dialog(pilot, FormScreen)
+        assert form.query_one("#field-text", TextArea).text == CHAT
 
 
 async def test_a_refused_line_of_a_chat_log_records_none_of_it(db_ref: Path | str) -> None:
@@ -234,7 +235,7 @@ async def test_ctrl_q_with_a_form_open_asks_for_a_second_press(db_ref: Path | st
     async with running(db) as pilot:
         app = pilot.app
         await submit(pilot, "/action")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await dialog(pilot, FormScreen)
         await pilot.press(*"draft", "ctrl+q")
         await pilot.pause()
         assert app.is_running and isinstance(app.screen, FormScreen)
@@ -345,8 +346,8 @@ async def test_help_opens_the_help(db_ref: Path | str) -> None:
         bar = app.command_screen.bar
         bar.value = "/help"
         await pilot.press("enter")
-        await until(pilot, lambda: app.screen is not app.command_screen)
-        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        help_ = await dialog(pilot, HelpScreen)
+        shown = " ".join(str(w.render()) for w in help_.query("Static"))
         assert "/amend ID TEXT" in shown and "Ctrl+P" in shown
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.command_screen)

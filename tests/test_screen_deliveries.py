@@ -15,6 +15,7 @@ from helpers.receivers import SECRET, Receiver
 from helpers.screen import (
     NOW,
     declared,
+    dialog,
     frozen,
     lines_of,
     message_text,
@@ -32,6 +33,7 @@ from textual.widgets import Static
 from ircmd import view
 from ircmd.hooks.outbox import ContactRoute, Route
 from ircmd.models import Audience, Event, Kind, Severity
+from ircmd.screens.modals import TextScreen
 from ircmd.store import Store
 from ircmd.store.store import utc_now
 from ircmd.store.verbs.deliveries import Result
@@ -106,8 +108,8 @@ async def test_enter_on_a_delivered_entry_shows_each_outcome(tmp_path: Path) -> 
         screen.timeline.focus()
         screen.timeline.cursor = len(screen.timeline.rows) - 1
         await pilot.press("enter")
-        await until(pilot, lambda: pilot.app.screen is not screen)
-        body = "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
+        full = await dialog(pilot, TextScreen)
+        body = "\n".join(str(w.render()) for w in full.query(Static))
         assert "delivered:\n→ ops ✗ gave up timeout no answer in 10 s" in body
 
 
@@ -241,12 +243,14 @@ async def test_the_comms_tab_scrolls_at_80x24(tmp_path: Path) -> None:
         screen = await ready(pilot)
         await until(pilot, lambda: len(screen.deliveries) == 12)
         await pilot.press("f5")
-        await pilot.pause()
         scroll = screen.query_one("#comms-scroll")
-        assert scroll.max_scroll_y > 0
+        await until(pilot, lambda: scroll.max_scroll_y > 0)  # laid out: it runs past the pane
         assert screen.focused is screen.query_one("#comms")  # its keys (u, n) still act
-        await pilot.press("pagedown", "pagedown", "pagedown")
-        await pilot.pause()
+        page = scroll.scrollable_content_region.height
+        for _ in range(3):  # each from where the last one ended: a scroll is animated
+            to = min(scroll.scroll_y + page, scroll.max_scroll_y)
+            await pilot.press("pagedown")
+            await until(pilot, lambda to=to: scroll.scroll_y == to)
         assert scroll.scroll_y == scroll.max_scroll_y
         assert "ircmd deliveries INC-1" in shown(screen, "comms")  # 12 listed: 8 and more
 

@@ -13,6 +13,7 @@ import pytest
 from helpers.screen import (
     NOW,
     declared,
+    dialog,
     form_of,
     frozen,
     ready,
@@ -76,14 +77,12 @@ async def test_a_long_title_never_pushes_the_overdue_line_off(db_ref: Path | str
 async def test_the_full_title_is_on_enter_on_the_board(db_ref: Path | str) -> None:
     db = await declared(db_ref, title=LONG_TITLE)
     async with running(db, size=SMALL, open_incident=1) as pilot:
-        app = pilot.app
         screen = await ready(pilot)
         await until(pilot, lambda: screen.current == 1)
         screen.board.focus()
         await pilot.press("home", "enter")  # the first (the only) line: the open one
-        await until(pilot, lambda: isinstance(app.screen, TextScreen))
-        await pilot.pause()
-        shown = " ".join(str(w.render()) for w in app.screen.query("Static"))
+        full = await dialog(pilot, TextScreen)
+        shown = " ".join(str(w.render()) for w in full.query("Static"))
         assert LONG_TITLE in shown
 
 
@@ -112,17 +111,15 @@ async def test_the_focused_form_field_is_always_on_screen(db_ref: Path | str) ->
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
-        await pilot.pause()
-        dialog = app.screen
+        declare = await dialog(pilot, DeclareScreen, focused="#declare-title")
         # The whole declare form fits at 80x24: the playbook and the button, unscrolled.
-        playbook, ok = dialog.query_one("#declare-playbook"), dialog.query_one("#dialog-ok")
+        playbook, ok = declare.query_one("#declare-playbook"), declare.query_one("#dialog-ok")
         await until(pilot, lambda: on_screen(pilot, playbook) and on_screen(pilot, ok))
         for _ in range(12):  # every field and both buttons, and round again
             await pilot.press("tab")
             await pilot.pause()
             focused = app.focused
-            assert focused is not None and focused.screen is dialog
+            assert focused is not None and focused.screen is declare
             await until(pilot, focused_and_shown(pilot, focused))
 
 
@@ -170,12 +167,11 @@ async def test_enter_in_the_declare_title_moves_on_and_declares_nothing(tmp_path
         app = pilot.app
         screen = await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
         await pilot.press(*"Payments down", "enter")
-        await pilot.pause()
-        assert isinstance(app.screen, DeclareScreen)
-        assert app.focused is app.screen.query_one("#declare-type", Input)
-        keys = str(app.screen.query_one(".form-keys").render())
+        await until(pilot, lambda: app.focused is form.query_one("#declare-type", Input))
+        assert app.screen is form
+        keys = str(form.query_one(".form-keys").render())
         assert "Ctrl+S: declare" in keys and "Escape: cancel" in keys
         await pilot.press(*"service-outage", "enter", "ctrl+s")
         await until(pilot, lambda: screen.current == 1)

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 import pytest
-from helpers.screen import declared, ready, running, until
+from helpers.screen import declared, dialog, ready, running, until
 from textual.command import CommandList, CommandPalette
 
 from ircmd.screens.forms import FormScreen
@@ -42,9 +42,7 @@ async def test_the_palette_offers_a_screenshot_only_to_an_ordinary_session(
         assert ("Screenshot" in titles) == (session == "ordinary")
         assert "Quit" in titles
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
-        palette = app.screen
-        assert isinstance(palette, CommandPalette)
+        palette = await dialog(pilot, CommandPalette, focused="CommandInput")
         await pilot.press(*"Screenshot")
         if session == "ordinary":
             await until(pilot, lambda: any("Screenshot" in o for o in offered(palette)))
@@ -81,10 +79,7 @@ async def test_the_screenshot_action_writes_nothing_when_locked_or_read_only(
 async def test_a_locked_evidence_form_has_no_host_file(tmp_path: Path, session: str) -> None:
     db = await declared(tmp_path)
     async with running(db, size=(100, 40), open_incident=1, **SESSIONS[session]) as pilot:
-        app = pilot.app
         screen = await ready(pilot)
         await screen.action_add_evidence()
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
-        form = app.screen
-        assert isinstance(form, FormScreen)
+        form = await dialog(pilot, FormScreen)
         assert ("file" in form.values()) == (session == "ordinary")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.screen import declared, events, ready, running, state, submit, until
+from helpers.screen import declared, dialog, events, ready, running, state, submit, until
 
 from ircmd.widgets.timeline import Timeline
 
@@ -89,8 +89,8 @@ async def test_hostile_title_through_the_declare_form(tmp_path: Path) -> None:
         app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
-        app.screen.query_one("#declare-title", Input).value = title
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
+        form.query_one("#declare-title", Input).value = title
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.command_screen.current == 1)
         assert title in str(app.command_screen.query_one("#header").render())

@@ -7,6 +7,7 @@ from pathlib import Path
 from helpers.screen import (
     NOW,
     declared,
+    dialog,
     events,
     message_text,
     ready,
@@ -37,15 +38,17 @@ async def test_declare_form_suggests_severity(tmp_path: Path) -> None:
         app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
-        form = app.screen
+        form = await dialog(pilot, DeclareScreen)
         form.query_one("#declare-title", Input).value = "Payments down"
         form.query_one("#declare-type", Input).value = "service-outage"
         form.query_one("#declare-impact", Select).value = "high"
         form.query_one("#declare-urgency", Select).value = "medium"
-        await pilot.pause()
-        suggestion = str(form.query_one("#declare-suggestion").render())
-        assert "SEV2" in suggestion and Severity.SEV2.meaning in suggestion
+
+        def suggestion() -> str:
+            return str(form.query_one("#declare-suggestion").render())
+
+        await until(pilot, lambda: "SEV2" in suggestion())
+        assert Severity.SEV2.meaning in suggestion()
         form.query_one("#declare-playbook", Select).value = "service-outage"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.command_screen.current == 1)
@@ -62,16 +65,22 @@ async def test_declare_form_picks_the_playbook_of_the_type(tmp_path: Path) -> No
         app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
-        form = app.screen
-        await pilot.press(*"Admin logins", "tab", *"securit")
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
+        await pilot.press(*"Admin logins", "tab")
+        typed = form.query_one("#declare-type", Input)
+        await until(pilot, lambda: typed.has_focus)
+        await pilot.press(*"securit")
         book = form.query_one("#declare-playbook", Select)
+        await until(pilot, lambda: typed.value == "securit")
         assert book.is_blank()
         await pilot.press("y")  # "security" is in security-breach's types
         await until(pilot, lambda: book.value == "security-breach")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.command_screen.current == 1)
-        assert "playbook security-breach applied" in message_text(app.command_screen)
+        # The message is said once the incident is open and its playbook applied.
+        await until(
+            pilot, lambda: "playbook security-breach applied" in message_text(app.command_screen)
+        )
+        assert app.command_screen.current == 1
     st = await state(db)
     assert st.incident.type == "security"
     assert [p.name for p in st.playbooks] == ["security-breach"]
@@ -83,9 +92,10 @@ async def test_declare_form_keeps_a_playbook_chosen_by_hand(tmp_path: Path) -> N
         app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
-        form = app.screen
-        await pilot.press(*"Admin logins", "tab", *"security")
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
+        await pilot.press(*"Admin logins", "tab")
+        await until(pilot, lambda: form.query_one("#declare-type", Input).has_focus)
+        await pilot.press(*"security")
         book = form.query_one("#declare-playbook", Select)
         await until(pilot, lambda: book.value == "security-breach")
         book.clear()  # "none", chosen by hand
@@ -102,10 +112,11 @@ async def test_declare_form_needs_a_title_and_escape_cancels(tmp_path: Path) -> 
     async with running(db, size=(100, 40)) as pilot:
         app = pilot.app
         screen = await submit(pilot, "/declare")
-        await until(pilot, lambda: isinstance(app.screen, DeclareScreen))
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert "title is needed" in str(app.screen.query_one("#dialog-error").render())
+        await until(
+            pilot, lambda: "title is needed" in str(form.query_one("#dialog-error").render())
+        )
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         # Nothing left in the bar for the next line to glue onto; Up brings it back.
@@ -121,10 +132,10 @@ async def test_assign_form(db_ref: Path | str) -> None:
         app = pilot.app
         await ready(pilot)
         await pilot.press("f3")
-        await until(pilot, lambda: isinstance(app.screen, AssignScreen))
+        form = await dialog(pilot, AssignScreen, focused="#assign-person")
         # The form starts at the role the incident lacks most: nobody commands yet.
-        assert app.screen.query_one("#assign-role", Select).value == "commander"
-        app.screen.query_one("#assign-role", Select).value = "comms"
+        assert form.query_one("#assign-role", Select).value == "commander"
+        form.query_one("#assign-role", Select).value = "comms"
         await pilot.press(*"carol")
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, AssignScreen))
@@ -142,18 +153,26 @@ async def test_reopen_asks_for_a_reason(db_ref: Path | str) -> None:
         screen = await ready(pilot)
         screen.bar.value = "/status triaged"
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ReopenScreen))
+        form = await dialog(pilot, ReopenScreen, focused="#reopen-reason")
+
+        def error() -> str:
+            return str(form.query_one("#dialog-error").render())
+
         await pilot.press("enter")
-        assert "needs a reason" in str(app.screen.query_one("#dialog-error").render())
+        await until(pilot, lambda: "needs a reason" in error())
         await pilot.press(*"/status triaged false alarm", "enter")
-        error = str(app.screen.query_one("#dialog-error").render())
-        assert error.startswith("/status … is a command typed ahead")
-        assert isinstance(app.screen, ReopenScreen) and len(await events(db)) == before
-        app.screen.query_one("#reopen-reason", Input).value = ""
+        await until(pilot, lambda: error().startswith("/status … is a command typed ahead"))
+        assert app.screen is form and len(await events(db)) == before
+        form.query_one("#reopen-reason", Input).value = ""
         await pilot.press(*"errors are back")
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is screen)
         await until(pilot, lambda: screen.bar.value == "")
+        # The write follows the dialog: the test ends once the screen has read it back.
+        await until(
+            pilot,
+            lambda: screen.state is not None and screen.state.incident.status is Status.TRIAGED,
+        )
     st = await state(db)
     assert st.incident.status is Status.TRIAGED
     added = (await events(db))[before:]
@@ -165,10 +184,10 @@ async def test_the_declare_form_refuses_a_command_typed_ahead(tmp_path: Path) ->
         app = pilot.app
         await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: app.focused is not None and app.focused.id == "declare-title")
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
         await pilot.press(*"/declare SEV2 db down", "ctrl+s")  # Enter: the next field
-        assert "typed ahead" in str(app.screen.query_one("#dialog-error").render())
-        assert isinstance(app.screen, DeclareScreen)
+        await until(pilot, lambda: "typed ahead" in str(form.query_one("#dialog-error").render()))
+        assert app.screen is form
         assert not app.command_screen.board.incidents
 
 
@@ -213,13 +232,13 @@ async def test_f1_help_and_palette(db_ref: Path | str) -> None:
         app = pilot.app
         screen = await ready(pilot)
         await pilot.press("f1")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen))
+        await dialog(pilot, HelpScreen)
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         await pilot.press("ctrl+p")
-        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        palette = await dialog(pilot, CommandPalette, focused="CommandInput")
         await pilot.press(*"check step 4")
-        hits = app.screen.query_one(CommandList)
+        hits = palette.query_one(CommandList)
         # The palette searches in a worker: Enter before the hit is listed picks nothing.
         await until(
             pilot,
@@ -259,7 +278,7 @@ async def test_palette_lists_every_slash_command(db_ref: Path | str) -> None:
             if spec.form:
                 assert forms[spec.form][1] == f"{spec.key}, /{spec.name}"
         await forms[entry.usage_of("help").form][0]()  # type: ignore[operator]
-        await until(pilot, lambda: isinstance(pilot.app.screen, TextScreen))
+        await dialog(pilot, HelpScreen)
 
 
 async def test_bar_completes_from_the_open_incident(db_ref: Path | str) -> None:
@@ -308,7 +327,7 @@ async def test_typing_while_reading_a_pane_in_full_goes_to_the_bar(db_ref: Path 
     async with running(db, open_incident=1) as pilot:
         screen = await ready(pilot)
         await pilot.press("f4", "enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, TextScreen))
+        await dialog(pilot, TextScreen, focused="VerticalScroll")
         await pilot.press(*"rotated key")
         await until(pilot, lambda: pilot.app.screen is screen)
         await until(pilot, lambda: screen.bar.value == "rotated key")
@@ -322,14 +341,13 @@ async def test_the_declare_form_takes_when_impact_began_and_when_it_was_detected
     async with running(db, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(pilot.app.screen, DeclareScreen))
-        form = pilot.app.screen
+        form = await dialog(pilot, DeclareScreen, focused="#declare-title")
         form.query_one("#declare-title", Input).value = "EU checkout down"
         form.query_one("#declare-started", Input).value = "11:20"
         form.query_one("#declare-detected", Input).value = "soon"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "not a time" in str(form.query_one("#dialog-error").render()))
-        assert form.query_one("#declare-detected", Input).has_focus
+        await until(pilot, lambda: form.query_one("#declare-detected", Input).has_focus)
         form.query_one("#declare-detected", Input).value = "11:35"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: pilot.app.screen is screen and screen.state is not None)

@@ -12,6 +12,7 @@ from typing import Any
 from helpers.screen import (
     NOW,
     declared,
+    dialog,
     events,
     fill,
     form_of,
@@ -282,9 +283,13 @@ async def test_update_alone_opens_the_draft_and_sends_it(db_ref: Path | str) -> 
         assert area.has_focus, "the comms lead starts in the message"
         assert "INC-1 SEV1 (critical), contained" in area.text
         assert "Latest decision: Roll back payments-gateway" in area.text
-        fill(form, audience="external")
-        await pilot.pause()
-        assert area.text.startswith("The impact is contained and we are working on a full fix")
+        fill(form, audience="external")  # the draft follows the audience
+        await until(
+            pilot,
+            lambda: area.text.startswith(
+                "The impact is contained and we are working on a full fix"
+            ),
+        )
         fill(form, text=area.text + " Thanks for your patience.", channel="status page")
         await save(pilot, form)
         assert screen.bar.value == "", "the /update line is done with"
@@ -437,14 +442,13 @@ async def test_forms_refused_when_read_only(db_ref: Path | str) -> None:
 async def test_the_full_view_of_an_entry_says_when_and_who(db_ref: Path | str) -> None:
     db = await declared(db_ref)
     async with running(db) as pilot:
-        app = pilot.app
         screen = await submit(pilot, "a note to read in full")
         tl = screen.timeline
         await until(pilot, lambda: len(tl.rows) == 2)
         tl.focus()
         await pilot.press("end", "enter")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen))
-        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        full = await dialog(pilot, TextScreen)
+        shown = " ".join(str(w.render()) for w in full.query(Static))
         assert "#2 2026-11-23 12:00:00 UTC  alice  note" in shown
         assert "a note to read in full" in shown
 
@@ -631,12 +635,14 @@ async def test_roles_that_do_not_fit_say_so_and_enter_shows_them_all(db_ref: Pat
         assert "frank" not in str(roles.render())
         roles.focus()
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen))
-        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        first = await dialog(pilot, TextScreen)
+        shown = " ".join(str(w.render()) for w in first.query(Static))
         assert "liaison" in shown and "frank" in shown and "erin, gina" in shown
-        await pilot.press("escape", "f4", "enter")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen))
-        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        await pilot.press("escape")  # F4 pressed while the view is still up would be lost
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("f4", "enter")
+        steps = await dialog(pilot, TextScreen, after=first)
+        shown = " ".join(str(w.render()) for w in steps.query(Static))
         assert shown.count("remove mitigations one by one") == 3  # whole, not cut
 
 

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.events import Key
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Checkbox, Input, Select, TextArea
 
 from ircmd.app import IrcmdApp
@@ -29,6 +30,8 @@ from ircmd.store.postgres import POSTGRESQL, is_url
 from ircmd.widgets.entry_bar import EntryBar
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+S = TypeVar("S", bound=Screen[Any])
 
 
 def frozen() -> datetime:
@@ -145,6 +148,31 @@ async def write_lock_held(db: Path | str) -> AsyncIterator[None]:
     assert not failed, failed
 
 
+async def dialog(
+    pilot: Pilot[None],
+    kind: type[S],
+    *,
+    focused: str | None = None,
+    after: Screen[Any] | None = None,
+) -> S:
+    """The app's screen once it is a `kind` that has composed and mounted, not merely
+    been pushed (a `kind` on the stack is not yet one to read or type into); not
+    `after`, the screen it replaces when that is a `kind` too; and, with `focused`
+    (a selector: "#declare-title", "CommandInput"), once the widget its mount
+    focuses has the focus, so that keys pressed next reach that field."""
+    app = pilot.app
+
+    def up() -> bool:
+        screen = app.screen
+        if not isinstance(screen, kind) or screen is after or not screen.is_mounted:
+            return False
+        return focused is None or any(w is screen.focused for w in screen.query(focused))
+
+    await until(pilot, up)
+    assert isinstance(app.screen, kind)
+    return app.screen
+
+
 async def ready(pilot: Pilot[None]) -> CommandScreen:
     app = pilot.app
     assert isinstance(app, IrcmdApp)
@@ -218,11 +246,9 @@ def shown(screen: CommandScreen, wid: str) -> str:
 
 
 async def form_of(pilot: Pilot[None]) -> FormScreen:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FormScreen))
-    await pilot.pause()
-    assert isinstance(app.screen, FormScreen)
-    return app.screen
+    """The form on screen, composed, its first field focused (its mount does that at
+    once)."""
+    return await dialog(pilot, FormScreen)
 
 
 def fill(form: FormScreen, **values: Any) -> None:
