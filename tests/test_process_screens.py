@@ -6,7 +6,9 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from helpers.screen import until
 from textual.app import App, ComposeResult
+from textual.events import Key
 from textual.widgets import Input, TextArea
 
 from ircmd.escalation import load_escalation
@@ -208,5 +210,27 @@ async def test_panels_show_user_text_literally(tmp_path: Path) -> None:
             assert app.is_running
             assert "1/1 told" in shown["comms"]
             assert "due -" in shown["actions"]
+    finally:
+        await store.close()
+
+
+async def test_keys_arriving_together_save_a_form_once(tmp_path: Path) -> None:
+    """Two Enters in one read (a slow link, a key held down): the second was already
+    handed to the form when the first saved it. It must neither save again nor close
+    the screen beneath the form."""
+    store = await _store(tmp_path)
+    try:
+        host = Host(action_form(submit_action(store, 1, "alice", lambda: None)))
+        async with host.run_test(size=(100, 40)) as pilot:
+            await _type_into(host, pilot, "#field-title", "Add canary")
+            host.screen.query_one("#field-title").focus()
+            await pilot.pause()
+            for _ in range(3):
+                host.post_message(Key("enter", "\r"))
+            await until(pilot, lambda: host.closed is True)
+            for _ in range(5):  # let any late key reach what is left
+                await pilot.pause()
+            assert host.is_running and host.screen is not host.form
+        assert [a.title for a in await store.actions()] == ["Add canary"]
     finally:
         await store.close()

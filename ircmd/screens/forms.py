@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
 from .. import display, entry, rules
@@ -37,6 +36,7 @@ from ..models import (
     Review,
 )
 from ..store import Store
+from .once import AnswersOnce
 
 Values = dict[str, str]
 Submit = Callable[[Values], Awaitable[str | None]]
@@ -52,7 +52,7 @@ class Field:
     placeholder: str = ""
 
 
-class FormScreen(ModalScreen[bool]):
+class FormScreen(AnswersOnce[bool]):
     """A titled form; Ctrl+S or the Save button submits, Escape cancels."""
 
     FOCUS_FIRST = ""  # the field to start in; the first one by default
@@ -134,8 +134,9 @@ class FormScreen(ModalScreen[bool]):
 
     async def action_submit(self) -> None:
         """Save once: a second Ctrl+S while saving (hashing a big file, a busy
-        database) is ignored, and the line under the fields says what is going on."""
-        if self._saving:
+        database) is ignored, and the line under the fields says what is going on;
+        so is any after the form has closed (`AnswersOnce`)."""
+        if self._saving or self.answered:
             return
         line = self.query_one("#form-error", Static)
         values = self.values()

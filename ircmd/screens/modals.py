@@ -25,6 +25,7 @@ from .. import entry, rules
 from ..models import InvalidInput, IrcmdError, Level, Playbook, Role, Severity, Status
 from ..playbooks import playbook_for_type
 from ..widgets.style import user
+from .once import AnswersOnce
 
 KEYS = (
     ("Enter", "run the entry bar: a note, or a /command"),
@@ -75,7 +76,7 @@ def fit_fields(screen: ModalScreen[Any], *, short: bool) -> None:
             widget.compact = short
 
 
-class Dialog(ModalScreen[object]):
+class Dialog(AnswersOnce[object]):
     """Escape cancels; a one-line error area shows why a submit was refused."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "ok", "OK")]
@@ -358,7 +359,6 @@ class ConfirmScreen(Dialog):
         self._question = question
         self._on_typing = on_typing
         self._no = no  # what Escape does, said in the keys line
-        self._answered = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog-body"):
@@ -373,10 +373,9 @@ class ConfirmScreen(Dialog):
     def on_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
-        if self._answered:  # keys typed fast arrive before the screen is gone
+        if self.answered:  # keys typed fast arrive before the screen is gone
             self._on_typing(event)
             return
-        self._answered = True
         if event.key != "enter":
             self._on_typing(event)
         self.dismiss(event.key == "enter")
