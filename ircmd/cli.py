@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -44,6 +44,7 @@ from .domain import (
     parse_incident_ref,
     read_only_refusal,
 )
+from .launch import ROOT_OPTIONS, fail
 from .lock import LockedCommand, LockedGroup
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
 
@@ -62,9 +63,14 @@ T = TypeVar("T")
 # ------------------------------------------------------------------ plumbing
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"ircmd: error: {display.printable(message)}", err=True)
-    sys.exit(code)
+def root_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The root command's options, from the table the screen's fast start reads too."""
+    for o in reversed(ROOT_OPTIONS):
+        if o.kind is None:
+            f = click.option(o.flag, o.name, is_flag=True, default=None, help=o.help)(f)
+        else:
+            f = click.option(o.flag, o.name, type=o.kind, metavar=o.metavar, help=o.help)(f)
+    return f
 
 
 def cfg_of(ctx: click.Context) -> Config:
@@ -223,23 +229,7 @@ class IrcmdGroup(LockedGroup):
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--db", metavar="PATH", help="Database file (env IRCMD_DB).")
-@click.option("--as", "user", metavar="NAME", help="Act as this person (env IRCMD_USER).")
-@click.option("--read-only", is_flag=True, default=None, help="Open the record read-only.")
-@click.option("--playbooks", metavar="DIR", help="Extra playbook directory (env IRCMD_PLAYBOOKS).")
-@click.option(
-    "--timeout",
-    type=float,
-    metavar="SECONDS",
-    help="How long to wait for another writer's lock (env IRCMD_TIMEOUT, default 5).",
-)
-@click.option(
-    "--force-time",
-    is_flag=True,
-    default=None,
-    help="Record a time that looks wrong (future, or over a week before the incident's"
-    " start) (env IRCMD_FORCE_TIME).",
-)
+@root_options
 @click.version_option(__version__, prog_name="ircmd")
 @click.pass_context
 def cli(
