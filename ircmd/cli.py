@@ -44,9 +44,9 @@ from .domain import (
     parse_incident_ref,
     read_only_refusal,
 )
-from .launch import ROOT_OPTIONS, fail
 from .lock import LockedCommand, LockedGroup
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
+from .root import ROOT_OPTIONS, fail
 
 if TYPE_CHECKING:
     from . import entry

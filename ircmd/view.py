@@ -10,9 +10,9 @@ caller passes), so it is unit-tested without a Pilot. (Who is still to be told i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from . import display, rules
-from .entry import Arg
 from .escalation import pending_contacts
 from .hooks import outbox
 from .hooks.outbox import DeliveryRow
@@ -27,6 +27,9 @@ from .models import (
     Severity,
     incident_key,
 )
+
+if TYPE_CHECKING:  # the command registry is not part of the first frame
+    from .entry import Arg
 
 # How the screen marks an update final: a tick in the draft, not the CLI's `--final`.
 MARK_FINAL = "tick Final in the update draft: u"
@@ -48,6 +51,8 @@ def known_words(
     """What the entry bar completes arguments to for the open incident: its steps (open
     ones for /check, done ones for /uncheck), the people on it, the contacts still to
     tell, its evidence and actions, the incidents on the board and the playbooks."""
+    from .entry import Arg
+
     known: dict[Arg, list[str]] = {
         Arg.INCIDENT: [incident_key(n) for n in incidents],
         Arg.PLAYBOOK: sorted(playbooks),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ircmd.cli import cli
-from ircmd.launch import ROOT_OPTIONS, screen_options
+from ircmd.root import ROOT_OPTIONS, screen_options
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 
-from .. import display, entry, rules, view
+from .. import display, rules, view
 from ..escalation import contact, load_escalation, pending_contacts
 from ..hooks.outbox import HOOKED_KINDS, DeliveryRow
 from ..models import (
@@ -62,7 +62,8 @@ from ..widgets.style import user
 from ..widgets.timeline import Row, Timeline
 from .tabs import TABS
 
-if TYPE_CHECKING:  # the forms and dialogs are imported on first use: not for the first frame
+if TYPE_CHECKING:  # the command registry, forms and dialogs are imported on first use
+    from .. import entry
     from ..models import Playbook
     from ..store import Store
     from . import forms
@@ -146,6 +147,7 @@ class CommandScreen(Screen[None]):
         self.escalation: dict[Severity, list[str]] = {}
         self._escalation_error = ""
         self._playbooks: list[str] | None = None
+        self._known: dict[entry.Arg, list[str]] | None = None  # see known_words
         self.running = view.Running()
         self.deliveries: list[DeliveryRow] = []  # the open incident's, as last read
         self._quit_armed_at: float | None = None
@@ -223,6 +225,7 @@ class CommandScreen(Screen[None]):
         # Focus now, not via call_later: a key pressed during start-up must reach the
         # bar in order, or an early Enter lands after the text typed behind it.
         self.set_focus(self.bar)
+        self.bar.slash.known = self.known_words
         self._run_lines()
         self.set_interval(1, self._tick)
         if self._escalation_error:
@@ -337,7 +340,7 @@ class CommandScreen(Screen[None]):
         if tail and timeline.rows and timeline.rows[0].id > 1:
             # After the frame that shows the tail: the first paint waits for nothing older.
             self.after_paint(functools.partial(self._load_history, number, timeline.rows[0].id))
-        self.beat()
+        self.after_paint(self.beat)  # a write: others see the watcher a frame later
 
     @work(exclusive=True, group="history")
     async def _load_history(self, number: int, before: int) -> None:
@@ -393,9 +396,19 @@ class CommandScreen(Screen[None]):
             else:
                 review.stale = True
 
+    def known_words(self) -> dict[entry.Arg, list[str]]:
+        """What the bar completes to, for the incident shown and the board: worked out
+        when a completion is first wanted after a change, not on every change (nor for
+        the first frame: the command registry and the playbooks are read then)."""
+        if self._known is None:
+            self._known = view.known_words(
+                self.state, self.board.incidents, self.escalation, self._playbook_names()
+            )
+        return self._known
+
     def _playbook_names(self) -> list[str]:
-        """For completion: read once, when an incident is first shown (not before the
-        first frame); a broken playbook file is F2's to report, not completion's."""
+        """For completion: read once, when a completion first wants them; a broken
+        playbook file is F2's to report, not completion's."""
         if self._playbooks is None:
             try:
                 self._playbooks = list(load_playbooks(self.session.cfg.playbook_dirs)[0])
@@ -405,9 +418,7 @@ class CommandScreen(Screen[None]):
 
     def _show(self, state: IncidentState | None) -> None:
         self.state = state
-        self.bar.slash.known = view.known_words(
-            state, self.board.incidents, self.escalation, self._playbook_names()
-        )
+        self._known = None
         self.query_one(IncidentHeader).show(state)
         self.query_one(RolesPanel).show(state)
         self.query_one(Checklist).show(state)
@@ -421,6 +432,7 @@ class CommandScreen(Screen[None]):
     async def apply(self, batch: list[Event]) -> None:
         """New events from any process: patch what they touch, nothing else."""
         store = self.session.store
+        self._known = None  # the board may change too
         # The timeline first: it needs no query, and the next frame then carries
         # the new rows instead of waiting for the reads below.
         mine = [ev for ev in batch if ev.incident_id == self.current]
@@ -564,6 +576,8 @@ class CommandScreen(Screen[None]):
         """Parse and run one line. The bar gave it up on Enter; a refused line is
         put back to fix, any other is remembered (Up recalls it), also when it only
         opened a form: a cancelled form leaves nothing for the next line to glue onto."""
+        from .. import entry
+
         try:
             command = entry.parse(line, now=self.session.clock())
             done = await self.execute(command)
@@ -653,6 +667,7 @@ class CommandScreen(Screen[None]):
     async def _confirm_reopen(
         self, state: IncidentState, status: Status, at: datetime | None
     ) -> None:
+        from .. import entry
         from .modals import ReopenScreen
 
         reason = await self.app.push_screen_wait(
@@ -754,6 +769,8 @@ class CommandScreen(Screen[None]):
     async def _step_toggled(self, message: Checklist.Toggled) -> None:
         """Space or x on a checklist step: run as `/check N` is, so a read-only
         session or a refusal is said on the message line and nothing is written."""
+        from .. import entry
+
         await self._after_dialog(entry.Check(message.n, done=message.done))
 
     def action_help(self) -> None:
@@ -814,6 +831,8 @@ class CommandScreen(Screen[None]):
         if self._refused_read_only():
             return
         missing = rules.missing_roles(self.state) if self.state is not None else []
+        from .. import entry
+
         result = await self.app.push_screen_wait(AssignScreen(incident_key(self.current), missing))
         if isinstance(result, entry.Assign):
             await self._after_dialog(result)
@@ -861,6 +880,8 @@ class CommandScreen(Screen[None]):
         """Several lines pasted. A chat log (`23:41 name: text` on every line) is
         offered as one entry per line at its own time; Escape, or any other paste,
         makes one note, checked in a form (the bar is one line)."""
+        from .. import entry
+
         chat = entry.chat_lines(message.text, self.session.clock())
         if chat is None or self.current is None or self.session.cfg.read_only:
             await self._note_form(message.text, message.typed)
@@ -984,6 +1005,8 @@ class CommandScreen(Screen[None]):
             return
         if self._refused_read_only():
             return
+        from .. import entry
+
         who = pending[0]
         self.ask(
             f"Record that {who} has been told about {state.incident.key}?",
@@ -1064,6 +1087,8 @@ class ScreenContext:
         return result
 
     async def show(self, form: entry.Form) -> None:
+        from .. import entry
+
         screen = self.screen
         match form:
             case entry.Form.DECLARE:
@@ -1099,6 +1124,8 @@ class ScreenContext:
             return who
         if screen.session.cfg.read_only:
             raise read_only_refusal()
+        from .. import entry
+
         again: entry.Command = entry.Notify(who, confirmed=True)
         screen.ask(
             f"{who} is not on the {state.incident.severity} escalation list. Record that"

@@ -8,7 +8,8 @@ recall earlier entries like a shell.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.binding import Binding
@@ -16,19 +17,23 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from .. import entry
+if TYPE_CHECKING:  # the command registry is imported on the first key, not for the first frame
+    from .. import entry
 
 
 class SlashSuggester(Suggester):
     """Completes command names, their fixed words (roles, statuses, audiences) and what
-    the open incident holds (`known`: steps, people, contacts, EV-n, ACT-n)."""
+    the open incident holds (`known`: steps, people, contacts, EV-n, ACT-n), asked of
+    the screen when a completion is wanted, not each time the incident changes."""
 
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
-        self.known: Mapping[entry.Arg, Iterable[str]] = {}
+        self.known: Callable[[], Mapping[entry.Arg, Iterable[str]]] = dict
 
     async def get_suggestion(self, value: str) -> str | None:
-        return entry.complete(value, self.known)
+        from .. import entry
+
+        return entry.complete(value, self.known())
 
 
 class EntryBar(Input):
@@ -135,10 +140,12 @@ class EntryBar(Input):
         if not self.value:
             self.screen.focus_next()
             return
+        from .. import entry
+
         cycle = self._cycle
         if cycle is not None and self.value == cycle[1][cycle[2]]:
             options, index = cycle[1], (cycle[2] + 1) % len(cycle[1])
-        elif self.cursor_at_end and (options := entry.completions(self.value, self.slash.known)):
+        elif self.cursor_at_end and (options := entry.completions(self.value, self.slash.known())):
             index = 0
         else:
             self.app.bell()

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import rules
-from ...ingest import AlertStatus, IngestResult, RoutedAlert, Seen, Verdict, verdict
 from ...models import ACTIVE_STATUSES, Event, IrcmdError, Kind, Playbook, Status
 from ..reader import IncidentRef
 from ..record import from_ts, ts
 from ..tx import Tx, verb
 from .incident import declare
+
+if TYPE_CHECKING:  # imported when alerts are written: its payload models need pydantic
+    from ...ingest import IngestResult, RoutedAlert, Seen
 
 
 @verb
@@ -39,6 +41,8 @@ def ingest_alerts(
     found or opened it, shared by the payloads of one batch (`ingest_batch`), so a
     group is looked up once: alerts open incidents but never close one, and no other
     writer can while this transaction holds the lock."""
+    from ...ingest import AlertStatus, IngestResult, Verdict, verdict
+
     result = IngestResult(dropped=dropped)
     groups = {} if open_incidents is None else open_incidents
     now = tx.clock()
@@ -162,6 +166,8 @@ def ingest_batch(tx: Tx, payloads: Sequence[Payload]) -> list[IngestResult | Irc
 
 
 def _seen(tx: Tx, group: str, fingerprint: str) -> Seen | None:
+    from ...ingest import AlertStatus, Seen
+
     rows = tx.rows(
         "SELECT status, starts_at, incident_id FROM alerts WHERE group_key = ? AND fingerprint = ?",
         (group, fingerprint),
