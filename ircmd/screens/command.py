@@ -71,7 +71,9 @@ if TYPE_CHECKING:  # the command registry, forms and dialogs are imported on fir
 
 T = TypeVar("T")
 
-TAIL = 500  # events fetched before the first paint of an incident; the rest follow
+# The newest events read before an incident's first paint: two screenfuls (an entry
+# takes a line at least), at most TAIL. The rest follow once it has painted.
+TAIL, TAIL_SCREENS = 500, 2
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
 WIDE = 120  # from this width the panes sit beside the timeline
 COMPACT = 100  # under this width the side column is slimmer and the entry bar one line
@@ -332,7 +334,8 @@ class CommandScreen(Screen[None]):
         timeline = self.timeline
         timeline.clear()
         timeline.border_title = f"Timeline {state.incident.key}"
-        tail = await store.events(number, after_id=max(0, state.incident.last_event_id - TAIL))
+        newest = min(TAIL, TAIL_SCREENS * self.app.size.height)
+        tail = await store.events(number, after_id=max(0, state.incident.last_event_id - newest))
         timeline.append(tail)
         await self._load_deliveries(number)
         self.running = view.Running()
