@@ -57,6 +57,8 @@ def printable(text: str, *, keep_newlines: bool = False) -> str:
 
     Idempotent: the result contains nothing that it would change again.
     """
+    if text.isascii() and text.isprintable():
+        return text  # most text, and nothing in it to show otherwise: no walk needed
     out = []
     i, end = 0, len(text)
     while i < end:

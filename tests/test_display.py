@@ -143,3 +143,15 @@ def test_json_text_is_exact_data_with_nothing_raw_that_printable_would_show(a: s
     out = json_text(data)
     assert json.loads(out) == data
     assert all(printable(ch) == ch for ch in out if ch != "\n"), "an unsafe character got out raw"
+
+
+@given(st.text(st.characters(max_codepoint=0x7F)), st.booleans())
+def test_ascii_text_shows_each_control_as_its_symbol_and_nothing_else_changed(
+    text: str, keep: bool
+) -> None:
+    def symbol(ch: str) -> str:
+        if ch == "\n" and keep:
+            return ch
+        return chr(0x2421) if ch == "\x7f" else chr(0x2400 + ord(ch)) if ch < " " else ch
+
+    assert printable(text, keep_newlines=keep) == "".join(map(symbol, text))
