@@ -44,6 +44,7 @@ from .domain import (
     parse_incident_ref,
     read_only_refusal,
 )
+from .jsondump import jsonable
 from .lock import LockedCommand, LockedGroup
 from .retry import DEFAULT_DELAY, DEFAULT_RETRIES, Backoff
 from .root import ROOT_OPTIONS, fail
@@ -644,7 +645,7 @@ def list_(ctx: click.Context, include_closed: bool, as_json: bool) -> None:
     """Active incidents (all with --all)."""
     incidents = run(ctx, lambda s, c: s.list_incidents(include_closed=include_closed), reads=True)
     if as_json:
-        emit_json([i.model_dump(mode="json") | {"key": i.key} for i in incidents])
+        emit_json([jsonable(i) | {"key": i.key} for i in incidents])
         return
     if not incidents:  # said on stderr: stdout stays empty for scripts reading it
         shown = "incidents" if include_closed else "active incidents (--all lists closed ones)"
@@ -1149,7 +1150,7 @@ def metrics(ctx: click.Context, incident: str, as_json: bool) -> None:
 
         emit_json(metrics_json(m))
         return
-    for name, seconds in m.model_dump().items():
+    for name, seconds in m.durations().items():
         click.echo(f"{name.replace('_', ' '):<20} {rules.format_duration(seconds)}{m.note(name)}")
 
 
@@ -1264,7 +1265,7 @@ def evidence_list(ctx: click.Context, incident: str, as_json: bool) -> None:
     """Each item with its chain of custody."""
     state = run(ctx, lambda s, c: s.state(incident), reads=True)
     if as_json:
-        emit_json([e.model_dump(mode="json") | {"key": e.key} for e in state.evidence])
+        emit_json([jsonable(e) | {"key": e.key} for e in state.evidence])
         return
     for e in state.evidence:
         row(f"{e.key}  {e.description}")
@@ -1433,7 +1434,7 @@ def actions(
         reads=True,
     )
     if as_json:
-        emit_json([a.model_dump(mode="json") | {"key": a.key} for a in found])
+        emit_json([jsonable(a) | {"key": a.key} for a in found])
         return
     now = rules_now()
     for a in found:

@@ -6,6 +6,7 @@ writing severity, status, progress and the next-update time by hand at 3 a.m.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from . import display, rules
@@ -58,4 +59,4 @@ def draft_update(
 def _after_sending(state: IncidentState, now: datetime) -> IncidentState:
     """The state as it will be once this update is sent: the cadence restarts now."""
     sent = CommsUpdate(event_id=0, audience=Audience.INTERNAL, text="-", sent_at=now, sent_by="-")
-    return state.model_copy(update={"updates": (*state.updates, sent)})
+    return replace(state, updates=(*state.updates, sent))

@@ -1,8 +1,8 @@
 """The incident domain's plain vocabulary: its errors, enums, limits and ids.
 
-No pydantic here (`models` re-exports all of it beside the pydantic models), so
-that a one-shot `ircmd log`, which needs these and no model, never pays for
-importing pydantic (about 50 ms, half its start-up).
+No records here (`models` re-exports all of it beside the record dataclasses), so
+that a one-shot `ircmd log`, which needs these and no record, never pays for
+building the records' classes (some 10 ms).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from pydantic import (
     field_validator,
 )
 
-from .models import MAX_PAYLOAD_BYTES, Format, Frozen, InvalidInput, Severity
+from .models import MAX_PAYLOAD_BYTES, Format, InvalidInput, Severity
 
 #: Alertmanager and Grafana send this for "no end time yet".
 _ZERO_TIME_YEAR = 1
@@ -63,6 +63,13 @@ class PayloadError(InvalidInput):
 class AlertStatus(StrEnum):
     FIRING = "firing"
     RESOLVED = "resolved"
+
+
+class Frozen(BaseModel):
+    """This module's models: immutable, and validated (alerts come from outside) by a
+    schema built on first use (`defer_build`), not at import."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Alert(Frozen):

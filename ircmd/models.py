@@ -1,16 +1,25 @@
-"""The incident domain as pydantic models, beside its plain vocabulary (`domain`:
-errors, enums, limits and ids), which this module re-exports.
+"""The incident domain's records as frozen dataclasses, beside its plain vocabulary
+(`domain`: errors, enums, limits and ids), which this module re-exports.
 
-Everything here is plain data: no SQLite, no Textual. The store builds these
-from rows, the rules reason about them, the CLI and the screen display them.
+Everything here is plain typed data: no SQLite, no Textual, no pydantic. The store
+builds these from its own rows (`store.rows.decode`, the one typed decoder), the
+rules reason about them, the CLI and the screen display them. Pydantic validates
+what comes from outside (settings, playbook TOML, alerts, hook settings) and stays
+there: these records need no validation, and importing pydantic and building a
+schema would cost the screen's first frame some 60 ms. A JSON dump of a record
+(the report, the CLI's `--json`) goes through `jsondump`, which imports pydantic
+only when it is called.
+
+Each record is `@dataclass(frozen=True, slots=True, kw_only=True)`: immutable,
+compact, and keyword-only because fields with defaults come before required ones
+(in the order the JSON dumps keep).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from .domain import (
     ACTIVE_STATUSES,
@@ -87,7 +96,6 @@ __all__ = [
     "Event",
     "Evidence",
     "Format",
-    "Frozen",
     "Gap",
     "GapKind",
     "Head",
@@ -124,14 +132,8 @@ __all__ = [
 ]
 
 
-class Frozen(BaseModel):
-    """Every record model: immutable, and validated by a schema built on first use
-    (`defer_build`), not at import, so a process pays only for the models it uses."""
-
-    model_config = ConfigDict(frozen=True, defer_build=True)
-
-
-class Event(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
     id: int
     incident_id: int | None
     occurred_at: datetime
@@ -139,7 +141,7 @@ class Event(Frozen):
     actor: str
     kind: Kind
     text: str = ""
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = ""
     hash: str = ""
 
@@ -148,7 +150,8 @@ class Event(Frozen):
         return incident_key(self.incident_id) if self.incident_id else None
 
 
-class Incident(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Incident:
     id: int
     title: str
     severity: Severity
@@ -170,13 +173,15 @@ class Incident(Frozen):
         return incident_key(self.id)
 
 
-class Assignment(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assignment:
     role: Role
     person: str
     assigned_at: datetime
 
 
-class ChecklistItem(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChecklistItem:
     n: int
     phase: Phase
     text: str
@@ -196,7 +201,8 @@ class ChecklistItem(Frozen):
         return self.skipped_by is not None
 
 
-class CommsUpdate(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommsUpdate:
     event_id: int
     audience: Audience
     channel: str = ""
@@ -206,13 +212,15 @@ class CommsUpdate(Frozen):
     final: bool = False
 
 
-class Notification(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
     who: str
     notified_at: datetime
     notified_by: str
 
 
-class CustodyTransfer(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustodyTransfer:
     from_person: str
     to_person: str
     reason: str
@@ -220,7 +228,8 @@ class CustodyTransfer(Frozen):
     by: str
 
 
-class Evidence(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
     n: int
     description: str
     location: str = ""
@@ -237,7 +246,8 @@ class Evidence(Frozen):
         return f"EV-{self.n}"
 
 
-class Review(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Review:
     summary: str = ""
     root_cause: str = ""
     contributing_factors: str = ""
@@ -254,7 +264,8 @@ class Review(Frozen):
         return bool(self.summary.strip() and self.root_cause.strip() and self.lessons.strip())
 
 
-class Impact(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Impact:
     """What the incident did, as last set (`set_impact`); empty until then."""
 
     customer_impact: str = ""
@@ -267,7 +278,8 @@ class Impact(Frozen):
     updated_by: str | None = None
 
 
-class Action(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
     id: int
     incident_id: int
     title: str
@@ -288,12 +300,14 @@ class Action(Frozen):
         return action_key(self.id)
 
 
-class AppliedPlaybook(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppliedPlaybook:
     name: str
     required_roles: tuple[Role, ...] = ()
 
 
-class IncidentState(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentState:
     """One incident with everything that hangs off it: what a screen or `show` needs."""
 
     incident: Incident
@@ -302,8 +316,8 @@ class IncidentState(Frozen):
     updates: tuple[CommsUpdate, ...] = ()
     notifications: tuple[Notification, ...] = ()
     evidence: tuple[Evidence, ...] = ()
-    review: Review = Field(default_factory=Review)  # a default built now would build Review
-    impact: Impact = Field(default_factory=Impact)
+    review: Review = Review()  # immutable: one shared default is safe
+    impact: Impact = Impact()
     actions: tuple[Action, ...] = ()
     playbooks: tuple[AppliedPlaybook, ...] = ()
 
@@ -322,7 +336,8 @@ SERVE_SESSION_PREFIX = "serve-"
 DELIVER_SESSION_PREFIX = "deliver-"
 
 
-class Presence(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Presence:
     session: str
     incident_id: int | None
     person: str
@@ -338,10 +353,11 @@ class Presence(Frozen):
         return self.session.startswith(DELIVER_SESSION_PREFIX)
 
 
-class Playbook(Frozen):
-    """A checklist template for a type of incident, loaded from TOML."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Playbook:
+    """A checklist template for a type of incident, loaded from TOML: untrusted input,
+    so `playbooks.parse_playbook` validates it with pydantic (unknown keys refused,
+    lists made tuples, enums from their values) before this is built."""
 
     name: str
     title: str
@@ -354,7 +370,8 @@ class Playbook(Frozen):
     source: str = ""
 
 
-class Head(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Head:
     """The chain's newest event as it stands: what an anchor records and checks.
 
     `count` is the number of events (equal to `id` in an intact chain); `id` 0 and
@@ -370,7 +387,8 @@ class Head(Frozen):
         return f"{self.count} events; head #{self.id} {self.hash}"
 
 
-class VerifyResult(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyResult:
     ok: bool
     events: int
     message: str
@@ -381,7 +399,8 @@ class VerifyResult(Frozen):
 # ------------------------------------------------------ metrics (`rules.metrics`)
 
 
-class Moment(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Moment:
     """A moment metrics are measured from: which one, when, and the event that put it
     on the record (the declaration, or the latest `mark` of it)."""
 
@@ -389,31 +408,36 @@ class Moment(BaseModel):
     at: datetime
     event_id: int
 
-    # Built on first use, as `Frozen` is: most processes never measure.
-    model_config = ConfigDict(defer_build=True)
 
-
-class Metrics(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metrics:
     """Durations in seconds, never negative; None when the record does not yet say,
     or when its times run backwards (those are named in `out_of_order`).
 
     `impact_start` and `detected` are the moments detect and report are measured
     from, and `origin` the one contain and resolve are: each names its source
-    event, so a re-marked moment is traceable. `model_dump` leaves these and
-    `out_of_order` out, so that the dump holds durations only."""
-
-    # Its validator is built on first use: most processes never measure.
-    model_config = ConfigDict(defer_build=True)
+    event, so a re-marked moment is traceable. `durations` leaves these and
+    `out_of_order` out: what the CLI and the report print."""
 
     time_to_detect: float | None = None
     time_to_report: float | None = None
     time_to_acknowledge: float | None = None
     time_to_contain: float | None = None
     time_to_resolve: float | None = None
-    out_of_order: tuple[str, ...] = Field(default=(), exclude=True)
-    impact_start: Moment | None = Field(default=None, exclude=True)
-    detected: Moment | None = Field(default=None, exclude=True)
-    origin: Moment | None = Field(default=None, exclude=True)
+    out_of_order: tuple[str, ...] = ()
+    impact_start: Moment | None = None
+    detected: Moment | None = None
+    origin: Moment | None = None
+
+    def durations(self) -> dict[str, float | None]:
+        """Each duration by its name, in the order above."""
+        return {
+            "time_to_detect": self.time_to_detect,
+            "time_to_report": self.time_to_report,
+            "time_to_acknowledge": self.time_to_acknowledge,
+            "time_to_contain": self.time_to_contain,
+            "time_to_resolve": self.time_to_resolve,
+        }
 
     def note(self, name: str) -> str:
         """What to say beside metric `name` when its times run backwards."""

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from . import display, rules
+from .jsondump import jsonable
 from .models import (
     REVIEW_LABELS,
     ChecklistItem,
@@ -257,7 +258,7 @@ def json_parts(
         ("decisions", DECISION_KINDS, entry),
         ("handoffs", HANDOFF_KINDS, entry),
         ("title_history", RETITLE_KINDS, entry),
-        ("events", None, lambda e: e.model_dump(mode="json")),
+        ("events", None, jsonable),
     ]
     head_text = display.json_text(json_head(state, first_read, now, escalation, head=head))
     parts: list[Part] = [head_text.removesuffix("\n}")]
@@ -296,7 +297,7 @@ def json_head(
     due = rules.next_update_due(state)
     required = escalation.get(inc.severity, [])
     m = rules.metrics(first_read)
-    incident = inc.model_dump(mode="json")
+    incident = jsonable(inc)
     delivered = deliveries(first_read)
     notifies = notify_events(first_read)
 
@@ -324,31 +325,26 @@ def json_head(
             "detected_at": incident["detected_at"],
             "details": structured_impact(state),
         },
-        "updates": [
-            u.model_dump(mode="json") | {"deliveries": outcomes(u.event_id)} for u in state.updates
-        ],
+        "updates": [jsonable(u) | {"deliveries": outcomes(u.event_id)} for u in state.updates],
         "next_update_due": _iso(due),
         "update_overdue": bool(due and now > due),
         "escalation": {
             "required": required,
             "pending": rules.pending_notifications(required, state),
             "notified": [
-                n.model_dump(mode="json")
-                | {"deliveries": outcomes(*notifies.get(n.who.casefold(), []))}
+                jsonable(n) | {"deliveries": outcomes(*notifies.get(n.who.casefold(), []))}
                 for n in state.notifications
             ],
         },
-        "roles": [a.model_dump(mode="json") for a in state.roles],
+        "roles": [jsonable(a) for a in state.roles],
         "missing_roles": [r.value for r in rules.missing_roles(state)],
-        "checklist": [
-            i.model_dump(mode="json") | {"skipped": skip_reason(i)} for i in state.checklist
-        ],
-        "evidence": [e.model_dump(mode="json") | {"key": e.key} for e in state.evidence],
-        "actions": [a.model_dump(mode="json") | {"key": a.key} for a in state.actions],
-        "review": state.review.model_dump(mode="json"),
-        "playbooks": [p.model_dump(mode="json") for p in state.playbooks],
+        "checklist": [jsonable(i) | {"skipped": skip_reason(i)} for i in state.checklist],
+        "evidence": [jsonable(e) | {"key": e.key} for e in state.evidence],
+        "actions": [jsonable(a) | {"key": a.key} for a in state.actions],
+        "review": jsonable(state.review),
+        "playbooks": [jsonable(p) for p in state.playbooks],
         "closure_gaps": rules.closure_gaps(state, inc.resolved_at),
-        "head": head.model_dump(mode="json") if head else None,
+        "head": jsonable(head) if head else None,
     }
 
 
@@ -364,7 +360,7 @@ def json_entry(ev: Event, fixes: Mapping[int, list[Event]]) -> dict[str, Any]:
     """One entry of a streamed section: when it happened and when it was written,
     who, what it says, and the ids of the entries that correct it."""
     fields = {"id", "kind", "occurred_at", "recorded_at", "actor", "text", "data"}
-    return ev.model_dump(mode="json", include=fields) | {
+    return jsonable(ev, include=fields) | {
         "backdated": backdated(ev),
         "description": display.describe(ev),
         "corrected_by": [c.id for c in fixes.get(ev.id, [])],
@@ -373,7 +369,7 @@ def json_entry(ev: Event, fixes: Mapping[int, list[Event]]) -> dict[str, Any]:
 
 def metrics_json(m: Metrics) -> dict[str, Any]:
     """The durations, and which of them the record's times make impossible."""
-    return m.model_dump() | ({"out_of_order": list(m.out_of_order)} if m.out_of_order else {})
+    return m.durations() | ({"out_of_order": list(m.out_of_order)} if m.out_of_order else {})
 
 
 # --------------------------------------------------------------------- Markdown

@@ -17,10 +17,11 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .display import printable
-from .models import Frozen, Status, incident_key
+from .models import Status, incident_key
 
 
 def xml_escape(text: str) -> str:
@@ -44,13 +45,15 @@ PUBLIC_STATUS = {
 }
 
 
-class PublicUpdate(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublicUpdate:
     event_id: int
     at: datetime
     text: str
 
 
-class PublicIncident(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublicIncident:
     """An incident as the public sees it: only published fields."""
 
     id: int

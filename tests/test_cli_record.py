@@ -25,9 +25,10 @@ from helpers.cli import IRCMD, UNPRIVILEGED, RunCli, assert_error, assert_ok, cl
 from helpers.db import Ref
 
 from ircmd import rules
+from ircmd.jsondump import jsonable
 from ircmd.models import VerifyResult
 from ircmd.store import Store, schema
-from ircmd.store.record import event_from_row
+from ircmd.store.rows import event_from_row
 
 
 def show(run_cli: RunCli, inc: str = "INC-1", **kw: Any) -> dict[str, Any]:
@@ -552,7 +553,7 @@ def test_events_in_show_json_round_trip_to_the_stored_rows(run_cli: RunCli, inc1
         "SELECT id, incident_id, occurred_at, recorded_at, actor, kind, text, data,"
         " prev_hash, hash FROM events ORDER BY id",
     )
-    stored = [event_from_row(r).model_dump(mode="json") for r in rows]
+    stored = [jsonable(event_from_row(r)) for r in rows]
     assert show(run_cli)["events"] == stored
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from ircmd.hooks import command
 from ircmd.hooks.base import Delivery, Outcome
+from ircmd.jsondump import jsonable
 from ircmd.models import Event, Kind
 from ircmd.settings import Hook
 from ircmd.store import Store
@@ -61,7 +62,7 @@ def payload(ev: Event) -> dict[str, Any]:
     """What the outbox hands a hook (hooks/base.py's PAYLOAD shape)."""
     return {
         "hook": "gh-issues",
-        "event": ev.model_dump(mode="json") | {"incident": ev.incident},
+        "event": jsonable(ev) | {"incident": ev.incident},
         "incident": {"ref": "INC-1", "title": "Checkout errors", "severity": "SEV2"},
         "address": None,
     }

@@ -41,7 +41,8 @@ from ircmd.models import (
 from ircmd.store import Store, schema
 from ircmd.store.connection import fresh_schema
 from ircmd.store.projections import replay
-from ircmd.store.record import EVENT_COLUMNS, event_from_row
+from ircmd.store.record import EVENT_COLUMNS
+from ircmd.store.rows import event_from_row
 from ircmd.store.verbs.deliveries import Result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

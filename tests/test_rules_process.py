@@ -291,7 +291,7 @@ def test_metrics_unknowns_and_origin_fallback() -> None:
     declared = T0
     events = [ev(1, Kind.DECLARE, declared, title="t", severity="SEV3")]
     m = rules.metrics(events)
-    assert m.model_dump() == {
+    assert m.durations() == {
         "time_to_detect": None,
         "time_to_report": None,
         "time_to_acknowledge": None,

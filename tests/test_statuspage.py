@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_a_very_long_word_may_wrap_anywhere() -> None:
 
 
 def test_open_incidents_come_first_and_updates_newest_first() -> None:
-    old = incident("Old", "done", status=Status.RESOLVED).model_copy(update={"id": 1})
+    old = replace(incident("Old", "done", status=Status.RESOLVED), id=1)
     new = incident("Now", "first", "second")
     data = json.loads(render_all([old, new], "S", NOW)["json"])
     assert [i["title"] for i in data["incidents"]] == ["Now", "Old"]

@@ -515,7 +515,7 @@ def test_metrics_measure_from_the_latest_marks_and_name_them(db: Db) -> None:
     assert m.origin == m.impact_start
     assert m.detected is not None and m.detected.event_id == declare.id
     assert (m.time_to_detect, m.time_to_resolve) == (30 * 60, 70 * 60)
-    assert "time_to_detect" in m.model_dump() and "impact_start" not in m.model_dump()
+    assert "time_to_detect" in m.durations() and "impact_start" not in m.durations()
     # The projection follows the mark, so the header's times agree with the metrics.
     assert queries.incident(db.read(), n).started_at == declared - timedelta(minutes=40)
     assert "after the declaration" in refused(

@@ -4,6 +4,7 @@ is still to be told, the closure gaps in its words, and what the bar completes t
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +29,7 @@ ESCALATION = {Severity.SEV2: ["Legal Counsel", "CISO"]}
 
 
 def decision(n: int) -> Event:
-    return ev(n, Kind.DECISION, T0).model_copy(update={"text": f"decision {n}"})
+    return replace(ev(n, Kind.DECISION, T0), text=f"decision {n}")
 
 
 def test_running_keeps_the_latest_decision_whatever_the_order_seen() -> None:

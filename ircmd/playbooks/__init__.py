@@ -8,13 +8,17 @@ skipped; the rest still load.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from ..models import NotFound, Playbook
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 SHIPPED = Path(__file__).parent
 
@@ -47,14 +51,37 @@ def parse_playbook(path: Path) -> Playbook:
         raise ValueError(f"{path}: cannot read: {e}") from None
     raw.setdefault("name", path.stem)
     raw.setdefault("title", raw["name"])
+    unknown = sorted(raw.keys() - _KEYS)
+    if unknown:
+        raise ValueError(f"{path}: {_fault(text, (unknown[0],), 'Extra inputs are not permitted')}")
+    from pydantic import ValidationError
+
     try:
-        return Playbook.model_validate({**raw, "source": str(path)})
+        return _validator().validate_python({**raw, "source": str(path)})
     except ValidationError as e:
         first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        line = _key_line(text, str(first["loc"][0])) if first["loc"] else None
-        at = f" (at line {line})" if line else ""
-        raise ValueError(f"{path}: {where}: {first['msg']}{at}") from None
+        raise ValueError(f"{path}: {_fault(text, first['loc'], first['msg'])}") from None
+
+
+#: The keys a playbook file may set. Any other is refused here, before pydantic,
+#: which would ignore it (a misspelt key would silently do nothing).
+_KEYS = {f.name for f in dataclasses.fields(Playbook)}
+
+
+@functools.cache
+def _validator() -> TypeAdapter[Playbook]:
+    """Pydantic's validator of a playbook, built when a playbook is first read: the
+    TOML is untrusted input (lists become tuples, enums are read from their values)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Playbook)
+
+
+def _fault(text: str, loc: tuple[str | int, ...], msg: str) -> str:
+    """A validation error at `loc` as one line, with the line its top-level key is on."""
+    where = ".".join(str(p) for p in loc)
+    line = _key_line(text, str(loc[0])) if loc else None
+    return f"{where}: {msg}" + (f" (at line {line})" if line else "")
 
 
 def _key_line(text: str, key: str) -> int | None:

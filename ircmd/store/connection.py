@@ -228,7 +228,7 @@ def _prepare(
     for pragma in first:
         conn.execute(pragma)
     conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    # Rows are read by column name (`Model.model_validate(dict(row))`).
+    # Rows are read by column name (`rows.decode`).
     conn.row_factory = sqlite3.Row
     # Any read fails here with "file is not a database" for a non-SQLite file. The
     # version and the tables are read in one statement, so in one snapshot: read

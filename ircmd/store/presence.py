@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..models import Presence
-from .queries import model
 from .reader import Reader
 from .record import ts
+from .rows import decode
 from .tx import Tx
 
 COLUMNS = ("session", "incident_id", "person", "host", "seen_at")
@@ -37,7 +37,7 @@ def watchers(r: Reader, cutoff: str) -> list[Presence]:
         f"SELECT {', '.join(COLUMNS)} FROM presence WHERE seen_at >= ? ORDER BY person",
         (cutoff,),
     )
-    return [model(Presence, row) for row in rows]
+    return [decode(Presence, row) for row in rows]
 
 
 def people(r: Reader, cutoff: str) -> list[str]:

@@ -1,14 +1,11 @@
 """Reads: incidents, their state, events, actions, the chain's head. Plain functions
-over a `Reader`; each row becomes its model by column name."""
+over a `Reader`; each row becomes its record by column name (`rows.decode`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from .. import rules
 from ..models import (
@@ -34,9 +31,8 @@ from ..models import (
 )
 from ..statuspage import PublicIncident, PublicUpdate
 from .reader import IncidentRef, Reader, Row
-from .record import EVENT_COLUMNS, GENESIS, event_from_row
-
-M = TypeVar("M", bound=BaseModel)
+from .record import EVENT_COLUMNS, GENESIS
+from .rows import decode, event_from_row
 
 INCIDENT_COLUMNS = (
     "id, title, severity, status, type, impact, urgency, summary, declared_at, declared_by,"
@@ -48,15 +44,9 @@ ACTION_COLUMNS = (
 )
 
 
-def model(cls: type[M], row: Row, **override: Any) -> M:
-    """The model of one row, its fields taken by column name; `override` for the
-    columns stored encoded (JSON lists)."""
-    return cls.model_validate(dict(row) | override)
-
-
 def _incident(row: Row) -> Incident:
     # An impact or urgency never given is NULL (or blank in old rows): no level.
-    return model(Incident, row, impact=row["impact"] or None, urgency=row["urgency"] or None)
+    return decode(Incident, row, impact=row["impact"] or None, urgency=row["urgency"] or None)
 
 
 def incident(r: Reader, n: int) -> Incident:
@@ -78,7 +68,7 @@ def action(r: Reader, action_id: int) -> Action:
     rows = r.rows(f"SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?", (action_id,))
     if not rows:
         raise NotFound(f"no action {action_key(action_id)}")
-    return model(Action, rows[0])
+    return decode(Action, rows[0])
 
 
 def actions(
@@ -99,7 +89,7 @@ def actions(
         params.append(rules.check_name(owner, "owner"))
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = r.rows(f"SELECT {ACTION_COLUMNS} FROM actions {where} ORDER BY id", params)
-    found = [model(Action, row) for row in rows]
+    found = [decode(Action, row) for row in rows]
     if overdue_at is not None:
         found = [a for a in found if rules.action_overdue(a, overdue_at)]
     return found
@@ -109,7 +99,7 @@ def load(r: Reader, n: int) -> IncidentState:
     """Everything the record says about incident `n`, from its projections."""
     inc = incident(r, n)
     roles = [
-        model(Assignment, row)
+        decode(Assignment, row)
         for row in r.rows(
             "SELECT role, person, assigned_at FROM roles WHERE incident_id = ?"
             " ORDER BY assigned_at, person",
@@ -117,7 +107,7 @@ def load(r: Reader, n: int) -> IncidentState:
         )
     ]
     checklist = [
-        model(ChecklistItem, row)
+        decode(ChecklistItem, row)
         for row in r.rows(
             "SELECT n, phase, text, done, done_by, done_at, assignee, added_by, added_at,"
             " skipped_by, skipped_at, skip_reason FROM checklist WHERE incident_id = ? ORDER BY n",
@@ -125,7 +115,7 @@ def load(r: Reader, n: int) -> IncidentState:
         )
     ]
     updates = [
-        model(CommsUpdate, row)
+        decode(CommsUpdate, row)
         for row in r.rows(
             "SELECT event_id, audience, channel, text, sent_at, sent_by, final FROM updates"
             " WHERE incident_id = ? ORDER BY sent_at, event_id",
@@ -133,7 +123,7 @@ def load(r: Reader, n: int) -> IncidentState:
         )
     ]
     notifications = [
-        model(Notification, row)
+        decode(Notification, row)
         for row in r.rows(
             "SELECT who, notified_at, notified_by FROM notifications WHERE incident_id = ?"
             " ORDER BY notified_at",
@@ -146,7 +136,7 @@ def load(r: Reader, n: int) -> IncidentState:
         " ORDER BY event_id",
         (n,),
     ):
-        transfers.setdefault(row["n"], []).append(model(CustodyTransfer, row))
+        transfers.setdefault(row["n"], []).append(decode(CustodyTransfer, row))
     amendments: dict[int, list[str]] = {}
     for row in r.rows(
         "SELECT n, text FROM evidence_amendments WHERE incident_id = ? ORDER BY event_id",
@@ -154,7 +144,7 @@ def load(r: Reader, n: int) -> IncidentState:
     ):
         amendments.setdefault(row["n"], []).append(row["text"])
     evidence = [
-        model(
+        decode(
             Evidence,
             row,
             transfers=tuple(transfers.get(row["n"], ())),
@@ -171,29 +161,21 @@ def load(r: Reader, n: int) -> IncidentState:
         " lessons, updated_at, updated_by FROM review WHERE incident_id = ?",
         (n,),
     )
-    review = (
-        model(Review, review_rows[0], whys=tuple(json.loads(review_rows[0]["whys"])))
-        if review_rows
-        else Review()
-    )
+    review = decode(Review, review_rows[0]) if review_rows else Review()
     impact_rows = r.rows(
         "SELECT customer_impact, services, users_affected, records_affected, data_loss_from,"
         " data_loss_to, updated_at, updated_by FROM impact WHERE incident_id = ?",
         (n,),
     )
-    impact = (
-        model(Impact, impact_rows[0], services=tuple(json.loads(impact_rows[0]["services"])))
-        if impact_rows
-        else Impact()
-    )
+    impact = decode(Impact, impact_rows[0]) if impact_rows else Impact()
     actions = [
-        model(Action, row)
+        decode(Action, row)
         for row in r.rows(
             f"SELECT {ACTION_COLUMNS} FROM actions WHERE incident_id = ? ORDER BY id", (n,)
         )
     ]
     playbooks = [
-        model(AppliedPlaybook, row, required_roles=tuple(json.loads(row["required_roles"])))
+        decode(AppliedPlaybook, row)
         for row in r.rows(
             "SELECT name, required_roles FROM playbooks_applied WHERE incident_id = ?"
             " ORDER BY applied_at",
@@ -278,7 +260,7 @@ def head(r: Reader) -> Head:
         "SELECT (SELECT count(*) FROM events) AS count, id, hash FROM events"
         " ORDER BY id DESC LIMIT 1"
     )
-    return model(Head, rows[0]) if rows else Head(count=0, id=0, hash=GENESIS)
+    return decode(Head, rows[0]) if rows else Head(count=0, id=0, hash=GENESIS)
 
 
 def last_event_id(r: Reader) -> int:
@@ -301,15 +283,10 @@ def public_incidents(r: Reader) -> list[PublicIncident]:
     )
     found: dict[int, tuple[Row, list[PublicUpdate]]] = {}
     for row in rows:
-        update = PublicUpdate(event_id=row["event_id"], at=row["sent_at"], text=row["text"])
+        update = decode(PublicUpdate, row, at=row["sent_at"])
         found.setdefault(row["incident_id"], (row, []))[1].append(update)
     return [
-        PublicIncident(
-            id=n,
-            public_title=row["public_title"],
-            status=row["status"],
-            updates=tuple(updates),
-        )
+        decode(PublicIncident, row, id=n, updates=tuple(updates))
         for n, (row, updates) in found.items()
     ]
 

@@ -71,8 +71,8 @@ def row_hash(row: sqlite3.Row | tuple[Any, ...]) -> str:
 
 class Chained(NamedTuple):
     """An event as `tx.append_event` has just chained it: the fields of `models.Event`,
-    plain. A one-shot `ircmd log` reads its id and never builds the model, so it never
-    imports pydantic (`Tx.chain`); `event()` is the model the verbs return."""
+    plain. A one-shot `ircmd log` reads its id and never builds the record, so it never
+    imports `models` (`Tx.chain`); `event()` is the record the verbs return."""
 
     id: int
     incident_id: int | None
@@ -105,21 +105,4 @@ def chained_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Chained:
         json.loads(row[7]),
         row[8],
         row[9],
-    )
-
-
-def event_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Event:
-    from ..models import Event
-
-    return Event(
-        id=row[0],
-        incident_id=row[1],
-        occurred_at=from_ts(row[2]),
-        recorded_at=from_ts(row[3]),
-        actor=row[4],
-        kind=Kind(row[5]),
-        text=row[6],
-        data=json.loads(row[7]),
-        prev_hash=row[8],
-        hash=row[9],
     )

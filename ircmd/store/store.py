@@ -46,7 +46,8 @@ from .connection import DEFAULT_TIMEOUT, busy_wait, call, open_db, sqlite_errors
 from .facade import Face, utc_now
 from .presence import PRESENCE_TIMEOUT
 from .reader import IncidentRef, Reader, hash_of
-from .record import Chained, event_from_row, ts
+from .record import Chained, ts
+from .rows import event_from_row
 from .tx import Clock, Tx, Write
 from .verbs import (
     actions,
@@ -74,8 +75,8 @@ class _Verb(Generic[P, R, T]):
 
     `then` turns the verb's result into what the Store returns after the transaction
     has committed: `store.log` chains the entry under the write lock and builds its
-    pydantic model afterwards, so other writers do not wait for the model's
-    validation (nor, in a fresh process, for pydantic's first schema build, some 50 ms)."""
+    record afterwards, so other writers do not wait for it (nor, in a fresh process,
+    for `models` to be imported, some 10 ms)."""
 
     def __init__(self, fn: Callable[Concatenate[Tx, P], R], then: Callable[[R], T]) -> None:
         self.fn = fn

@@ -16,7 +16,8 @@ import subprocess
 from pathlib import Path
 
 from ircmd.store.projections import replay
-from ircmd.store.record import EVENT_COLUMNS, GENESIS, event_from_row, event_hash
+from ircmd.store.record import EVENT_COLUMNS, GENESIS, event_hash
+from ircmd.store.rows import event_from_row
 from ircmd.store.schema import PROJECTION_TABLES
 
 SQLITE3 = shutil.which("sqlite3")

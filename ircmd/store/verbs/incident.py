@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -339,11 +340,11 @@ def set_impact(
         data_loss_from=old.data_loss_from if data_loss_from is None else data_loss_from,
         data_loss_to=old.data_loss_to if data_loss_to is None else data_loss_to,
     )
-    if new == old.model_copy(update={"updated_at": None, "updated_by": None}):
+    if new == replace(old, updated_at=None, updated_by=None):
         raise InvalidInput("nothing to change: give an impact field with a new value")
     if new.data_loss_from and new.data_loss_to and new.data_loss_from > new.data_loss_to:
         raise InvalidInput("data loss ends before it starts")
-    fields = new.model_dump(exclude={"updated_at", "updated_by"})
+    fields = {k: v for k, v in asdict(new).items() if k not in ("updated_at", "updated_by")}
     for k in ("data_loss_from", "data_loss_to"):
         fields[k] = ts(fields[k]) if fields[k] else None
     fields["services"] = list(new.services)
@@ -351,4 +352,4 @@ def set_impact(
     if old.updated_at is not None:
         data["corrects"] = queries.source_event(tx, state.incident.id, (Kind.IMPACT,), _any).id
     ev = tx.append(state.incident.id, Kind.IMPACT, actor, "impact", data, at)
-    return new.model_copy(update={"updated_at": ev.occurred_at, "updated_by": actor})
+    return replace(new, updated_at=ev.occurred_at, updated_by=actor)

@@ -15,7 +15,8 @@ from ...models import (
     RuleViolation,
 )
 from ..reader import IncidentRef
-from ..record import EVENT_COLUMNS, event_from_row
+from ..record import EVENT_COLUMNS
+from ..rows import event_from_row
 from ..tx import Tx, verb
 
 
@@ -57,7 +58,7 @@ def save_review(
         return v if isinstance(v, str) else list(v)
 
     state = tx.state(ref)
-    merged = state.review.model_dump(include=set(REVIEW_FIELDS))
+    merged = {k: getattr(state.review, k) for k in REVIEW_FIELDS}
     merged["whys"] = list(merged["whys"])
     moved = [
         k
@@ -80,7 +81,8 @@ def _moved(tx: Tx, state: IncidentState, moved: list[str]) -> str:
         (state.incident.id, Kind.REVIEW.value),
     )
     last: dict[str, Event] = {}
-    before = Review().model_dump(include=set(REVIEW_FIELDS))
+    blank = Review()
+    before = {k: getattr(blank, k) for k in REVIEW_FIELDS}
     before["whys"] = []
     for ev in map(event_from_row, rows):
         saved = ev.data.get("review", {})
