@@ -111,7 +111,9 @@ PYDANTIC = ("pydantic", "pydantic_core")
 def test_one_shot_log_does_not_import_pydantic(tmp_path: Path) -> None:
     """Importing pydantic alone is half of `ircmd log`'s start-up: the one-shot log
     builds no model, not even to check the newest anchor on opening."""
-    assert "pydantic" in _one_shot(tmp_path, ["ircmd", "declare", "x"], PYDANTIC)
+    _one_shot(tmp_path, ["ircmd", "declare", "x"], PYDANTIC)
+    # The probe sees pydantic where it is used: the JSON of a record is pydantic's.
+    assert "pydantic" in _one_shot(tmp_path, ["ircmd", "show", "INC-1", "--json"], PYDANTIC)
     _one_shot(tmp_path, ["ircmd", "anchor"], PYDANTIC)
     assert (tmp_path / "anchors" / "log.jsonl").read_text().count("head_hash") == 1
     assert _one_shot(tmp_path, ["ircmd", "log", "INC-1", "hello"], PYDANTIC) == []
@@ -177,3 +179,51 @@ import sys
 assert "ircmd.store.pgfeed" not in sys.modules
 """
     assert _loaded(code, ("psycopg",)) == []
+
+
+# What the screen's first frame must not wait for: click and the CLI (the entry
+# point opens the screen without them), pydantic (the record's models are plain
+# dataclasses; pydantic checks what comes from outside), the slash-command registry
+# (imported on the first key) and the forms, dialogs and palette (on first use).
+NOT_FOR_THE_FIRST_FRAME = ("click", "pydantic", "pydantic_core", "ircmd")
+LATER = {"ircmd.cli", "ircmd.entry", "ircmd.ingest", "ircmd.settings", "ircmd.report"}
+
+
+def test_the_screens_first_frame_loads_none_of_what_can_wait(tmp_path: Path) -> None:
+    """A real first frame, on an incident with entries, in a fresh process."""
+    db = tmp_path / "t.db"
+    for argv in (["declare", "Checkout down"], ["log", "INC-1", "rolled back"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "ircmd", "--db", str(db), "--as", "alice", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+    code = f"""
+import asyncio
+from ircmd.app import IrcmdApp
+from ircmd.config import resolve
+
+async def first_frame() -> None:
+    app = IrcmdApp(resolve(db={str(db)!r}, user="alice"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(600):
+            screen = app.command_screen
+            if screen is not None and screen.is_mounted and screen.timeline.rows:
+                break
+            await pilot.pause(0.05)
+        assert screen is not None and "rolled back" in screen.timeline.rows[-1].text
+
+asyncio.run(first_frame())
+"""
+    loaded = _loaded(code, NOT_FOR_THE_FIRST_FRAME)
+    assert "ircmd.screens.command" in loaded  # the probe saw the screen
+    early = [m for m in loaded if m.split(".")[0] != "ircmd" or m in LATER]
+    early += [
+        m
+        for m in loaded
+        if m.startswith(("ircmd.screens.", "ircmd.hooks."))
+        and m not in ("ircmd.screens.command", "ircmd.screens.tabs", "ircmd.hooks.outbox")
+    ]
+    assert early == []
