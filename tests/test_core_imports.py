@@ -186,7 +186,14 @@ assert "ircmd.store.pgfeed" not in sys.modules
 # dataclasses; pydantic checks what comes from outside), the slash-command registry
 # (imported on the first key) and the forms, dialogs and palette (on first use).
 NOT_FOR_THE_FIRST_FRAME = ("click", "pydantic", "pydantic_core", "ircmd")
-LATER = {"ircmd.cli", "ircmd.entry", "ircmd.ingest", "ircmd.settings", "ircmd.report"}
+LATER = {
+    "ircmd.cli",
+    "ircmd.entry",
+    "ircmd.ingest",
+    "ircmd.settings",
+    "ircmd.report",
+    "ircmd.statuspage",
+}
 
 
 def test_the_screens_first_frame_loads_none_of_what_can_wait(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import rules
 from ..models import (
@@ -29,10 +29,12 @@ from ..models import (
     action_key,
     incident_key,
 )
-from ..statuspage import PublicIncident, PublicUpdate
 from .reader import IncidentRef, Reader, Row
 from .record import EVENT_COLUMNS, GENESIS
 from .rows import decode, event_from_row
+
+if TYPE_CHECKING:  # the status page's module, with its HTML, on first use
+    from ..statuspage import PublicIncident
 
 INCIDENT_COLUMNS = (
     "id, title, severity, status, type, impact, urgency, summary, declared_at, declared_by,"
@@ -274,6 +276,8 @@ def data_version(r: Reader) -> int:
 def public_incidents(r: Reader) -> list[PublicIncident]:
     """What the status page may show: incidents with an external update, with only
     their public title, status and external updates (`statuspage.PublicIncident`)."""
+    from ..statuspage import PublicIncident, PublicUpdate  # its page's HTML, on first use
+
     rows = r.rows(
         "SELECT u.incident_id, u.event_id, u.sent_at, u.text, i.status,"
         " coalesce(p.title, '') AS public_title FROM updates u"

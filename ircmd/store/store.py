@@ -25,7 +25,17 @@ from collections.abc import (
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Protocol,
+    Self,
+    TypeVar,
+    overload,
+)
 
 import aiosqlite
 
@@ -40,7 +50,6 @@ from ..models import (
     Presence,
     VerifyResult,
 )
-from ..statuspage import PublicIncident
 from . import presence, queries, verify
 from .connection import DEFAULT_TIMEOUT, busy_wait, call, open_db, sqlite_errors, write
 from .facade import Face, utc_now
@@ -60,6 +69,9 @@ from .verbs import (
     incident,
     review,
 )
+
+if TYPE_CHECKING:  # the status page's module, with its HTML, on first use
+    from ..statuspage import PublicIncident
 
 __all__ = ["DEFAULT_TIMEOUT", "PRESENCE_TIMEOUT", "Clock", "Store", "utc_now"]
 
