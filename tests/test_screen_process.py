@@ -27,7 +27,7 @@ from helpers.screen import (
     submit,
     until,
 )
-from textual.widgets import Static, TabbedContent, TextArea
+from textual.widgets import Static, TextArea
 
 from ircmd import rules
 from ircmd.app import IrcmdApp
@@ -37,6 +37,7 @@ from ircmd.screens.palette import actions_of
 from ircmd.store import Store
 from ircmd.widgets.header import IncidentHeader
 from ircmd.widgets.process import CommsPanel
+from ircmd.widgets.tabstrip import ProcessTabs
 
 # ----------------------------------------------------------------- panels
 
@@ -46,15 +47,15 @@ async def test_tabs_switch_with_f_keys_and_show_each_panel(db_ref: Path | str) -
     async with running(db, open_incident=1, size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await until(pilot, lambda: screen.timeline.rows != [])
-        tabs = screen.query_one(TabbedContent)
-        assert tabs.active == "tab-checklist"
+        tabs = screen.query_one(ProcessTabs)
+        assert tabs.active == "checklist"
         checklist = shown(screen, "checklist")
         assert "Containment 3/5" in checklist and "Recovery 0/5" in checklist
         assert checklist.index("Containment") < checklist.index("Recovery")
         for key, name in (("f5", "comms"), ("f6", "evidence"), ("f7", "review"), ("f8", "actions")):
             await pilot.press(key)
             await pilot.pause()
-            assert tabs.active == f"tab-{name}"
+            assert tabs.active == name
             assert screen.query_one(f"#{name}").has_focus, "F-key moves into the tab"
             await pilot.press("escape")
             assert screen.bar.has_focus, "Escape goes back to the bar"
@@ -70,7 +71,7 @@ async def test_tabs_switch_with_f_keys_and_show_each_panel(db_ref: Path | str) -
         actions = shown(screen, "actions")
         assert "ACT-1 Add a canary stage" in actions and "no owner, due -" in actions
         await pilot.press("f4")
-        assert tabs.active == "tab-checklist"
+        assert tabs.active == "checklist"
 
 
 async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(db_ref: Path | str) -> None:
@@ -195,7 +196,7 @@ async def test_close_lists_what_is_missing_then_override(db_ref: Path | str) -> 
         assert "ACT-1 has no owner or due date" in text and "no final update sent" in text
         assert "/close REASON" in text
         assert screen.bar.value == "/close"
-        assert screen.query_one(TabbedContent).active == "tab-review"
+        assert screen.query_one(ProcessTabs).active == "review"
         await submit(pilot, "/act ACT-1 wont_do covered by the platform team")
         await submit(pilot, "/status closed")
         assert "cannot close INC-1, 2 missing" in message_text(screen)

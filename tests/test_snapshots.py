@@ -109,7 +109,7 @@ def test_process_tab(snap_compare: SnapCompare, tmp_path: Path, size: str, key: 
         await pilot.press(key)
         app: Any = pilot.app
         tabs = app.command_screen.query_one("#tabs")
-        await until(pilot, lambda: tabs.active == f"tab-{TAB_OF[key]}")
+        await until(pilot, lambda: tabs.active == TAB_OF[key])
         await pilot.pause()
 
     assert snap_compare(demo_app(tmp_path), terminal_size=SIZES[size], run_before=tab)
@@ -184,7 +184,7 @@ def test_comms_tab_with_deliveries(snap_compare: SnapCompare, tmp_path: Path) ->
         screen = app.command_screen
         await until(pilot, lambda: len(screen.deliveries) == 3)
         await pilot.press("f5")
-        await until(pilot, lambda: screen.query_one("#tabs").active == "tab-comms")
+        await until(pilot, lambda: screen.query_one("#tabs").active == "comms")
         screen.beat()  # presence read: no deliverer runs
         await until(pilot, lambda: "no deliverer" in str(screen.query_one("#header").render()))
         await pilot.pause()

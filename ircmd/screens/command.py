@@ -25,7 +25,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import Footer, OptionList, Static
 
 from .. import display, rules, view
 from ..escalation import contact, load_escalation, pending_contacts
@@ -59,6 +59,7 @@ from ..widgets.process import (
     ReviewPanel,
 )
 from ..widgets.style import user
+from ..widgets.tabstrip import ProcessTabs
 from ..widgets.timeline import Row, Timeline
 from .tabs import TABS
 
@@ -181,17 +182,21 @@ class CommandScreen(Screen[None]):
                 with Vertical(id="left"):
                     yield Board(id="board")
                     yield RolesPanel(id="roles")
-                with TabbedContent(id="tabs", initial="tab-checklist"):
-                    with TabPane("Checklist", id="tab-checklist"):
-                        yield Checklist(id="checklist")
-                    with TabPane("Comms", id="tab-comms"), CommsScroll(id="comms-scroll"):
-                        yield CommsPanel(self.escalation, id="comms")
-                    with TabPane("Evidence", id="tab-evidence"):
-                        yield EvidencePanel(id="evidence")
-                    with TabPane("Review", id="tab-review"):
-                        yield ReviewPanel(id="review")
-                    with TabPane("Actions", id="tab-actions"):
-                        yield ActionsPanel(id="actions")
+                yield ProcessTabs(
+                    {
+                        "checklist": Checklist(id="checklist"),
+                        "comms": CommsScroll(
+                            CommsPanel(self.escalation, id="comms"), id="comms-scroll"
+                        ),
+                        "evidence": EvidencePanel(id="evidence"),
+                        "review": ReviewPanel(id="review"),
+                        "actions": ActionsPanel(id="actions"),
+                    },
+                    titles=[(name, title) for name, title, _ in TABS],
+                    active="checklist",
+                    spaced=self.has_class("-wide"),
+                    id="tabs",
+                )
             yield Timeline(clock=self.session.clock, id="timeline")
         with Vertical(id="entry"):
             yield Static("", id="message")
@@ -211,8 +216,8 @@ class CommandScreen(Screen[None]):
         return self.query_one(EntryBar)
 
     @property
-    def tabs(self) -> TabbedContent:
-        return self.query_one("#tabs", TabbedContent)
+    def tabs(self) -> ProcessTabs:
+        return self.query_one(ProcessTabs)
 
     def panels(self) -> list[ProcessPanel]:
         return list(self.query(ProcessPanel))
@@ -266,7 +271,7 @@ class CommandScreen(Screen[None]):
     def _refresh_panels(self) -> None:
         """Redraw the visible process panel now; the hidden ones when their tab is shown
         (a burst of changes then costs one panel, not five)."""
-        active = self.tabs.active.removeprefix("tab-")
+        active = self.tabs.active
         for panel in self.panels():
             if panel.id == active:
                 panel.show(self.state, self.session.clock())
@@ -279,13 +284,13 @@ class CommandScreen(Screen[None]):
         about once a minute)."""
         if self._message_until is not None and self.session.clock() >= self._message_until:
             self.say("")
-        active = self.tabs.active.removeprefix("tab-")
+        active = self.tabs.active
         if active != "checklist":
             self.panel(active).tick(self.session.clock())
 
-    @on(TabbedContent.TabActivated, "#tabs")
-    def _tab_shown(self, message: TabbedContent.TabActivated) -> None:
-        name = (message.pane.id or "").removeprefix("tab-")
+    @on(ProcessTabs.Shown)
+    def _tab_shown(self, message: ProcessTabs.Shown) -> None:
+        name = message.name
         if name != "checklist":
             panel = self.panel(name)
             if panel.stale:
@@ -299,6 +304,7 @@ class CommandScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self._fit_classes(self.size.width)
+        self.tabs.strip.spaced = self.has_class("-wide")
         # Under 100 columns the key hints are tighter and the palette's goes (F1 and the
         # help name Ctrl+P): a tab's own keys then still fit beside F1..F8 and Escape.
         footer = self.query_one(Footer)
@@ -384,7 +390,7 @@ class CommandScreen(Screen[None]):
         self.query_one(IncidentHeader).show_deliveries(rows)
         comms = self.query_one(CommsPanel)
         comms.deliveries = rows
-        if self.tabs.active == "tab-comms":
+        if self.tabs.active == "comms":
             comms.show(self.state, self.session.clock())
         else:
             comms.stale = True
@@ -394,7 +400,7 @@ class CommandScreen(Screen[None]):
         if self.running.note(events):
             review = self.query_one(ReviewPanel)
             review.metrics = self.running.metrics
-            if self.tabs.active == "tab-review":
+            if self.tabs.active == "review":
                 review.show(self.state, self.session.clock())
             else:
                 review.stale = True
@@ -657,7 +663,7 @@ class CommandScreen(Screen[None]):
                 )
             )
         except ClosureRefused as e:
-            self.tabs.active = "tab-review"
+            self.tabs.show("review")
             raise RuleViolation(
                 e.phrased(view.gap_on_screen) + " (/close REASON, commander or deputy)"
             ) from None
@@ -844,7 +850,7 @@ class CommandScreen(Screen[None]):
 
     def action_tab(self, name: str) -> None:
         """F4..F8: show a process tab and move into it (Escape goes back to the bar)."""
-        self.tabs.active = f"tab-{name}"
+        self.tabs.show(name)
         self.set_focus(self.query_one(f"#{name}"))  # at once: see BINDINGS
 
     def _writable_ref(self) -> int:
