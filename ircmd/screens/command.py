@@ -322,7 +322,10 @@ class CommandScreen(Screen[None]):
         store = self.session.store
         incidents = await store.list_incidents()
         incidents_current = asked if asked is not None else latest_active(incidents)
-        self.board.load(incidents, incidents_current, await store.untriaged())
+        # The lines the board can show before the first paint, the rest after it.
+        first = self.board.most_lines() or self.app.size.height
+        self.board.load(incidents, incidents_current, await store.untriaged(), first=first)
+        self.after_paint(self.board.fill)
         if incidents_current is not None:
             await self.open_incident(incidents_current)
         else:

@@ -7,9 +7,11 @@ it does not rebuild the list.
 
 from __future__ import annotations
 
+import contextlib
+
 from textual.content import Content
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from ..models import ACTIVE_STATUSES, Incident, Status
 from .style import severity, status, user
@@ -51,37 +53,68 @@ class Board(OptionList):
         # sets it before it upserts the incidents a batch touched.
         self.untriaged: set[int] = set()
 
-    def load(self, incidents: list[Incident], current: int | None, untriaged: set[int]) -> None:
+    def load(
+        self,
+        incidents: list[Incident],
+        current: int | None,
+        untriaged: set[int],
+        *,
+        first: int | None = None,
+    ) -> None:
+        """All of `incidents` that are not closed; with `first`, only the first lines
+        until `fill()`: the first frame need not measure two hundred it cannot show."""
         self.incidents = {i.id: i for i in incidents if i.status is not Status.CLOSED}
         self.current = current
         self.untriaged = untriaged
-        self._rebuild()
+        self._rebuild(first)
+
+    def most_lines(self) -> int | None:
+        """The lines the board can show at most (its CSS max-height), if it has one."""
+        top = self.styles.max_height
+        return int(top.value) if top is not None and top.is_cells else None
+
+    def fill(self) -> None:
+        """The lines `load(first=...)` left out (none when a change has rebuilt the
+        board since)."""
+        self.add_options(self._lines_of(start=self.option_count))
 
     def _line(self, inc: Incident) -> Content:
         return _prompt(inc, inc.id == self.current, inc.id in self.untriaged)
 
-    def _order(self) -> list[Incident]:
-        return sorted(
+    def _order(self) -> list[Incident | None]:
+        """The board's incidents in line order; None is the "resolved" divider."""
+        active = sorted(
             (i for i in self.incidents.values() if _active(i)),
             key=lambda i: (i.severity.value, -i.id),
         )
+        resolved = sorted(
+            (i for i in self.incidents.values() if not _active(i)), key=lambda i: -i.id
+        )
+        return [*active, None, *resolved] if resolved else [*active]
 
-    def _resolved(self) -> list[Incident]:
-        return sorted((i for i in self.incidents.values() if not _active(i)), key=lambda i: -i.id)
+    def _lines_of(self, start: int = 0, stop: int | None = None) -> list[Option]:
+        return [
+            Option(Content.styled(f"── {DIVIDER} ──", "$text-muted"), id=DIVIDER, disabled=True)
+            if i is None
+            else Option(self._line(i), id=str(i.id))
+            for i in self._order()[start:stop]
+        ]
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, first: int | None = None) -> None:
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.clear_options()
-        self.add_options(Option(self._line(i), id=str(i.id)) for i in self._order())
-        resolved = self._resolved()
-        if resolved:
-            rule = Content.styled(f"── {DIVIDER} ──", "$text-muted")
-            self.add_option(Option(rule, id=DIVIDER, disabled=True))
-            self.add_options(Option(self._line(i), id=str(i.id)) for i in resolved)
-        if highlighted is not None and highlighted in {str(i) for i in self.incidents}:
-            self.highlighted = self.get_option_index(highlighted)
-        active = len(self.incidents) - len(resolved)
-        self.border_title = f"Board {active}" + (f" +{len(resolved)} resolved" if resolved else "")
+        self.add_options(self._lines_of(stop=first))
+        if highlighted is not None:
+            with contextlib.suppress(OptionDoesNotExist):
+                self.highlighted = self.get_option_index(highlighted)
+        resolved = sum(1 for i in self.incidents.values() if not _active(i))
+        active = len(self.incidents) - resolved
+        self.border_title = f"Board {active}" + (f" +{resolved} resolved" if resolved else "")
+
+    def _redraw(self, n: int) -> None:
+        """Incident n's line again, if the board has built it (see `load`)."""
+        with contextlib.suppress(OptionDoesNotExist):
+            self.replace_option_prompt(str(n), self._line(self.incidents[n]))
 
     def upsert(self, inc: Incident) -> None:
         """One incident changed: replace its line, or rebuild when it moved (severity,
@@ -93,7 +126,7 @@ class Board(OptionList):
             return
         self.incidents[inc.id] = inc
         if old is not None and old.severity == inc.severity and _active(old) == _active(inc):
-            self.replace_option_prompt(str(inc.id), self._line(inc))
+            self._redraw(inc.id)
         else:
             self._rebuild()
 
@@ -101,4 +134,4 @@ class Board(OptionList):
         previous, self.current = self.current, current
         for n in (previous, current):
             if n is not None and n in self.incidents:
-                self.replace_option_prompt(str(n), self._line(self.incidents[n]))
+                self._redraw(n)
