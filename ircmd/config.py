@@ -88,6 +88,9 @@ class AnchorSettings:
 
 @dataclass(frozen=True)
 class Config:
+    """Who is acting on which database, and how: resolved once from flags, environment
+    and config.toml, then passed to everything that needs it."""
+
     # A SQLite file, or a PostgreSQL URL (`store.postgres.is_url`).
     db: Path | str
     user: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -33,6 +32,8 @@ def load_escalation(config_dir: Path | None = None) -> dict[Severity, list[str]]
 
 
 def _read(path: Path) -> dict[Severity, list[str]]:
+    import tomllib  # here: the screen reads the lists after its first frame
+
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:

@@ -134,6 +134,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
+    """One entry of the append-only record, chained to the one before by its hash."""
+
     id: int
     incident_id: int | None
     occurred_at: datetime
@@ -152,6 +154,8 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Incident:
+    """An incident's current facts, as its events have set them (a projection row)."""
+
     id: int
     title: str
     severity: Severity
@@ -175,6 +179,8 @@ class Incident:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Assignment:
+    """A person holding a role in an incident, since when."""
+
     role: Role
     person: str
     assigned_at: datetime
@@ -182,6 +188,8 @@ class Assignment:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChecklistItem:
+    """A containment or recovery step: who added it, did it or skipped it, and when."""
+
     n: int
     phase: Phase
     text: str
@@ -203,6 +211,8 @@ class ChecklistItem:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommsUpdate:
+    """An update sent to an audience (the event that recorded it is `event_id`)."""
+
     event_id: int
     audience: Audience
     channel: str = ""
@@ -214,6 +224,8 @@ class CommsUpdate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notification:
+    """A contact on the escalation list told about the incident, by whom."""
+
     who: str
     notified_at: datetime
     notified_by: str
@@ -221,6 +233,8 @@ class Notification:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustodyTransfer:
+    """Evidence handed from one custodian to the next, with the reason."""
+
     from_person: str
     to_person: str
     reason: str
@@ -230,6 +244,8 @@ class CustodyTransfer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
+    """An item of evidence: where it is, its hash, who holds it and how it got there."""
+
     n: int
     description: str
     location: str = ""
@@ -248,6 +264,8 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Review:
+    """The post-incident review as last written: what happened, why, what was learnt."""
+
     summary: str = ""
     root_cause: str = ""
     contributing_factors: str = ""
@@ -280,6 +298,8 @@ class Impact:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Action:
+    """A follow-up action (corrective or preventive): owner, due date and status."""
+
     id: int
     incident_id: int
     title: str
@@ -302,6 +322,8 @@ class Action:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppliedPlaybook:
+    """A playbook applied to an incident, and the roles it requires."""
+
     name: str
     required_roles: tuple[Role, ...] = ()
 
@@ -338,6 +360,8 @@ DELIVER_SESSION_PREFIX = "deliver-"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Presence:
+    """A session showing an incident (or none), as its last heartbeat said."""
+
     session: str
     incident_id: int | None
     person: str
@@ -389,6 +413,8 @@ class Head:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyResult:
+    """What `verify` found: the events checked and, if the chain breaks, where and why."""
+
     ok: bool
     events: int
     message: str

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from helpers.builders import incident
 from textual.app import App, ComposeResult
 
 from ircmd.models import Severity, Status
 from ircmd.widgets.board import DIVIDER, Board
-from tests.helpers.builders import incident
 
 INCIDENTS = [
     incident(id=n, title=f"incident {n}", status=Status.RESOLVED if n % 10 == 0 else Status.TRIAGED)

@@ -74,6 +74,36 @@ async def test_tabs_switch_with_f_keys_and_show_each_panel(db_ref: Path | str) -
         assert tabs.active == "checklist"
 
 
+async def test_the_escalation_lists_are_the_users_once_the_screen_has_painted(
+    db_ref: Path | str, tmp_path: Path
+) -> None:
+    """Read after the first frame: the user's escalation.toml still decides the Comms
+    tab and the `n` key's next contact."""
+    db = await seeded(db_ref)
+    (tmp_path / "escalation.toml").write_text('SEV1 = ["Duty manager", "CTO"]\n')
+    async with running(db, open_incident=1, size=(80, 24), config_dir=tmp_path) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: screen.escalation.get(Severity.SEV1) == ["Duty manager", "CTO"])
+        await pilot.press("f5")
+        await until(pilot, lambda: "Escalation (SEV1): 0/2 told" in shown(screen, "comms"))
+        assert "[ ] Duty manager  pending" in shown(screen, "comms")
+        assert "[x] Head of engineering  11:31 by alice  (extra)" in shown(screen, "comms")
+
+
+async def test_a_broken_escalation_file_keeps_the_defaults_and_says_so(
+    db_ref: Path | str, tmp_path: Path
+) -> None:
+    db = await seeded(db_ref)
+    (tmp_path / "escalation.toml").write_text("SEV1 = [unclosed\n")
+    async with running(db, open_incident=1, size=(80, 24), config_dir=tmp_path) as pilot:
+        screen = await ready(pilot)
+        await until(pilot, lambda: "escalation list not loaded" in message_text(screen))
+        assert "using the defaults" in message_text(screen)
+        assert "CTO" in screen.escalation[Severity.SEV1]
+        await pilot.press("f5")
+        await until(pilot, lambda: "Escalation (SEV1): 1/5 told" in shown(screen, "comms"))
+
+
 async def test_comms_countdown_ticks_with_the_clock_and_redraws_rarely(db_ref: Path | str) -> None:
     db = await seeded(db_ref)  # SEV1, last update 21 minutes before NOW: due in 9m
     now = [NOW]
@@ -458,7 +488,8 @@ async def test_palette_lists_the_process_actions(db_ref: Path | str) -> None:
     db = await seeded(db_ref)
     async with running(db, open_incident=1) as pilot:
         screen = await ready(pilot)
-        await until(pilot, lambda: screen.state is not None)
+        # The escalation lists are read once the first frame has painted.
+        await until(pilot, lambda: screen.state is not None and bool(screen.escalation))
         names = [name.plain for name, _, _ in actions_of(screen)]
         for wanted in (
             "Draft a stakeholder update (form)",

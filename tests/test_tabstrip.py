@@ -44,6 +44,12 @@ async def test_the_strip_draws_every_title_on_one_line_and_shows_one_pane() -> N
         panes = app.query_one(ProcessTabs).panes
         assert [name for name, pane in panes.items() if pane.display] == ["one"]
         assert all(pane.has_class("tab-pane") for pane in panes.values())
+        # Only the shown pane is mounted with the strip; the hidden ones on request.
+        assert [name for name, pane in panes.items() if pane.is_attached] == ["one"]
+        await app.query_one(ProcessTabs).mount_hidden()
+        assert all(pane.is_attached for pane in panes.values())
+        assert [name for name, pane in panes.items() if pane.display] == ["one"]
+        assert str(app.query_one("#three", Static).render()) == "pane three"
 
 
 async def test_spaced_titles_take_a_space_after_each() -> None:
@@ -69,7 +75,7 @@ async def test_a_click_on_a_title_shows_its_pane_and_says_so_once() -> None:
         assert await pilot.click(TabStrip, offset=(30, 0))  # past the last title: nothing
         await pilot.pause()
         assert app.shown == ["two"]
-        tabs.show("three")
+        await tabs.show("three")  # not mounted yet: show mounts it first
         await pilot.pause()
         assert tabs.active == "three" and app.shown == ["two", "three"]
         assert tabs.strip.active == "three"
@@ -80,7 +86,7 @@ async def test_a_narrow_strip_scrolls_to_keep_the_active_title_whole() -> None:
     async with app.run_test(size=(10, 6)) as pilot:
         await pilot.pause()
         assert line(app) == " One Two Three"  # the active title fits: no scroll
-        app.query_one(ProcessTabs).show("three")
+        await app.query_one(ProcessTabs).show("three")
         await pilot.pause()
         shown = line(app)
         assert shown.endswith(" Three") and len(shown) <= 10

@@ -147,8 +147,9 @@ class CommandScreen(Screen[None]):
         self._heartbeat = heartbeat
         self.state: IncidentState | None = None
         self.current: int | None = None
+        # Filled once the first frame has painted (see _load_escalation); the Comms
+        # panel holds this very dict.
         self.escalation: dict[Severity, list[str]] = {}
-        self._escalation_error = ""
         self._playbooks: list[str] | None = None
         self._known: dict[entry.Arg, list[str]] | None = None  # see known_words
         self.running = view.Running()
@@ -159,16 +160,21 @@ class CommandScreen(Screen[None]):
         self._lines: asyncio.Queue[str] = asyncio.Queue()
         # Work that waits for a painted frame, held until the screen is current.
         self._after_paint: list[Callable[[], object]] | None = []
+        # The process panels, by tab name: held here, for the hidden ones are mounted
+        # only after the first frame (ProcessTabs) and a query would not find them.
+        self.comms = CommsPanel(self.escalation, id="comms")
+        self.review = ReviewPanel(id="review")
+        self.process: dict[str, ProcessPanel] = {
+            "comms": self.comms,
+            "evidence": EvidencePanel(id="evidence"),
+            "review": self.review,
+            "actions": ActionsPanel(id="actions"),
+        }
 
     def compose(self) -> ComposeResult:
         # Before the widgets mount, so that their first styling has the width classes:
         # set by the first Resize instead, they would restyle the whole screen again.
         self._fit_classes(self.app.size.width)
-        try:
-            self.escalation = load_escalation(self.session.cfg.config_dir)
-        except IrcmdError as e:  # a broken user file must not keep the screen from opening
-            self.escalation = load_escalation(None)
-            self._escalation_error = f"escalation list not loaded, using the defaults: {e}"
         cfg = self.session.cfg
         yield IncidentHeader(
             self.session.clock,
@@ -185,12 +191,8 @@ class CommandScreen(Screen[None]):
                 yield ProcessTabs(
                     {
                         "checklist": Checklist(id="checklist"),
-                        "comms": CommsScroll(
-                            CommsPanel(self.escalation, id="comms"), id="comms-scroll"
-                        ),
-                        "evidence": EvidencePanel(id="evidence"),
-                        "review": ReviewPanel(id="review"),
-                        "actions": ActionsPanel(id="actions"),
+                        "comms": CommsScroll(self.comms, id="comms-scroll"),
+                        **{name: panel for name, panel in self.process.items() if name != "comms"},
                     },
                     titles=[(name, title) for name, title, _ in TABS],
                     active="checklist",
@@ -220,10 +222,11 @@ class CommandScreen(Screen[None]):
         return self.query_one(ProcessTabs)
 
     def panels(self) -> list[ProcessPanel]:
-        return list(self.query(ProcessPanel))
+        """The process panels, mounted or not yet (see ProcessTabs)."""
+        return list(self.process.values())
 
     def panel(self, name: str) -> ProcessPanel:
-        return self.query_one(f"#{name}", ProcessPanel)
+        return self.process[name]
 
     async def on_mount(self) -> None:
         self.query_one("#roles").border_title = "Roles"
@@ -235,8 +238,6 @@ class CommandScreen(Screen[None]):
         self.bar.slash.known = self.known_words
         self._run_lines()
         self.set_interval(1, self._tick)
-        if self._escalation_error:
-            self.say(self._escalation_error, error=True)
         self.query_one(IncidentHeader).warn(self.session.warning)
         self.session.feed.on_reconnecting = self._reconnecting
         try:
@@ -247,9 +248,29 @@ class CommandScreen(Screen[None]):
         # After the first frame: the feed's file watcher (watchfiles, anyio) is no part
         # of it, and the feed reads from where the session opened, so nothing is missed.
         self.after_paint(self._watch_feed)
+        self.after_paint(self._load_escalation)
+        self.after_paint(self.tabs.mount_hidden)
         self.set_interval(self._heartbeat, self.beat)
         if self.session.anchoring is not None:  # the minutes are the clock's; this only looks
             self.set_interval(self._heartbeat, self.anchor_if_due)
+
+    def _load_escalation(self) -> None:
+        """The escalation lists (shipped, then the user's escalation.toml): only the
+        Comms tab and completion use them, so the first frame does not wait for the
+        TOML. A broken user file must not keep the screen from opening: the defaults
+        stand and the message line says why."""
+        try:
+            table = load_escalation(self.session.cfg.config_dir)
+        except IrcmdError as e:
+            table = load_escalation(None)
+            self.say(f"escalation list not loaded, using the defaults: {e}", error=True)
+        self.escalation.update(table)
+        self._known = None
+        comms = self.comms
+        if self.tabs.active == "comms":
+            comms.show(self.state, self.session.clock())
+        else:
+            comms.stale = True
 
     def after_paint(self, callback: Callable[[], object]) -> None:
         """Run `callback` once the screen has painted what it shows now.
@@ -391,7 +412,7 @@ class CommandScreen(Screen[None]):
         self.deliveries = rows
         self.timeline.set_deliveries(view.deliveries_by_event(rows))
         self.query_one(IncidentHeader).show_deliveries(rows)
-        comms = self.query_one(CommsPanel)
+        comms = self.comms
         comms.deliveries = rows
         if self.tabs.active == "comms":
             comms.show(self.state, self.session.clock())
@@ -401,7 +422,7 @@ class CommandScreen(Screen[None]):
     def _note_events(self, events: list[Event]) -> None:
         """Keep what the metrics and the update draft need from newly seen events."""
         if self.running.note(events):
-            review = self.query_one(ReviewPanel)
+            review = self.review
             review.metrics = self.running.metrics
             if self.tabs.active == "review":
                 review.show(self.state, self.session.clock())
@@ -435,7 +456,7 @@ class CommandScreen(Screen[None]):
         self.query_one(RolesPanel).show(state)
         self.query_one(Checklist).show(state)
         if state is None:
-            self.query_one(ReviewPanel).metrics = None
+            self.review.metrics = None
         self._refresh_panels()
         if state is None:
             self.timeline.clear()
@@ -666,7 +687,7 @@ class CommandScreen(Screen[None]):
                 )
             )
         except ClosureRefused as e:
-            self.tabs.show("review")
+            await self.tabs.show("review")
             raise RuleViolation(
                 e.phrased(view.gap_on_screen) + " (/close REASON, commander or deputy)"
             ) from None
@@ -851,9 +872,9 @@ class CommandScreen(Screen[None]):
 
     # --------------------------------------------------- process tabs, forms
 
-    def action_tab(self, name: str) -> None:
+    async def action_tab(self, name: str) -> None:
         """F4..F8: show a process tab and move into it (Escape goes back to the bar)."""
-        self.tabs.show(name)
+        await self.tabs.show(name)
         self.set_focus(self.query_one(f"#{name}"))  # at once: see BINDINGS
 
     def _writable_ref(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeVar
 
 from textual.await_complete import AwaitComplete
@@ -20,6 +21,9 @@ class AnswersOnce(ModalScreen[R]):
     beneath (leaving the app with none) and hand its caller a second answer; a form
     would save twice. `answered` lets a screen's own actions stop there too.
     """
+
+    # By absolute path: a subclass in another directory reads the same file.
+    CSS_PATH = Path(__file__).with_name("dialogs.tcss")
 
     answered = False
 

@@ -4,7 +4,8 @@ Textual's TabbedContent gives each title a widget and wraps them in five more (a
 scroll, a bar, an underline, a switcher, a pane per tab): fifteen widgets for what
 the screen draws as one line and one pane. Mounting and styling those took a sixth
 of the screen's time to its first frame. Here the strip is one widget that draws
-its line itself, and the panes are the tabs' own children, shown one at a time.
+its line itself, and the panes are the tabs' own children, shown one at a time; the
+hidden ones are mounted after the first frame.
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ class TabStrip(Widget):
 
 
 class ProcessTabs(Vertical):
-    """The strip and the panes, keyed by name; `show(name)` switches and says so."""
+    """The strip and the panes, keyed by name; `show(name)` switches and says so.
+
+    Only the active pane is mounted with the strip: the others, hidden until their
+    tab is shown, are mounted by `mount_hidden` once the screen has painted (or by
+    `show`, if it comes first)."""
 
     class Shown(Message):
         """A tab was shown (by a key, a click or a command)."""
@@ -100,30 +105,39 @@ class ProcessTabs(Vertical):
         self.panes = dict(panes)
         self.strip = TabStrip(titles, active=active, spaced=spaced)
         self._active = active
+        for name, pane in self.panes.items():
+            pane.add_class("tab-pane")
+            pane.display = name == active
 
     def compose(self) -> ComposeResult:
         yield self.strip
-        for name, pane in self.panes.items():
-            pane.add_class("tab-pane")
-            pane.display = name == self._active
-            yield pane
+        yield self.panes[self._active]
 
     @property
     def active(self) -> str:
         """The name of the tab shown."""
         return self._active
 
-    def show(self, name: str) -> None:
-        """Show tab `name` (an unknown name is a KeyError: names come from code)."""
+    async def mount_hidden(self) -> None:
+        """Mount the panes not mounted yet (hidden: no layout, no paint)."""
+        waiting = [pane for pane in self.panes.values() if not pane.is_attached]
+        if waiting:
+            await self.mount_all(waiting)
+
+    async def show(self, name: str) -> None:
+        """Show tab `name` (an unknown name is a KeyError: names come from code);
+        its pane is mounted when this returns."""
         pane = self.panes[name]
         if name == self._active:
             return
+        if not pane.is_attached:
+            await self.mount(pane)
         self.panes[self._active].display = False
         pane.display = True
         self._active = name
         self.strip.active = name
         self.post_message(self.Shown(name))
 
-    def on_tab_strip_clicked(self, message: TabStrip.Clicked) -> None:
+    async def on_tab_strip_clicked(self, message: TabStrip.Clicked) -> None:
         message.stop()
-        self.show(message.name)
+        await self.show(message.name)
