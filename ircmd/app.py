@@ -1,4 +1,4 @@
-"""IrcmdApp: opens the Session and shows CommandScreen on it.
+"""IrcmdApp: opens the Session and shows CommandScreen on it, as its default screen.
 
 The arrows point one way: the app builds the Session (a Textual-free bundle of
 config, Store, clock, feed, presence identity and anchoring) and hands it to the
@@ -57,23 +57,23 @@ class IrcmdApp(App[None]):
         self.session: Session | None = None
         self.command_screen: CommandScreen | None = None
 
-    def on_mount(self) -> None:
-        # After the Mount handler, not in it: Textual batches every update made while
-        # the app mounts and paints none of them, so a screen pushed from here would be
-        # laid out and rendered once for nothing and again, later, for the first paint.
-        self.call_later(self._open)
-
-    async def _open(self) -> None:
+    async def on_load(self) -> None:
+        """Open the session before Textual builds the first screen: the command screen
+        is then the app's default screen, composed once and painted first, with no
+        blank frame before it and no push."""
         try:
             self.session = await Session.open(self.cfg, self.clock, poll_interval=self._poll)
         except IrcmdError as e:
             self.error = str(e)
             self.exit(return_code=1)
-            return
+
+    def get_default_screen(self) -> Screen[Any]:
+        if self.session is None:  # the open failed and the app is ending
+            return super().get_default_screen()
         self.command_screen = CommandScreen(
             self.session, open_incident=self._open_first, heartbeat=self._heartbeat
         )
-        await self.push_screen(self.command_screen)
+        return self.command_screen
 
     def on_command_screen_unreadable(self, message: CommandScreen.Unreadable) -> None:
         self.error = message.error
