@@ -72,9 +72,10 @@ if TYPE_CHECKING:  # the command registry, forms and dialogs are imported on fir
 
 T = TypeVar("T")
 
-# The newest events read before an incident's first paint: two screenfuls (an entry
-# takes a line at least), at most TAIL. The rest follow once it has painted.
-TAIL, TAIL_SCREENS = 500, 2
+# The newest events read before an incident's first paint: a screenful (an entry takes
+# a line at least, so they fill the timeline), at most TAIL. The rest follow once it
+# has painted.
+TAIL = 500
 CHUNK = 2000  # older events per background read, small enough to keep keys snappy
 WIDE = 120  # from this width the panes sit beside the timeline
 COMPACT = 100  # under this width the side column is slimmer and the entry bar one line
@@ -117,6 +118,8 @@ class CommandScreen(Screen[None]):
         def __init__(self, error: str) -> None:
             super().__init__()
             self.error = error
+
+    _resumed = False  # has the screen been resumed (shown) once? see post_message
 
     # The bar takes the focus when the screen is composed, as on_mount asks anyway:
     # focusing the first focusable widget first would restyle the screen twice.
@@ -272,6 +275,15 @@ class CommandScreen(Screen[None]):
         else:
             comms.stale = True
 
+    def post_message(self, message: Message) -> bool:
+        """As Textual's, but the screen's first resume does not restyle it: each widget
+        was styled as it mounted, a moment before, and no CSS has changed since, so
+        that restyle of the whole screen would only delay the first frame."""
+        if isinstance(message, events.ScreenResume) and not self._resumed:
+            self._resumed = True
+            message.refresh_styles = False
+        return super().post_message(message)
+
     def after_paint(self, callback: Callable[[], object]) -> None:
         """Run `callback` once the screen has painted what it shows now.
 
@@ -364,7 +376,7 @@ class CommandScreen(Screen[None]):
         timeline = self.timeline
         timeline.clear()
         timeline.border_title = f"Timeline {state.incident.key}"
-        newest = min(TAIL, TAIL_SCREENS * self.app.size.height)
+        newest = min(TAIL, self.app.size.height)
         tail = await store.events(number, after_id=max(0, state.incident.last_event_id - newest))
         timeline.append(tail)
         await self._load_deliveries(number)
