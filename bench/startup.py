@@ -9,7 +9,7 @@ from `python -c`, imports nothing but Textual and paints its first frame at once
 Runs alternate to share any noise; the medians are compared.
 Target: ircmd <= 1.5x the minimal app.
 
-    python -m bench.startup [--runs 5]
+    python -m bench.startup [--runs 11]
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def first_paint(argv: list[str], marker: bytes, home: Path) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.startup")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args(argv)
     extras = baseline_extras()
     if extras:
