@@ -195,7 +195,9 @@ class CommandScreen(Screen[None]):
                     {
                         "checklist": Checklist(id="checklist"),
                         "comms": CommsScroll(self.comms, id="comms-scroll"),
-                        **{name: panel for name, panel in self.process.items() if name != "comms"},
+                        "evidence": self.process["evidence"],
+                        "review": self.review,
+                        "actions": self.process["actions"],
                     },
                     titles=[(name, title) for name, title, _ in TABS],
                     active="checklist",
@@ -269,11 +271,7 @@ class CommandScreen(Screen[None]):
             self.say(f"escalation list not loaded, using the defaults: {e}", error=True)
         self.escalation.update(table)
         self._known = None
-        comms = self.comms
-        if self.tabs.active == "comms":
-            comms.show(self.state, self.session.clock())
-        else:
-            comms.stale = True
+        self._redraw(self.comms)
 
     def post_message(self, message: Message) -> bool:
         """As Textual's, but the screen's first resume does not restyle it: each widget
@@ -304,12 +302,15 @@ class CommandScreen(Screen[None]):
     def _refresh_panels(self) -> None:
         """Redraw the visible process panel now; the hidden ones when their tab is shown
         (a burst of changes then costs one panel, not five)."""
-        active = self.tabs.active
         for panel in self.panels():
-            if panel.id == active:
-                panel.show(self.state, self.session.clock())
-            else:
-                panel.stale = True
+            self._redraw(panel)
+
+    def _redraw(self, panel: ProcessPanel) -> None:
+        """`panel` again: now if its tab is shown, else when it is (`_tab_shown`)."""
+        if panel.id == self.tabs.active:
+            panel.show(self.state, self.session.clock())
+        else:
+            panel.stale = True
 
     def _tick(self) -> None:
         """Once a second: fade the message line when its time is up; the visible process
@@ -424,22 +425,14 @@ class CommandScreen(Screen[None]):
         self.deliveries = rows
         self.timeline.set_deliveries(view.deliveries_by_event(rows))
         self.query_one(IncidentHeader).show_deliveries(rows)
-        comms = self.comms
-        comms.deliveries = rows
-        if self.tabs.active == "comms":
-            comms.show(self.state, self.session.clock())
-        else:
-            comms.stale = True
+        self.comms.deliveries = rows
+        self._redraw(self.comms)
 
     def _note_events(self, events: list[Event]) -> None:
         """Keep what the metrics and the update draft need from newly seen events."""
         if self.running.note(events):
-            review = self.review
-            review.metrics = self.running.metrics
-            if self.tabs.active == "review":
-                review.show(self.state, self.session.clock())
-            else:
-                review.stale = True
+            self.review.metrics = self.running.metrics
+            self._redraw(self.review)
 
     def known_words(self) -> dict[entry.Arg, list[str]]:
         """What the bar completes to, for the incident shown and the board: worked out
